@@ -1,0 +1,43 @@
+import { Command, CommanderError } from 'commander';
+import { QuorumError, errorMessage } from '../contracts/errors.ts';
+import { registerDb } from './commands/db.ts';
+import { registerDoctor } from './commands/doctor.ts';
+
+/** Exit codes: 1 runtime failure, 2 bad input or configuration. */
+export const EXIT_FAILURE = 1;
+export const EXIT_BAD_INPUT = 2;
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('quorum')
+    .description('An LLM committee critiques ML trade proposals; a hard-rule risk controller has the last word.')
+    .showHelpAfterError()
+    .exitOverride();
+  registerDb(program);
+  registerDoctor(program);
+  return program;
+}
+
+const INPUT_CODES = new Set(['CONFIG_MISSING', 'CONFIG_INVALID', 'INPUT_INVALID', 'MODEL_MISMATCH', 'EMBEDDING_MISMATCH', 'LOOK_AHEAD']);
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+      return;
+    }
+    if (QuorumError.isInstance(error)) {
+      process.stderr.write(`quorum: ${error.code}: ${error.message}\n`);
+      process.exitCode = INPUT_CODES.has(error.code) ? EXIT_BAD_INPUT : EXIT_FAILURE;
+      return;
+    }
+    process.stderr.write(`quorum: unexpected error: ${errorMessage(error)}\n`);
+    if (error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = EXIT_FAILURE;
+  }
+}
+
+await main();

@@ -1,0 +1,31 @@
+/** Named defaults. The YAML files repeat them with comments; the schemas fall back to them. */
+export const DEFAULT_DATA_DIR = '.data';
+export const DEFAULT_API_PORT = 8080;
+export const DEFAULT_PAPER_EXCHANGE_PORT = 8787;
+export const DEFAULT_OLLAMA_BASE_URL = 'http://127.0.0.1:11434';
+export const DEFAULT_OLLAMA_MODEL = 'mistral';
+export const DEFAULT_OLLAMA_EMBEDDING_MODEL = 'nomic-embed-text';
+export const DEFAULT_EMBEDDING_DIMENSION = 512;
+export const DEFAULT_DEBATE_ROUNDS = 1;
+export const DEFAULT_TOP_N = 5;
+
+export const DEFAULT_MIN_VERDICT_CONFIDENCE = 0.55;
+export const DEFAULT_MAX_POSITIONS = 12;
+export const MIN_ALLOWED_MAX_POSITIONS = 10;
+export const MAX_ALLOWED_MAX_POSITIONS = 15;
+export const DEFAULT_RISK_PER_TRADE_PCT = 0.5;
+export const DEFAULT_ATR_STOP_MULTIPLE = 2;
+export const DEFAULT_REWARD_RISK = 2;
+export const DEFAULT_MAX_POSITION_PCT = 10;
+export const DEFAULT_MAX_GROSS_EXPOSURE_PCT = 100;
+export const DEFAULT_MAX_SECTOR_PCT = 30;
+export const DEFAULT_DAILY_LOSS_LIMIT_PCT = 3;
+export const DEFAULT_MAX_DRAWDOWN_PCT = 15;
+export const DEFAULT_MAX_ORDERS_PER_MINUTE = 10;
+export const DEFAULT_MAX_ORDERS_PER_DAY = 50;
+export const DEFAULT_PDT_EQUITY_THRESHOLD = 25_000;
+export const DEFAULT_PDT_MAX_DAY_TRADES = 3;
+export const DEFAULT_MARKET_BUY_BUFFER_PCT = 3;
+export const DEFAULT_MIN_PRICE = 5;
+export const DEFAULT_MIN_NOTIONAL = 100;
+export const DEFAULT_MAX_ACCOUNT_AGE_SECONDS = 120;

@@ -1,0 +1,295 @@
+import { z } from 'zod';
+import * as D from './defaults.ts';
+
+/**
+ * One schema per YAML file. Every object is `.strict()`: an unknown key is an error, which is also
+ * how a secret put in a YAML file is refused (secrets come only from the environment).
+ */
+
+const positive = z.number().positive();
+const pct = z.number().min(0).max(100);
+const port = z.number().int().min(1).max(65535);
+
+export const FeedSettings = z.object({ name: z.string().min(1), url: z.url() }).strict();
+
+export const SettingsSchema = z
+  .object({
+    dataDir: z.string().min(1).default(D.DEFAULT_DATA_DIR),
+    logging: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+    database: z
+      .object({
+        poolMax: z.number().int().min(1).max(100).default(10),
+        statementTimeoutMs: z.number().int().positive().default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    market: z
+      .object({
+        timezone: z.string().default('America/New_York'),
+        /** Tickers a session considers; empty means every ticker with bars. */
+        universe: z.array(z.string().regex(/^[A-Z][A-Z0-9.-]{0,9}$/)).default([]),
+        /** ticker -> sector, used by the per-sector cap. */
+        sectors: z.record(z.string(), z.string()).default({}),
+        /** Bars older than this at a live session's as-of time make the data stale. */
+        maxBarAgeDays: z.number().int().positive().default(5),
+      })
+      .strict()
+      .prefault({}),
+    training: z
+      .object({
+        horizonDays: z.number().int().min(1).max(60).default(5),
+        /** Label = forward return over the horizon above this fraction. */
+        labelThreshold: z.number().min(-1).max(1).default(0),
+        folds: z.number().int().min(2).max(20).default(5),
+        trees: z.number().int().min(1).max(2000).default(100),
+        maxDepth: z.number().int().min(1).max(10).default(3),
+        learningRate: z.number().positive().max(1).default(0.1),
+        minSamplesLeaf: z.number().int().min(1).default(20),
+      })
+      .strict()
+      .prefault({}),
+    proposer: z
+      .object({
+        /** No proposal when |p - 0.5| is inside this margin. */
+        abstainMargin: z.number().min(0).max(0.5).default(0.05),
+        topAttributions: z.number().int().min(1).max(20).default(5),
+      })
+      .strict()
+      .prefault({}),
+    news: z
+      .object({
+        feeds: z.array(FeedSettings).default([]),
+        pollTimeoutMs: z.number().int().positive().default(10_000),
+        retries: z.number().int().min(0).max(10).default(2),
+        backoffMs: z.number().int().min(0).default(500),
+        /** Company name (lower case) -> ticker, for ticker extraction. */
+        companies: z.record(z.string(), z.string()).default({}),
+        /** Half-life of the recency decay in retrieval scoring. */
+        recencyHalfLifeDays: positive.default(7),
+        embedBatchSize: z.number().int().min(1).max(512).default(32),
+      })
+      .strict()
+      .prefault({}),
+    committee: z
+      .object({
+        debateRounds: z.number().int().min(0).max(5).default(D.DEFAULT_DEBATE_ROUNDS),
+        nodeTimeoutMs: z.number().int().positive().default(120_000),
+        concurrency: z.number().int().min(1).max(16).default(2),
+        maxToolCallsPerAgent: z.number().int().min(0).max(10).default(3),
+        /** Upper bound of characters in one tool result given to an agent. */
+        maxToolResultChars: z.number().int().min(200).max(20_000).default(2_000),
+      })
+      .strict()
+      .prefault({}),
+    sessions: z
+      .object({
+        topN: z.number().int().min(1).max(100).default(D.DEFAULT_TOP_N),
+        /** Cron expressions in `timezone`, market days only. */
+        schedule: z.array(z.string().min(1)).default(['0 9 * * 1-5', '30 12 * * 1-5']),
+        exitMonitorCron: z.string().min(1).default('*/5 9-16 * * 1-5'),
+        reportsDir: z.string().min(1).default('reports'),
+      })
+      .strict()
+      .prefault({}),
+    execution: z
+      .object({
+        mode: z.enum(['paper', 'live']).default('paper'),
+        /** Where paper orders go: the local exchange or Alpaca's paper endpoint. */
+        broker: z.enum(['paper-exchange', 'alpaca']).default('paper-exchange'),
+        requireApproval: z.boolean().default(false),
+        orderTimeoutMs: z.number().int().positive().default(10_000),
+        paperExchange: z
+          .object({
+            port: port.default(D.DEFAULT_PAPER_EXCHANGE_PORT),
+            slippageBps: z.number().min(0).max(500).default(5),
+            commissionPerShare: z.number().min(0).default(0.005),
+            startingCash: positive.default(100_000),
+          })
+          .strict()
+          .prefault({}),
+        exits: z
+          .object({
+            maxHoldingDays: z.number().int().positive().default(10),
+            breakevenAtR: positive.default(1),
+            momentumReversal: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    api: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(D.DEFAULT_API_PORT),
+        bodyLimitBytes: z.number().int().min(1024).max(10_000_000).default(64 * 1024),
+        rateLimitPerMinute: z.number().int().min(1).default(600),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type Settings = z.infer<typeof SettingsSchema>;
+
+const OllamaRoleModels = z
+  .object({
+    analyst: z.string().min(1).optional(),
+    bull: z.string().min(1).optional(),
+    bear: z.string().min(1).optional(),
+    risk: z.string().min(1).optional(),
+    committee: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const ModelsSchema = z
+  .object({
+    llm: z
+      .object({
+        /** auto: Ollama when reachable, else llama-cpp when a GGUF path is set, else the rules baseline. */
+        backend: z.enum(['auto', 'ollama', 'llama-cpp', 'rules']).default('auto'),
+        temperature: z.number().min(0).max(2).default(0),
+        seed: z.number().int().default(42),
+        contextSize: z.number().int().min(256).max(131_072).default(8192),
+        maxOutputTokens: z.number().int().min(16).max(8192).default(512),
+        timeoutMs: z.number().int().positive().default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    ollama: z
+      .object({
+        baseUrl: z.url().default(D.DEFAULT_OLLAMA_BASE_URL),
+        model: z.string().min(1).default(D.DEFAULT_OLLAMA_MODEL),
+        roles: OllamaRoleModels.default({}),
+      })
+      .strict()
+      .prefault({}),
+    llamaCpp: z
+      .object({
+        modelPath: z.string().min(1).nullable().default(null),
+        threads: z.number().int().min(1).max(64).default(1),
+      })
+      .strict()
+      .prefault({}),
+    embeddings: z
+      .object({
+        backend: z.enum(['use-lite', 'ollama']).default('use-lite'),
+        ollamaModel: z.string().min(1).default(D.DEFAULT_OLLAMA_EMBEDDING_MODEL),
+      })
+      .strict()
+      .prefault({}),
+    proposer: z
+      .object({
+        /** Model card JSON; the ONNX file sits beside it. */
+        cardPath: z.string().min(1).default('models/default/model-card.json'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type Models = z.infer<typeof ModelsSchema>;
+
+const AgentRoleSettings = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Prompt file under agents/prompts/, e.g. analyst.v1.md. */
+    prompt: z.string().min(1),
+    tools: z.array(z.string().min(1)).default([]),
+    maxOutputTokens: z.number().int().min(16).max(8192).optional(),
+  })
+  .strict();
+
+export const AgentsSchema = z
+  .object({
+    analyst: AgentRoleSettings,
+    bull: AgentRoleSettings,
+    bear: AgentRoleSettings,
+    risk: AgentRoleSettings,
+    committee: AgentRoleSettings,
+  })
+  .strict();
+export type Agents = z.infer<typeof AgentsSchema>;
+
+export const RiskRulesSchema = z
+  .object({
+    minVerdictConfidence: z.number().min(0).max(1).default(D.DEFAULT_MIN_VERDICT_CONFIDENCE),
+    maxPositions: z
+      .number()
+      .int()
+      .min(D.MIN_ALLOWED_MAX_POSITIONS)
+      .max(D.MAX_ALLOWED_MAX_POSITIONS)
+      .default(D.DEFAULT_MAX_POSITIONS),
+    riskPerTradePct: z.number().positive().max(5).default(D.DEFAULT_RISK_PER_TRADE_PCT),
+    atrStopMultiple: positive.max(10).default(D.DEFAULT_ATR_STOP_MULTIPLE),
+    rewardRisk: positive.max(10).default(D.DEFAULT_REWARD_RISK),
+    maxPositionPct: pct.positive().default(D.DEFAULT_MAX_POSITION_PCT),
+    maxGrossExposurePct: z.number().positive().max(400).default(D.DEFAULT_MAX_GROSS_EXPOSURE_PCT),
+    maxSectorPct: pct.positive().default(D.DEFAULT_MAX_SECTOR_PCT),
+    dailyLossLimitPct: pct.positive().default(D.DEFAULT_DAILY_LOSS_LIMIT_PCT),
+    /** Loss from the previous close at which the state becomes REDUCING (must be below the halt limit). */
+    dailyLossReducePct: pct.positive().default(2),
+    maxDrawdownPct: pct.positive().default(D.DEFAULT_MAX_DRAWDOWN_PCT),
+    maxOrdersPerMinute: z.number().int().positive().default(D.DEFAULT_MAX_ORDERS_PER_MINUTE),
+    maxOrdersPerDay: z.number().int().positive().default(D.DEFAULT_MAX_ORDERS_PER_DAY),
+    pdtEquityThreshold: z.number().min(0).default(D.DEFAULT_PDT_EQUITY_THRESHOLD),
+    pdtMaxDayTrades: z.number().int().min(0).default(D.DEFAULT_PDT_MAX_DAY_TRADES),
+    marketBuyBufferPct: pct.default(D.DEFAULT_MARKET_BUY_BUFFER_PCT),
+    minPrice: z.number().min(0).default(D.DEFAULT_MIN_PRICE),
+    minNotional: z.number().min(0).default(D.DEFAULT_MIN_NOTIONAL),
+    maxAccountAgeSeconds: z.number().int().positive().default(D.DEFAULT_MAX_ACCOUNT_AGE_SECONDS),
+    allowShort: z.boolean().default(false),
+    requireMarketOpen: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.dailyLossReducePct >= r.dailyLossLimitPct) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dailyLossReducePct'],
+        message: `must be below dailyLossLimitPct (${r.dailyLossReducePct} >= ${r.dailyLossLimitPct}): inverted limit`,
+      });
+    }
+    if (r.maxPositionPct > r.maxGrossExposurePct) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxPositionPct'],
+        message: `must not exceed maxGrossExposurePct (${r.maxPositionPct} > ${r.maxGrossExposurePct}): inverted limit`,
+      });
+    }
+  });
+export type RiskRules = z.infer<typeof RiskRulesSchema>;
+
+/** Secrets: only from the environment, never from YAML, redacted from every log line. */
+export const SecretsSchema = z
+  .object({
+    databaseUrl: z.string().min(1).nullable(),
+    alpacaKeyId: z.string().min(1).nullable(),
+    alpacaSecretKey: z.string().min(1).nullable(),
+    /** A bootstrap API token (optional); tokens are normally created with `quorum token create`. */
+    apiToken: z.string().min(16).nullable(),
+  })
+  .strict();
+export type Secrets = z.infer<typeof SecretsSchema>;
+
+export interface Config {
+  readonly settings: Settings;
+  readonly models: Models;
+  readonly agents: Agents;
+  readonly riskRules: RiskRules;
+  readonly secrets: Secrets;
+  /** Resolved absolute data directory (QUORUM_DATA_DIR or settings.dataDir). */
+  readonly dataDir: string;
+  readonly configDir: string;
+  /** True only when execution.mode is live AND QUORUM_ALLOW_LIVE=yes. */
+  readonly liveTradingAllowed: boolean;
+}
+
+export const CONFIG_FILES = {
+  settings: { file: 'settings.yaml', schema: SettingsSchema },
+  models: { file: 'models.yaml', schema: ModelsSchema },
+  agents: { file: 'agents.yaml', schema: AgentsSchema },
+  riskRules: { file: 'risk_rules.yaml', schema: RiskRulesSchema },
+} as const;
+export type ConfigSection = keyof typeof CONFIG_FILES;

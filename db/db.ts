@@ -1,0 +1,27 @@
+/** A row as the driver returns it: parse it with a zod schema before use. */
+export type Row = Record<string, unknown>;
+
+export interface QueryResult<R extends Row = Row> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** What both PGlite and node-postgres can do, inside or outside a transaction. */
+export interface Queryable {
+  query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs several statements without parameters (migrations, DDL). */
+  exec(sql: string): Promise<void>;
+}
+
+/** One interface over the embedded PGlite and a real PostgreSQL. */
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** pgvector's text form of a vector, for a `$n::vector` parameter. */
+export function toVectorLiteral(values: readonly number[]): string {
+  return `[${values.join(',')}]`;
+}
