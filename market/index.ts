@@ -1,0 +1,1 @@
+export { Bar, upsertBars, barsAsOf, lastBar, nextBar, barCoverage, type BarQuery } from './bars.ts';
