@@ -19,6 +19,8 @@ export function registerDoctor(program: Command): void {
         for (const c of checks) table.push([c.part, c.status, c.detail]);
         process.stdout.write(`${table.toString()}\n`);
         const warnings = checks.filter((c) => !c.required && c.status !== 'real' && c.status !== 'embedded');
+        // The table wraps; say each fallback and problem again on one plain line.
+        for (const c of checks.filter((x) => x.status !== 'real')) process.stdout.write(`- ${c.part}: ${c.detail}\n`);
         if (code !== 0) process.stdout.write('doctor: a required part is missing or failing (see above)\n');
         else if (warnings.length) process.stdout.write(`doctor: ok, with ${warnings.length} warning(s): ${warnings.map((w) => w.part).join(', ')}\n`);
         else process.stdout.write('doctor: ok\n');
