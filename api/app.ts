@@ -1,0 +1,200 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { rateLimiter } from 'hono-rate-limiter';
+import type { Config, Logger } from '../config/index.ts';
+import type { JSONValue } from 'hono/utils/types';
+import { QuorumError, Verdict } from '../contracts/index.ts';
+import type { Db } from '../db/index.ts';
+import { bearerAuth, requireScope, type AuthEnv } from './auth.ts';
+import { ErrorBody, toErrorResponse, validationHook } from './errors.ts';
+import { createMetrics } from './metrics.ts';
+import { auditChainForOrder, getSession, getVerdict, listSessions, portfolioView } from './read-models.ts';
+
+export interface AppDeps {
+  db: Db;
+  config: Config;
+  log?: Logger;
+}
+
+/** Verdicts are immutable once stored, so reads are cached (bounded). */
+export const VERDICT_CACHE_SIZE = 5_000;
+
+const Id = z.string().min(1).max(128).openapi({ example: 'vrd_3f2a9c' });
+const AnyObject = z.record(z.string(), z.unknown());
+const errors = {
+  400: { description: 'Bad input; names the field', content: { 'application/json': { schema: ErrorBody } } },
+  401: { description: 'Missing or invalid token', content: { 'application/json': { schema: ErrorBody } } },
+  403: { description: 'Token lacks the scope', content: { 'application/json': { schema: ErrorBody } } },
+  404: { description: 'Not found', content: { 'application/json': { schema: ErrorBody } } },
+} as const;
+
+const VerdictSchema = (Verdict as unknown as z.ZodType<Verdict>).openapi('Verdict');
+
+/**
+ * Read models come from database rows whose dates are already ISO strings and whose jsonb columns
+ * are JSON, so they are JSON values; this says so to Hono's typed responses in one place.
+ */
+function asJson(value: Record<string, unknown>): { [key: string]: JSONValue } {
+  return value as { [key: string]: JSONValue };
+}
+
+/** The Hono app: routes validated with zod, documented at /openapi.json, tested with app.request(). */
+export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
+  const { db, config } = deps;
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
+  const metrics = createMetrics(db);
+  const verdictCache = new Map<string, Verdict>();
+
+  app.onError((error, c) => {
+    if (!(error instanceof HTTPException) || error.status >= 500) deps.log?.error({ err: error, path: c.req.path }, 'request failed');
+    return toErrorResponse(error);
+  });
+  app.notFound(() => Response.json({ error: 'NOT_FOUND', message: 'no such route' } satisfies ErrorBody, { status: 404 }));
+
+  app.use('*', async (c, next) => {
+    const end = metrics.httpDuration.startTimer();
+    await next();
+    const route = c.req.routePath;
+    metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    end({ method: c.req.method, route });
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: config.settings.api.bodyLimitBytes,
+      onError: () => {
+        throw new HTTPException(413, {
+          res: Response.json(
+            { error: 'PAYLOAD_TOO_LARGE', message: `body larger than ${config.settings.api.bodyLimitBytes} bytes` } satisfies ErrorBody,
+            { status: 413 },
+          ),
+        });
+      },
+    }),
+  );
+
+  // Unauthenticated: liveness, readiness, the API description.
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await db.query('SELECT 1');
+      return c.json({ status: 'ready', database: db.kind });
+    } catch {
+      return c.json({ status: 'not ready', database: db.kind }, 503);
+    }
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Quorum API', version: '1', description: 'Critique trade proposals with an LLM committee; a hard-rule risk controller has the last word.' },
+    security: [{ bearer: [] }],
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  // Everything else needs a token; requests are rate limited per token.
+  const auth = bearerAuth(db, config.secrets.apiToken);
+  app.use('/v1/*', auth);
+  app.use('/metrics', auth);
+  app.use(
+    '/v1/*',
+    rateLimiter<AuthEnv>({
+      windowMs: 60_000,
+      limit: config.settings.api.rateLimitPerMinute,
+      standardHeaders: 'draft-7',
+      keyGenerator: (c) => c.get('principal').tokenId,
+      handler: (c) => c.json({ error: 'RATE_LIMITED', message: `more than ${config.settings.api.rateLimitPerMinute} requests a minute` } satisfies ErrorBody, 429),
+    }),
+  );
+  app.use('/v1/controls/*', requireScope('control'));
+  app.use('/v1/approvals/:id', async (c, next) => (c.req.method === 'POST' ? requireScope('control')(c, next) : next()));
+
+  app.get('/metrics', async (c) => {
+    c.header('content-type', metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/verdicts/{id}',
+      summary: 'A stored verdict',
+      request: { params: z.object({ id: Id }) },
+      responses: { 200: { description: 'The verdict', content: { 'application/json': { schema: VerdictSchema } } }, ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      let verdict = verdictCache.get(id);
+      if (!verdict) {
+        const stored = await getVerdict(db, id);
+        if (!stored) throw new QuorumError('NOT_FOUND', `no verdict ${id}`);
+        verdict = stored;
+        if (verdictCache.size >= VERDICT_CACHE_SIZE) verdictCache.delete(verdictCache.keys().next().value ?? '');
+        verdictCache.set(id, verdict);
+      }
+      return c.json(verdict, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/sessions',
+      summary: 'Committee sessions, newest first',
+      request: {
+        query: z.object({
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          offset: z.coerce.number().int().min(0).default(0),
+        }),
+      },
+      responses: { 200: { description: 'Sessions', content: { 'application/json': { schema: z.object({ sessions: z.array(AnyObject) }) } } }, ...errors },
+    }),
+    async (c) => {
+      const { limit, offset } = c.req.valid('query');
+      return c.json({ sessions: (await listSessions(db, limit, offset)).map(asJson) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/sessions/{id}',
+      summary: 'A session with its proposals, verdicts, risk decisions and orders',
+      request: { params: z.object({ id: Id }) },
+      responses: { 200: { description: 'The session', content: { 'application/json': { schema: AnyObject } } }, ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const session = await getSession(db, id);
+      if (!session) throw new QuorumError('NOT_FOUND', `no session ${id}`);
+      return c.json(asJson(session), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/audit/orders/{id}',
+      summary: 'The whole chain behind an order (by order id or client_order_id)',
+      request: { params: z.object({ id: Id }) },
+      responses: { 200: { description: 'order → intent → risk decision → verdict → transcript → news → proposal → model', content: { 'application/json': { schema: AnyObject } } }, ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const chain = await auditChainForOrder(db, id);
+      if (!chain) throw new QuorumError('NOT_FOUND', `no order ${id}`);
+      return c.json(asJson(chain), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/portfolio',
+      summary: 'Positions, trading state and latest equity',
+      responses: { 200: { description: 'Portfolio', content: { 'application/json': { schema: AnyObject } } }, ...errors },
+    }),
+    async (c) => c.json(asJson(await portfolioView(db)), 200),
+  );
+
+  return app;
+}

@@ -1,0 +1,2 @@
+export { createApp, type AppDeps, VERDICT_CACHE_SIZE } from './app.ts';
+export { createApiToken, findToken, revokeApiToken, hashToken, TokenScope, type Principal } from './tokens.ts';
