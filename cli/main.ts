@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { QuorumError, errorMessage } from '../contracts/errors.ts';
 import { registerDb } from './commands/db.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerToken } from './commands/token.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDb(program);
   registerDoctor(program);
+  registerToken(program);
+  registerServe(program);
   return program;
 }
 
