@@ -4,6 +4,7 @@ import { registerDb } from './commands/db.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerToken } from './commands/token.ts';
+import { registerExecution } from './commands/execution.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDb(program);
   registerDoctor(program);
+  registerExecution(program);
   registerToken(program);
   registerServe(program);
   return program;

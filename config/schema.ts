@@ -107,6 +107,8 @@ export const SettingsSchema = z
             slippageBps: z.number().min(0).max(500).default(5),
             commissionPerShare: z.number().min(0).default(0.005),
             startingCash: positive.default(100_000),
+            /** next-open: a market order fills at the next bar's open; immediate: at the last close plus slippage. */
+            fillMode: z.enum(['next-open', 'immediate']).default('next-open'),
           })
           .strict()
           .prefault({}),

@@ -7,7 +7,8 @@ function wrap(q: PGlite | Transaction): Queryable {
   return {
     async query<R extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
       const res = await q.query<R>(sql, params as unknown[]);
-      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+      // PGlite reports affectedRows 0 for a SELECT; node-postgres counts the rows returned.
+      return { rows: res.rows, rowCount: res.affectedRows || res.rows.length };
     },
     async exec(sql: string): Promise<void> {
       await q.exec(sql);
