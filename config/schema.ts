@@ -78,7 +78,7 @@ export const SettingsSchema = z
         debateRounds: z.number().int().min(0).max(5).default(D.DEFAULT_DEBATE_ROUNDS),
         nodeTimeoutMs: z.number().int().positive().default(120_000),
         concurrency: z.number().int().min(1).max(16).default(2),
-        maxToolCallsPerAgent: z.number().int().min(0).max(10).default(3),
+        maxToolCallsPerAgent: z.number().int().min(0).max(10).default(4),
         /** Upper bound of characters in one tool result given to an agent. */
         maxToolResultChars: z.number().int().min(200).max(20_000).default(2_000),
       })
