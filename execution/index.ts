@@ -1,0 +1,26 @@
+export type { Broker } from './broker.ts';
+export { AlpacaBroker, createBroker, ALPACA_PAPER_URL, ALPACA_LIVE_URL, type AlpacaBrokerOptions } from './alpaca-broker.ts';
+export * from './schema.ts';
+export {
+  clientOrderIdFor,
+  intentFromDecision,
+  recordRiskDecision,
+  storeIntent,
+  submitIntent,
+  resolveIntent,
+  recordBrokerOrder,
+  syncOpenOrders,
+  getIntent,
+  unresolvedIntents,
+  DEFAULT_INTENT_MAX_AGE_MS,
+  type IntentStatus,
+  type SubmitOutcome,
+  type SubmitHooks,
+  type StoredIntent,
+} from './orders.ts';
+export { derivePositions, loadFills, loadPositions, recordFills, rebuildPositions } from './positions.ts';
+export { getTradingState, setTradingState, assertCanSubmit, type TradingStateInfo } from './trading-state.ts';
+export * from './paper-exchange/index.ts';
+export { reconcile, intentCounts, type ReconcileReport } from './reconcile.ts';
+export { buildPortfolioSnapshot } from './portfolio.ts';
+export { runExitMonitor, macdCrossedAgainst, EXIT_MACD, type ExitAction, type ExitKind, type ExitMonitorOptions } from './exit-monitor.ts';
