@@ -6,6 +6,7 @@ import type { Config, Logger } from '../config/index.ts';
 import type { JSONValue } from 'hono/utils/types';
 import { QuorumError, Verdict } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
+import { setTradingState } from '../execution/index.ts';
 import { bearerAuth, requireScope, type AuthEnv } from './auth.ts';
 import { ErrorBody, toErrorResponse, validationHook } from './errors.ts';
 import { createMetrics } from './metrics.ts';
@@ -194,6 +195,36 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
       responses: { 200: { description: 'Portfolio', content: { 'application/json': { schema: AnyObject } } }, ...errors },
     }),
     async (c) => c.json(asJson(await portfolioView(db)), 200),
+  );
+
+  const TradingStateBody = z.object({ state: z.string(), reason: z.string(), updatedAt: z.string() }).openapi('TradingState');
+  const control = <B extends z.ZodType>(action: 'halt' | 'resume', summary: string, body: B) =>
+    createRoute({
+      method: 'post',
+      path: `/v1/controls/${action}`,
+      summary,
+      request: { body: { required: true, content: { 'application/json': { schema: body } } } },
+      responses: { 200: { description: 'The new trading state', content: { 'application/json': { schema: TradingStateBody } } }, ...errors },
+    });
+  const Reason = z.string().trim().min(1).max(500);
+
+  app.openapi(
+    control('halt', 'Halt trading: every new order is denied, cancels still pass', z.object({ reason: Reason }).strict()),
+    async (c) => {
+      const { reason } = c.req.valid('json');
+      return c.json(await setTradingState(db, 'HALTED', reason, `api:${c.get('principal').name}`), 200);
+    },
+  );
+  app.openapi(
+    control(
+      'resume',
+      'Resume trading: ACTIVE, or REDUCING (only orders that reduce exposure)',
+      z.object({ reason: Reason, state: z.enum(['ACTIVE', 'REDUCING']).default('ACTIVE') }).strict(),
+    ),
+    async (c) => {
+      const { reason, state } = c.req.valid('json');
+      return c.json(await setTradingState(db, state, reason, `api:${c.get('principal').name}`), 200);
+    },
   );
 
   return app;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { errorMessage } from '../contracts/errors.ts';
 import { openDb, readMigrations, type Db } from '../db/index.ts';
+import { ALPACA_LIVE_URL, ALPACA_PAPER_URL } from '../execution/index.ts';
 
 export type CheckStatus = 'real' | 'embedded' | 'fallback' | 'missing' | 'error';
 
@@ -14,8 +15,6 @@ export interface DoctorCheck {
   detail: string;
 }
 
-export const ALPACA_PAPER_URL = 'https://paper-api.alpaca.markets';
-export const ALPACA_LIVE_URL = 'https://api.alpaca.markets';
 
 const OllamaTags = z.object({ models: z.array(z.object({ name: z.string() }).passthrough()).nullish() }).passthrough();
 

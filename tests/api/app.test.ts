@@ -127,6 +127,52 @@ describe.each(BACKENDS)('HTTP API on $name', ({ open, available }) => {
     expect((p.tradingState as { state: string }).state).toBe('ACTIVE');
   });
 
+  const post = (path: string, body: unknown, token?: string): Promise<Response> =>
+    Promise.resolve(
+      app.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
+    );
+
+  it.skipIf(!available)('answers 403 to a read token on control routes and changes nothing', async () => {
+    const res = await post('/v1/controls/halt', { reason: 'test' }, read);
+    expect(res.status).toBe(403);
+    expect((await json(res)).message).toContain('control scope');
+    const state = await t.db.query<{ state: string }>('SELECT state FROM trading_state');
+    expect(state.rows[0]?.state).toBe('ACTIVE');
+  });
+
+  it.skipIf(!available)('answers 400 naming the body fields of a bad control request', async () => {
+    const missing = await post('/v1/controls/halt', {}, control);
+    expect(missing.status).toBe(400);
+    expect((await json(missing)).issues).toEqual([{ path: 'body.reason', message: expect.any(String) }]);
+    const wrong = await post('/v1/controls/resume', { reason: 'x', state: 'YOLO', extra: 1 }, control);
+    const paths = ((await json(wrong)).issues as Array<{ path: string }>).map((i) => i.path).sort();
+    expect(paths).toEqual(['body', 'body.state']);
+    const notJson = await post('/v1/controls/halt', '{"reason":', control);
+    expect(notJson.status).toBe(400);
+  });
+
+  it.skipIf(!available)('halts and resumes trading with a control token, auditing who did it', async () => {
+    const halted = await post('/v1/controls/halt', { reason: 'news shock' }, control);
+    expect(halted.status).toBe(200);
+    expect(await json(halted)).toMatchObject({ state: 'HALTED', reason: 'news shock' });
+    const reducing = await json(await post('/v1/controls/resume', { reason: 'calmer', state: 'REDUCING' }, control));
+    expect(reducing.state).toBe('REDUCING');
+    const active = await json(await post('/v1/controls/resume', { reason: 'all clear' }, control));
+    expect(active.state).toBe('ACTIVE');
+    const audit = await t.db.query<{ payload: { to: string; actor: string } }>(
+      `SELECT payload FROM audit_events WHERE kind = 'trading_state.changed' ORDER BY id`,
+    );
+    expect(audit.rows.map((r) => [r.payload.to, r.payload.actor])).toEqual([
+      ['HALTED', 'api:ops'],
+      ['REDUCING', 'api:ops'],
+      ['ACTIVE', 'api:ops'],
+    ]);
+  });
+
   describe('over a real socket', () => {
     let server: ServerType;
     let base: string;
