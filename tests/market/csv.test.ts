@@ -1,0 +1,117 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { QuorumError } from '../../contracts/errors.ts';
+import { barCoverage, barsAsOf, lastBar } from '../../market/bars.ts';
+import { ingestPriceCsv, parsePriceCsv } from '../../market/csv.ts';
+import { BACKENDS, type TestDb } from '../support/db.ts';
+
+const PRICES = path.join(import.meta.dirname, '../../data/samples/prices');
+const dir = mkdtempSync(path.join(tmpdir(), 'quorum-csv-'));
+function fixture(name: string, text: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+function expectInputError(fn: () => unknown, line: number, pattern: RegExp): void {
+  try {
+    fn();
+  } catch (error) {
+    expect(QuorumError.is(error, 'INPUT_INVALID')).toBe(true);
+    const e = error as QuorumError;
+    expect(e.details.line).toBe(line);
+    expect(e.message).toMatch(pattern);
+    return;
+  }
+  throw new Error('expected an INPUT_INVALID error');
+}
+
+const WIDE = '"date","AA","MSFT"\n"1999-06-01",10,20\n"1999-06-02",11,NA\n"1999-06-03",12,22\n';
+
+describe('price CSV parsing', () => {
+  it('reads the wide shape: one close column per ticker, NA cells skipped', () => {
+    const p = parsePriceCsv(WIDE, 'wide.csv');
+    expect(p.shape).toBe('wide');
+    expect(p.tickers).toEqual(['AA', 'MSFT']);
+    expect(p.bars).toHaveLength(5);
+    expect(p.bars[0]).toMatchObject({ ticker: 'AA', ts: '1999-06-01T20:00:00.000Z', close: 10, open: null, volume: null, source: 'csv:wide.csv' });
+  });
+
+  it('reads the per-ticker OHLCV shape with --ticker, ignoring adjclose', () => {
+    const text = 'date,open,high,low,close,adjclose,volume\n2000-01-03,10,12,9,11,11,1000\n2000-01-04,11,13,10,12,12,2000\n';
+    const p = parsePriceCsv(text, 'spx.csv', { ticker: 'SPX' });
+    expect(p.shape).toBe('ohlcv');
+    expect(p.bars[1]).toMatchObject({ ticker: 'SPX', open: 11, high: 13, low: 10, close: 12, volume: 2000, ts: '2000-01-04T21:00:00.000Z' });
+  });
+
+  it('refuses an OHLCV file without a ticker, and a wide file with one', () => {
+    expectInputError(() => parsePriceCsv('date,open,close\n2000-01-03,1,2\n', 'x.csv'), 1, /--ticker/);
+    expectInputError(() => parsePriceCsv(WIDE, 'w.csv', { ticker: 'AA' }), 1, /no --ticker/);
+  });
+
+  it('names a missing close column on line 1', () => {
+    expectInputError(() => parsePriceCsv('date,open,high,low,volume\n2000-01-03,1,2,1,5\n', 'x.csv', { ticker: 'MSFT' }), 1, /missing column "close"/);
+    expectInputError(() => parsePriceCsv('day,AA\n2000-01-03,1\n', 'x.csv'), 1, /missing column "date"/);
+  });
+
+  it('names the line of a row with a missing field', () => {
+    expectInputError(() => parsePriceCsv('date,AA,MSFT\n2000-01-03,1,2\n2000-01-04,1\n', 'x.csv'), 3, /expected 3 fields, got 2/);
+  });
+
+  it('names the line and column of a non-numeric price', () => {
+    expectInputError(() => parsePriceCsv('date,AA,MSFT\n2000-01-03,1,2\n2000-01-04,1,abc\n', 'x.csv'), 3, /column "MSFT".*"abc"/);
+    expectInputError(() => parsePriceCsv('date,Open,High,Low,Close,Volume\n2000-01-03,1,2,1,x1,5\n', 'm.csv', { ticker: 'MSFT' }), 2, /column "Close"/);
+  });
+
+  it('names the line of a duplicate or an out-of-order date', () => {
+    expectInputError(() => parsePriceCsv('date,AA\n2000-01-03,1\n2000-01-04,2\n2000-01-04,3\n', 'x.csv'), 4, /duplicate date 2000-01-04/);
+    expectInputError(() => parsePriceCsv('date,AA\n2000-01-03,1\n2000-01-05,2\n2000-01-04,3\n', 'x.csv'), 4, /before the previous line/);
+  });
+
+  it('rejects a negative price and a high below the low, naming the line', () => {
+    expectInputError(() => parsePriceCsv('date,AA\n2000-01-03,-1\n', 'x.csv'), 2, /column "AA"/);
+    expectInputError(() => parsePriceCsv('date,open,high,low,close,volume\n2000-01-03,1,1,2,1.5,5\n', 'x.csv', { ticker: 'AA' }), 2, /high 1 below low 2/);
+  });
+});
+
+describe.each(BACKENDS)('price CSV import on $name', ({ open, available }) => {
+  let t: TestDb | null = null;
+  afterEach(async () => {
+    await t?.cleanup();
+    t = null;
+  });
+
+  it.skipIf(!available)('imports the real msft.csv as OHLCV bars readable point in time', async () => {
+    t = await open();
+    const r = await ingestPriceCsv(t.db, path.join(PRICES, 'msft.csv'), { ticker: 'MSFT' });
+    expect(r).toMatchObject({ shape: 'ohlcv', tickers: ['MSFT'], bars: 249, firstDate: '2000-09-27', lastDate: '2001-09-27' });
+    const last = await lastBar(t.db, 'MSFT', '2001-09-10T23:59:00Z');
+    expect(last?.ts).toBe('2001-09-10T20:00:00.000Z');
+    expect(last?.volume).toBeGreaterThan(0);
+    // The exchange was closed 2001-09-11..14: the next bar after the 10th is the 17th.
+    const after = await barsAsOf(t.db, { ticker: 'MSFT', asOf: '2001-09-17T20:00:00Z', limit: 2 });
+    expect(after.map((b) => b.ts)).toEqual(['2001-09-10T20:00:00.000Z', '2001-09-17T20:00:00.000Z']);
+  });
+
+  it.skipIf(!available)('stores nothing when any line of a file is bad', async () => {
+    t = await open();
+    const good = Array.from({ length: 700 }, (_, i) => `${new Date(Date.UTC(1990, 0, 1) + i * 86_400_000).toISOString().slice(0, 10)},${10 + i}`);
+    const file = fixture('bad-late.csv', `date,AA\n${good.join('\n')}\n1992-01-01,oops\n`);
+    await expect(ingestPriceCsv(t.db, file)).rejects.toThrow(/bad-late\.csv:702: column "AA"/);
+    expect(await barCoverage(t.db)).toEqual([]);
+  });
+
+  it.skipIf(!available)('re-importing the same file replaces rows instead of duplicating them', async () => {
+    t = await open();
+    const file = fixture('wide.csv', WIDE);
+    await ingestPriceCsv(t.db, file);
+    await ingestPriceCsv(t.db, file);
+    const cov = await barCoverage(t.db);
+    expect(cov.map((c) => [c.ticker, c.count])).toEqual([
+      ['AA', 3],
+      ['MSFT', 2],
+    ]);
+  });
+});
