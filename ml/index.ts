@@ -1,0 +1,22 @@
+export {
+  FEATURE_SET,
+  FEATURE_NAMES,
+  CLOSE_FEATURES,
+  OHLCV_FEATURES,
+  FEATURE_PARAMS,
+  WARMUP_BARS,
+  computeFeatures,
+  computeFeatureColumns,
+  storeFeatureSnapshot,
+  FeatureRow,
+  type FeatureName,
+  type FeatureSnapshot,
+  type FeatureColumns,
+} from './features.ts';
+export { trainGbt, predictProba, predictMargin, sigmoid, type GbtModel, type GbtParams, type Tree } from './gbt.ts';
+export { classificationMetrics, rocAuc, ClassificationMetrics, CalibrationBin } from './metrics.ts';
+export { ModelCard, FoldReport, readModelCard } from './card.ts';
+export { gbtToOnnx, encodeModel, node, tensorInfo, floatTensor, ONNX_INPUT_NAME, ONNX_LABEL_OUTPUT, ONNX_PROBA_OUTPUT } from './onnx-export.ts';
+export { buildDataset, walkForward, trainModel, type Sample, type TrainOptions, type TrainResult } from './train.ts';
+export { loadProposer, propose, proposalsAt, expectedReturn, stripZipMap, type Proposer, type ProposeOptions, type ProposeResult } from './proposer.ts';
+export { registerModel, setModelStage, listModels, ModelStage, RegisteredModel } from './registry.ts';

@@ -1,0 +1,221 @@
+/**
+ * Training: labelled samples from point-in-time features, walk-forward validation (expanding window,
+ * purge gap = horizon), a final GBT on every labelled sample, ONNX export, model card, registry entry.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { QuorumError } from '../contracts/errors.ts';
+import { parseOrThrow } from '../contracts/parse.ts';
+import type { Settings } from '../config/index.ts';
+import type { Db } from '../db/index.ts';
+import { barCoverage, barsAsOf, utcToNewYork } from '../market/index.ts';
+import { ModelCard, type FoldReport } from './card.ts';
+import { CLOSE_FEATURES, FEATURE_NAMES, FEATURE_SET, computeFeatureColumns, type FeatureName } from './features.ts';
+import { predictProba, trainGbt, type GbtModel, type GbtParams } from './gbt.ts';
+import { classificationMetrics } from './metrics.ts';
+import { ONNX_INPUT_NAME, gbtToOnnx } from './onnx-export.ts';
+import { registerModel } from './registry.ts';
+
+/** One labelled sample: features at the close of `date`, label from the forward return over the horizon. */
+export interface Sample {
+  ticker: string;
+  /** New York date of the bar. */
+  date: string;
+  x: number[];
+  forwardReturn: number;
+  y: 0 | 1;
+}
+
+export interface DatasetOptions {
+  tickers: readonly string[];
+  features: readonly string[];
+  horizonDays: number;
+  labelThreshold: number;
+  /** Only bars up to this instant are read (point in time); default: all. */
+  asOf?: string;
+}
+
+function checkFeatures(features: readonly string[]): FeatureName[] {
+  const unknown = features.filter((f) => !(FEATURE_NAMES as readonly string[]).includes(f));
+  if (unknown.length) throw new QuorumError('INPUT_INVALID', `unknown feature(s): ${unknown.join(', ')}`, { field: 'features' });
+  return features as FeatureName[];
+}
+
+/**
+ * Samples of every ticker and bar where all features are defined and the forward return over the
+ * horizon is known, ordered by date then ticker. Label = forward return > threshold.
+ */
+export async function buildDataset(db: Db, options: DatasetOptions): Promise<Sample[]> {
+  const features = checkFeatures(options.features);
+  const h = options.horizonDays;
+  const samples: Sample[] = [];
+  for (const ticker of options.tickers) {
+    const bars = await barsAsOf(db, { ticker, asOf: options.asOf ?? '9999-12-31T00:00:00Z' });
+    const cols = computeFeatureColumns(bars);
+    for (let i = 0; i + h < bars.length; i++) {
+      const x = features.map((f) => cols.columns[f][i] ?? Number.NaN);
+      if (!x.every(Number.isFinite)) continue;
+      const now = bars[i];
+      const later = bars[i + h];
+      if (!now || !later) continue;
+      const forwardReturn = later.close / now.close - 1;
+      samples.push({ ticker, date: utcToNewYork(now.ts).date, x, forwardReturn, y: forwardReturn > options.labelThreshold ? 1 : 0 });
+    }
+  }
+  samples.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.ticker < b.ticker ? -1 : a.ticker > b.ticker ? 1 : 0));
+  return samples;
+}
+
+/**
+ * Walk-forward validation: the dates are cut into folds + 1 blocks; fold k tests on block k and trains
+ * on every date before it except the last `horizonDays` dates (purge: their labels overlap the test window).
+ */
+export function walkForward(samples: readonly Sample[], folds: number, horizonDays: number, params: GbtParams): FoldReport[] {
+  const dates = [...new Set(samples.map((s) => s.date))].sort();
+  const blocks = folds + 1;
+  const reports: FoldReport[] = [];
+  for (let k = 1; k <= folds; k++) {
+    const testStartIdx = Math.floor((k * dates.length) / blocks);
+    const testEndIdx = Math.floor(((k + 1) * dates.length) / blocks) - 1;
+    const trainEndIdx = testStartIdx - horizonDays - 1;
+    const trainEnd = dates[trainEndIdx];
+    const testStart = dates[testStartIdx];
+    const testEnd = dates[testEndIdx];
+    if (trainEnd === undefined || testStart === undefined || testEnd === undefined) {
+      throw new QuorumError('INPUT_INVALID', `too few dates (${dates.length}) for ${folds} folds with a ${horizonDays}-day purge`, { folds });
+    }
+    const train = samples.filter((s) => s.date <= trainEnd);
+    const test = samples.filter((s) => s.date >= testStart && s.date <= testEnd);
+    const model = trainGbt(
+      train.map((s) => s.x),
+      train.map((s) => s.y),
+      params,
+    );
+    const p = predictProba(
+      model,
+      test.map((s) => s.x),
+    );
+    reports.push({
+      fold: k,
+      trainStart: dates[0] ?? '',
+      trainEnd,
+      testStart,
+      testEnd,
+      trainRows: train.length,
+      metrics: classificationMetrics(
+        p,
+        test.map((s) => s.y),
+      ),
+    });
+  }
+  return reports;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+function mean(values: readonly number[]): number {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+}
+
+export interface TrainOptions {
+  training: Settings['training'];
+  modelId: string;
+  /** Folder for model.onnx and model-card.json. */
+  outDir: string;
+  /** Default: every ticker with bars. */
+  tickers?: readonly string[];
+  /** Default: the close-only features (every ticker has them). */
+  features?: readonly string[];
+  description?: string;
+  reproduce?: string;
+  now?: Date;
+}
+
+export interface TrainResult {
+  card: ModelCard;
+  cardPath: string;
+  onnxPath: string;
+  model: GbtModel;
+  samples: number;
+  /** Held-out samples of the last fold (for parity checks). */
+  folds: FoldReport[];
+}
+
+/** Trains, validates, exports and registers a model; writes `<outDir>/model.onnx` and `<outDir>/model-card.json`. */
+export async function trainModel(db: Db, options: TrainOptions): Promise<TrainResult> {
+  const t = options.training;
+  const features = checkFeatures(options.features ?? CLOSE_FEATURES);
+  const tickers = options.tickers ?? (await barCoverage(db)).map((c) => c.ticker);
+  if (tickers.length === 0) throw new QuorumError('INPUT_INVALID', 'no bars stored: run `quorum ingest prices` first', { field: 'tickers' });
+  const samples = await buildDataset(db, { tickers, features, horizonDays: t.horizonDays, labelThreshold: t.labelThreshold });
+  if (samples.length < 100) throw new QuorumError('INPUT_INVALID', `only ${samples.length} labelled samples: too few to train`, { samples: samples.length });
+  const params: GbtParams = { trees: t.trees, maxDepth: t.maxDepth, learningRate: t.learningRate, minSamplesLeaf: t.minSamplesLeaf };
+  const folds = walkForward(samples, t.folds, t.horizonDays, params);
+  const model = trainGbt(
+    samples.map((s) => s.x),
+    samples.map((s) => s.y),
+    params,
+  );
+
+  // The training set, cited by the card: a digest of the matrix rather than 10^5 rows of JSON.
+  const digest = createHash('sha256');
+  for (const s of samples) digest.update(`${s.ticker},${s.date},${s.x.join(',')},${s.y}\n`);
+  const datasetSha = digest.digest('hex');
+  const first = samples[0]?.date ?? '';
+  const last = samples[samples.length - 1]?.date ?? '';
+  const snapshotId = `fs_train_${datasetSha.slice(0, 20)}`;
+  await db.query(
+    `INSERT INTO feature_snapshots (id, feature_set, feature_set_version, as_of, tickers, feature_names, payload)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+    [snapshotId, FEATURE_SET.name, FEATURE_SET.version, `${last}T23:59:59Z`, [...tickers], [...features], JSON.stringify({ kind: 'training', rows: samples.length, sha256: datasetSha, start: first, end: last })],
+  );
+
+  const bytes = gbtToOnnx(model, { feature_set: `${FEATURE_SET.name}@${FEATURE_SET.version}`, features: features.join(',') });
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const pos = samples.filter((s) => s.y === 1).map((s) => s.forwardReturn);
+  const neg = samples.filter((s) => s.y === 0).map((s) => s.forwardReturn);
+  const summary: Record<string, number | null> = {
+    meanAccuracy: mean(folds.map((f) => f.metrics.accuracy)),
+    meanAuc: mean(folds.map((f) => f.metrics.auc ?? 0.5)),
+    meanLogLoss: mean(folds.map((f) => f.metrics.logLoss)),
+    meanBaseRate: mean(folds.map((f) => f.metrics.baseRate)),
+  };
+  const card = parseOrThrow(
+    ModelCard,
+    {
+      schemaVersion: 1,
+      modelId: options.modelId,
+      version: sha256.slice(0, 12),
+      createdAt: (options.now ?? new Date()).toISOString(),
+      description: options.description ?? `Gradient-boosted trees (${t.trees} trees, depth ${t.maxDepth}) on ${FEATURE_SET.name} features`,
+      onnxFile: 'model.onnx',
+      sha256,
+      input: { name: ONNX_INPUT_NAME, features: [...features] },
+      outputs: { probabilities: 'probabilities' },
+      featureSet: { name: FEATURE_SET.name, version: FEATURE_SET.version },
+      labels: { horizonDays: t.horizonDays, threshold: t.labelThreshold },
+      trainingWindow: { start: first, end: last, tickers: [...tickers] },
+      featureSnapshotId: snapshotId,
+      baseline: features.map((_, j) => median(samples.map((s) => s.x[j] ?? 0))),
+      returnStats: { meanReturnPositive: mean(pos), meanReturnNegative: mean(neg) },
+      metrics: { folds, summary },
+      featureImportance: Object.fromEntries(features.map((f, j) => [f, model.importance[j] ?? 0])),
+      hyperparameters: { ...params, lambda: 1, maxBins: 64, samples: samples.length },
+      reproduce: options.reproduce ?? '',
+    },
+    'model card',
+    'INTERNAL',
+  );
+  mkdirSync(options.outDir, { recursive: true });
+  const onnxPath = path.join(options.outDir, 'model.onnx');
+  const cardPath = path.join(options.outDir, 'model-card.json');
+  writeFileSync(onnxPath, bytes);
+  writeFileSync(cardPath, `${JSON.stringify(card, null, 2)}\n`);
+  await registerModel(db, card, cardPath);
+  return { card, cardPath, onnxPath, model, samples: samples.length, folds };
+}
