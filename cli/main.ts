@@ -4,6 +4,9 @@ import { registerDb } from './commands/db.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerToken } from './commands/token.ts';
+import { registerIngestPrices } from './commands/ingest-prices.ts';
+import { registerTrain } from './commands/train.ts';
+import { registerPropose } from './commands/propose.ts';
 import { registerExecution } from './commands/execution.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
@@ -22,6 +25,9 @@ export function buildProgram(): Command {
   registerExecution(program);
   registerToken(program);
   registerServe(program);
+  registerIngestPrices(program);
+  registerTrain(program);
+  registerPropose(program);
   return program;
 }
 

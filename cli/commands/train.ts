@@ -1,0 +1,95 @@
+import type { Command } from 'commander';
+import path from 'node:path';
+import Table from 'cli-table3';
+import { z } from 'zod';
+import { Ticker } from '../../contracts/common.ts';
+import { parseOrThrow } from '../../contracts/parse.ts';
+import { PROJECT_ROOT } from '../../config/index.ts';
+import { ingestPriceCsv } from '../../market/index.ts';
+import { CLOSE_FEATURES, FEATURE_NAMES, ModelStage, setModelStage, trainModel, type FoldReport } from '../../ml/index.ts';
+import { cliContext, printJson, withDb } from '../context.ts';
+
+const TrainArgs = z
+  .object({
+    modelId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case id: letters, digits, . _ -'),
+    out: z.string().min(1).optional(),
+    fromCsv: z.string().min(1).optional(),
+    tickers: z.array(Ticker).optional(),
+    features: z.enum(['close', 'all']),
+    stage: ModelStage,
+    trees: z.coerce.number().int().min(1).max(2000).optional(),
+    folds: z.coerce.number().int().min(2).max(20).optional(),
+  })
+  .strict();
+
+const fmt = (v: number | null, d = 3): string => (v === null ? '-' : v.toFixed(d));
+
+/** The per-fold walk-forward table. */
+export function foldTable(folds: readonly FoldReport[]): string {
+  const table = new Table({ head: ['fold', 'train', 'test', 'train rows', 'test rows', 'base rate', 'accuracy', 'AUC', 'log loss', 'precision', 'recall'] });
+  for (const f of folds) {
+    const m = f.metrics;
+    table.push([f.fold, `${f.trainStart}..${f.trainEnd}`, `${f.testStart}..${f.testEnd}`, f.trainRows, m.n, fmt(m.baseRate), fmt(m.accuracy), fmt(m.auc), fmt(m.logLoss, 4), fmt(m.precision), fmt(m.recall)]);
+  }
+  return table.toString();
+}
+
+/** `quorum train`. */
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train the GBT proposer with walk-forward validation, export ONNX + model card, register it')
+    .option('--model-id <id>', 'model id', 'gbt-technical')
+    .option('--out <dir>', 'output folder (default models/<model-id>)')
+    .option('--from-csv <file>', 'first import this wide price CSV (e.g. data/samples/prices/DowJones30.csv)')
+    .option('--tickers <list>', 'comma-separated tickers (default: every ticker with bars)')
+    .option('--features <set>', `close (${CLOSE_FEATURES.length} close-only features) | all (${FEATURE_NAMES.length}, needs OHLCV)`, 'close')
+    .option('--stage <stage>', 'registry stage: research | staging | production', 'research')
+    .option('--trees <n>', 'override settings.training.trees')
+    .option('--folds <n>', 'override settings.training.folds')
+    .option('--json', 'print the card as JSON')
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const args = parseOrThrow(
+        TrainArgs,
+        {
+          modelId: opts.modelId,
+          out: opts.out,
+          fromCsv: opts.fromCsv,
+          tickers: typeof opts.tickers === 'string' ? opts.tickers.split(',').map((s) => s.trim()) : undefined,
+          features: opts.features,
+          stage: opts.stage,
+          trees: opts.trees,
+          folds: opts.folds,
+        },
+        'train',
+      );
+      const ctx = cliContext();
+      const training = { ...ctx.config.settings.training, ...(args.trees ? { trees: args.trees } : {}), ...(args.folds ? { folds: args.folds } : {}) };
+      const outDir = args.out ?? path.join(PROJECT_ROOT, 'models', args.modelId);
+      const reproduce = ['node bin/quorum.js train', ...process.argv.slice(3)].join(' ');
+      const result = await withDb(ctx, async (db) => {
+        if (args.fromCsv) await ingestPriceCsv(db, args.fromCsv);
+        ctx.log.info({ outDir }, 'training');
+        const r = await trainModel(db, {
+          training,
+          modelId: args.modelId,
+          outDir,
+          features: args.features === 'all' ? FEATURE_NAMES : CLOSE_FEATURES,
+          reproduce,
+          ...(args.tickers ? { tickers: args.tickers } : {}),
+        });
+        if (args.stage !== 'research') await setModelStage(db, r.card.modelId, r.card.version, args.stage);
+        return r;
+      });
+      if (opts.json) {
+        printJson(result.card);
+        return;
+      }
+      const c = result.card;
+      process.stdout.write(`walk-forward (${training.folds} folds, expanding window, purge ${training.horizonDays} days), ${result.samples} samples:\n`);
+      process.stdout.write(`${foldTable(c.metrics?.folds ?? [])}\n`);
+      const imp = Object.entries(c.featureImportance).sort((a, b) => b[1] - a[1]);
+      process.stdout.write(`feature importance: ${imp.map(([f, v]) => `${f} ${v.toFixed(3)}`).join(', ')}\n`);
+      process.stdout.write(`model ${c.modelId}@${c.version} sha256 ${c.sha256}\n  ${result.onnxPath}\n  ${result.cardPath}\n`);
+    });
+}
