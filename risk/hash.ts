@@ -1,0 +1,153 @@
+/**
+ * A deterministic, dependency-free content hash for decision ids. risk/ may not import node:crypto,
+ * and the id only has to be stable and well spread, not secret, so a 128-bit non-cryptographic hash
+ * (the cyrb128 mixing) is fed straight from a walk of the value: object entries combined in an
+ * order-free way, every token tagged and length-prefixed, numbers by their bits, no intermediate string. This is
+ * the controller's hot spot (its budget is a few microseconds per decision), hence the plain
+ * module-level state instead of an object.
+ */
+
+// One shared scratch buffer to read a double's bits.
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+
+/** Object keys repeat in every decision; their hashes are cached (a pure memo, bounded by our schemas' keys). */
+const keyCodes = new Map<string, number>();
+const KEY_CACHE_MAX = 4096;
+
+function keyCode(key: string): number {
+  let code = keyCodes.get(key);
+  if (code === undefined) {
+    // FNV-1a over the key: it only has to tell field names apart (the length is mixed in too).
+    code = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) code = Math.imul(code ^ key.charCodeAt(i), 16777619);
+    code = (code ^ key.length) >>> 0;
+    if (keyCodes.size < KEY_CACHE_MAX) keyCodes.set(key, code);
+  }
+  return code;
+}
+
+// The running state of the one hash being computed (contentHash is synchronous and not re-entrant).
+let h1 = 0;
+let h2 = 0;
+let h3 = 0;
+let h4 = 0;
+
+function unit(k: number): void {
+  h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+  h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+  h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+  h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+}
+
+function text(s: string): void {
+  let a = h1;
+  let b = h2;
+  let c = h3;
+  let d = h4;
+  // Two UTF-16 code units per step (the length is mixed in by the caller, so an odd tail is unambiguous).
+  const n = s.length;
+  for (let i = 0; i < n; i += 2) {
+    const k = i + 1 < n ? s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16) : s.charCodeAt(i);
+    a = b ^ Math.imul(a ^ k, 597399067);
+    b = c ^ Math.imul(b ^ k, 2869860233);
+    c = d ^ Math.imul(c ^ k, 951274213);
+    d = a ^ Math.imul(d ^ k, 2716044179);
+  }
+  h1 = a;
+  h2 = b;
+  h3 = c;
+  h4 = d;
+}
+
+function value(v: unknown): void {
+  if (v === null) return unit(0x30);
+  switch (typeof v) {
+    case 'number':
+      f64[0] = v;
+      unit(0x31);
+      unit(u32[0] as number);
+      return unit(u32[1] as number);
+    case 'string':
+      // Tagged and length-prefixed, so ["ab"] and ["a","b"] never collide.
+      unit(0x32);
+      unit(v.length);
+      return text(v);
+    case 'boolean':
+      return unit(v ? 0x33 : 0x34);
+    case 'undefined':
+      return unit(0x35);
+    case 'object': {
+      if (Array.isArray(v)) {
+        unit(0x36);
+        unit(v.length);
+        for (let i = 0; i < v.length; i++) value(v[i]);
+        return;
+      }
+      // Key order must not matter: each entry is hashed on its own from a fixed seed and the entry
+      // hashes are summed (commutative), which needs no sorted copy of the keys.
+      const record = v as Record<string, unknown>;
+      const p1 = h1;
+      const p2 = h2;
+      const p3 = h3;
+      const p4 = h4;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let s4 = 0;
+      let entries = 0;
+      for (const key in record) {
+        const item = record[key];
+        // An absent optional field and an explicit undefined mean the same input.
+        if (item === undefined || !Object.hasOwn(record, key)) continue;
+        h1 = 1779033703;
+        h2 = 3144134277;
+        h3 = 1013904242;
+        h4 = 2773480762;
+        unit(keyCode(key));
+        value(item);
+        s1 = (s1 + h1) | 0;
+        s2 = (s2 + h2) | 0;
+        s3 = (s3 + h3) | 0;
+        s4 = (s4 + h4) | 0;
+        entries += 1;
+      }
+      h1 = p1;
+      h2 = p2;
+      h3 = p3;
+      h4 = p4;
+      unit(0x37);
+      unit(entries);
+      unit(s1);
+      unit(s2);
+      unit(s3);
+      return unit(s4);
+    }
+    default: {
+      const printed = String(v);
+      unit(0x3a);
+      unit(printed.length);
+      return text(printed);
+    }
+  }
+}
+
+const hex = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+
+/** 128-bit hash (32 hex characters) of a JSON-like value; key order does not matter, numbers hash by their bits. */
+export function contentHash(input: unknown): string {
+  h1 = 1779033703;
+  h2 = 3144134277;
+  h3 = 1013904242;
+  h4 = 2773480762;
+  value(input);
+  let a = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  let b = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  let c = Math.imul(a ^ (h3 >>> 17), 951274213);
+  let d = Math.imul(b ^ (h4 >>> 19), 2716044179);
+  a ^= b ^ c ^ d;
+  b ^= a;
+  c ^= a;
+  d ^= a;
+  return hex(a) + hex(b) + hex(c) + hex(d);
+}

@@ -1,0 +1,122 @@
+/**
+ * Pure time helpers. risk/ never reads the clock: every function takes the instant it needs.
+ * The US Eastern offset is computed from the DST rules instead of `Intl` because the controller
+ * calls it for every recent order time and must stay fast (see bench/risk.bench.ts).
+ */
+import { QuorumError } from '../contracts/errors.ts';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+function daysInMonth(year: number, month: number): number {
+  if (month === 2 && ((year % 4 === 0 && year % 100 !== 0) || year % 400 === 0)) return 29;
+  return MONTH_DAYS[month - 1] ?? 0;
+}
+
+const digit = (s: string, i: number): number => {
+  const d = s.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : Number.NaN;
+};
+const two = (s: string, i: number): number => digit(s, i) * 10 + digit(s, i + 1);
+
+/**
+ * Milliseconds of an ISO-8601 timestamp, or NaN when it does not parse. The common shapes
+ * (`YYYY-MM-DDTHH:MM:SS[.fff]Z` and `...±HH:MM`) are read by hand because Date.parse dominated the
+ * controller's profile; other zone shapes fall back to Date.parse. Impossible dates (30 February) are NaN.
+ */
+export function isoMs(iso: string): number {
+  const n = iso.length;
+  if (n >= 20 && iso.charCodeAt(4) === 45 && iso.charCodeAt(7) === 45 && (iso.charCodeAt(10) === 84 || iso.charCodeAt(10) === 116) && iso.charCodeAt(13) === 58 && iso.charCodeAt(16) === 58) {
+    const year = two(iso, 0) * 100 + two(iso, 2);
+    const month = two(iso, 5);
+    const day = two(iso, 8);
+    const hour = two(iso, 11);
+    const minute = two(iso, 14);
+    const second = two(iso, 17);
+    let i = 19;
+    let ms = 0;
+    if (iso.charCodeAt(i) === 46) {
+      i += 1;
+      let scale = 100;
+      while (i < n && iso.charCodeAt(i) >= 48 && iso.charCodeAt(i) <= 57) {
+        ms += (iso.charCodeAt(i) - 48) * scale;
+        scale /= 10;
+        i += 1;
+      }
+    }
+    let offset = Number.NaN;
+    const c = iso.charCodeAt(i);
+    if ((c === 90 || c === 122) && i === n - 1) offset = 0;
+    else if ((c === 43 || c === 45) && i === n - 6 && iso.charCodeAt(i + 3) === 58) {
+      offset = (c === 45 ? -1 : 1) * (two(iso, i + 1) * 60 + two(iso, i + 4)) * 60_000;
+    }
+    const valid = month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59;
+    // Date.parse (and Date.UTC) roll 2024-02-30 over to March; we call such a date invalid.
+    if (!valid || !Number.isFinite(year) || day > daysInMonth(year, month)) return Number.NaN;
+    if (Number.isFinite(offset)) return Date.UTC(year, month - 1, day, hour, minute, second) + Math.floor(ms) - offset;
+  }
+  return Date.parse(iso);
+}
+
+/** Milliseconds of `now`; a `now` that does not parse is a programming error, not a market condition. */
+export function nowMs(now: string): number {
+  const ms = typeof now === 'string' ? isoMs(now) : Number.NaN;
+  if (!Number.isFinite(ms)) throw new QuorumError('INPUT_INVALID', `now: expected an ISO-8601 timestamp (got ${JSON.stringify(now)})`, { field: 'now' });
+  return ms;
+}
+
+function nthSundayUtc(year: number, month: number, n: number): number {
+  const weekday = new Date(Date.UTC(year, month, 1)).getUTCDay();
+  return Date.UTC(year, month, 1 + ((7 - weekday) % 7) + 7 * (n - 1));
+}
+
+function lastSundayUtc(year: number, month: number): number {
+  const last = new Date(Date.UTC(year, month + 1, 0));
+  return Date.UTC(year, month, last.getUTCDate() - last.getUTCDay());
+}
+
+/** [start, end) of US Eastern daylight time in `year`, in UTC milliseconds (2 am local each way). */
+function dstWindow(year: number): readonly [number, number] {
+  // Energy Policy Act 2005 rules from 2007; 1987-2006: first Sunday of April to last Sunday of October;
+  // earlier years use the 1976-1986 rule (last Sunday of April), close enough for the bundled data.
+  let start: number;
+  let end: number;
+  if (year >= 2007) {
+    start = nthSundayUtc(year, 2, 2);
+    end = nthSundayUtc(year, 10, 1);
+  } else if (year >= 1987) {
+    start = nthSundayUtc(year, 3, 1);
+    end = lastSundayUtc(year, 9);
+  } else {
+    start = lastSundayUtc(year, 3);
+    end = lastSundayUtc(year, 9);
+  }
+  // 02:00 EST = 07:00 UTC when DST starts; 02:00 EDT = 06:00 UTC when it ends.
+  return [start + 7 * HOUR_MS, end + 6 * HOUR_MS];
+}
+
+/** The last year looked up (a pure memo: nearly every call in a decision is in the same year). */
+let cached = { from: 0, to: -1, dstStart: 0, dstEnd: 0 };
+
+/** UTC offset of US Eastern time (America/New_York) at `ms`, in milliseconds (-4 h or -5 h). */
+export function easternOffsetMs(ms: number): number {
+  if (!(ms >= cached.from && ms < cached.to)) {
+    const year = new Date(ms).getUTCFullYear();
+    const [dstStart, dstEnd] = dstWindow(year);
+    cached = { from: Date.UTC(year, 0, 1), to: Date.UTC(year + 1, 0, 1), dstStart, dstEnd };
+  }
+  return ms >= cached.dstStart && ms < cached.dstEnd ? -4 * HOUR_MS : -5 * HOUR_MS;
+}
+
+/** The exchange's calendar day of `ms` as a day number (days since 1970-01-01 in US Eastern time). */
+export function easternDay(ms: number): number {
+  return Math.floor((ms + easternOffsetMs(ms)) / DAY_MS);
+}
+
+/** The first millisecond of New York calendar day `day` (as numbered by easternDay). */
+export function easternDayStartMs(day: number): number {
+  // Midnight is 05:00 UTC in standard time and 04:00 UTC in daylight time (DST switches at 2 am).
+  const standard = day * DAY_MS + 5 * HOUR_MS;
+  return easternDay(standard - HOUR_MS) === day ? standard - HOUR_MS : standard;
+}
