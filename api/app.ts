@@ -30,7 +30,6 @@ const errors = {
   404: { description: 'Not found', content: { 'application/json': { schema: ErrorBody } } },
 } as const;
 
-const VerdictSchema = (Verdict as unknown as z.ZodType<Verdict>).openapi('Verdict');
 
 /**
  * Read models come from database rows whose dates are already ISO strings and whose jsonb columns
@@ -46,6 +45,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const metrics = createMetrics(db);
   const verdictCache = new Map<string, Verdict>();
+  // zod 4 gives `.openapi()` only to schemas made after @hono/zod-openapi loads; contracts/ is plain zod,
+  // so its schemas are named through the registry instead.
+  const VerdictSchema = app.openAPIRegistry.register('Verdict', Verdict);
 
   app.onError((error, c) => {
     if (!(error instanceof HTTPException) || error.status >= 500) deps.log?.error({ err: error, path: c.req.path }, 'request failed');

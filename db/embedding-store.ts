@@ -49,7 +49,15 @@ export async function bindEmbeddingStore(db: Db, wanted: EmbeddingStoreInfo): Pr
         ALTER TABLE news_items ALTER COLUMN embedding TYPE vector(${wanted.dimension});
         CREATE INDEX news_items_embedding_hnsw_idx ON news_items USING hnsw (embedding vector_cosine_ops);`);
     }
-    await tx.query('INSERT INTO embedding_store (id, model, dimension) VALUES (1, $1, $2)', [wanted.model, wanted.dimension]);
+    // Two first bindings may race: the loser inserts nothing and is checked against the winner below.
+    await tx.query('INSERT INTO embedding_store (id, model, dimension) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING', [wanted.model, wanted.dimension]);
   });
+  const bound = await getEmbeddingStore(db);
+  if (bound && (bound.model !== wanted.model || bound.dimension !== wanted.dimension)) {
+    throw new QuorumError('EMBEDDING_MISMATCH', `the news store was just bound to ${bound.model} (${bound.dimension}-d); refusing ${wanted.model} (${wanted.dimension}-d)`, {
+      stored: bound,
+      wanted,
+    });
+  }
   return wanted;
 }
