@@ -4,6 +4,7 @@ import { registerDb } from './commands/db.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerToken } from './commands/token.ts';
+import { registerNews } from './commands/news.ts';
 import { registerIngestPrices } from './commands/ingest-prices.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerPropose } from './commands/propose.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerExecution(program);
   registerToken(program);
   registerServe(program);
+  registerNews(program);
   registerIngestPrices(program);
   registerTrain(program);
   registerPropose(program);
