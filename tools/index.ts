@@ -1,0 +1,20 @@
+import { barsTool } from './bars.ts';
+import { explainProposalTool } from './explain-proposal.ts';
+import { indicatorsTool } from './indicators.ts';
+import { newsSearchTool } from './news-search.ts';
+import { portfolioTool } from './portfolio.ts';
+import { ToolRegistry } from './registry.ts';
+
+export * from './schema.ts';
+export { ToolRegistry, boundText, defineTool, type AnyTool, type NewsSearcher, type Tool, type ToolContext } from './registry.ts';
+export { computeIndicators, INDICATOR_LOOKBACK_BARS } from './indicators.ts';
+export { newsEvidenceId } from './news-search.ts';
+export { barsTool, explainProposalTool, indicatorsTool, newsSearchTool, portfolioTool };
+
+/** Every read-only tool the committee may use. */
+export const ALL_TOOLS = [barsTool, indicatorsTool, newsSearchTool, explainProposalTool, portfolioTool] as const;
+
+/** A registry of every tool. */
+export function defaultToolRegistry(): ToolRegistry {
+  return new ToolRegistry(ALL_TOOLS);
+}

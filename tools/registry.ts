@@ -1,0 +1,193 @@
+/**
+ * The tool registry: given a tool name and unknown arguments from an agent, it validates, runs,
+ * bounds and stores the call, and returns a typed outcome. It never throws to the agent: an
+ * unknown tool is TOOL_UNKNOWN, bad arguments TOOL_INPUT_INVALID naming the field, a failure
+ * inside the tool its QuorumError code (or INTERNAL). Every call is stored in tool_calls (args,
+ * sha256 of the result text, size, latency, ok/error) and news hits in retrievals, in one
+ * transaction.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { QuorumError, errorMessage, fieldIssues, type ErrorCode, type Proposal } from '../contracts/index.ts';
+import type { RiskRules } from '../config/index.ts';
+import type { Db } from '../db/index.ts';
+import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
+import { ToolName, ToolSuccess, type ToolFailure, type ToolOutcome } from './schema.ts';
+
+/** Point-in-time news search as the tools see it (the graph binds rag's searchNews to an embedder). */
+export type NewsSearcher = (query: NewsSearchQuery) => Promise<NewsSearchResult[]>;
+
+/** Everything a tool may read. Tools only read: no tool writes outside tool_calls/retrievals. */
+export interface ToolContext {
+  db: Db;
+  /** committee_runs.id the calls are stored under. */
+  runId: string;
+  /** The agent (node) making the call. */
+  agent: string;
+  proposal: Proposal;
+  /** The point in time: no tool returns anything after it (the proposal's as-of). */
+  asOf: string;
+  /** Upper bound of the text given to the agent (settings.committee.maxToolResultChars). */
+  maxResultChars: number;
+  riskRules: RiskRules;
+  /** ticker -> sector (settings.market.sectors). */
+  sectors: Readonly<Record<string, string>>;
+  /** Absent when no embedder is available; news_search then fails as a typed error. */
+  searchNews?: NewsSearcher;
+  signal?: AbortSignal;
+}
+
+/** One tool: a name, a description for the agent, a zod input schema and a read-only run. */
+export interface Tool<N extends ToolName = ToolName, S extends z.ZodType = z.ZodType> {
+  name: N;
+  description: string;
+  input: S;
+  run(ctx: ToolContext, input: z.infer<S>): Promise<Extract<ToolSuccess, { tool: N }>['data']>;
+}
+
+/** A tool of any name and input, for the registry's map. */
+export interface AnyTool {
+  name: ToolName;
+  description: string;
+  input: z.ZodType;
+  run(ctx: ToolContext, input: unknown): Promise<unknown>;
+}
+
+/** Declares a tool with its input type inferred from the schema. */
+export function defineTool<N extends ToolName, S extends z.ZodType>(tool: Tool<N, S>): AnyTool {
+  return tool as unknown as AnyTool;
+}
+
+const TRUNCATION_MARK = '…[truncated]';
+
+/** Cuts `text` to `max` characters, marking the cut; returns whether it cut. */
+export function boundText(text: string, max: number): { text: string; truncated: boolean } {
+  if (text.length <= max) return { text, truncated: false };
+  return { text: text.slice(0, Math.max(0, max - TRUNCATION_MARK.length)) + TRUNCATION_MARK, truncated: true };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A short random id: tool calls are never re-run on resume, and a retried node's calls stay distinct. */
+function newCallId(): string {
+  return `tc_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+}
+
+/** The registry the graph hands to agents. */
+export class ToolRegistry {
+  private readonly tools: ReadonlyMap<string, AnyTool>;
+
+  constructor(tools: readonly AnyTool[]) {
+    this.tools = new Map(tools.map((t) => [t.name, t]));
+  }
+
+  /** Tool names, for prompts and agents.yaml validation. */
+  names(): ToolName[] {
+    return [...this.tools.keys()].map((n) => ToolName.parse(n));
+  }
+
+  /** Name and description of each tool (what an agent is told it may call). */
+  describe(names?: readonly string[]): Array<{ name: string; description: string }> {
+    return [...this.tools.values()]
+      .filter((t) => !names || names.includes(t.name))
+      .map((t) => ({ name: t.name, description: t.description }));
+  }
+
+  /**
+   * Runs `name` with `args` for `ctx.agent`. Never throws for anything the agent controls; a
+   * failure to store the call (database down) does propagate, since the transcript is mandatory.
+   */
+  async call(ctx: ToolContext, name: string, args: unknown): Promise<ToolOutcome> {
+    const callId = newCallId();
+    const evidenceId = `tool:${callId}`;
+    const started = performance.now();
+    const fail = (code: ErrorCode, message: string, field: string | null): ToolFailure => {
+      const text = JSON.stringify({ error: code, message, field });
+      return { ok: false, callId, evidenceId, agent: ctx.agent, tool: name, error: { code, message, field }, text, latencyMs: performance.now() - started };
+    };
+
+    let outcome: ToolOutcome;
+    const tool = this.tools.get(name);
+    if (!tool) {
+      outcome = fail('TOOL_UNKNOWN', `unknown tool "${name}"; known tools: ${[...this.tools.keys()].join(', ')}`, null);
+    } else {
+      const parsed = tool.input.safeParse(args ?? {});
+      if (!parsed.success) {
+        const issues = fieldIssues(parsed.error);
+        const field = issues[0]?.path || '(root)';
+        outcome = fail('TOOL_INPUT_INVALID', `invalid arguments for ${name}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, field);
+      } else {
+        try {
+          const data = await tool.run(ctx, parsed.data);
+          const bounded = boundText(JSON.stringify(data), ctx.maxResultChars);
+          outcome = ToolSuccess.parse({
+            ok: true,
+            callId,
+            evidenceId,
+            agent: ctx.agent,
+            tool: tool.name,
+            data,
+            text: bounded.text,
+            truncated: bounded.truncated,
+            latencyMs: performance.now() - started,
+          });
+        } catch (error) {
+          const code: ErrorCode = QuorumError.isInstance(error) ? error.code : 'INTERNAL';
+          outcome = fail(code, `${name} failed: ${errorMessage(error)}`, null);
+        }
+      }
+    }
+    await storeCall(ctx, outcome, args);
+    return outcome;
+  }
+}
+
+const MAX_STORED_ARGS_CHARS = 8_000;
+
+/** Arguments as stored: what the agent sent, JSON-safe and bounded (an agent controls their size). */
+function storableArgs(args: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(args === undefined ? {} : args);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return JSON.stringify({ unserialisable: String(args).slice(0, 200) });
+  if (text.length > MAX_STORED_ARGS_CHARS) return JSON.stringify({ truncated: text.slice(0, MAX_STORED_ARGS_CHARS) });
+  return text;
+}
+
+async function storeCall(ctx: ToolContext, outcome: ToolOutcome, args: unknown): Promise<void> {
+  const callRow = [
+    outcome.callId,
+    ctx.runId,
+    ctx.agent,
+    outcome.tool.slice(0, 200),
+    storableArgs(args),
+    outcome.ok,
+    outcome.ok ? null : outcome.error.code,
+    sha256(outcome.text),
+    outcome.text.length,
+    outcome.latencyMs,
+  ];
+  const insertCall = `INSERT INTO tool_calls (id, run_id, agent, tool, args, ok, error_code, result_digest, result_chars, latency_ms)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)`;
+  if (!(outcome.ok && outcome.tool === 'news_search' && outcome.data.hits.length > 0)) {
+    await ctx.db.query(insertCall, callRow);
+    return;
+  }
+  const d = outcome.data;
+  const params: unknown[] = [];
+  const values = d.hits.map((hit, rank) => {
+    params.push(ctx.runId, outcome.callId, d.query, d.asOf, d.ticker, hit.newsId, rank + 1, hit.score);
+    const o = rank * 8;
+    return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8})`;
+  });
+  // The call and what it retrieved are stored together or not at all.
+  await ctx.db.transaction(async (tx) => {
+    await tx.query(insertCall, callRow);
+    await tx.query(`INSERT INTO retrievals (run_id, tool_call_id, query, as_of, ticker, news_id, rank, score) VALUES ${values.join(', ')}`, params);
+  });
+}
