@@ -43,3 +43,4 @@ export {
   type GenerateResult,
 } from './backends/llama-cpp.ts';
 export { createScriptedBackend, type ScriptedBackend, type ScriptedStep, type ScriptedCall, type Script } from './backends/scripted.ts';
+export * from './rules/index.ts';
