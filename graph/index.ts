@@ -1,0 +1,15 @@
+export {
+  runCommittee,
+  evidenceOf,
+  CALLER_ONLY_TOOLS,
+  verdictIdOf,
+  DEFAULT_ANALYST_BARS,
+  DEFAULT_ANALYST_NEWS_K,
+  type CommitteeBackend,
+  type CommitteeResult,
+  type RunCommitteeOptions,
+} from './committee.ts';
+export { selectBackend, ollamaReachable, BackendChoice, OLLAMA_PROBE_TIMEOUT_MS, type SelectedBackend } from './backend.ts';
+export { DbCheckpointSaver, openCheckpointer, type OpenCheckpointer } from './checkpointer.ts';
+export { CommitteeEvent, CommitteeNode, CommitteeStats, NodeStat, totalStats } from './state.ts';
+export { findRunByThread } from './transcript.ts';

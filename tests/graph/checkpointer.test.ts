@@ -1,0 +1,104 @@
+import { Annotation, END, START, StateGraph } from '@langchain/langgraph';
+import { emptyCheckpoint } from '@langchain/langgraph-checkpoint';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DbCheckpointSaver, openCheckpointer } from '../../graph/index.ts';
+import { BACKENDS, type TestDb } from '../support/db.ts';
+
+const State = Annotation.Root({
+  log: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+});
+
+describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
+  let shared: TestDb | null = null;
+  let t: TestDb | null = null;
+  // One database per backend; every test uses its own thread id.
+  beforeAll(async () => {
+    if (available) shared = await open();
+  });
+  afterAll(async () => {
+    await shared?.cleanup();
+  });
+
+  it.skipIf(!available)('stores, lists and deletes checkpoints with their pending writes', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const saver = new DbCheckpointSaver(t.db);
+    const cfg = { configurable: { thread_id: 'th-1', checkpoint_ns: '' } };
+    const first = { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000001' };
+    const second = { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000002', channel_values: { log: ['a'] } };
+    const c1 = await saver.put(cfg, first, { source: 'input', step: -1, parents: {} });
+    const c2 = await saver.put(c1, second, { source: 'loop', step: 0, parents: {} });
+    await saver.putWrites(c2, [['log', ['b']], ['other', 1]], 'task-1', 'path-1');
+    // A retried task's regular writes are kept as first stored.
+    await saver.putWrites(c2, [['log', ['changed']]], 'task-1', 'path-1');
+
+    const latest = await saver.getTuple(cfg);
+    expect(latest?.checkpoint.id).toBe(second.id);
+    expect(latest?.checkpoint.channel_values).toEqual({ log: ['a'] });
+    expect(latest?.parentConfig?.configurable?.checkpoint_id).toBe(first.id);
+    expect(latest?.pendingWrites).toEqual([
+      ['task-1', 'log', ['b']],
+      ['task-1', 'other', 1],
+    ]);
+    const listed = [];
+    for await (const c of saver.list(cfg)) listed.push(c.checkpoint.id);
+    expect(listed).toEqual([second.id, first.id]);
+    const before = [];
+    for await (const c of saver.list(cfg, { before: c2 })) before.push(c.checkpoint.id);
+    expect(before).toEqual([first.id]);
+    const loops = [];
+    for await (const c of saver.list(cfg, { filter: { source: 'loop' } })) loops.push(c.checkpoint.id);
+    expect(loops).toEqual([second.id]);
+
+    await saver.deleteThread('th-1');
+    expect(await saver.getTuple(cfg)).toBeUndefined();
+  });
+
+  it.skipIf(!available)('lets a failed graph resume from its last checkpoint without re-running finished nodes', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const calls = { a: 0, b: 0, c: 0 };
+    let failB = true;
+    const graph = new StateGraph(State)
+      .addNode('a', () => {
+        calls.a++;
+        return { log: ['a'] };
+      })
+      .addNode('b', () => {
+        calls.b++;
+        if (failB) throw new Error('b crashed');
+        return { log: ['b'] };
+      })
+      .addNode('c', () => {
+        calls.c++;
+        return { log: ['c'] };
+      })
+      .addEdge(START, 'a')
+      .addEdge('a', 'b')
+      .addEdge('b', 'c')
+      .addEdge('c', END)
+      .compile({ checkpointer: new DbCheckpointSaver(t.db) });
+    const cfg = { configurable: { thread_id: 'th-resume' } };
+    await expect(graph.invoke({ log: [] }, cfg)).rejects.toThrow('b crashed');
+    failB = false;
+    const out = await graph.invoke(null, cfg);
+    expect(out.log).toEqual(['a', 'b', 'c']);
+    expect(calls).toEqual({ a: 1, b: 2, c: 1 });
+  });
+
+  it.skipIf(!available)('picks LangGraph’s PostgresSaver on PostgreSQL when a URL is known, ours otherwise', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const cp = await openCheckpointer(t.db, { databaseUrl: t.url });
+    try {
+      expect(cp.kind).toBe(t.db.kind === 'postgres' ? 'postgres-saver' : 'db-saver');
+      if (t.db.kind === 'postgres') {
+        // setup() created its tables in the connection's own schema, not in public.
+        const tables = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'checkpoints'`);
+        expect(tables.rows[0]).toEqual({ n: 1 });
+      }
+    } finally {
+      await cp.close();
+    }
+  });
+});

@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScriptedBackend, type ScriptedStep } from '../../agents/index.ts';
+import { loadConfig, type Config } from '../../config/index.ts';
+import { AgentOpinion, Verdict } from '../../contracts/index.ts';
+import { runCommittee, type CommitteeEvent } from '../../graph/index.ts';
+import { BACKENDS, type TestDb } from '../support/db.ts';
+import { loadMsft, makeProposal, storeProposal } from '../support/committee.ts';
+
+const base = loadConfig({ env: {} });
+
+/** The bundled config with committee settings changed (config objects are frozen). */
+export function withCommittee(patch: Partial<Config['settings']['committee']>): Config {
+  return { ...base, settings: { ...base.settings, committee: { ...base.settings.committee, ...patch } } };
+}
+
+const OPINION = (stance: string): ScriptedStep => ({ text: JSON.stringify({ stance, confidence: 0.6, summary: `${stance} view`, claims: [] }) });
+const COMMITTEE = (decision: string, size: number): ScriptedStep => ({
+  text: JSON.stringify({ decision, sizeMultiplier: size, confidence: 0.7, reasons: [], dissent: [] }),
+});
+
+function script(overrides: Partial<Record<'analyst' | 'bull' | 'bear' | 'risk' | 'committee', ScriptedStep[]>> = {}) {
+  return createScriptedBackend({
+    analyst: [OPINION('support')],
+    bull: [OPINION('support')],
+    bear: [OPINION('oppose')],
+    risk: [OPINION('neutral')],
+    committee: [COMMITTEE('REDUCE', 0.5)],
+    ...overrides,
+  });
+}
+
+const count = (calls: ReadonlyArray<{ role: string }>, role: string): number => calls.filter((c) => c.role === role).length;
+
+describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
+  let t: TestDb | null = null;
+  let n = 0;
+  // One database per backend (creating PGlite is the slow part); each test judges its own proposal.
+  beforeAll(async () => {
+    if (!available) return;
+    t = await open();
+    await loadMsft(t.db);
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  async function setup() {
+    if (!t) throw new Error('no database');
+    const id = `prop-graph-${++n}`;
+    const proposal = makeProposal({ id, featureSnapshotId: `fs-${id}` });
+    await storeProposal(t.db, proposal);
+    return { db: t.db, url: t.url, proposal };
+  }
+
+  it.skipIf(!available)('runs the rules baseline end to end and stores the whole transcript', async () => {
+    const { db, url, proposal } = await setup();
+    const events: CommitteeEvent[] = [];
+    const res = await runCommittee({ db, config: base, proposal, backend: 'rules', databaseUrl: url, onEvent: (e) => events.push(e) });
+    expect(Verdict.parse(res.verdict).proposalId).toBe(proposal.id);
+    expect(res.backend).toBe('rules');
+    expect(res.verdict.backend).toBe('rules');
+    expect(res.opinions.map((o) => o.role).sort()).toEqual(['analyst', 'bear', 'bull', 'risk']);
+    for (const o of res.opinions) AgentOpinion.parse(o);
+    expect(res.stats.llmCalls).toBe(0);
+
+    const run = await db.query('SELECT status, backend, thread_id FROM committee_runs WHERE id = $1', [res.runId]);
+    expect(run.rows[0]).toEqual({ status: 'completed', backend: 'rules', thread_id: res.threadId });
+    const nodes = await db.query<{ node: string; n: number }>('SELECT node, count(*)::int AS n FROM agent_messages WHERE run_id = $1 GROUP BY node ORDER BY node', [res.runId]);
+    expect(nodes.rows.map((r) => r.node)).toEqual(['analyst', 'bear', 'bull', 'committee', 'risk']);
+    const withOutput = await db.query('SELECT count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND output IS NOT NULL AND prompt_version IS NOT NULL', [res.runId]);
+    expect(withOutput.rows[0]).toEqual({ n: 5 });
+    const tools = await db.query<{ agent: string; tool: string }>('SELECT agent, tool FROM tool_calls WHERE run_id = $1 ORDER BY agent, tool', [res.runId]);
+    expect(tools.rows).toEqual([
+      { agent: 'analyst', tool: 'bars' },
+      { agent: 'analyst', tool: 'explain_proposal' },
+      { agent: 'analyst', tool: 'indicators' },
+      { agent: 'analyst', tool: 'news_search' },
+      { agent: 'risk', tool: 'portfolio' },
+    ]);
+    const v = await db.query<{ payload: unknown; decision: string }>('SELECT payload, decision FROM verdicts WHERE run_id = $1', [res.runId]);
+    expect(Verdict.parse(v.rows[0]?.payload)).toEqual(res.verdict);
+    expect(events[0]?.type).toBe('run_started');
+    expect(events.at(-1)?.type).toBe('run_finished');
+    expect(events.filter((e) => e.type === 'node_finished').map((e) => (e.type === 'node_finished' ? e.node : '')).sort()).toEqual(['analyst', 'bear', 'bull', 'committee', 'risk']);
+  });
+
+  it.skipIf(!available)('runs bull and bear once per debate round and counts calls and tokens', async () => {
+    const { db, url, proposal } = await setup();
+    const backend = script();
+    const res = await runCommittee({ db, config: withCommittee({ debateRounds: 2 }), proposal, backend, databaseUrl: url });
+    expect(count(backend.calls, 'bull')).toBe(2);
+    expect(count(backend.calls, 'bear')).toBe(2);
+    expect(res.stats.llmCalls).toBe(7);
+    expect(res.stats.promptTokens).toBeGreaterThan(0);
+    expect(res.verdict.decision).toBe('REDUCE');
+    expect(res.verdict.sizeMultiplier).toBe(0.5);
+    // Round 2 agents see round 1's opinions.
+    const bull2 = backend.calls.filter((c) => c.role === 'bull')[1];
+    expect(bull2?.request.messages.map((m) => m.content).join('\n')).toContain('<opinion role="bear" round="1">');
+    const rounds = await db.query<{ round: number }>(`SELECT DISTINCT round FROM agent_messages WHERE run_id = $1 AND node = 'bear' ORDER BY round`, [res.runId]);
+    expect(rounds.rows.map((r) => r.round)).toEqual([1, 2]);
+  });
+
+  it.skipIf(!available)('goes straight from the analyst to risk with zero debate rounds', async () => {
+    const { db, url, proposal } = await setup();
+    const backend = script();
+    const res = await runCommittee({ db, config: withCommittee({ debateRounds: 0 }), proposal, backend, databaseUrl: url });
+    expect(count(backend.calls, 'bull') + count(backend.calls, 'bear')).toBe(0);
+    expect(res.stats.llmCalls).toBe(3);
+  });
+
+  it.skipIf(!available)('resumes a run killed after the bull/bear round without calling any finished node again', async () => {
+    const { db, url, proposal } = await setup();
+    const kill = new AbortController();
+    const steps: Record<string, ScriptedStep> = { analyst: OPINION('support'), bull: OPINION('support'), bear: OPINION('oppose'), committee: COMMITTEE('REDUCE', 0.5) };
+    // The first risk call kills the run: bull and bear have finished, risk and committee have not.
+    const backend = createScriptedBackend(({ role, index }) => {
+      if (role === 'risk' && index === 0) {
+        kill.abort(new Error('killed after the debate round'));
+        return { hang: true };
+      }
+      return steps[role] ?? OPINION('neutral');
+    });
+    const threadId = 'thread-resume-1';
+    await expect(runCommittee({ db, config: base, proposal, backend, databaseUrl: url, threadId, signal: kill.signal })).rejects.toThrow();
+    const interrupted = await db.query(`SELECT status FROM committee_runs WHERE thread_id = $1`, [threadId]);
+    expect(interrupted.rows[0]).toEqual({ status: 'interrupted' });
+    expect(count(backend.calls, 'committee')).toBe(0);
+    const before = { analyst: count(backend.calls, 'analyst'), bull: count(backend.calls, 'bull'), bear: count(backend.calls, 'bear') };
+    expect(before).toEqual({ analyst: 1, bull: 1, bear: 1 });
+
+    const events: CommitteeEvent[] = [];
+    const res = await runCommittee({ db, config: base, proposal, backend, databaseUrl: url, threadId, onEvent: (e) => events.push(e) });
+    expect(res.resumed).toBe(true);
+    expect({ analyst: count(backend.calls, 'analyst'), bull: count(backend.calls, 'bull'), bear: count(backend.calls, 'bear') }).toEqual(before);
+    expect(count(backend.calls, 'committee')).toBe(1);
+    expect(events.filter((e) => e.type === 'node_finished').map((e) => (e.type === 'node_finished' ? e.node : ''))).not.toContain('analyst');
+    expect(res.verdict.decision).toBe('REDUCE');
+    const verdicts = await db.query(`SELECT count(*)::int AS n FROM verdicts WHERE proposal_id = $1`, [proposal.id]);
+    expect(verdicts.rows[0]).toEqual({ n: 1 });
+    const finished = await db.query(`SELECT status FROM committee_runs WHERE thread_id = $1`, [threadId]);
+    expect(finished.rows[0]).toEqual({ status: 'completed' });
+    // The analyst's tools ran once: resuming did not repeat them either.
+    const tools = await db.query(`SELECT count(*)::int AS n FROM tool_calls WHERE run_id = $1 AND agent = 'analyst'`, [res.runId]);
+    expect(tools.rows[0]).toEqual({ n: 4 });
+
+    // A finished thread answers from its checkpoint: no call at all.
+    const callsSoFar = backend.calls.length;
+    const again = await runCommittee({ db, config: base, proposal, backend, databaseUrl: url, threadId });
+    expect(again.verdict).toEqual(res.verdict);
+    expect(backend.calls.length).toBe(callsSoFar);
+  });
+
+  it.skipIf(!available)('turns a committee that misses its node timeout into an ABSTAIN verdict', async () => {
+    const { db, url, proposal } = await setup();
+    const backend = script({ committee: [{ hang: true }] });
+    const res = await runCommittee({ db, config: withCommittee({ nodeTimeoutMs: 400 }), proposal, backend, databaseUrl: url });
+    expect(res.verdict.decision).toBe('ABSTAIN');
+    expect(res.verdict.sizeMultiplier).toBe(0);
+    expect(res.verdict.abstainReason).toContain('LLM_TIMEOUT');
+    expect(res.stats.nodes.find((n) => n.node === 'committee')?.timedOut).toBe(true);
+    const stored = await db.query('SELECT decision FROM verdicts WHERE run_id = $1', [res.runId]);
+    expect(stored.rows[0]).toEqual({ decision: 'ABSTAIN' });
+  });
+
+  it.skipIf(!available)('lets a timed-out critic abstain while the committee still decides', async () => {
+    const { db, url, proposal } = await setup();
+    const backend = script({ risk: [{ hang: true }] });
+    const res = await runCommittee({ db, config: withCommittee({ nodeTimeoutMs: 400 }), proposal, backend, databaseUrl: url });
+    const risk = res.opinions.find((o) => o.role === 'risk');
+    expect(risk?.confidence).toBe(0);
+    expect(risk?.summary).toContain('ABSTAIN');
+    expect(res.verdict.decision).toBe('REDUCE');
+  });
+
+  it.skipIf(!available)('ends in ABSTAIN, not an exception, when the committee answers garbage twice', async () => {
+    const { db, url, proposal } = await setup();
+    const backend = script({ committee: [{ text: '{"decision": "APPROVE", "sizeMultiplier": ' }, { text: 'not json at all' }] });
+    const res = await runCommittee({ db, config: base, proposal, backend, databaseUrl: url });
+    expect(res.verdict.decision).toBe('ABSTAIN');
+    expect(res.verdict.sizeMultiplier).toBe(0);
+    expect(count(backend.calls, 'committee')).toBe(2);
+    const msgs = await db.query<{ message_role: string }>(`SELECT message_role FROM agent_messages WHERE run_id = $1 AND node = 'committee' ORDER BY id`, [res.runId]);
+    expect(msgs.rows.map((r) => r.message_role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant']);
+  });
+
+  it.skipIf(!available)('refuses a proposal that is not stored, naming it', async () => {
+    if (!t) throw new Error('no database');
+    await expect(runCommittee({ db: t.db, config: base, proposal: makeProposal({ id: 'missing-prop' }), backend: 'rules', databaseUrl: t.url })).rejects.toThrow(/missing-prop/);
+  });
+});
