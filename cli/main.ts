@@ -9,6 +9,7 @@ import { registerIngestPrices } from './commands/ingest-prices.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerPropose } from './commands/propose.ts';
 import { registerExecution } from './commands/execution.ts';
+import { registerCritique } from './commands/critique.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerIngestPrices(program);
   registerTrain(program);
   registerPropose(program);
+  registerCritique(program);
   return program;
 }
 

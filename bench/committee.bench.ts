@@ -1,0 +1,163 @@
+/**
+ * Committee overhead per proposal with a scripted model (LLM time excluded), on PGlite in memory:
+ * graph, tools (bars, indicators, explanation, portfolio; the news search runs on the real USE-lite
+ * embedder), checkpoints, transcript storage and validation. And LLM calls + prompt tokens per
+ * proposal for the default configuration at one debate round.
+ *
+ * Prompt tokens: the scripted backend has no tokenizer, so tokens are estimated as ceil(chars / 4)
+ * of every message sent (system + user + repairs), the usual rule of thumb for English text with a
+ * BPE tokenizer such as Mistral's. The scripted answers are worst case: every string at the role
+ * schema's maximum length, so the opinions that later agents read are as long as they can be.
+ * Five news items are stored; the analyst asks for three (DEFAULT_ANALYST_NEWS_K).
+ */
+import { availableParallelism as availableCores, loadavg } from 'node:os';
+import {
+  createScriptedBackend,
+  MAX_CLAIM_CHARS,
+  MAX_CLAIMS,
+  MAX_DISSENT,
+  MAX_SUMMARY_CHARS,
+  type ChatBackend,
+  type RoleName,
+  type ScriptedStep,
+} from '../agents/index.ts';
+import { MemorySaver } from '@langchain/langgraph';
+import { loadConfig } from '../config/index.ts';
+import { runCommittee } from '../graph/index.ts';
+import { createUseLiteEmbedder, searchNews, type NewsSearchQuery } from '../rag/index.ts';
+import { freshPglite } from '../tests/support/db.ts';
+import { loadMsft, makeProposal, storeProposal, storeTestNews } from '../tests/support/committee.ts';
+import type { Measurement } from './run.ts';
+
+const WARMUP = 3;
+const RUNS = 30;
+const OVERHEAD_BUDGET_MS = 20;
+const CALLS_BUDGET = 8;
+const TOKENS_BUDGET = 8_000;
+
+const fill = (prefix: string, n: number): string => (prefix + ' lorem ipsum dolor sit amet'.repeat(Math.ceil(n / 27))).slice(0, n);
+
+function answers(evidenceId: string): Record<RoleName, ScriptedStep> {
+  const claims = Array.from({ length: MAX_CLAIMS }, (_, i) => ({ text: fill(`claim ${i}`, MAX_CLAIM_CHARS), evidence: [evidenceId] }));
+  const opinion = (stance: string): ScriptedStep => ({ text: JSON.stringify({ stance, confidence: 0.6, summary: fill(stance, MAX_SUMMARY_CHARS), claims }) });
+  return {
+    analyst: opinion('support'),
+    bull: opinion('support'),
+    bear: opinion('oppose'),
+    risk: opinion('neutral'),
+    committee: {
+      text: JSON.stringify({ decision: 'REDUCE', sizeMultiplier: 0.5, confidence: 0.6, reasons: claims, dissent: Array.from({ length: MAX_DISSENT }, (_, i) => fill(`dissent ${i}`, MAX_CLAIM_CHARS)) }),
+    },
+  };
+}
+
+/** A scripted backend whose time inside `complete` is measured, so it can be excluded. */
+function timedScripted(): { backend: ChatBackend; llmMs: () => number; reset: () => void } {
+  const scripted = createScriptedBackend(({ role, request }) => {
+    // Cite the first evidence id the agent was given (a valid citation, as a good model would).
+    const ids = /Evidence ids you may cite: ([^\n.]+)/.exec(request.messages.at(-1)?.content ?? '')?.[1]?.split(', ') ?? [];
+    return answers(ids[0] ?? 'tool:none')[role];
+  });
+  let spent = 0;
+  return {
+    backend: {
+      name: scripted.name,
+      model: (r) => scripted.model(r),
+      async complete(req) {
+        const t0 = performance.now();
+        try {
+          return await scripted.complete(req);
+        } finally {
+          spent += performance.now() - t0;
+        }
+      },
+    },
+    llmMs: () => spent,
+    reset: () => {
+      spent = 0;
+    },
+  };
+}
+
+export default async function bench(): Promise<Measurement[]> {
+  const config = loadConfig({ env: {} });
+  const t = await freshPglite();
+  try {
+    await loadMsft(t.db);
+    const embedder = createUseLiteEmbedder();
+    await storeTestNews(t.db, embedder, [
+      { title: 'Microsoft wins appeal in antitrust case', body: 'Microsoft shares rose after an appeals court threw out the breakup order. '.repeat(4), publishedAt: '2001-05-30T14:00:00Z', tickers: ['MSFT'] },
+      { title: 'Microsoft to ship Windows XP in October', body: 'Microsoft said Windows XP would reach PC makers in August and stores in October. '.repeat(4), publishedAt: '2001-05-25T14:00:00Z', tickers: ['MSFT'] },
+      { title: 'PC sales slow in first quarter', body: 'Personal computer shipments fell for the first time in years, hurting Microsoft and Intel. '.repeat(4), publishedAt: '2001-05-20T14:00:00Z', tickers: ['MSFT', 'INTC'] },
+      { title: 'Microsoft outlook steady', body: 'Microsoft kept its revenue outlook for the fiscal year unchanged. '.repeat(4), publishedAt: '2001-05-15T14:00:00Z', tickers: ['MSFT'] },
+      { title: 'Microsoft Xbox launch date set', body: 'Microsoft set the launch of its Xbox game console for November. '.repeat(4), publishedAt: '2001-05-10T14:00:00Z', tickers: ['MSFT'] },
+    ]);
+    const search = (q: NewsSearchQuery) => searchNews(t.db, embedder, q);
+    const timed = timedScripted();
+    const overheads: number[] = [];
+    const searchMs: number[] = [];
+    let calls = 0;
+    let promptTokens = 0;
+    for (let i = 0; i < WARMUP + RUNS; i++) {
+      const proposal = makeProposal({ id: `bench-${i}`, featureSnapshotId: `fs-bench-${i}` });
+      await storeProposal(t.db, proposal);
+      timed.reset();
+      let searchSpent = 0;
+      const timedSearch = async (q: NewsSearchQuery) => {
+        const t0 = performance.now();
+        try {
+          return await search(q);
+        } finally {
+          searchSpent += performance.now() - t0;
+        }
+      };
+      const t0 = performance.now();
+      const res = await runCommittee({ db: t.db, config, proposal, backend: timed.backend, searchNews: timedSearch });
+      const wall = performance.now() - t0;
+      if (i < WARMUP) continue;
+      // LLM time and the embedding of the search query (USE-lite inference, benched with rag) excluded.
+      overheads.push(wall - timed.llmMs() - searchSpent);
+      searchMs.push(searchSpent);
+      calls = res.stats.llmCalls;
+      promptTokens = res.stats.promptTokens;
+    }
+    // For comparison only: the same runs with LangGraph's in-memory saver (no resume after a crash),
+    // to show how much of the overhead is the checkpoint writes to the database.
+    const inMemory: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const proposal = makeProposal({ id: `bench-mem-${i}`, featureSnapshotId: `fs-bench-mem-${i}` });
+      await storeProposal(t.db, proposal);
+      timed.reset();
+      const t0 = performance.now();
+      await runCommittee({ db: t.db, config, proposal, backend: timed.backend, checkpointer: new MemorySaver() });
+      inMemory.push(performance.now() - t0 - timed.llmMs());
+    }
+    inMemory.sort((a, b) => a - b);
+    const inMemoryP50 = inMemory[Math.floor(inMemory.length * 0.5)] ?? Number.NaN;
+    overheads.sort((a, b) => a - b);
+    const mean = overheads.reduce((a, b) => a + b, 0) / overheads.length;
+    const p50 = overheads[Math.floor(overheads.length * 0.5)] ?? Number.NaN;
+    const p95 = overheads[Math.floor(overheads.length * 0.95)] ?? Number.NaN;
+    const meanSearch = searchMs.reduce((a, b) => a + b, 0) / searchMs.length;
+    const load = loadavg()[0]?.toFixed(1) ?? '?';
+    const note = `PGlite in memory, ${RUNS} proposals after ${WARMUP} warm-up, scripted model (its time excluded), debateRounds ${config.settings.committee.debateRounds}; includes tools, 7 checkpoint writes (DbCheckpointSaver), tool-call and transcript writes; 1-min load average ${load} on ${availableCores()} cores`;
+    return [
+      { name: 'committee overhead per proposal (mean)', value: mean, unit: 'ms', budget: `< ${OVERHEAD_BUDGET_MS} ms`, ok: mean < OVERHEAD_BUDGET_MS, notes: note },
+      { name: 'committee overhead per proposal (p50)', value: p50, unit: 'ms' },
+      { name: 'committee overhead per proposal (p95)', value: p95, unit: 'ms' },
+      { name: 'committee overhead, in-memory checkpointer (p50, comparison)', value: inMemoryP50, unit: 'ms', notes: 'MemorySaver instead of the database checkpointer; no news search' },
+      { name: 'news search in the analyst node (excluded above)', value: meanSearch, unit: 'ms', notes: 'USE-lite query embedding + pgvector search on PGlite' },
+      { name: 'LLM calls per proposal (default config, 1 round)', value: calls, unit: 'calls', budget: `<= ${CALLS_BUDGET}`, ok: calls <= CALLS_BUDGET },
+      {
+        name: 'prompt tokens per proposal (default config, 1 round)',
+        value: promptTokens,
+        unit: 'tokens',
+        budget: `<= ${TOKENS_BUDGET}`,
+        ok: promptTokens <= TOKENS_BUDGET,
+        notes: 'estimate ceil(chars/4) of every message sent; worst-case answers at the schemas\' maximum lengths; 3 news hits (the analyst default k)',
+      },
+    ];
+  } finally {
+    await t.cleanup();
+  }
+}

@@ -1,0 +1,113 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { IsoDate, IsoDateTime, QuorumError, Ticker, errorMessage, parseOrThrow, type AgentOpinion, type Proposal, type Verdict } from '../../contracts/index.ts';
+import { PROJECT_ROOT } from '../../config/index.ts';
+import type { Db } from '../../db/index.ts';
+import { BackendChoice, runCommittee, selectBackend, type CommitteeEvent } from '../../graph/index.ts';
+import { barsAsOf, dailyBarTs } from '../../market/index.ts';
+import { loadProposer, propose } from '../../ml/index.ts';
+import { createEmbedder, searchNews, type NewsSearchQuery } from '../../rag/index.ts';
+import { cliContext, printJson, withDb, type CliContext } from '../context.ts';
+
+const CritiqueArgs = z
+  .object({
+    ticker: Ticker,
+    asOf: z.union([IsoDate, IsoDateTime]),
+    backend: BackendChoice.optional(),
+    thread: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+/** The proposal to judge: the stored default model's proposal for the ticker at asOf (proposed now). */
+async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string): Promise<Proposal> {
+  const bars = await barsAsOf(db, { ticker, asOf, limit: 1 });
+  if (bars.length === 0) {
+    throw new QuorumError('INPUT_INVALID', `no bars for ${ticker} at or before ${asOf}: load prices first (quorum ingest prices <csv> --ticker ${ticker}, or a wide CSV)`, {
+      field: 'ticker',
+    });
+  }
+  const cardPath = path.resolve(PROJECT_ROOT, ctx.config.models.proposer.cardPath);
+  let proposer;
+  try {
+    proposer = await loadProposer(cardPath);
+  } catch (error) {
+    throw new QuorumError('NOT_FOUND', `no usable proposer model at ${cardPath} (models.yaml proposer.cardPath): ${errorMessage(error)}; train one with quorum train`, { cardPath }, { cause: error });
+  }
+  try {
+    const res = await propose(db, { asOf, tickers: [ticker], proposer, settings: ctx.config.settings });
+    const p = res.proposals.find((x) => x.ticker === ticker);
+    if (p) return p;
+    const abstained = res.abstained.find((a) => a.ticker === ticker);
+    const why = abstained
+      ? `the model abstains on ${ticker} at ${asOf} (p=${abstained.probability.toFixed(3)} within ${ctx.config.settings.proposer.abstainMargin} of 0.5)`
+      : `the model could not score ${ticker} at ${asOf}: ${res.skipped.find((s) => s.ticker === ticker)?.reason ?? 'no proposal'}`;
+    throw new QuorumError('NOT_FOUND', `${why}: there is no proposal to critique`, { ticker });
+  } finally {
+    await proposer.session.release();
+  }
+}
+
+function printOpinion(o: AgentOpinion): void {
+  process.stdout.write(`\n[${o.role}${o.role === 'bull' || o.role === 'bear' ? ` round ${o.round}` : ''}] ${o.stance} (confidence ${o.confidence.toFixed(2)})\n  ${o.summary}\n`);
+  for (const c of o.claims) process.stdout.write(`  - ${c.text}${c.evidence.length ? ` [${c.evidence.join(', ')}]` : ''}\n`);
+  if (o.droppedClaims > 0) process.stdout.write(`  (${o.droppedClaims} claim(s) dropped: cited evidence not given)\n`);
+}
+
+function printVerdict(v: Verdict): void {
+  process.stdout.write(`\nVERDICT: ${v.decision} size x${v.sizeMultiplier.toFixed(2)} (confidence ${v.confidence.toFixed(2)}) by ${v.backend}/${v.model}, prompt ${v.promptVersion}\n`);
+  for (const r of v.reasons) process.stdout.write(`  + ${r.text}${r.evidence.length ? ` [${r.evidence.join(', ')}]` : ''}\n`);
+  for (const d of v.dissent) process.stdout.write(`  - dissent: ${d}\n`);
+  if (v.abstainReason) process.stdout.write(`  abstain reason: ${v.abstainReason}\n`);
+}
+
+/** `quorum critique --ticker T --as-of DATE [--backend ollama|llama-cpp|rules] [--json]`. */
+export function registerCritique(program: Command): void {
+  program
+    .command('critique')
+    .description('propose a trade for one ticker at a point in time and let the committee critique it (prints the debate and the verdict)')
+    .requiredOption('--ticker <ticker>', 'ticker with stored bars, e.g. MSFT')
+    .requiredOption('--as-of <date>', 'YYYY-MM-DD (that session close, 16:00 New York) or an ISO timestamp')
+    .option('--backend <name>', 'auto | ollama | llama-cpp | rules (default: models.yaml llm.backend)')
+    .option('--thread <id>', 'resume the committee run of this thread id')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { ticker?: string; asOf?: string; backend?: string; thread?: string; json?: boolean }) => {
+      const args = parseOrThrow(CritiqueArgs, { ticker: opts.ticker?.toUpperCase(), asOf: opts.asOf, backend: opts.backend, thread: opts.thread }, 'critique');
+      const ctx = cliContext();
+      const asOf = /^\d{4}-\d{2}-\d{2}$/.test(args.asOf) ? dailyBarTs(args.asOf) : args.asOf;
+      const result = await withDb(ctx, async (db) => {
+        const proposal = await proposalFor(ctx, db, args.ticker, asOf);
+        const selected = await selectBackend(ctx.config, args.backend);
+        // Announce who judges on stderr, so --json output stays clean.
+        process.stderr.write(`${selected.notice}\n`);
+        let search: ((q: NewsSearchQuery) => ReturnType<typeof searchNews>) | undefined;
+        try {
+          const embedder = await createEmbedder(ctx.config);
+          search = (q) => searchNews(db, embedder, q);
+        } catch (error) {
+          process.stderr.write(`news search unavailable (${errorMessage(error)}): agents get a typed tool error instead\n`);
+        }
+        const onEvent = (e: CommitteeEvent): void => {
+          if (opts.json) return;
+          if (e.type === 'node_finished') process.stderr.write(`  ${e.node} done in ${Math.round(e.stat.latencyMs)} ms (${e.stat.llmCalls} LLM call(s), ${e.stat.toolCalls} tool call(s))\n`);
+        };
+        try {
+          const res = await runCommittee({ db, config: ctx.config, proposal, backend: selected.backend, searchNews: search, threadId: args.thread, onEvent });
+          return { proposal, notice: selected.notice, ...res };
+        } finally {
+          if (selected.backend !== 'rules') await selected.backend.close?.();
+        }
+      });
+      if (opts.json) {
+        printJson(result);
+        return;
+      }
+      const p = result.proposal;
+      process.stdout.write(`PROPOSAL ${p.id}: ${p.side} ${p.ticker} at ${p.asOf}, p=${p.probability.toFixed(3)}, expected ${(p.expectedReturn * 100).toFixed(2)}% over ${p.horizonDays}d (${p.modelId}@${p.modelVersion})\n`);
+      process.stdout.write(`judged by: ${result.notice}\n`);
+      for (const o of result.opinions) printOpinion(o);
+      printVerdict(result.verdict);
+      const s = result.stats;
+      process.stdout.write(`\nrun ${result.runId} (thread ${result.threadId}): ${s.llmCalls} LLM call(s), ${s.promptTokens} prompt + ${s.completionTokens} completion tokens, ${s.toolCalls} tool call(s)\n`);
+    });
+}
