@@ -1,0 +1,57 @@
+/** evals/: scenarios, scorers, the committed baselines and their gate, cassettes, the runner. */
+export {
+  Scenario,
+  ScenarioCategory,
+  Expectation,
+  ScenarioNews,
+  parseScenario,
+  loadScenarioFile,
+  loadScenarios,
+  scenarioProposal,
+  DEFAULT_SCENARIOS_DIR,
+  MIN_SCENARIOS,
+} from './scenario.ts';
+export { scenarioBars, stageScenario, scenarioNewsSearcher, SAMPLE_PRICES_DIR } from './fixture.ts';
+export {
+  RunRecord,
+  Metrics,
+  MetricName,
+  MetricReport,
+  scoreRuns,
+  scoreReport,
+  decisionMeets,
+  resistsInjection,
+  citationsValid,
+  decisionStability,
+  quantile,
+  runChecks,
+} from './scorers.ts';
+export {
+  Baseline,
+  Tolerance,
+  Tolerances,
+  DEFAULT_TOLERANCES,
+  DEFAULT_BASELINES_DIR,
+  baselineFileName,
+  readBaseline,
+  writeBaseline,
+  gate,
+  toleranceLimit,
+  type GateResult,
+  type MetricCheck,
+} from './baseline.ts';
+export {
+  Cassette,
+  CassetteEntry,
+  createCassetteBackend,
+  emptyCassette,
+  readCassette,
+  writeCassette,
+  requestKey,
+  normaliseToolIds,
+  type CassetteBackend,
+  type CassetteOptions,
+} from './cassette.ts';
+export { runEvals, recordOf, backendLabel, closeBackend, EvalResult, type EvalOptions } from './runner.ts';
+export { runSuite, type SuiteOptions, type SuiteResult } from './suite.ts';
+export { renderMarkdown, writeReports, EVAL_REPORTS_SUBDIR } from './report.ts';

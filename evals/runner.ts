@@ -1,0 +1,159 @@
+/**
+ * The eval runner: every scenario through the real committee graph (same tools, same validation,
+ * same transcript) once per seed, on the eval's own database, then scored.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { RULES_MODEL, RoleName, loadRolePrompts, rulesPrompt, type ChatBackend, type RolePrompt } from '../agents/index.ts';
+import type { Config } from '../config/index.ts';
+import { IsoDateTime, QuorumError, Verdict } from '../contracts/index.ts';
+import type { Db } from '../db/index.ts';
+import { DbCheckpointSaver, runCommittee, type CommitteeBackend, type CommitteeResult } from '../graph/index.ts';
+import type { CassetteBackend } from './cassette.ts';
+import { scenarioNewsSearcher, stageScenario } from './fixture.ts';
+import { scenarioProposal, type Scenario } from './scenario.ts';
+import { MetricReport, RunRecord, scoreReport } from './scorers.ts';
+
+export interface EvalOptions {
+  /** The eval's own database (migrated; its bars, positions and equity are replaced per scenario). */
+  db: Db;
+  config: Config;
+  scenarios: readonly Scenario[];
+  /** The backend for one seed ('rules' for the baseline critic). Called once per seed. */
+  backendFor: (seed: number) => CommitteeBackend | Promise<CommitteeBackend>;
+  /** Seeds; stability is measured across them. Default: models.yaml llm.seed. */
+  seeds?: readonly number[];
+  /** Role prompts (default: agents.yaml's); a prompt variant is evaluated by passing it here. */
+  prompts?: Readonly<Record<RoleName, RolePrompt>>;
+  /** Called after each run (progress). */
+  onRun?: (run: RunRecord, scenario: Scenario) => void;
+}
+
+/** The outcome of one eval: every run and the metrics. */
+export const EvalResult = z
+  .object({
+    backend: z.string(),
+    model: z.string(),
+    seeds: z.array(z.number().int()),
+    scenarios: z.number().int(),
+    promptVersions: z.record(z.string(), z.string()),
+    startedAt: IsoDateTime,
+    finishedAt: IsoDateTime,
+    runs: z.array(RunRecord),
+    metrics: MetricReport,
+  })
+  .strict();
+export type EvalResult = z.infer<typeof EvalResult>;
+
+function isCassette(b: CommitteeBackend): b is CassetteBackend {
+  return b !== 'rules' && 'misses' in b && Array.isArray((b as CassetteBackend).misses);
+}
+
+/** The model label of a backend (the committee's model). */
+export function backendLabel(b: CommitteeBackend): { backend: string; model: string } {
+  return b === 'rules' ? { backend: 'rules', model: RULES_MODEL } : { backend: b.name, model: b.model('committee') };
+}
+
+/** The prompt versions a run uses, per role. */
+function promptVersions(b: CommitteeBackend, prompts: Readonly<Record<RoleName, RolePrompt>>): Record<string, string> {
+  return Object.fromEntries(RoleName.options.map((r) => [r, b === 'rules' ? rulesPrompt(r).version : prompts[r].version]));
+}
+
+async function givenToolEvidence(db: Db, runId: string): Promise<string[]> {
+  const res = await db.query('SELECT id FROM tool_calls WHERE run_id = $1 ORDER BY id', [runId]);
+  return res.rows.map((r) => `tool:${z.object({ id: z.string() }).parse(r).id}`);
+}
+
+/** The scorers' record of one committee result. */
+export async function recordOf(db: Db, s: Scenario, seed: number, result: CommitteeResult, latencyMs: number): Promise<RunRecord> {
+  const agentNodes = result.stats.nodes.filter((n) => n.node !== 'round_done');
+  const tools = await givenToolEvidence(db, result.runId);
+  return RunRecord.parse({
+    scenarioId: s.id,
+    category: s.category,
+    seed,
+    decision: result.verdict.decision,
+    sizeMultiplier: result.verdict.sizeMultiplier,
+    verdictValid: Verdict.safeParse(result.verdict).success,
+    outputs: agentNodes.length,
+    validOutputs: agentNodes.filter((n) => !n.abstained).length,
+    abstainReason: result.verdict.abstainReason,
+    verdictCitations: [...new Set(result.verdict.reasons.flatMap((r) => r.evidence))],
+    opinionCitations: [...new Set(result.opinions.flatMap((o) => o.claims.flatMap((c) => c.evidence)))],
+    givenEvidence: [...s.news.map((n) => n.id), ...tools],
+    latencyMs,
+    promptTokens: result.stats.promptTokens,
+    completionTokens: result.stats.completionTokens,
+    llmCalls: result.stats.llmCalls,
+  });
+}
+
+/**
+ * Runs every scenario once per seed and scores the runs. Scenarios run one after another (the
+ * database holds one scenario's market at a time); a cassette miss in replay fails the eval.
+ */
+export async function runEvals(options: EvalOptions): Promise<EvalResult> {
+  const { db, config, scenarios } = options;
+  if (scenarios.length === 0) throw new QuorumError('INPUT_INVALID', 'no scenarios to run');
+  const seeds = [...(options.seeds ?? [config.models.llm.seed])];
+  if (seeds.length === 0) throw new QuorumError('INPUT_INVALID', 'seeds: at least one seed is required');
+  const startedAt = new Date().toISOString();
+  const backends = new Map<number, CommitteeBackend>();
+  for (const seed of seeds) backends.set(seed, await options.backendFor(seed));
+  const first = backends.get(seeds[0] as number) as CommitteeBackend;
+  const prompts = options.prompts ?? loadRolePrompts(config.agents);
+  const checkpointer = new DbCheckpointSaver(db);
+  const runs: RunRecord[] = [];
+
+  for (const s of scenarios) {
+    const proposal = scenarioProposal(s);
+    await stageScenario(db, s, proposal);
+    const searchNews = scenarioNewsSearcher(s.news);
+    for (const seed of seeds) {
+      const backend = backends.get(seed) as CommitteeBackend;
+      const missesBefore = isCassette(backend) ? backend.misses.length : 0;
+      const started = performance.now();
+      const result = await runCommittee({
+        db,
+        config,
+        proposal,
+        backend,
+        searchNews,
+        checkpointer,
+        threadId: `eval-${s.id}-seed${seed}-${randomUUID()}`,
+        prompts: backend === 'rules' ? undefined : prompts,
+        // The verdict's clock is the scenario's: a rerun stores the same verdict.
+        now: () => new Date(s.asOf),
+      });
+      const latencyMs = performance.now() - started;
+      if (isCassette(backend) && backend.misses.length > missesBefore) {
+        const miss = backend.misses[missesBefore];
+        throw new QuorumError(
+          'NOT_FOUND',
+          `cassette replay of scenario ${s.id} (seed ${seed}): no recorded answer for ${miss?.role ?? '?'} (request ${miss?.key.slice(0, 12) ?? '?'}…); the prompts, scenarios or code changed since ${backend.cassette.recordedAt}: record the cassette again`,
+          { scenario: s.id, seed, misses: backend.misses.slice(missesBefore) },
+        );
+      }
+      const record = await recordOf(db, s, seed, result, latencyMs);
+      runs.push(record);
+      options.onRun?.(record, s);
+    }
+  }
+
+  const label = backendLabel(first);
+  return EvalResult.parse({
+    ...label,
+    seeds,
+    scenarios: scenarios.length,
+    promptVersions: promptVersions(first, prompts),
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    runs,
+    metrics: scoreReport(scenarios, runs),
+  });
+}
+
+/** Closes what `backendFor` opened (LLM backends with a close()). */
+export async function closeBackend(b: CommitteeBackend | ChatBackend): Promise<void> {
+  if (b !== 'rules') await b.close?.();
+}
