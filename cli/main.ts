@@ -11,6 +11,7 @@ import { registerPropose } from './commands/propose.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerExecution } from './commands/execution.ts';
 import { registerCritique } from './commands/critique.ts';
+import { registerDemo } from './commands/demo.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerPropose(program);
   registerEval(program);
   registerCritique(program);
+  registerDemo(program);
   return program;
 }
 

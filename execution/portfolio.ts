@@ -25,10 +25,16 @@ function businessDaysBack(fromIso: string, n: number): string {
  * read: the controller fails closed when it is stale. Each call also appends the equity to
  * equity_history (for the drawdown limit).
  */
-export async function buildPortfolioSnapshot(db: Db, broker: Broker, config: Pick<Config, 'settings'>): Promise<PortfolioSnapshot> {
+export async function buildPortfolioSnapshot(
+  db: Db,
+  broker: Broker,
+  config: Pick<Config, 'settings'>,
+  options: { asOf?: string } = {},
+): Promise<PortfolioSnapshot> {
   const account = await broker.getAccount();
   const [positions, openOrders, state] = await Promise.all([broker.listPositions(), broker.listOpenOrders(), getTradingState(db)]);
-  const asOf = account.readAt;
+  // A simulated session (demo, backtest) reads the account at its own clock, not the wall clock.
+  const asOf = options.asOf ?? account.readAt;
   await db.query(`INSERT INTO equity_history (ts, equity, cash, source) VALUES ($1, $2, $3, $4) ON CONFLICT (ts) DO NOTHING`, [
     asOf,
     account.equity,

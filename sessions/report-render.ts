@@ -71,7 +71,7 @@ export function renderMarkdown(d: ReportData): string {
   for (const i of d.items) {
     const v = i.verdict;
     out.push(
-      `| ${i.ticker} | ${i.side} | ${i.probability.toFixed(3)} | ${pct(i.expectedReturn)} | ${v?.decision ?? '-'} | ${v ? v.sizeMultiplier.toFixed(2) : '-'} | ${v ? v.confidence.toFixed(2) : '-'} | ${riskText(i)} | ${mdCell(orderText(i))} |`,
+      `| ${i.ticker} | ${i.side} | ${i.probability.toFixed(3)} | ${pct(i.expectedReturn)} | ${v?.decision ?? 'not judged (outside top N)'} | ${v ? v.sizeMultiplier.toFixed(2) : '-'} | ${v ? v.confidence.toFixed(2) : '-'} | ${riskText(i)} | ${mdCell(orderText(i))} |`,
     );
   }
   for (const i of d.items) {
@@ -102,7 +102,7 @@ export function renderHtml(d: ReportData): string {
     .map((i) => {
       const v = i.verdict;
       return `<tr data-ticker="${esc(i.ticker)}"><td>${esc(i.ticker)}</td><td>${esc(i.side)}</td><td>${i.probability.toFixed(3)}</td><td>${pct(i.expectedReturn)}</td>
-<td class="decision ${esc((v?.decision ?? 'none').toLowerCase())}">${esc(v?.decision ?? '-')}</td><td>${v ? v.sizeMultiplier.toFixed(2) : '-'}</td><td>${v ? v.confidence.toFixed(2) : '-'}</td>
+<td class="decision ${esc((v?.decision ?? 'none').toLowerCase())}">${esc(v?.decision ?? 'not judged')}</td><td>${v ? v.sizeMultiplier.toFixed(2) : '-'}</td><td>${v ? v.confidence.toFixed(2) : '-'}</td>
 <td>${esc(riskText(i))}</td><td>${esc(orderText(i))}</td></tr>`;
     })
     .join('\n');

@@ -1,0 +1,126 @@
+import path from 'node:path';
+import { PROJECT_ROOT, type Config, type Logger } from '../config/index.ts';
+import { errorMessage } from '../contracts/index.ts';
+import { openDb, pgliteDir } from '../db/index.ts';
+import { createBroker, startPaperExchange, syncOpenOrders } from '../execution/index.ts';
+import { openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
+import { barCoverage, ingestPriceCsv, newYorkToUtc } from '../market/index.ts';
+import { loadProposer, registerModel } from '../ml/index.ts';
+import { companyMatcher, createEmbedder, importNews, searchNews } from '../rag/index.ts';
+import { loadReportData, type ReportData } from './report-data.ts';
+import { runSession } from './run.ts';
+
+/** A trading day inside the bundled Dow 30 data (1991-2000), at midday New York time. */
+export const DEFAULT_DEMO_DATE = '1999-06-01';
+export const DEMO_PRICES = path.join(PROJECT_ROOT, 'data/samples/prices/DowJones30.csv');
+export const DEMO_NEWS = path.join(PROJECT_ROOT, 'data/samples/news-reuters-1987');
+
+export interface DemoOptions {
+  config: Config;
+  log: Logger;
+  /** YYYY-MM-DD inside the bundled data; the session runs at 12:30 New York time that day. */
+  date?: string;
+  backend?: BackendChoice;
+  onProgress?: (message: string) => void;
+}
+
+export interface DemoResult {
+  sessionId: string;
+  created: boolean;
+  database: string;
+  notice: string;
+  report: ReportData;
+  reportHtml: string | null;
+  reportMarkdown: string | null;
+}
+
+/**
+ * The whole product on embedded defaults: migrate the database (PGlite unless DATABASE_URL), import the
+ * bundled prices and news once, load the committed default model, start the paper exchange in-process,
+ * run one committee session, let the exchange fill the next bar, and write the report. Running it again
+ * for the same date reports the stored session (one session per slot).
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const { config, log } = options;
+  const say = (m: string): void => {
+    log.info(m);
+    options.onProgress?.(m);
+  };
+  const date = options.date ?? DEFAULT_DEMO_DATE;
+  const asOf = newYorkToUtc(date, 12, 30);
+  const db = await openDb(config);
+  const database = db.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `PGlite at ${pgliteDir(config)}`;
+  say(`database: ${database}, migrated`);
+  const closers: Array<() => Promise<void>> = [() => db.close()];
+  try {
+    if ((await barCoverage(db)).length === 0) {
+      say('importing the bundled Dow 30 daily closes (1991-2000) ...');
+      const res = await ingestPriceCsv(db, DEMO_PRICES);
+      say(`  ${res.bars} bars of ${res.tickers.length} tickers`);
+    }
+    const embedder = await createEmbedder(config);
+    const news = await db.query('SELECT count(*)::int AS n FROM news_items');
+    if (Number(news.rows[0]?.n ?? 0) === 0) {
+      say('importing the bundled Reuters news (1987; real, but not contemporary with the prices) ...');
+      const res = await importNews(db, embedder, DEMO_NEWS, { matcher: companyMatcher(config.settings.news.companies) });
+      say(`  ${res.inserted} news items stored (${res.duplicates} duplicates)`);
+    }
+
+    const cardPath = path.resolve(PROJECT_ROOT, config.models.proposer.cardPath);
+    const proposer = await loadProposer(cardPath);
+    closers.unshift(() => proposer.session.release());
+    await registerModel(db, proposer.card, cardPath, 'production').catch((error: unknown) => {
+      // Another production model of this id is already registered: keep it, the card is stored either way.
+      log.warn({ err: errorMessage(error) }, 'model registration kept the existing stage');
+      return registerModel(db, proposer.card, cardPath, 'staging');
+    });
+    say(`proposer: ${proposer.card.modelId}@${proposer.card.version} (${cardPath})`);
+
+    const exchange = await startPaperExchange({ db, settings: config.settings.execution.paperExchange, port: 0, initialNow: asOf });
+    closers.unshift(() => exchange.close());
+    say(`paper exchange: ${exchange.url} (in-process, clock at ${await exchange.exchange.now()})`);
+    const broker = createBroker(config, { paperExchangeUrl: exchange.url });
+
+    const backend = await selectBackend(config, options.backend);
+    if (backend.backend !== 'rules') {
+      const b = backend.backend;
+      closers.unshift(async () => {
+        await b.close?.();
+      });
+    }
+    const checkpointer = await openCheckpointer(db, { databaseUrl: config.secrets.databaseUrl });
+    closers.unshift(() => checkpointer.close());
+    const outcome = await runSession(
+      {
+        db,
+        config,
+        log,
+        broker,
+        backend,
+        proposer,
+        searchNews: (q) => searchNews(db, embedder, q),
+        now: () => asOf,
+        checkpointer: checkpointer.saver,
+      },
+      { asOf, kind: 'demo', slot: `demo ${date} 12:30 America/New_York`, onProgress: options.onProgress },
+    );
+    if (outcome.created) {
+      // Let the simulated market move one bar so market orders fill, then record the fills.
+      const now = await exchange.exchange.advanceBars(1);
+      const synced = await syncOpenOrders(db, broker);
+      say(`paper exchange advanced to ${now}; ${synced} order(s) synced`);
+    }
+    const report = await loadReportData(db, outcome.sessionId, asOf);
+    return {
+      sessionId: outcome.sessionId,
+      created: outcome.created,
+      database,
+      notice: outcome.notice,
+      report,
+      reportHtml: outcome.report?.html ?? null,
+      reportMarkdown: outcome.report?.markdown ?? null,
+    };
+  } finally {
+    for (const close of closers) await close().catch(() => undefined);
+  }
+}
