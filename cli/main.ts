@@ -12,6 +12,7 @@ import { registerEval } from './commands/eval.ts';
 import { registerExecution } from './commands/execution.ts';
 import { registerCritique } from './commands/critique.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerSession } from './commands/session.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerCritique(program);
   registerDemo(program);
+  registerSession(program);
   return program;
 }
 

@@ -4,3 +4,5 @@ export { writeSessionReport, type WrittenReport } from './report.ts';
 export { loadReportData, ReportData } from './report-data.ts';
 export { JobQueue, QUEUE_JUDGE, QUEUE_SESSION, QUEUE_EXITS, JudgeJob, SessionJob } from './queue.ts';
 export { runDistributedSession, startJudgeWorker, loadProposal, DEFAULT_SESSION_WAIT_MS, type DistributedOutcome, type JudgeHooks } from './distributed.ts';
+export { buildSessionEnv, type BuiltEnv } from './env.ts';
+export { nextSlots, scheduleSlots, slotName, type Slot } from './schedule.ts';

@@ -1,0 +1,130 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { IsoDateTime, QuorumError, errorMessage, parseOrThrow } from '../../contracts/index.ts';
+import { createBroker, runExitMonitor } from '../../execution/index.ts';
+import { isMarketOpen } from '../../market/index.ts';
+import { openDb } from '../../db/index.ts';
+import { BackendChoice } from '../../graph/index.ts';
+import { buildSessionEnv, JobQueue, nextSlots, runDistributedSession, runSession, scheduleSlots, slotName, startJudgeWorker } from '../../sessions/index.ts';
+
+import { cliContext, printJson } from '../context.ts';
+
+const RunArgs = z.object({ asOf: IsoDateTime.optional(), backend: BackendChoice.optional(), json: z.boolean().optional() }).strict();
+const WorkerArgs = z.object({ concurrency: z.coerce.number().int().min(1).max(16) }).strict();
+
+function requireDatabaseUrl(url: string | null, what: string): string {
+  if (!url) throw new QuorumError('CONFIG_MISSING', `${what} shares jobs through pg-boss on PostgreSQL: set DATABASE_URL`);
+  return url;
+}
+
+export function registerSession(program: Command): void {
+  const session = program.command('session').description('committee sessions');
+  session
+    .command('run')
+    .description('run one session now (with DATABASE_URL, proposals are shared with running workers)')
+    .option('--as-of <iso>', 'point in time (default: now)')
+    .option('--backend <name>', 'auto | ollama | llama-cpp | rules')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (raw: unknown) => {
+      const args = parseOrThrow(RunArgs, raw, 'quorum session run');
+      const ctx = cliContext();
+      const asOf = args.asOf ?? new Date().toISOString();
+      const db = await openDb(ctx.config);
+      const built = await buildSessionEnv(db, ctx.config, ctx.log, { backend: args.backend });
+      try {
+        process.stderr.write(`${built.env.backend.notice}\n`);
+        const slot = `manual ${slotName(new Date(asOf), ctx.config.settings.market.timezone)}`;
+        const onProgress = (m: string): void => void process.stderr.write(`${m}\n`);
+        const outcome = ctx.config.secrets.databaseUrl
+          ? await (async () => {
+              const queue = await JobQueue.start(ctx.config.secrets.databaseUrl ?? '');
+              try {
+                // This process judges too, so a session completes even with no other worker running.
+                await startJudgeWorker(built.env, queue, ctx.config.settings.committee.concurrency);
+                return await runDistributedSession(built.env, queue, { asOf, kind: 'manual', slot, onProgress });
+              } finally {
+                await queue.stop();
+              }
+            })()
+          : await runSession(built.env, { asOf, kind: 'manual', slot, onProgress });
+        if (args.json) printJson(outcome);
+        else process.stdout.write(`session ${outcome.sessionId}${outcome.created ? '' : ' (slot already ran)'}; report ${outcome.report?.html ?? '-'}\n`);
+      } finally {
+        await built.close();
+        await db.close();
+      }
+    });
+
+  session
+    .command('schedule')
+    .description('run sessions on the schedule of settings.yaml (market days, America/New_York), and the exit monitor')
+    .option('--dry-run', 'print the next firings and exit')
+    .action(async (opts: { dryRun?: boolean }) => {
+      const ctx = cliContext();
+      const { schedule } = ctx.config.settings.sessions;
+      const tz = ctx.config.settings.market.timezone;
+      const upcoming = nextSlots(schedule, tz, new Date(), 6);
+      for (const s of upcoming) process.stdout.write(`next: ${s.slot} (${s.at})\n`);
+      if (opts.dryRun) return;
+      const url = requireDatabaseUrl(ctx.config.secrets.databaseUrl, 'quorum session schedule');
+      const queue = await JobQueue.start(url);
+      // The session job is a pg-boss singleton per slot: two schedulers never start the same slot twice.
+      const stopSessions = scheduleSlots(schedule, tz, async (slot) => {
+        const id = await queue.enqueueSession({ slot: slot.slot, asOf: slot.at });
+        ctx.log.info({ slot: slot.slot, job: id }, id ? 'session enqueued' : 'slot already enqueued');
+      });
+      // Intraday: stops, targets, time exits, breakeven moves and momentum reversals, in market hours.
+      const db = await openDb(ctx.config);
+      const broker = createBroker(ctx.config);
+      const stopExits = scheduleSlots([ctx.config.settings.sessions.exitMonitorCron], tz, async (slot) => {
+        if (!isMarketOpen(slot.at)) return;
+        try {
+          const actions = await runExitMonitor({ db, broker, config: ctx.config, asOf: slot.at });
+          ctx.log.info({ slot: slot.slot, actions: actions.length }, 'exit monitor ran');
+        } catch (error) {
+          ctx.log.error({ err: errorMessage(error) }, 'exit monitor failed');
+        }
+      });
+      const stop = (): void => {
+        stopSessions();
+        stopExits();
+      };
+      process.stderr.write(`scheduler running (${schedule.join(', ')} in ${tz}); workers run the sessions (quorum worker)\n`);
+      const shutdown = (): void => {
+        stop();
+        void queue
+          .stop()
+          .then(() => db.close())
+          .finally(() => process.exit(0));
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+
+  program
+    .command('worker')
+    .description('judge proposals and run scheduled sessions from the pg-boss queue (several may run on one PostgreSQL)')
+    .option('--concurrency <n>', 'proposals judged at once in this process', '2')
+    .action(async (raw: unknown) => {
+      const args = parseOrThrow(WorkerArgs, raw, 'quorum worker');
+      const ctx = cliContext();
+      const url = requireDatabaseUrl(ctx.config.secrets.databaseUrl, 'quorum worker');
+      const db = await openDb(ctx.config);
+      const built = await buildSessionEnv(db, ctx.config, ctx.log);
+      const queue = await JobQueue.start(url);
+      process.stderr.write(`${built.env.backend.notice}\nworker judging up to ${args.concurrency} proposal(s) at once\n`);
+      await startJudgeWorker(built.env, queue, args.concurrency);
+      await queue.workSessions(async (job) => {
+        await runDistributedSession(built.env, queue, { asOf: job.asOf, kind: 'scheduled', slot: job.slot });
+      });
+      const shutdown = (): void => {
+        void queue
+          .stop()
+          .then(() => built.close())
+          .then(() => db.close())
+          .finally(() => process.exit(0));
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/index.ts';
+import { nextSlots, slotName } from '../../sessions/schedule.ts';
+
+describe('session schedule', () => {
+  const { schedule } = loadConfig({ env: {} }).settings.sessions;
+
+  it('fires before the open and at midday, New York time, on trading days only', () => {
+    // Wednesday 2026-11-25, then Thanksgiving (closed), Friday 27th, the weekend, Monday 30th.
+    const slots = nextSlots(schedule, 'America/New_York', new Date('2026-11-25T05:00:00Z'), 6);
+    expect(slots.map((s) => s.slot)).toEqual([
+      '2026-11-25T09:00 America/New_York',
+      '2026-11-25T12:30 America/New_York',
+      '2026-11-27T09:00 America/New_York',
+      '2026-11-27T12:30 America/New_York',
+      '2026-11-30T09:00 America/New_York',
+      '2026-11-30T12:30 America/New_York',
+    ]);
+    // 09:00 EST is 14:00 UTC.
+    expect(slots[0]?.at).toBe('2026-11-25T14:00:00.000Z');
+  });
+
+  it('follows daylight saving time', () => {
+    const summer = nextSlots(['0 9 * * 1-5'], 'America/New_York', new Date('2026-07-06T00:00:00Z'), 1);
+    expect(summer[0]?.at).toBe('2026-07-06T13:00:00.000Z');
+  });
+
+  it('skips historical closures such as 2001-09-11', () => {
+    const slots = nextSlots(['30 12 * * 1-5'], 'America/New_York', new Date('2001-09-10T18:00:00Z'), 1);
+    expect(slots[0]?.slot).toBe('2001-09-17T12:30 America/New_York');
+  });
+
+  it('names a slot the same way on every machine', () => {
+    expect(slotName(new Date('1999-06-01T16:30:00Z'), 'America/New_York')).toBe('1999-06-01T12:30 America/New_York');
+  });
+});
