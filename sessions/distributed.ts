@@ -65,7 +65,7 @@ export async function runDistributedSession(
   }
   options.onProgress?.(`enqueued ${ids.length} judge job(s) for session ${prepared.sessionId}`);
   const deadline = Date.now() + (options.waitMs ?? DEFAULT_SESSION_WAIT_MS);
-  let failed = 0;
+  let failed: number;
   for (;;) {
     const states = await Promise.all(ids.map((id) => queue.boss.getJobById(QUEUE_JUDGE, id, { includeArchive: true })));
     const done = states.filter((j) => j && (j.state === 'completed' || j.state === 'failed' || j.state === 'cancelled'));
