@@ -4,11 +4,15 @@ import { HTTPException } from 'hono/http-exception';
 import { rateLimiter } from 'hono-rate-limiter';
 import type { Config, Logger } from '../config/index.ts';
 import type { JSONValue } from 'hono/utils/types';
-import { QuorumError, Verdict } from '../contracts/index.ts';
+import { QuorumError, Verdict, fieldIssues, parseJson } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { setTradingState } from '../execution/index.ts';
+import { runCommittee, type CommitteeEvent } from '../graph/index.ts';
+import type { SessionEnv } from '../sessions/index.ts';
+import { streamSSE } from 'hono/streaming';
+import { CritiqueRequest, getCritique, proposalForRequest } from './critiques.ts';
 import { bearerAuth, requireScope, type AuthEnv } from './auth.ts';
-import { ErrorBody, toErrorResponse, validationHook } from './errors.ts';
+import { ErrorBody, badRequest, toErrorResponse, validationHook } from './errors.ts';
 import { createMetrics } from './metrics.ts';
 import { auditChainForOrder, getSession, getVerdict, listSessions, portfolioView } from './read-models.ts';
 
@@ -16,6 +20,8 @@ export interface AppDeps {
   db: Db;
   config: Config;
   log?: Logger;
+  /** What the committee needs (backend, proposer, news search, checkpointer). Without it, critiques answer 503. */
+  session?: SessionEnv;
 }
 
 /** Verdicts are immutable once stored, so reads are cached (bounded). */
@@ -226,6 +232,64 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     async (c) => {
       const { reason, state } = c.req.valid('json');
       return c.json(await setTradingState(db, state, reason, `api:${c.get('principal').name}`), 200);
+    },
+  );
+
+  // Mounted with app.post (its SSE reply is no typed JSON response) and documented by hand.
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/v1/critiques',
+    summary: "Run the committee on a proposal, or on the model's proposal for {ticker, asOf}; Accept: text/event-stream streams progress node by node",
+    request: { body: { required: true, content: { 'application/json': { schema: CritiqueRequest } } } },
+    responses: {
+      200: { description: 'The verdict (JSON), or an SSE stream of run_started, node_finished and verdict events', content: { 'application/json': { schema: AnyObject }, 'text/event-stream': { schema: z.string() } } },
+      503: { description: 'No committee configured', content: { 'application/json': { schema: ErrorBody } } },
+      ...errors,
+    },
+  });
+  app.post('/v1/critiques', async (c) => {
+    const session = deps.session;
+    if (!session) return c.json({ error: 'UNAVAILABLE', message: 'this server has no committee configured' } satisfies ErrorBody, 503);
+    const raw = parseJson(await c.req.text());
+    if (!raw.ok) throw badRequest('body', raw.issues);
+    const parsed = CritiqueRequest.safeParse(raw.value);
+    if (!parsed.success) throw badRequest('body', fieldIssues(parsed.error));
+    const proposal = await proposalForRequest(session, parsed.data);
+    const run = (onEvent?: (e: CommitteeEvent) => void) =>
+      runCommittee({ db, config, proposal, backend: session.backend.backend, searchNews: session.searchNews, checkpointer: session.checkpointer, onEvent });
+    if ((c.req.header('accept') ?? '').includes('text/event-stream')) {
+      return streamSSE(c, async (stream) => {
+        const writes: Promise<void>[] = [];
+        try {
+          const res = await run((e) => {
+            writes.push(stream.writeSSE({ event: e.type, data: JSON.stringify(e) }));
+          });
+          await Promise.all(writes);
+          await stream.writeSSE({ event: 'verdict', data: JSON.stringify({ critiqueId: res.runId, backend: session.backend.name, verdict: res.verdict, stats: res.stats }) });
+        } catch (error) {
+          await Promise.all(writes);
+          deps.log?.error({ err: error }, 'critique failed');
+          await stream.writeSSE({ event: 'error', data: JSON.stringify({ error: 'INTERNAL', message: 'the committee run failed' }) });
+        }
+      });
+    }
+    const res = await run();
+    return c.json({ critiqueId: res.runId, backend: session.backend.name, notice: session.backend.notice, verdict: res.verdict, stats: res.stats });
+  });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/critiques/{id}',
+      summary: 'A critique: the committee run, its verdict and transcript',
+      request: { params: z.object({ id: Id }) },
+      responses: { 200: { description: 'The critique', content: { 'application/json': { schema: AnyObject } } }, ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const critique = await getCritique(db, id);
+      if (!critique) throw new QuorumError('NOT_FOUND', `no critique ${id}`);
+      return c.json(asJson(critique), 200);
     },
   );
 

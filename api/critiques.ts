@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { IsoDate, IsoDateTime, Proposal, QuorumError, Ticker } from '../contracts/index.ts';
+import type { Db } from '../db/index.ts';
+import { dailyBarTs } from '../market/index.ts';
+import { propose } from '../ml/index.ts';
+import type { SessionEnv } from '../sessions/index.ts';
+
+/** The body of POST /v1/critiques: a whole proposal (e.g. from the caller's own model), or a ticker at a time. */
+export const CritiqueRequest = z
+  .object({
+    proposal: Proposal.optional(),
+    ticker: Ticker.optional(),
+    asOf: z.union([IsoDate, IsoDateTime]).optional(),
+  })
+  .strict()
+  // One object rather than a union, so a bad field is named (`body.proposal.probability`), not "invalid input".
+  .superRefine((b, ctx) => {
+    if (b.proposal && (b.ticker || b.asOf)) ctx.addIssue({ code: 'custom', path: ['proposal'], message: 'give either a proposal or {ticker, asOf}, not both' });
+    if (!b.proposal) {
+      if (!b.ticker) ctx.addIssue({ code: 'custom', path: ['ticker'], message: 'required (or give a whole proposal)' });
+      if (!b.asOf) ctx.addIssue({ code: 'custom', path: ['asOf'], message: 'required (or give a whole proposal)' });
+    }
+  });
+export type CritiqueRequest = z.infer<typeof CritiqueRequest>;
+
+/**
+ * Stores a caller's proposal with a feature-snapshot row marking it external (the audit chain then
+ * says where it came from). The same proposal id posted twice is stored once.
+ */
+async function storeExternalProposal(db: Db, p: Proposal): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `INSERT INTO feature_snapshots (id, feature_set, feature_set_version, as_of, tickers, feature_names, payload)
+       VALUES ($1, 'external', 'external', $2, $3, $4, '{"source":"api"}'::jsonb) ON CONFLICT (id) DO NOTHING`,
+      [p.featureSnapshotId, p.asOf, [p.ticker], p.attributions.map((a) => a.feature)],
+    );
+    await tx.query(
+      `INSERT INTO proposals (id, ticker, side, probability, expected_return, horizon_days, model_id, model_version, feature_snapshot_id, as_of, payload)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) ON CONFLICT (id) DO NOTHING`,
+      [p.id, p.ticker, p.side, p.probability, p.expectedReturn, p.horizonDays, p.modelId, p.modelVersion, p.featureSnapshotId, p.asOf, JSON.stringify(p)],
+    );
+  });
+}
+
+/** The proposal a critique request names: stored as given, or proposed now by the model. */
+export async function proposalForRequest(env: SessionEnv, req: CritiqueRequest): Promise<Proposal> {
+  if (req.proposal) {
+    await storeExternalProposal(env.db, req.proposal);
+    return req.proposal;
+  }
+  const ticker = req.ticker ?? '';
+  const given = req.asOf ?? '';
+  const asOf = /^\d{4}-\d{2}-\d{2}$/.test(given) ? dailyBarTs(given) : given;
+  const res = await propose(env.db, { asOf, tickers: [ticker], proposer: env.proposer, settings: env.config.settings });
+  const p = res.proposals.find((x) => x.ticker === ticker);
+  if (p) return p;
+  const abstained = res.abstained.find((a) => a.ticker === ticker);
+  const skipped = res.skipped.find((s) => s.ticker === ticker);
+  throw new QuorumError(
+    'NOT_FOUND',
+    abstained
+      ? `no proposal to critique: the model abstains on ${ticker} at ${asOf} (p=${abstained.probability.toFixed(3)})`
+      : `no proposal to critique for ${ticker} at ${asOf}: ${skipped?.reason ?? 'no bars'}`,
+    { field: 'ticker' },
+  );
+}
+
+const RunRow = z.object({ id: z.string(), proposal_id: z.string(), status: z.string(), backend: z.string(), stats: z.unknown(), started_at: z.coerce.date(), finished_at: z.coerce.date().nullable() });
+
+/** A critique (one committee run): its status, verdict and transcript. */
+export async function getCritique(db: Db, id: string): Promise<Record<string, unknown> | null> {
+  const run = await db.query('SELECT id, proposal_id, status, backend, stats, started_at, finished_at FROM committee_runs WHERE id = $1', [id]);
+  if (!run.rows[0]) return null;
+  const r = RunRow.parse(run.rows[0]);
+  const [verdict, proposal, messages, toolCalls] = await Promise.all([
+    db.query('SELECT payload FROM verdicts WHERE run_id = $1', [id]),
+    db.query('SELECT payload FROM proposals WHERE id = $1', [r.proposal_id]),
+    db.query(
+      `SELECT node, agent, round, message_role, content, prompt_version, tokens_prompt, tokens_completion, latency_ms FROM agent_messages WHERE run_id = $1 ORDER BY id`,
+      [id],
+    ),
+    db.query('SELECT id, agent, tool, args, ok, error_code, result_digest, result_chars, latency_ms FROM tool_calls WHERE run_id = $1 ORDER BY created_at', [id]),
+  ]);
+  return {
+    id: r.id,
+    status: r.status,
+    backend: r.backend,
+    startedAt: r.started_at.toISOString(),
+    finishedAt: r.finished_at?.toISOString() ?? null,
+    stats: r.stats,
+    proposal: proposal.rows[0]?.payload ?? null,
+    verdict: verdict.rows[0]?.payload ?? null,
+    messages: messages.rows,
+    toolCalls: toolCalls.rows,
+  };
+}
