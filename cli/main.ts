@@ -13,6 +13,7 @@ import { registerExecution } from './commands/execution.ts';
 import { registerCritique } from './commands/critique.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerSession } from './commands/session.ts';
+import { registerAudit } from './commands/audit.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerCritique(program);
   registerDemo(program);
   registerSession(program);
+  registerAudit(program);
   return program;
 }
 
