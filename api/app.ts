@@ -8,7 +8,7 @@ import { QuorumError, Verdict, fieldIssues, parseJson } from '../contracts/index
 import type { Db } from '../db/index.ts';
 import { setTradingState } from '../execution/index.ts';
 import { runCommittee, type CommitteeEvent } from '../graph/index.ts';
-import type { SessionEnv } from '../sessions/index.ts';
+import { answerApproval, listApprovals, type SessionEnv } from '../sessions/index.ts';
 import { streamSSE } from 'hono/streaming';
 import { CritiqueRequest, getCritique, proposalForRequest } from './critiques.ts';
 import { bearerAuth, requireScope, type AuthEnv } from './auth.ts';
@@ -290,6 +290,44 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
       const critique = await getCritique(db, id);
       if (!critique) throw new QuorumError('NOT_FOUND', `no critique ${id}`);
       return c.json(asJson(critique), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/approvals',
+      summary: 'Approvals (execution.requireApproval): orders waiting for a human, or decided ones',
+      request: { query: z.object({ status: z.enum(['pending', 'approved', 'rejected', 'all']).default('pending') }) },
+      responses: { 200: { description: 'Approvals', content: { 'application/json': { schema: z.object({ approvals: z.array(AnyObject) }) } } }, ...errors },
+    }),
+    async (c) => {
+      const { status } = c.req.valid('query');
+      return c.json({ approvals: (await listApprovals({ db }, status)).map(asJson) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/approvals/{id}',
+      summary: 'Approve or reject a pending order; the run resumes from its checkpoint (control scope)',
+      request: {
+        params: z.object({ id: Id }),
+        body: { required: true, content: { 'application/json': { schema: z.object({ approve: z.boolean(), reason: z.string().trim().min(1).max(1000) }).strict() } } },
+      },
+      responses: {
+        200: { description: 'The decision and the order it led to', content: { 'application/json': { schema: AnyObject } } },
+        409: { description: 'Already decided', content: { 'application/json': { schema: ErrorBody } } },
+        ...errors,
+      },
+    }),
+    async (c) => {
+      if (!deps.session) throw new HTTPException(503, { res: Response.json({ error: 'UNAVAILABLE', message: 'this server has no committee configured' } satisfies ErrorBody, { status: 503 }) });
+      const { id } = c.req.valid('param');
+      const { approve, reason } = c.req.valid('json');
+      const out = await answerApproval(deps.session, id, { approve, reason, by: `api:${c.get('principal').name}` });
+      return c.json(asJson({ id, status: out.status, decision: out.decision?.id ?? null, order: out.order }), 200);
     },
   );
 

@@ -14,6 +14,7 @@ import { registerCritique } from './commands/critique.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerSession } from './commands/session.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerApprovals } from './commands/approvals.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerSession(program);
   registerAudit(program);
+  registerApprovals(program);
   return program;
 }
 

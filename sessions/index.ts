@@ -6,3 +6,4 @@ export { JobQueue, QUEUE_JUDGE, QUEUE_SESSION, QUEUE_EXITS, JudgeJob, SessionJob
 export { runDistributedSession, startJudgeWorker, loadProposal, DEFAULT_SESSION_WAIT_MS, type DistributedOutcome, type JudgeHooks } from './distributed.ts';
 export { buildSessionEnv, type BuiltEnv } from './env.ts';
 export { nextSlots, scheduleSlots, slotName, type Slot } from './schedule.ts';
+export { runOrderStage, answerApproval, listApprovals, ApprovalAnswer, approvalIdOf, orderThreadId, type OrderStageResult } from './order-graph.ts';

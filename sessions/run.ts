@@ -5,20 +5,12 @@ import { z } from 'zod';
 import type { Config, Logger } from '../config/index.ts';
 import { Verdict, errorMessage, type Proposal, type RiskDecision } from '../contracts/index.ts';
 import { appendAudit, type Db } from '../db/index.ts';
-import {
-  buildPortfolioSnapshot,
-  intentFromDecision,
-  reconcile,
-  recordRiskDecision,
-  submitIntent,
-  type Broker,
-  type SubmitOutcome,
-} from '../execution/index.ts';
+import { reconcile, type Broker, type SubmitOutcome } from '../execution/index.ts';
 import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint';
 import { runCommittee, type SelectedBackend } from '../graph/index.ts';
-import { barCoverage, marketSnapshot } from '../market/index.ts';
+import { runOrderStage } from './order-graph.ts';
+import { barCoverage } from '../market/index.ts';
 import { propose, type Proposer } from '../ml/index.ts';
-import { decide } from '../risk/index.ts';
 import type { NewsSearcher } from '../tools/index.ts';
 import { writeSessionReport, type WrittenReport } from './report.ts';
 
@@ -46,6 +38,8 @@ export interface JudgedProposal {
   verdict: Verdict | null;
   decision: RiskDecision | null;
   order: SubmitOutcome | null;
+  /** The approval this proposal's order waits for (execution.requireApproval). */
+  pendingApproval: string | null;
   /** Set when this proposal failed (its siblings go on). */
   error: string | null;
 }
@@ -90,7 +84,7 @@ export function topProposals(proposals: readonly Proposal[], n: number): Proposa
   return [...proposals].sort((a, b) => Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) || a.ticker.localeCompare(b.ticker)).slice(0, n);
 }
 
-const VerdictRow = z.object({ payload: z.unknown() });
+const VerdictRow = z.object({ payload: z.unknown(), run_id: z.string().nullable() });
 
 /**
  * Committee, risk and order for one stored proposal. Idempotent: a proposal that already has a verdict
@@ -100,10 +94,13 @@ const VerdictRow = z.object({ payload: z.unknown() });
  */
 export async function judgeProposal(env: SessionEnv, sessionId: string, proposal: Proposal): Promise<JudgedProposal> {
   const { db, config } = env;
-  const stored = await db.query('SELECT payload FROM verdicts WHERE proposal_id = $1 ORDER BY created_at LIMIT 1', [proposal.id]);
+  const stored = await db.query('SELECT payload, run_id FROM verdicts WHERE proposal_id = $1 ORDER BY created_at LIMIT 1', [proposal.id]);
   let verdict: Verdict;
+  let runId: string | null;
   if (stored.rows[0]) {
-    verdict = Verdict.parse(VerdictRow.parse(stored.rows[0]).payload);
+    const row = VerdictRow.parse(stored.rows[0]);
+    verdict = Verdict.parse(row.payload);
+    runId = row.run_id;
   } else {
     const result = await runCommittee({
       db,
@@ -116,21 +113,11 @@ export async function judgeProposal(env: SessionEnv, sessionId: string, proposal
       checkpointer: env.checkpointer,
     });
     verdict = result.verdict;
+    runId = result.runId;
   }
-  // Stale or missing account data fails closed inside risk/ (null portfolio means HALTED).
-  const portfolio = await buildPortfolioSnapshot(db, env.broker, config, { asOf: env.now() }).catch((error: unknown) => {
-    env.log.warn({ err: errorMessage(error) }, 'account data unavailable: risk fails closed');
-    return null;
-  });
-  const market = await marketSnapshot(db, proposal.ticker, proposal.asOf, config.settings);
-  const decision = decide({ verdict, proposal, portfolio, market, rules: config.riskRules, now: env.now() });
-  await recordRiskDecision(db, decision);
-  let order: SubmitOutcome | null = null;
-  if (decision.action !== 'DENY' && decision.finalQty > 0) {
-    const intent = intentFromDecision(decision, sessionId, { now: env.now() });
-    order = await submitIntent(db, env.broker, intent);
-  }
-  return { proposal, verdict, decision, order, error: null };
+  // Risk, then (with execution.requireApproval) a human, then the order: a checkpointed graph of its own.
+  const stage = await runOrderStage(env, { sessionId, proposal, verdict, runId });
+  return { proposal, verdict, decision: stage.decision, order: stage.order, pendingApproval: stage.pendingApproval, error: null };
 }
 
 interface PreparedSession {
@@ -187,12 +174,12 @@ function progress(env: SessionEnv, options: Pick<RunSessionOptions, 'slot' | 'ki
 export async function judgeSafely(env: SessionEnv, sessionId: string, p: Proposal, onProgress?: (m: string) => void): Promise<JudgedProposal> {
   try {
     const j = await judgeProposal(env, sessionId, p);
-    onProgress?.(`${p.ticker}: ${j.verdict?.decision ?? '-'} -> ${j.decision?.action ?? '-'} ${j.decision?.finalQty ?? 0}${j.order ? ` -> order ${j.order.status}` : ''}`);
+    onProgress?.(`${p.ticker}: ${j.verdict?.decision ?? '-'} -> ${j.decision?.action ?? '-'} ${j.decision?.finalQty ?? 0}${j.order ? ` -> order ${j.order.status}` : ''}${j.pendingApproval ? ` -> awaiting approval ${j.pendingApproval}` : ''}`);
     return j;
   } catch (error) {
     env.log.error({ err: errorMessage(error), proposal: p.id }, 'proposal failed');
     onProgress?.(`${p.ticker}: failed: ${errorMessage(error)}`);
-    return { proposal: p, verdict: null, decision: null, order: null, error: errorMessage(error) };
+    return { proposal: p, verdict: null, decision: null, order: null, pendingApproval: null, error: errorMessage(error) };
   }
 }
 
