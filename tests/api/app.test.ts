@@ -173,6 +173,17 @@ describe.each(BACKENDS)('HTTP API on $name', ({ open, available }) => {
     ]);
   });
 
+  it.skipIf(!available)('answers 429 past the per-token rate limit, per token', async () => {
+    const limited = createApp({ db: t.db, config: loadConfig({ env: { QUORUM_SETTINGS__API__RATE_LIMIT_PER_MINUTE: '3' } }) });
+    const hit = (token: string): Promise<Response> => Promise.resolve(limited.request('/v1/portfolio', { headers: { authorization: `Bearer ${token}` } }));
+    for (let i = 0; i < 3; i++) expect((await hit(read)).status).toBe(200);
+    const over = await hit(read);
+    expect(over.status).toBe(429);
+    expect((await json(over)).error).toBe('RATE_LIMITED');
+    // Another token has its own budget.
+    expect((await hit(control)).status).toBe(200);
+  });
+
   describe('over a real socket', () => {
     let server: ServerType;
     let base: string;
