@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { bindEmbeddingStore, migrate, openPostgres, toVectorLiteral, type Db } from '../db/index.ts';
 import { searchNews, type Embedder } from '../rag/index.ts';
 import type { Measurement } from './run.ts';
+import { mulberry32 } from '../tests/support/prng.ts';
 
 /** BENCH_NEWS_ITEMS overrides the size for a quick run; the budget is stated at 100,000. */
 const ITEMS = Number(process.env.BENCH_NEWS_ITEMS ?? 100_000);
@@ -25,17 +26,6 @@ const NOISE = 0.6;
 const TICKERS = ['AA', 'AXP', 'T', 'BA', 'CAT', 'C', 'KO', 'DD', 'EK', 'XOM', 'GE', 'GM', 'HWP', 'HD', 'HON', 'INTC', 'IBM', 'IP', 'JPM', 'JNJ', 'MCD', 'MRK', 'MSFT', 'MMM', 'MO', 'PG', 'SBC', 'UTX', 'WMT', 'DIS'];
 const START = Date.parse('2020-01-01T00:00:00Z');
 const STEP_MS = 5 * 60_000;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;

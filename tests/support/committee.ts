@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
 import { ingestPriceCsv, upsertBars, type Bar } from '../../market/index.ts';
 import { companyMatcher, storeNews, type Embedder } from '../../rag/index.ts';
+import { mulberry32 as prng } from './prng.ts';
 
 /** The real MSFT OHLCV sample (2000-09-27 .. 2001-09-27). */
 export const MSFT_CSV = path.join(PROJECT_ROOT, 'data/samples/prices/msft.csv');
@@ -52,18 +53,6 @@ export async function storeProposal(db: Db, p: Proposal): Promise<void> {
 /** Loads the real MSFT sample bars. */
 export async function loadMsft(db: Db): Promise<void> {
   await ingestPriceCsv(db, MSFT_CSV, { ticker: 'MSFT' });
-}
-
-/** A small deterministic PRNG (mulberry32), so hand-made series are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface SeriesSpec {

@@ -9,6 +9,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { mulberry32 as prng } from './prng.ts';
 
 /** Shape of the generated model. */
 export interface TinyGgufOptions {
@@ -153,18 +154,6 @@ function writeKv(w: Writer, key: string, kv: KvValue): void {
       for (const v of kv.value) w.i32(v);
       break;
   }
-}
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** SentencePiece token types as llama.cpp reads them. */
