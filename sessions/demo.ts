@@ -22,6 +22,8 @@ export interface DemoOptions {
   date?: string;
   backend?: BackendChoice;
   onProgress?: (message: string) => void;
+  /** Progress of the slow step, embedding the bundled news (for a progress bar). */
+  onEmbedProgress?: (done: number, total: number) => void;
 }
 
 export interface DemoResult {
@@ -62,7 +64,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const news = await db.query('SELECT count(*)::int AS n FROM news_items');
     if (Number(news.rows[0]?.n ?? 0) === 0) {
       say('importing the bundled Reuters news (1987; real, but not contemporary with the prices) ...');
-      const res = await importNews(db, embedder, DEMO_NEWS, { matcher: companyMatcher(config.settings.news.companies) });
+      const res = await importNews(db, embedder, DEMO_NEWS, { matcher: companyMatcher(config.settings.news.companies), onProgress: options.onEmbedProgress });
       say(`  ${res.inserted} news items stored (${res.duplicates} duplicates)`);
     }
 

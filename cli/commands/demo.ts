@@ -5,6 +5,7 @@ import { IsoDate, parseOrThrow } from '../../contracts/index.ts';
 import { BackendChoice } from '../../graph/index.ts';
 import { DEFAULT_DEMO_DATE, runDemo } from '../../sessions/index.ts';
 import { cliContext, printJson } from '../context.ts';
+import { progressBar } from '../progress.ts';
 
 const DemoArgs = z.object({ date: IsoDate, backend: BackendChoice.optional(), json: z.boolean().optional() }).strict();
 
@@ -22,15 +23,18 @@ export function registerDemo(program: Command): void {
       // Progress goes to stderr as plain lines; keep the JSON log for warnings unless a level was asked for.
       if (!process.env.QUORUM_SETTINGS__LOGGING__LEVEL) ctx.log.level = 'warn';
       const started = performance.now();
+      const bar = progressBar('embedding news');
       const result = await runDemo({
         config: ctx.config,
         log: ctx.log,
         date: args.date,
         backend: args.backend,
         onProgress: (m) => {
+          bar.stop();
           if (!args.json) process.stderr.write(`${m}\n`);
         },
-      });
+        onEmbedProgress: args.json ? undefined : bar.update,
+      }).finally(() => bar.stop());
       if (args.json) {
         printJson(result);
         return;

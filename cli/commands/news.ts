@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { QuorumError } from '../../contracts/errors.ts';
 import {
@@ -15,25 +14,7 @@ import {
   type ImportResult,
 } from '../../rag/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
-
-function progressBar(label: string): { update: (done: number, total: number) => void; stop: () => void } {
-  // To stderr, so stdout stays clean for the summary and --json; cli-progress draws only on a TTY.
-  const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta}s`, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(done, total) {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.update(done);
-    },
-    stop: () => (started ? bar.stop() : undefined),
-  };
-}
+import { progressBar } from '../progress.ts';
 
 function printFeedSummary(results: readonly FeedPollResult[]): void {
   const table = new Table({ head: ['feed', 'status', 'items', 'new', 'duplicates', 'attempts', 'error'] });
