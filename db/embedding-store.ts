@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { QuorumError } from '../contracts/errors.ts';
 import type { Db, Queryable } from './db.ts';
 
+/** Vectors up to this size are kept inline in the row (STORAGE PLAIN); larger ones cannot fit a page. */
+export const MAX_INLINE_DIMENSION = 1900;
+
 export const EmbeddingStoreInfo = z.object({ model: z.string(), dimension: z.coerce.number().int().positive() });
 export type EmbeddingStoreInfo = z.infer<typeof EmbeddingStoreInfo>;
 
@@ -47,6 +50,7 @@ export async function bindEmbeddingStore(db: Db, wanted: EmbeddingStoreInfo): Pr
       }
       await tx.exec(`DROP INDEX IF EXISTS news_items_embedding_hnsw_idx;
         ALTER TABLE news_items ALTER COLUMN embedding TYPE vector(${wanted.dimension});
+        ALTER TABLE news_items ALTER COLUMN embedding SET STORAGE ${wanted.dimension <= MAX_INLINE_DIMENSION ? 'PLAIN' : 'EXTENDED'};
         CREATE INDEX news_items_embedding_hnsw_idx ON news_items USING hnsw (embedding vector_cosine_ops);`);
     }
     // Two first bindings may race: the loser inserts nothing and is checked against the winner below.
