@@ -51,11 +51,13 @@ describe.each(BACKENDS)('feed polling on $name', ({ open, available }) => {
       { name: 'broken-feed', url: server.url('/broken.xml') },
     ];
     const first = await pollFeeds(t.db, embedder, feeds, options);
+    // Feeds are polled in parallel: the story both syndicate is stored by whichever feed lands first.
     expect(first.map((r) => [r.name, r.status, r.inserted])).toEqual([
-      ['wire', 'ok', 3],
+      ['wire', 'ok', expect.any(Number)],
       ['blog', 'ok', expect.any(Number)],
       ['broken-feed', 'error', 0],
     ]);
+    expect(first[0]!.inserted).toBeGreaterThanOrEqual(2);
     expect(first[2]?.error).toMatch(/malformed feed/);
     // The syndicated crude story has the RSS item's canonical URL: RSS and Atom add 4 items in all.
     expect(first[0]!.inserted + first[1]!.inserted).toBe(4);
