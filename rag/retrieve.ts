@@ -8,7 +8,7 @@ import { NewsSearchQuery, TickerMatch, type NewsSearchResult } from './schema.ts
 /** Weights of the hybrid score: similarity dominates; ticker match and recency break near-ties. */
 export const DEFAULT_RETRIEVAL_WEIGHTS = { similarity: 0.7, ticker: 0.2, recency: 0.1 } as const;
 /** HNSW candidates fetched per requested result, re-scored and diversified in code. */
-export const CANDIDATES_PER_RESULT = 4;
+export const CANDIDATES_PER_RESULT = 3;
 export const MIN_CANDIDATES = 20;
 /** MMR trade-off: 1 = pure relevance, 0 = pure diversity. */
 export const DEFAULT_MMR_LAMBDA = 0.8;
@@ -37,22 +37,27 @@ const Candidate = z.object({
   tickers: z.array(TickerMatch),
 });
 
-function parseVector(text: string): number[] {
-  return text.slice(1, -1).split(',').map(Number);
+/** pgvector's text form `[x,y,…]` as a unit-length vector (all zeros stays zeros), so cosine is a dot product. */
+function parseUnitVector(text: string): Float64Array {
+  const parts = text.slice(1, -1).split(',');
+  const v = new Float64Array(parts.length);
+  let norm = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const x = Number(parts[i]);
+    v[i] = x;
+    norm += x * x;
+  }
+  if (norm > 0) {
+    const inv = 1 / Math.sqrt(norm);
+    for (let i = 0; i < v.length; i++) v[i] = (v[i] ?? 0) * inv;
+  }
+  return v;
 }
 
-function cosine(a: readonly number[], b: readonly number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] ?? 0) * (b[i] ?? 0);
+  return s;
 }
 
 function snippet(body: string, title: string): string {
@@ -137,10 +142,11 @@ export async function searchNews(db: Db, embedder: Embedder, input: NewsSearchQu
     const tickerMatch = ticker ? (tickers.find((t) => t.ticker === ticker)?.confidence ?? 0) : 0;
     const ageDays = Math.max(0, (q.asOf.getTime() - r.published_at.getTime()) / MS_PER_DAY);
     const recency = Math.exp((-Math.LN2 * ageDays) / halfLife);
-    return { row: r, vector: parseVector(r.embedding), tickers, parts: { similarity, tickerMatch, recency }, score: w.similarity * similarity + w.ticker * tickerMatch + w.recency * recency };
+    return { row: r, vector: parseUnitVector(r.embedding), redundancy: 0, tickers, parts: { similarity, tickerMatch, recency }, score: w.similarity * similarity + w.ticker * tickerMatch + w.recency * recency };
   });
 
-  // MMR: take the best remaining by relevance minus redundancy with what is already taken.
+  // MMR: take the best remaining by relevance minus redundancy (its highest cosine to anything already
+  // taken). Each candidate's redundancy is updated once per pick, not recomputed against every pick.
   const lambda = options.mmrLambda ?? DEFAULT_MMR_LAMBDA;
   const pool = [...scored].sort((a, b) => b.score - a.score);
   const picked: typeof scored = [];
@@ -150,12 +156,11 @@ export async function searchNews(db: Db, embedder: Embedder, input: NewsSearchQu
     for (let i = 0; i < pool.length; i++) {
       const c = pool[i];
       if (!c) continue;
-      const redundancy = picked.reduce((m, p) => Math.max(m, cosine(c.vector, p.vector)), 0);
-      if (redundancy >= NEAR_DUPLICATE_SIMILARITY) {
+      if (c.redundancy >= NEAR_DUPLICATE_SIMILARITY) {
         pool.splice(i--, 1);
         continue;
       }
-      const value = lambda * c.score - (1 - lambda) * redundancy;
+      const value = lambda * c.score - (1 - lambda) * c.redundancy;
       if (value > bestValue) {
         bestValue = value;
         bestIdx = i;
@@ -163,7 +168,9 @@ export async function searchNews(db: Db, embedder: Embedder, input: NewsSearchQu
     }
     if (bestIdx < 0) break;
     const [chosen] = pool.splice(bestIdx, 1);
-    if (chosen) picked.push(chosen);
+    if (!chosen) break;
+    picked.push(chosen);
+    for (const c of pool) c.redundancy = Math.max(c.redundancy, dot(c.vector, chosen.vector));
   }
 
   return picked.map(({ row, tickers, parts, score }) => ({
