@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { IsoDate, IsoDateTime, Proposal, QuorumError, Ticker } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { dailyBarTs } from '../market/index.ts';
-import { propose } from '../ml/index.ts';
+import { propose, storeOutsideProposal } from '../ml/index.ts';
 import type { SessionEnv } from '../sessions/index.ts';
 
 /** The body of POST /v1/critiques: a whole proposal (e.g. from the caller's own model), or a ticker at a time. */
@@ -23,30 +23,12 @@ export const CritiqueRequest = z
   });
 export type CritiqueRequest = z.infer<typeof CritiqueRequest>;
 
-/**
- * Stores a caller's proposal with a feature-snapshot row marking it external (the audit chain then
- * says where it came from). The same proposal id posted twice is stored once.
- */
-async function storeExternalProposal(db: Db, p: Proposal): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `INSERT INTO feature_snapshots (id, feature_set, feature_set_version, as_of, tickers, feature_names, payload)
-       VALUES ($1, 'external', 'external', $2, $3, $4, '{"source":"api"}'::jsonb) ON CONFLICT (id) DO NOTHING`,
-      [p.featureSnapshotId, p.asOf, [p.ticker], p.attributions.map((a) => a.feature)],
-    );
-    await tx.query(
-      `INSERT INTO proposals (id, ticker, side, probability, expected_return, horizon_days, model_id, model_version, feature_snapshot_id, as_of, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) ON CONFLICT (id) DO NOTHING`,
-      [p.id, p.ticker, p.side, p.probability, p.expectedReturn, p.horizonDays, p.modelId, p.modelVersion, p.featureSnapshotId, p.asOf, JSON.stringify(p)],
-    );
-  });
-}
-
 /** The proposal a critique request names: stored as given, or proposed now by the model. */
 export async function proposalForRequest(env: SessionEnv, req: CritiqueRequest): Promise<Proposal> {
-  if (req.proposal) {
-    await storeExternalProposal(env.db, req.proposal);
-    return req.proposal;
+  const external = req.proposal;
+  if (external) {
+    await env.db.transaction((tx) => storeOutsideProposal(tx, external, { featureSet: 'external', version: 'external', payload: { source: 'api' } }));
+    return external;
   }
   const ticker = req.ticker ?? '';
   const given = req.asOf ?? '';

@@ -14,6 +14,7 @@ import { DEFAULT_RECENCY_HALF_LIFE_DAYS, SNIPPET_CHARS } from '../rag/retrieve.t
 import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
 import type { NewsSearcher } from '../tools/index.ts';
 import type { CsvBars, Scenario, ScenarioNews, SyntheticBars } from './scenario.ts';
+import { storeOutsideProposal } from '../ml/index.ts';
 
 /** The bundled price files scenarios may read. */
 export const SAMPLE_PRICES_DIR = path.join(PROJECT_ROOT, 'data/samples/prices');
@@ -126,16 +127,7 @@ export async function stageScenario(db: Db, s: Scenario, proposal: Proposal): Pr
       );
     }
     await tx.query(`UPDATE trading_state SET state = $1, reason = $2, updated_at = now() WHERE id = 1`, [s.portfolio.tradingState, `eval scenario ${s.id}`]);
-    await tx.query(
-      `INSERT INTO feature_snapshots (id, feature_set, feature_set_version, as_of, tickers, feature_names, payload)
-       VALUES ($1, 'eval', 'scenario', $2, $3, $4, '{}'::jsonb) ON CONFLICT (id) DO NOTHING`,
-      [proposal.featureSnapshotId, proposal.asOf, [proposal.ticker], proposal.attributions.map((a) => a.feature)],
-    );
-    await tx.query(
-      `INSERT INTO proposals (id, ticker, side, probability, expected_return, horizon_days, model_id, model_version, feature_snapshot_id, as_of, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) ON CONFLICT (id) DO NOTHING`,
-      [proposal.id, proposal.ticker, proposal.side, proposal.probability, proposal.expectedReturn, proposal.horizonDays, proposal.modelId, proposal.modelVersion, proposal.featureSnapshotId, proposal.asOf, JSON.stringify(proposal)],
-    );
+    await storeOutsideProposal(tx, proposal, { featureSet: 'eval', version: 'scenario' });
   });
 }
 

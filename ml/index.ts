@@ -20,3 +20,4 @@ export { gbtToOnnx, encodeModel, node, tensorInfo, floatTensor, ONNX_INPUT_NAME,
 export { buildDataset, walkForward, trainModel, type Sample, type TrainOptions, type TrainResult } from './train.ts';
 export { loadProposer, propose, proposalsAt, expectedReturn, stripZipMap, type Proposer, type ProposeOptions, type ProposeResult } from './proposer.ts';
 export { registerModel, setModelStage, listModels, ModelStage, RegisteredModel } from './registry.ts';
+export { storeOutsideProposal, type ProposalOrigin } from './store-proposal.ts';

@@ -9,6 +9,7 @@ import type { Db } from '../../db/index.ts';
 import { ingestPriceCsv, upsertBars, type Bar } from '../../market/index.ts';
 import { companyMatcher, storeNews, type Embedder } from '../../rag/index.ts';
 import { mulberry32 as prng } from './prng.ts';
+import { storeOutsideProposal } from '../../ml/index.ts';
 
 /** The real MSFT OHLCV sample (2000-09-27 .. 2001-09-27). */
 export const MSFT_CSV = path.join(PROJECT_ROOT, 'data/samples/prices/msft.csv');
@@ -36,18 +37,7 @@ export function makeProposal(overrides: Partial<Proposal> = {}): Proposal {
 
 /** Stores the proposal and a minimal feature snapshot it refers to (committee_runs needs both). */
 export async function storeProposal(db: Db, p: Proposal): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `INSERT INTO feature_snapshots (id, feature_set, feature_set_version, as_of, tickers, feature_names, payload)
-       VALUES ($1, 'test', 'test', $2, $3, $4, '{}'::jsonb) ON CONFLICT (id) DO NOTHING`,
-      [p.featureSnapshotId, p.asOf, [p.ticker], p.attributions.map((a) => a.feature)],
-    );
-    await tx.query(
-      `INSERT INTO proposals (id, ticker, side, probability, expected_return, horizon_days, model_id, model_version, feature_snapshot_id, as_of, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`,
-      [p.id, p.ticker, p.side, p.probability, p.expectedReturn, p.horizonDays, p.modelId, p.modelVersion, p.featureSnapshotId, p.asOf, JSON.stringify(p)],
-    );
-  });
+  await db.transaction((tx) => storeOutsideProposal(tx, p, { featureSet: 'test', version: 'test' }));
 }
 
 /** Loads the real MSFT sample bars. */
