@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { IsoDate, IsoDateTime, Proposal, QuorumError, Ticker } from '../contracts/index.ts';
+import { IsoDate, IsoDateTime, Proposal, Ticker } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { dailyBarTs } from '../market/index.ts';
-import { propose, storeOutsideProposal } from '../ml/index.ts';
+import { proposeOne, storeOutsideProposal } from '../ml/index.ts';
 import type { SessionEnv } from '../sessions/index.ts';
 
 /** The body of POST /v1/critiques: a whole proposal (e.g. from the caller's own model), or a ticker at a time. */
@@ -33,18 +33,7 @@ export async function proposalForRequest(env: SessionEnv, req: CritiqueRequest):
   const ticker = req.ticker ?? '';
   const given = req.asOf ?? '';
   const asOf = /^\d{4}-\d{2}-\d{2}$/.test(given) ? dailyBarTs(given) : given;
-  const res = await propose(env.db, { asOf, tickers: [ticker], proposer: env.proposer, settings: env.config.settings });
-  const p = res.proposals.find((x) => x.ticker === ticker);
-  if (p) return p;
-  const abstained = res.abstained.find((a) => a.ticker === ticker);
-  const skipped = res.skipped.find((s) => s.ticker === ticker);
-  throw new QuorumError(
-    'NOT_FOUND',
-    abstained
-      ? `no proposal to critique: the model abstains on ${ticker} at ${asOf} (p=${abstained.probability.toFixed(3)})`
-      : `no proposal to critique for ${ticker} at ${asOf}: ${skipped?.reason ?? 'no bars'}`,
-    { field: 'ticker' },
-  );
+  return proposeOne(env.db, { asOf, ticker, proposer: env.proposer, settings: env.config.settings });
 }
 
 const RunRow = z.object({ id: z.string(), proposal_id: z.string(), status: z.string(), backend: z.string(), stats: z.unknown(), started_at: z.coerce.date(), finished_at: z.coerce.date().nullable() });

@@ -18,6 +18,6 @@ export { classificationMetrics, rocAuc, ClassificationMetrics, CalibrationBin } 
 export { ModelCard, FoldReport, readModelCard } from './card.ts';
 export { gbtToOnnx, encodeModel, node, tensorInfo, floatTensor, ONNX_INPUT_NAME, ONNX_LABEL_OUTPUT, ONNX_PROBA_OUTPUT } from './onnx-export.ts';
 export { buildDataset, walkForward, trainModel, type Sample, type TrainOptions, type TrainResult } from './train.ts';
-export { loadProposer, propose, proposalsAt, expectedReturn, stripZipMap, type Proposer, type ProposeOptions, type ProposeResult } from './proposer.ts';
+export { loadProposer, propose, proposeOne, proposalsAt, expectedReturn, stripZipMap, type Proposer, type ProposeOptions, type ProposeResult } from './proposer.ts';
 export { registerModel, setModelStage, listModels, ModelStage, RegisteredModel } from './registry.ts';
 export { storeOutsideProposal, type ProposalOrigin } from './store-proposal.ts';

@@ -260,3 +260,20 @@ export async function proposalsAt(db: Db, asOf: string): Promise<Proposal[]> {
   const res = await db.query(`SELECT payload FROM proposals WHERE as_of = $1 ORDER BY ticker, id`, [new Date(asOf).toISOString()]);
   return res.rows.map((r) => parseOrThrow(Proposal, r.payload, 'stored proposal', 'INTERNAL'));
 }
+
+/**
+ * The model's proposal for one ticker at asOf (proposed and stored now), or NOT_FOUND naming why there
+ * is none (the model abstains, or the ticker could not be scored). Used where a caller names a ticker
+ * and a time rather than a whole proposal (`quorum critique`, POST /v1/critiques).
+ */
+export async function proposeOne(db: Db, options: Omit<ProposeOptions, 'tickers'> & { ticker: string }): Promise<Proposal> {
+  const { ticker, asOf } = options;
+  const res = await propose(db, { ...options, tickers: [ticker] });
+  const p = res.proposals.find((x) => x.ticker === ticker);
+  if (p) return p;
+  const abstained = res.abstained.find((a) => a.ticker === ticker);
+  const why = abstained
+    ? `the model abstains on ${ticker} at ${asOf} (p=${abstained.probability.toFixed(3)} within ${options.settings.proposer.abstainMargin} of 0.5)`
+    : `the model could not score ${ticker} at ${asOf}: ${res.skipped.find((s) => s.ticker === ticker)?.reason ?? 'no proposal'}`;
+  throw new QuorumError('NOT_FOUND', `no proposal to critique: ${why}`, { field: 'ticker' });
+}

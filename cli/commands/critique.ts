@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
 import { BackendChoice, runCommittee, selectBackend, type CommitteeEvent } from '../../graph/index.ts';
 import { barsAsOf, dailyBarTs } from '../../market/index.ts';
-import { loadProposer, propose } from '../../ml/index.ts';
+import { loadProposer, proposeOne } from '../../ml/index.ts';
 import { createEmbedder, searchNews, type NewsSearchQuery } from '../../rag/index.ts';
 import { cliContext, printJson, withDb, type CliContext } from '../context.ts';
 
@@ -35,14 +35,7 @@ async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string
     throw new QuorumError('NOT_FOUND', `no usable proposer model at ${cardPath} (models.yaml proposer.cardPath): ${errorMessage(error)}; train one with quorum train`, { cardPath }, { cause: error });
   }
   try {
-    const res = await propose(db, { asOf, tickers: [ticker], proposer, settings: ctx.config.settings });
-    const p = res.proposals.find((x) => x.ticker === ticker);
-    if (p) return p;
-    const abstained = res.abstained.find((a) => a.ticker === ticker);
-    const why = abstained
-      ? `the model abstains on ${ticker} at ${asOf} (p=${abstained.probability.toFixed(3)} within ${ctx.config.settings.proposer.abstainMargin} of 0.5)`
-      : `the model could not score ${ticker} at ${asOf}: ${res.skipped.find((s) => s.ticker === ticker)?.reason ?? 'no proposal'}`;
-    throw new QuorumError('NOT_FOUND', `${why}: there is no proposal to critique`, { ticker });
+    return await proposeOne(db, { asOf, ticker, proposer, settings: ctx.config.settings });
   } finally {
     await proposer.session.release();
   }
