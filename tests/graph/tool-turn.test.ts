@@ -24,13 +24,13 @@ const COMMITTEE: ScriptedStep = { text: JSON.stringify({ decision: 'REDUCE', siz
 const answers = { analyst: [OPINION], bull: [OPINION], bear: [OPINION], risk: [OPINION], committee: [COMMITTEE] };
 const calls = (...list: Array<[string, unknown]>): ScriptedStep => ({ text: JSON.stringify({ calls: list.map(([tool, args]) => ({ tool, arguments: args })) }) });
 
-interface CallRow {
+type CallRow = {
   agent: string;
   tool: string;
   args: unknown;
   ok: boolean;
   error_code: string | null;
-}
+};
 
 describe.each(BACKENDS)('tool-request turns on $name', ({ open, available }) => {
   let t: TestDb | null = null;
