@@ -55,8 +55,9 @@ function printOpinion(o: AgentOpinion): void {
 }
 
 /** A node's tool calls: how they were chosen, each call with its arguments and how it ended. */
-function printToolCalls(t: NodeTools): void {
-  const how = t.choice === 'agent' ? 'chosen by the agent' : t.choice === 'fallback' ? `defaults after a failed tool turn (${t.reason ?? 'no reason'})` : 'configured defaults';
+function printToolCalls(t: NodeTools, backend: string): void {
+  const agent = backend === 'rules' ? "the rules baseline's choice (configured defaults)" : 'chosen by the agent';
+  const how = t.choice === 'agent' ? agent : t.choice === 'fallback' ? `defaults after a failed tool turn (${t.reason ?? 'no reason'})` : 'configured defaults';
   process.stdout.write(`\n[${t.node} tools: ${how}]\n`);
   for (const c of t.calls) process.stdout.write(`  ${c.tool} ${JSON.stringify(c.args)} -> ${c.ok ? `ok [${c.evidenceId}]` : `error ${c.errorCode ?? ''}`}\n`);
   if (t.calls.length === 0) process.stdout.write('  (no calls)\n');
@@ -114,7 +115,7 @@ export function registerCritique(program: Command): void {
       const p = result.proposal;
       process.stdout.write(`PROPOSAL ${p.id}: ${p.side} ${p.ticker} at ${p.asOf}, p=${p.probability.toFixed(3)}, expected ${(p.expectedReturn * 100).toFixed(2)}% over ${p.horizonDays}d (${p.modelId}@${p.modelVersion})\n`);
       process.stdout.write(`judged by: ${result.notice}\n`);
-      for (const t of result.toolCalls) printToolCalls(t);
+      for (const t of result.toolCalls) printToolCalls(t, result.backend);
       for (const o of result.opinions) printOpinion(o);
       printVerdict(result.verdict);
       const s = result.stats;
