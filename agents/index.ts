@@ -29,7 +29,33 @@ export {
   type OpinionRunResult,
   type CommitteeRunResult,
 } from './run-agent.ts';
-export { ChatMessage, type ChatBackend, type Completion, type CompletionRequest } from './backends/types.ts';
+export {
+  ChatMessage,
+  type ChatBackend,
+  type Completion,
+  type CompletionRequest,
+  type RequestedToolCall,
+  type ToolRequest,
+  type ToolRequestAnswer,
+  type ToolSpec,
+} from './backends/types.ts';
+export {
+  runToolTurn,
+  loadToolTurnPrompt,
+  toolSpecs,
+  toolCallsJsonSchema,
+  toolCallsInstruction,
+  parseToolCallsText,
+  renderToolTurnUser,
+  TOOL_TURN_PROMPT_FILE,
+  DEFAULT_TOOL_TURN_MAX_OUTPUT_TOKENS,
+  TOOL_ARG_STRING_MAX,
+  TOOL_ARG_ARRAY_MAX,
+  type ToolTurnOptions,
+  type ToolTurnResult,
+  type ToolTurnPrompt,
+  type ToolChoice,
+} from './tool-turn.ts';
 export { createOllamaBackend, ollamaOptionsFromConfig, type OllamaBackendOptions } from './backends/ollama.ts';
 export {
   createLlamaCppBackend,
@@ -42,5 +68,5 @@ export {
   type GenerateRequest,
   type GenerateResult,
 } from './backends/llama-cpp.ts';
-export { createScriptedBackend, type ScriptedBackend, type ScriptedStep, type ScriptedCall, type Script } from './backends/scripted.ts';
+export { createScriptedBackend, defaultsAnswer, type ScriptedBackend, type ScriptedStep, type ScriptedCall, type ScriptedToolCall, type ToolScript, type Script } from './backends/scripted.ts';
 export * from './rules/index.ts';

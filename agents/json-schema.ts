@@ -25,11 +25,12 @@ export function toGrammarCompatible(schema: JsonValue): JsonValue {
 /**
  * The grammar-compatible JSON schema of any zod schema. String `maxLength` is divided by
  * UTF16_UNITS_PER_CHAR: the grammar counts characters (code points), zod counts UTF-16 units.
+ * `io: 'input'` describes what may be sent (fields with a default are optional): tool arguments.
  */
-export function jsonSchemaOf(schema: z.ZodType): JsonObject {
+export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output' = 'output'): JsonObject {
   const raw = z.toJSONSchema(schema, {
     target: 'draft-2020-12',
-    io: 'output',
+    io,
     override: (ctx) => {
       const max = ctx.jsonSchema.maxLength;
       if (ctx.jsonSchema.type === 'string' && typeof max === 'number') ctx.jsonSchema.maxLength = Math.floor(max / UTF16_UNITS_PER_CHAR);

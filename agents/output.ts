@@ -34,7 +34,7 @@ export function clampUnit(value: number): number {
 }
 
 /** Removes a Markdown code fence around the JSON, which chat models often add. */
-function stripFence(text: string): string {
+export function stripFence(text: string): string {
   const match = /^```(?:json)?\s*\n?([\s\S]*?)\n?```$/i.exec(text);
   return match?.[1] ?? text;
 }

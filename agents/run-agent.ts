@@ -192,7 +192,7 @@ function safeModel(backend: ChatBackend, role: RoleName): string {
 }
 
 /** Resolves with `work`, or rejects as soon as `signal` aborts (even if `work` ignores it). */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {
     work.catch(() => undefined);
     return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));

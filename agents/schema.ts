@@ -20,8 +20,8 @@ export const OPINION_ROLES = AgentRole.options;
  * twice the bound: a grammar-bound answer can never fail on length.
  */
 export const UTF16_UNITS_PER_CHAR = 2;
-export const MAX_SUMMARY_CHARS = 300;
-export const MAX_CLAIM_CHARS = 240;
+export const MAX_SUMMARY_CHARS = 240;
+export const MAX_CLAIM_CHARS = 160;
 export const MAX_CLAIMS = 4;
 export const MAX_CLAIM_EVIDENCE = 3;
 export const MAX_DISSENT = 3;

@@ -8,11 +8,14 @@
  * of every message sent (system + user + repairs), the usual rule of thumb for English text with a
  * BPE tokenizer such as Mistral's. The scripted answers are worst case: every string at the role
  * schema's maximum length, so the opinions that later agents read are as long as they can be.
- * Five news items are stored; the analyst asks for three (DEFAULT_ANALYST_NEWS_K).
+ * Five news items are stored; the analyst asks for three (DEFAULT_ANALYST_NEWS_K). The analyst and
+ * the risk agent have a tool turn (agents.yaml): its messages and the tools' JSON schemas count as
+ * prompt (Ollama's template renders the tools into the prompt); see toolAnswer for what they choose.
  */
 import { availableParallelism as availableCores, loadavg } from 'node:os';
 import {
   createScriptedBackend,
+  defaultsAnswer,
   MAX_CLAIM_CHARS,
   MAX_CLAIMS,
   MAX_DISSENT,
@@ -20,10 +23,11 @@ import {
   type ChatBackend,
   type RoleName,
   type ScriptedStep,
+  type ScriptedToolCall,
 } from '../agents/index.ts';
 import { MemorySaver } from '@langchain/langgraph';
 import { loadConfig } from '../config/index.ts';
-import { runCommittee } from '../graph/index.ts';
+import { DEFAULT_ANALYST_NEWS_K, runCommittee } from '../graph/index.ts';
 import { createUseLiteEmbedder, searchNews, type NewsSearchQuery } from '../rag/index.ts';
 import { freshPglite } from '../tests/support/db.ts';
 import { loadMsft, makeProposal, storeProposal, storeTestNews } from '../tests/support/committee.ts';
@@ -51,26 +55,45 @@ function answers(evidenceId: string): Record<RoleName, ScriptedStep> {
   };
 }
 
-/** A scripted backend whose time inside `complete` is measured, so it can be excluded. */
+/**
+ * Tool turns: the analyst asks for its four defaults; the risk agent for the portfolio and a news
+ * search for event risk (the tool its turn adds over the defaults), k = 3 as the analyst's.
+ */
+function toolAnswer(call: ScriptedToolCall): ScriptedStep {
+  if (call.role !== 'risk') return { text: defaultsAnswer(call.request) };
+  const calls = [
+    { tool: 'portfolio', arguments: {} },
+    { tool: 'news_search', arguments: { query: 'MSFT litigation earnings guidance risk', k: DEFAULT_ANALYST_NEWS_K } },
+  ];
+  return { text: JSON.stringify({ calls }) };
+}
+
+/** A scripted backend whose time inside `complete` and `requestTools` is measured, so it can be excluded. */
 function timedScripted(): { backend: ChatBackend; llmMs: () => number; reset: () => void } {
-  const scripted = createScriptedBackend(({ role, request }) => {
-    // Cite the first evidence id the agent was given (a valid citation, as a good model would).
-    const ids = /Evidence ids you may cite: ([^\n.]+)/.exec(request.messages.at(-1)?.content ?? '')?.[1]?.split(', ') ?? [];
-    return answers(ids[0] ?? 'tool:none')[role];
-  });
+  const scripted = createScriptedBackend(
+    ({ role, request }) => {
+      // Cite the first evidence id the agent was given (a valid citation, as a good model would).
+      const ids = /Evidence ids you may cite: ([^\n.]+)/.exec(request.messages.at(-1)?.content ?? '')?.[1]?.split(', ') ?? [];
+      return answers(ids[0] ?? 'tool:none')[role];
+    },
+    'scripted',
+    toolAnswer,
+  );
   let spent = 0;
+  const timed = async <T>(work: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      spent += performance.now() - t0;
+    }
+  };
   return {
     backend: {
       name: scripted.name,
       model: (r) => scripted.model(r),
-      async complete(req) {
-        const t0 = performance.now();
-        try {
-          return await scripted.complete(req);
-        } finally {
-          spent += performance.now() - t0;
-        }
-      },
+      complete: (req) => timed(() => scripted.complete(req)),
+      requestTools: (req) => timed(() => scripted.requestTools(req)),
     },
     llmMs: () => spent,
     reset: () => {
@@ -140,13 +163,13 @@ export default async function bench(): Promise<Measurement[]> {
     const p95 = overheads[Math.floor(overheads.length * 0.95)] ?? Number.NaN;
     const meanSearch = searchMs.reduce((a, b) => a + b, 0) / searchMs.length;
     const load = loadavg()[0]?.toFixed(1) ?? '?';
-    const note = `PGlite in memory, ${RUNS} proposals after ${WARMUP} warm-up, scripted model (its time excluded), debateRounds ${config.settings.committee.debateRounds}; includes tools, 7 checkpoint writes (DbCheckpointSaver), tool-call and transcript writes; 1-min load average ${load} on ${availableCores()} cores`;
+    const note = `PGlite in memory, ${RUNS} proposals after ${WARMUP} warm-up, scripted model (its time excluded), debateRounds ${config.settings.committee.debateRounds}; includes 2 tool turns, tools, 7 checkpoint writes (DbCheckpointSaver), tool-call and transcript writes; 1-min load average ${load} on ${availableCores()} cores`;
     return [
       { name: 'committee overhead per proposal (mean)', value: mean, unit: 'ms', budget: `< ${OVERHEAD_BUDGET_MS} ms`, ok: mean < OVERHEAD_BUDGET_MS, notes: note },
       { name: 'committee overhead per proposal (p50)', value: p50, unit: 'ms' },
       { name: 'committee overhead per proposal (p95)', value: p95, unit: 'ms' },
       { name: 'committee overhead, in-memory checkpointer (p50, comparison)', value: inMemoryP50, unit: 'ms', notes: 'MemorySaver instead of the database checkpointer; no news search' },
-      { name: 'news search in the analyst node (excluded above)', value: meanSearch, unit: 'ms', notes: 'USE-lite query embedding + pgvector search on PGlite' },
+      { name: 'news searches in the analyst and risk nodes (excluded above)', value: meanSearch, unit: 'ms', notes: 'USE-lite query embedding + pgvector search on PGlite' },
       { name: 'LLM calls per proposal (default config, 1 round)', value: calls, unit: 'calls', budget: `<= ${CALLS_BUDGET}`, ok: calls <= CALLS_BUDGET },
       {
         name: 'prompt tokens per proposal (default config, 1 round)',
@@ -154,7 +177,7 @@ export default async function bench(): Promise<Measurement[]> {
         unit: 'tokens',
         budget: `<= ${TOKENS_BUDGET}`,
         ok: promptTokens <= TOKENS_BUDGET,
-        notes: 'estimate ceil(chars/4) of every message sent; worst-case answers at the schemas\' maximum lengths; 3 news hits (the analyst default k)',
+        notes: 'estimate ceil(chars/4) of every message sent (tool turns: + the tools\' JSON schemas); worst-case answers at the schemas\' maximum lengths; analyst and risk news searches with k=3',
       },
     ];
   } finally {

@@ -196,12 +196,26 @@ export type Models = z.infer<typeof ModelsSchema>;
 const AgentRoleSettings = z
   .object({
     enabled: z.boolean().default(true),
-    /** Prompt file under agents/prompts/, e.g. analyst.v1.md. */
+    /** Prompt file under agents/prompts/, e.g. analyst.v2.md. */
     prompt: z.string().min(1),
+    /** The tools this role may call (any other is refused as a typed tool error). */
     tools: z.array(z.string().min(1)).default([]),
+    /**
+     * The calls made without a tool turn, when a tool turn fails, and by the rules baseline: each
+     * with its default arguments. Must be a subset of `tools`; default: all of `tools`.
+     */
+    defaultTools: z.array(z.string().min(1)).optional(),
+    /** true: the agent chooses its tool calls (one extra LLM call); false: the defaults are called. */
+    toolTurn: z.boolean().default(false),
     maxOutputTokens: z.number().int().min(16).max(8192).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    for (const [i, name] of (r.defaultTools ?? []).entries()) {
+      if (!r.tools.includes(name)) ctx.addIssue({ code: 'custom', path: ['defaultTools', i], message: `"${name}" is not in this role's tools [${r.tools.join(', ')}]` });
+    }
+    if (r.toolTurn && r.tools.length === 0) ctx.addIssue({ code: 'custom', path: ['toolTurn'], message: 'a tool turn needs at least one tool in `tools`' });
+  });
 
 export const AgentsSchema = z
   .object({

@@ -16,19 +16,35 @@ import type { Db } from '../db/index.ts';
 import {
   createRulesBackend,
   loadRolePrompts,
+  loadToolTurnPrompt,
   rulesPrompt,
   runAgent,
+  runToolTurn,
+  toolSpecs,
   RULES_BACKEND,
   type AgentRunResult,
   type ChatBackend,
   type EvidenceItemInput,
+  type RequestedToolCall,
   type RoleName,
   type RolePrompt,
+  type ToolTurnPrompt,
+  type ToolTurnResult,
 } from '../agents/index.ts';
-import { defaultToolRegistry, type NewsSearcher, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
+import { boundText, boundedArgs, defaultToolRegistry, type NewsSearcher, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
 import { openCheckpointer } from './checkpointer.ts';
-import { CommitteeState, totalStats, type CommitteeEvent, type CommitteeNode, type CommitteeStateValue, type CommitteeStats, type NodeStat } from './state.ts';
-import { failRun, findRunByThread, finishRun, startRun, storeNodeTranscript } from './transcript.ts';
+import {
+  CommitteeState,
+  totalStats,
+  type CommitteeEvent,
+  type CommitteeNode,
+  type CommitteeStateValue,
+  type CommitteeStats,
+  type NodeStat,
+  type NodeToolCall,
+  type NodeTools,
+} from './state.ts';
+import { failRun, findRunByThread, finishRun, startRun, storeNodeTranscript, storeToolTurn } from './transcript.ts';
 
 /** Who judges: an LLM backend, or the deterministic rules baseline. */
 export type CommitteeBackend = ChatBackend | 'rules';
@@ -37,6 +53,14 @@ export type CommitteeBackend = ChatBackend | 'rules';
 export const DEFAULT_ANALYST_BARS = 5;
 /** News items the analyst's search asks for by default. */
 export const DEFAULT_ANALYST_NEWS_K = 3;
+/**
+ * Characters of a news item's text in a prompt. Every later agent reads each item again, so this is
+ * where prompt tokens grow fastest; the headline and 300 characters carry the gist (the rules
+ * critic reads the tool's data, not this text).
+ */
+export const NEWS_PROMPT_SNIPPET_CHARS = 300;
+/** Characters of a call's arguments kept in the graph state and the transcript's tool-turn record. */
+const MAX_RECORDED_ARGS_CHARS = 1_000;
 
 export interface RunCommitteeOptions {
   db: Db;
@@ -70,6 +94,8 @@ export interface CommitteeResult {
   backend: string;
   resumed: boolean;
   opinions: AgentOpinion[];
+  /** Each node's tool calls (arguments as asked) and how they were chosen. */
+  toolCalls: NodeTools[];
   stats: CommitteeStats;
 }
 
@@ -105,7 +131,7 @@ export function verdictIdOf(runId: string): string {
   return `vd_${shortHash(runId)}`;
 }
 
-/** The default arguments each tool is called with when a node gathers its evidence. */
+/** The default arguments of each tool (the configured calls, the fallback, the rules baseline's choice). */
 function defaultArgs(tool: string, proposal: Proposal): unknown {
   switch (tool) {
     case 'bars':
@@ -138,7 +164,7 @@ export function evidenceOf(outcomes: readonly ToolOutcome[], agent?: string): Ev
           id: h.evidenceId,
           kind: 'news',
           title: h.title,
-          text: `${h.snippet}\n(${h.source}; tickers ${h.tickers.join(',') || 'none'}; sentiment ${h.sentiment?.toFixed(2) ?? 'n/a'})`,
+          text: `${boundText(h.snippet, NEWS_PROMPT_SNIPPET_CHARS).text}\n(${h.source}; tickers ${h.tickers.join(',') || 'none'}; sentiment ${h.sentiment?.toFixed(2) ?? 'n/a'})`,
           at: h.publishedAt,
         });
       }
@@ -149,33 +175,93 @@ export function evidenceOf(outcomes: readonly ToolOutcome[], agent?: string): Ev
   return [...items.values()];
 }
 
-/** Runs a node's configured tools (agents.yaml) with default arguments, bounded by maxToolCallsPerAgent. */
-async function gatherTools(deps: Deps, role: RoleName, deadline: number): Promise<ToolOutcome[]> {
+/** The tool-turn prompt, read once. */
+let toolTurnPrompt: ToolTurnPrompt | undefined;
+
+/** What a node's tools cost and gave: the outcomes, the record of the calls, the tool turn if any. */
+interface GatheredTools {
+  outcomes: ToolOutcome[];
+  record: NodeTools | null;
+  turn: ToolTurnResult | null;
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('committee run aborted');
+}
+
+/**
+ * A node's tool calls. With `toolTurn` (agents.yaml) the agent chooses them in a tool-request turn
+ * (the rules baseline answers the defaults); otherwise, or when the turn fails, the role's
+ * `defaultTools` are called with their default arguments. Every call goes through the registry
+ * with the role's allowed list: an unknown tool, a tool not allowed to the role, bad arguments or a
+ * call over maxToolCallsPerAgent becomes a typed tool error the agent sees, never an exception.
+ * The as-of time comes from the proposal, never from the agent (no tool takes it as an argument).
+ */
+async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, state: CommitteeStateValue, round: number, deadline: number): Promise<GatheredTools> {
   const settings = deps.config.settings;
-  const names = deps.config.agents[role].tools.slice(0, settings.committee.maxToolCallsPerAgent);
-  const outcomes: ToolOutcome[] = [];
-  for (const name of names) {
-    if (performance.now() >= deadline || deps.runSignal?.aborted) break;
-    outcomes.push(
-      await deps.tools.call(
-        {
-          db: deps.db,
-          runId: deps.runId,
-          agent: role,
-          proposal: deps.proposal,
-          asOf: deps.proposal.asOf,
-          maxResultChars: settings.committee.maxToolResultChars,
-          riskRules: deps.config.riskRules,
-          sectors: settings.market.sectors,
-          searchNews: deps.searchNews,
-          signal: deps.runSignal,
-        },
-        name,
-        defaultArgs(name, deps.proposal),
-      ),
-    );
+  const agent = deps.config.agents[role];
+  const max = settings.committee.maxToolCallsPerAgent;
+  const defaults: RequestedToolCall[] = (agent.defaultTools ?? agent.tools).slice(0, max).map((name) => ({ name, args: defaultArgs(name, deps.proposal) }));
+  let turn: ToolTurnResult | null = null;
+  if (agent.toolTurn && agent.tools.length > 0 && max > 0) {
+    toolTurnPrompt ??= loadToolTurnPrompt();
+    const seen = state.outcomes.flatMap((o) => (o.ok && o.tool === 'news_search' ? o.data.hits.map((h) => ({ id: h.evidenceId, title: h.title })) : []));
+    turn = await runToolTurn({
+      role,
+      backend: deps.backend === 'rules' ? createRulesBackend({ proposal: deps.proposal, outcomes: state.outcomes }) : deps.backend,
+      prompt: toolTurnPrompt,
+      proposal: deps.proposal,
+      tools: toolSpecs(deps.tools.describe(agent.tools)),
+      maxCalls: max,
+      defaults,
+      seen: [...new Map(seen.map((x) => [x.id, x])).values()],
+      signal: deps.runSignal,
+      // At most half of what is left, so a tool turn that hangs still leaves the agent time to answer.
+      timeoutMs: Math.max(1, Math.floor(Math.min(deps.config.models.llm.timeoutMs, (deadline - performance.now()) / 2))),
+      maxOutputTokens: deps.config.models.llm.maxOutputTokens,
+    });
+    if (deps.runSignal?.aborted) throw abortError(deps.runSignal);
   }
-  return outcomes;
+  const requested = turn ? turn.requested : defaults;
+  const overLimit = turn ? turn.overLimit : [];
+  if (requested.length === 0 && overLimit.length === 0 && !turn) return { outcomes: [], record: null, turn: null };
+  const ctx: ToolContext = {
+    db: deps.db,
+    runId: deps.runId,
+    agent: role,
+    proposal: deps.proposal,
+    asOf: deps.proposal.asOf,
+    maxResultChars: settings.committee.maxToolResultChars,
+    riskRules: deps.config.riskRules,
+    sectors: settings.market.sectors,
+    searchNews: deps.searchNews,
+    signal: deps.runSignal,
+  };
+  const outcomes: ToolOutcome[] = [];
+  const calls: NodeToolCall[] = [];
+  const note = (o: ToolOutcome, args: unknown): void => {
+    outcomes.push(o);
+    calls.push({ callId: o.callId, evidenceId: o.evidenceId, tool: o.tool, args: boundedArgs(args, MAX_RECORDED_ARGS_CHARS), ok: o.ok, errorCode: o.ok ? null : o.error.code });
+  };
+  for (const call of requested) {
+    if (performance.now() >= deadline || deps.runSignal?.aborted) break;
+    note(await deps.tools.call(ctx, call.name, call.args, { allowed: agent.tools }), call.args);
+  }
+  for (const call of overLimit) {
+    if (deps.runSignal?.aborted) break;
+    const error = { code: 'FORBIDDEN' as const, message: `not run: over the limit of ${max} tool call(s) per agent (settings.committee.maxToolCallsPerAgent)` };
+    note(await deps.tools.reject(ctx, call.name, call.args, error), call.args);
+  }
+  const record: NodeTools = {
+    node,
+    round,
+    choice: turn ? turn.choice : 'configured',
+    reason: turn?.fallbackReason ?? null,
+    calls,
+    ignored: turn?.ignored ?? 0,
+  };
+  if (turn) await storeToolTurn(deps.db, { runId: deps.runId, node, round, turn, tools: record });
+  return { outcomes, record, turn };
 }
 
 /**
@@ -188,12 +274,19 @@ function visibleOpinions(state: CommitteeStateValue, role: RoleName, round: numb
   return state.opinions;
 }
 
-/** One agent node: tools, then the agent (LLM or rules) within the node's time budget. */
-async function agentNode(deps: Deps, node: CommitteeNode, role: RoleName, state: CommitteeStateValue, round: number): Promise<{ result: AgentRunResult; newOutcomes: ToolOutcome[]; stat: NodeStat }> {
+/** One agent node: tools (chosen or configured), then the agent (LLM or rules) within the node's time budget. */
+async function agentNode(
+  deps: Deps,
+  node: CommitteeNode,
+  role: RoleName,
+  state: CommitteeStateValue,
+  round: number,
+): Promise<{ result: AgentRunResult; newOutcomes: ToolOutcome[]; tools: NodeTools[]; stat: NodeStat }> {
   const started = performance.now();
   const budget = deps.config.settings.committee.nodeTimeoutMs;
   const deadline = started + budget;
-  const newOutcomes = await gatherTools(deps, role, deadline);
+  const gathered = await gatherTools(deps, node, role, state, round, deadline);
+  const newOutcomes = gathered.outcomes;
   const outcomes = [...state.outcomes, ...newOutcomes];
   const rules = deps.backend === 'rules';
   const backend = deps.backend === 'rules' ? createRulesBackend({ proposal: deps.proposal, outcomes }) : deps.backend;
@@ -214,29 +307,33 @@ async function agentNode(deps: Deps, node: CommitteeNode, role: RoleName, state:
     now: deps.now,
   });
   // A killed run must not checkpoint an ABSTAIN it produced only because it was killed.
-  if (deps.runSignal?.aborted) throw deps.runSignal.reason instanceof Error ? deps.runSignal.reason : new Error('committee run aborted');
+  if (deps.runSignal?.aborted) throw abortError(deps.runSignal);
   const latencyMs = performance.now() - started;
+  const turn = gathered.turn;
+  const turnCalls = rules || !turn ? 0 : turn.llmCalls;
   const stat: NodeStat = {
     node,
     round,
-    llmCalls: rules ? 0 : result.calls,
+    llmCalls: (rules ? 0 : result.calls) + turnCalls,
     toolCalls: newOutcomes.length,
-    promptTokens: result.tokens.prompt,
-    completionTokens: result.tokens.completion,
+    toolTurnCalls: turnCalls,
+    toolErrors: newOutcomes.filter((o) => !o.ok).length,
+    promptTokens: result.tokens.prompt + (turn?.tokens.prompt ?? 0),
+    completionTokens: result.tokens.completion + (turn?.tokens.completion ?? 0),
     latencyMs,
     timedOut: result.abstainCode === 'LLM_TIMEOUT' || latencyMs >= budget,
     abstained: result.abstainReason !== null,
   };
-  return { result, newOutcomes, stat };
+  return { result, newOutcomes, tools: gathered.record ? [gathered.record] : [], stat };
 }
 
 async function opinionNode(deps: Deps, node: CommitteeNode, role: AgentRole, state: CommitteeStateValue, round: number) {
   if (!deps.config.agents[role].enabled) return {};
-  const { result, newOutcomes, stat } = await agentNode(deps, node, role, state, round);
+  const { result, newOutcomes, tools, stat } = await agentNode(deps, node, role, state, round);
   if (result.role === 'committee') throw new QuorumError('INTERNAL', `node ${node} produced a committee result`);
   await storeNodeTranscript(deps.db, { runId: deps.runId, node, round, result, output: result.opinion });
   deps.emit({ type: 'node_finished', runId: deps.runId, node, round, opinion: result.opinion, verdict: null, stat });
-  return { outcomes: newOutcomes, opinions: [result.opinion], nodeStats: [stat] };
+  return { outcomes: newOutcomes, opinions: [result.opinion], nodeStats: [stat], toolCalls: tools };
 }
 
 /** The ABSTAIN verdict of a disabled committee (agents.yaml committee.enabled: false). */
@@ -270,11 +367,11 @@ function buildGraph(deps: Deps, checkpointer: BaseCheckpointSaver) {
     .addNode('risk', (s: CommitteeStateValue) => opinionNode(deps, 'risk', 'risk', s, s.round))
     .addNode('committee', async (s: CommitteeStateValue) => {
       if (!deps.config.agents.committee.enabled) return { verdict: disabledVerdict(deps) };
-      const { result, stat } = await agentNode(deps, 'committee', 'committee', s, s.round);
+      const { result, newOutcomes, tools, stat } = await agentNode(deps, 'committee', 'committee', s, s.round);
       if (result.role !== 'committee') throw new QuorumError('INTERNAL', 'committee node produced an opinion');
       await storeNodeTranscript(deps.db, { runId: deps.runId, node: 'committee', round: s.round, result, output: result.verdict });
       deps.emit({ type: 'node_finished', runId: deps.runId, node: 'committee', round: s.round, opinion: null, verdict: result.verdict, stat });
-      return { verdict: result.verdict, nodeStats: [stat] };
+      return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes, toolCalls: tools };
     })
     .addEdge(START, 'analyst')
     .addConditionalEdges('analyst', afterDebate, ['bull', 'bear', 'risk'])
@@ -337,7 +434,7 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     if (done) {
       const values = snapshot.values as CommitteeStateValue;
       const verdict = values.verdict as Verdict;
-      return { verdict, runId, threadId, backend: backendName, resumed: true, opinions: values.opinions, stats: totalStats(values.nodeStats) };
+      return { verdict, runId, threadId, backend: backendName, resumed: true, opinions: values.opinions, toolCalls: values.toolCalls, stats: totalStats(values.nodeStats) };
     }
     await startRun(db, { runId, threadId, proposalId: proposal.id, backend: backendName, sessionId: options.sessionId ?? null });
     emit({ type: 'run_started', runId, threadId, backend: backendName, resumed: hasCheckpoint });
@@ -354,7 +451,7 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     const stats = totalStats(final.nodeStats);
     await finishRun(db, { runId, verdict: final.verdict, stats });
     emit({ type: 'run_finished', runId, verdict: final.verdict });
-    return { verdict: final.verdict, runId, threadId, backend: backendName, resumed: hasCheckpoint, opinions: final.opinions, stats };
+    return { verdict: final.verdict, runId, threadId, backend: backendName, resumed: hasCheckpoint, opinions: final.opinions, toolCalls: final.toolCalls, stats };
   } finally {
     await owned?.close();
   }

@@ -11,5 +11,5 @@ export {
 } from './committee.ts';
 export { selectBackend, ollamaReachable, BackendChoice, OLLAMA_PROBE_TIMEOUT_MS, type SelectedBackend } from './backend.ts';
 export { DbCheckpointSaver, openCheckpointer, type OpenCheckpointer } from './checkpointer.ts';
-export { CommitteeEvent, CommitteeNode, CommitteeStats, NodeStat, totalStats } from './state.ts';
+export { CommitteeEvent, CommitteeNode, CommitteeStats, NodeStat, NodeToolCall, NodeTools, totalStats } from './state.ts';
 export { findRunByThread } from './transcript.ts';

@@ -21,6 +21,10 @@ export const NodeStat = z
     promptTokens: z.number().int().min(0),
     completionTokens: z.number().int().min(0),
     latencyMs: z.number().min(0),
+    /** LLM calls of the tool-request turn (included in llmCalls). */
+    toolTurnCalls: z.number().int().min(0).default(0),
+    /** Tool calls that ended in a typed tool error (unknown, not allowed, bad arguments, over the limit, failed). */
+    toolErrors: z.number().int().min(0).default(0),
     /** The node ran out of its time budget (settings.committee.nodeTimeoutMs). */
     timedOut: z.boolean(),
     /** The node's output was replaced by ABSTAIN (invalid output, timeout, unreachable backend). */
@@ -30,6 +34,38 @@ export const NodeStat = z
 export type NodeStat = z.infer<typeof NodeStat>;
 
 const concat = <T>(a: T[], b: T[]): T[] => a.concat(b);
+
+/** One tool call of a node: what was asked (bounded arguments) and how it ended. */
+export const NodeToolCall = z
+  .object({
+    callId: z.string(),
+    /** What the agent cites: `tool:<callId>`. */
+    evidenceId: z.string(),
+    tool: z.string(),
+    args: z.unknown(),
+    ok: z.boolean(),
+    errorCode: z.string().nullable(),
+  })
+  .strict();
+export type NodeToolCall = z.infer<typeof NodeToolCall>;
+
+/**
+ * How a node's tool calls were chosen: `configured` (no tool turn: agents.yaml defaultTools),
+ * `agent` (the agent's tool turn; for the rules baseline, its deterministic choice), or `fallback`
+ * (the tool turn failed: the defaults, with the reason).
+ */
+export const NodeTools = z
+  .object({
+    node: CommitteeNode,
+    round: z.number().int().min(0),
+    choice: z.enum(['configured', 'agent', 'fallback']),
+    reason: z.string().nullable(),
+    calls: z.array(NodeToolCall),
+    /** Calls past twice maxToolCallsPerAgent: neither run nor stored. */
+    ignored: z.number().int().min(0),
+  })
+  .strict();
+export type NodeTools = z.infer<typeof NodeTools>;
 
 /** The committee's state. */
 export const CommitteeState = Annotation.Root({
@@ -41,6 +77,8 @@ export const CommitteeState = Annotation.Root({
   round: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }),
   verdict: Annotation<Verdict | null>({ reducer: (_a, b) => b, default: () => null }),
   nodeStats: Annotation<NodeStat[]>({ reducer: concat, default: () => [] }),
+  /** Each node's tool calls and how they were chosen. */
+  toolCalls: Annotation<NodeTools[]>({ reducer: concat, default: () => [] }),
 });
 export type CommitteeStateValue = typeof CommitteeState.State;
 export type CommitteeStateUpdate = typeof CommitteeState.Update;
@@ -77,6 +115,9 @@ export const CommitteeStats = z
   .object({
     llmCalls: z.number().int().min(0),
     toolCalls: z.number().int().min(0),
+    /** LLM calls spent on tool-request turns (included in llmCalls). */
+    toolTurnCalls: z.number().int().min(0).default(0),
+    toolErrors: z.number().int().min(0).default(0),
     promptTokens: z.number().int().min(0),
     completionTokens: z.number().int().min(0),
     latencyMsByNode: z.record(z.string(), z.number().min(0)),
@@ -92,6 +133,8 @@ export function totalStats(nodes: readonly NodeStat[]): CommitteeStats {
   return {
     llmCalls: nodes.reduce((a, n) => a + n.llmCalls, 0),
     toolCalls: nodes.reduce((a, n) => a + n.toolCalls, 0),
+    toolTurnCalls: nodes.reduce((a, n) => a + (n.toolTurnCalls ?? 0), 0),
+    toolErrors: nodes.reduce((a, n) => a + (n.toolErrors ?? 0), 0),
     promptTokens: nodes.reduce((a, n) => a + n.promptTokens, 0),
     completionTokens: nodes.reduce((a, n) => a + n.completionTokens, 0),
     latencyMsByNode,

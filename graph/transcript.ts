@@ -5,9 +5,9 @@
  */
 import { z } from 'zod';
 import { QuorumError, type AgentOpinion, type Verdict } from '../contracts/index.ts';
-import type { AgentRunResult } from '../agents/index.ts';
+import type { AgentRunResult, ToolTurnResult } from '../agents/index.ts';
 import type { Db } from '../db/index.ts';
-import type { CommitteeNode, CommitteeStats } from './state.ts';
+import type { CommitteeNode, CommitteeStats, NodeTools } from './state.ts';
 
 const RunRow = z.object({ id: z.string(), proposal_id: z.string(), status: z.string() });
 
@@ -91,4 +91,42 @@ export async function finishRun(db: Db, input: { runId: string; verdict: Verdict
 /** Marks a run interrupted (aborted, resumable) or failed, with the reason. */
 export async function failRun(db: Db, runId: string, status: 'interrupted' | 'failed', error: string): Promise<void> {
   await db.query(`UPDATE committee_runs SET status = $2, error = $3, finished_at = now() WHERE id = $1`, [runId, status, error.slice(0, 2000)]);
+}
+
+/**
+ * Stores a node's tool-request turn (its messages; tokens, latency and the calls it led to on the
+ * last message), under the agent name `<role>:<backend>:tools`, in one INSERT.
+ */
+export async function storeToolTurn(
+  db: Db,
+  input: { runId: string; node: CommitteeNode; round: number; turn: ToolTurnResult; tools: NodeTools },
+): Promise<void> {
+  const { turn } = input;
+  const last = turn.messages.length - 1;
+  const params: unknown[] = [];
+  const output = { toolTurn: true, choice: input.tools.choice, reason: input.tools.reason, calls: input.tools.calls, ignored: input.tools.ignored };
+  const values = turn.messages.map((m, i) => {
+    const isLast = i === last;
+    params.push(
+      input.runId,
+      input.node,
+      `${turn.role}:${turn.backend}:tools`,
+      input.round,
+      m.role,
+      m.content,
+      turn.promptVersion,
+      isLast ? turn.tokens.prompt : null,
+      isLast ? turn.tokens.completion : null,
+      isLast ? turn.latencyMs : null,
+      isLast ? JSON.stringify(output) : null,
+    );
+    const o = i * 11;
+    return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}, $${o + 9}, $${o + 10}, $${o + 11}::jsonb)`;
+  });
+  if (values.length === 0) return;
+  await db.query(
+    `INSERT INTO agent_messages (run_id, node, agent, round, message_role, content, prompt_version, tokens_prompt, tokens_completion, latency_ms, output)
+     VALUES ${values.join(', ')}`,
+    params,
+  );
 }

@@ -17,7 +17,8 @@ export const BarsInput = z
 /** Daily bars of a ticker up to the proposal's as-of (never later), most recent `limit`. */
 export const barsTool = defineTool({
   name: 'bars',
-  description: `Daily bars (t, o, h, l, c, v) of a ticker up to the as-of time, oldest first. Args: {"ticker"?: string (default: the proposal's), "limit"?: 1..${MAX_TOOL_BARS}}.`,
+  // Arguments are told by the input's JSON schema: the description only says what is not in it.
+  description: "Daily bars (t, o, h, l, c, v) up to the as-of time, oldest first; ticker defaults to the proposal's.",
   input: BarsInput,
   async run(ctx, input) {
     const ticker = input.ticker ?? ctx.proposal.ticker;

@@ -4,7 +4,7 @@ import { defineTool } from './registry.ts';
 /** The proposal being judged and the model's top feature attributions (what drove the probability). */
 export const explainProposalTool = defineTool({
   name: 'explain_proposal',
-  description: "The proposal under review and the model's top feature attributions (feature, value, contribution to the probability). Args: {}.",
+  description: "The model's top feature attributions for this proposal (feature, value, contribution to the probability).",
   input: z.object({}).strict(),
   async run(ctx) {
     const p = ctx.proposal;

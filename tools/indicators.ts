@@ -80,8 +80,7 @@ export const IndicatorsInput = z.object({ ticker: Ticker.optional() }).strict();
 /** Trend, momentum, volatility and liquidity indicators computed from bars up to the as-of time. */
 export const indicatorsTool = defineTool({
   name: 'indicators',
-  description:
-    'Indicators at the as-of time from bars up to it: emaRatio (EMA12/EMA26-1), macdHistPct, rsi14, atrPct, realizedVol20 (annualised), return20, avgDollarVolume20. Args: {"ticker"?: string}.',
+  description: 'Indicators at the as-of time: emaRatio (EMA12/EMA26-1), macdHistPct, rsi14, atrPct, realizedVol20, return20, avgDollarVolume20.',
   input: IndicatorsInput,
   async run(ctx, input) {
     const ticker = input.ticker ?? ctx.proposal.ticker;

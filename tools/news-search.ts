@@ -26,7 +26,7 @@ export function newsEvidenceId(newsId: string): string {
 /** Point-in-time news search: only items published at or before the as-of time. */
 export const newsSearchTool = defineTool({
   name: 'news_search',
-  description: `Semantic search of news published at or before the as-of time. Args: {"query": string, "ticker"?: string|null (default: the proposal's), "k"?: 1..${MAX_NEWS_K}}. Cite a hit by its evidenceId.`,
+  description: "Search news published up to the as-of time; ticker defaults to the proposal's, null searches all news.",
   input: NewsSearchInput,
   async run(ctx, input) {
     if (!ctx.searchNews) throw new QuorumError('NOT_FOUND', 'news search is not available in this run (no embedder)');

@@ -13,7 +13,7 @@ const StateRow = z.object({ state: z.string() });
  */
 export const portfolioTool = defineTool({
   name: 'portfolio',
-  description: 'Read-only: open positions, equity, trading state and the hard position limits (max positions, % of equity per position and sector). Args: {}.',
+  description: 'Read-only: positions, equity, trading state and the hard limits (positions, % of equity per position and sector).',
   input: z.object({}).strict(),
   async run(ctx) {
     const [posRes, eqRes, stRes] = await Promise.all([

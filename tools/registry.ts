@@ -8,7 +8,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { QuorumError, errorMessage, fieldIssues, type ErrorCode, type Proposal } from '../contracts/index.ts';
+import { QuorumError, errorMessage, fieldIssues, parseJson, type ErrorCode, type Proposal } from '../contracts/index.ts';
 import type { RiskRules } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
 import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
@@ -88,30 +88,29 @@ export class ToolRegistry {
     return [...this.tools.keys()].map((n) => ToolName.parse(n));
   }
 
-  /** Name and description of each tool (what an agent is told it may call). */
-  describe(names?: readonly string[]): Array<{ name: string; description: string }> {
-    return [...this.tools.values()]
-      .filter((t) => !names || names.includes(t.name))
-      .map((t) => ({ name: t.name, description: t.description }));
+  /** Name, description and input schema of each tool (what an agent is told it may call), in `names` order. */
+  describe(names?: readonly string[]): Array<{ name: ToolName; description: string; input: z.ZodType }> {
+    const picked = names ? names.flatMap((n) => this.tools.get(n) ?? []) : [...this.tools.values()];
+    return picked.map((t) => ({ name: t.name, description: t.description, input: t.input }));
   }
 
   /**
    * Runs `name` with `args` for `ctx.agent`. Never throws for anything the agent controls; a
    * failure to store the call (database down) does propagate, since the transcript is mandatory.
+   * With `allowed`, a known tool outside that list is refused (FORBIDDEN) without running.
    */
-  async call(ctx: ToolContext, name: string, args: unknown): Promise<ToolOutcome> {
+  async call(ctx: ToolContext, name: string, args: unknown, options: { allowed?: readonly string[] } = {}): Promise<ToolOutcome> {
     const callId = newCallId();
     const evidenceId = `tool:${callId}`;
     const started = performance.now();
-    const fail = (code: ErrorCode, message: string, field: string | null): ToolFailure => {
-      const text = JSON.stringify({ error: code, message, field });
-      return { ok: false, callId, evidenceId, agent: ctx.agent, tool: name, error: { code, message, field }, text, latencyMs: performance.now() - started };
-    };
+    const fail = (code: ErrorCode, message: string, field: string | null): ToolFailure => failure(ctx, { callId, evidenceId, name, code, message, field, started });
 
     let outcome: ToolOutcome;
     const tool = this.tools.get(name);
     if (!tool) {
       outcome = fail('TOOL_UNKNOWN', `unknown tool "${name}"; known tools: ${[...this.tools.keys()].join(', ')}`, null);
+    } else if (options.allowed && !options.allowed.includes(name)) {
+      outcome = fail('FORBIDDEN', `tool "${name}" is not allowed to ${ctx.agent}; allowed: ${options.allowed.join(', ') || 'none'}`, null);
     } else {
       const parsed = tool.input.safeParse(args ?? {});
       if (!parsed.success) {
@@ -142,12 +141,38 @@ export class ToolRegistry {
     await storeCall(ctx, outcome, args);
     return outcome;
   }
+
+  /** Stores a call that is refused without running (e.g. over the per-agent limit) and returns its typed error. */
+  async reject(ctx: ToolContext, name: string, args: unknown, error: { code: ErrorCode; message: string }): Promise<ToolFailure> {
+    const callId = newCallId();
+    const outcome = failure(ctx, { callId, evidenceId: `tool:${callId}`, name, code: error.code, message: error.message, field: null, started: performance.now() });
+    await storeCall(ctx, outcome, args);
+    return outcome;
+  }
+}
+
+function failure(
+  ctx: ToolContext,
+  f: { callId: string; evidenceId: string; name: string; code: ErrorCode; message: string; field: string | null; started: number },
+): ToolFailure {
+  // An agent controls the name (and so the message): both bounded, which bounds the text too.
+  const error = { code: f.code, message: f.message.slice(0, 1000), field: f.field };
+  return {
+    ok: false,
+    callId: f.callId,
+    evidenceId: f.evidenceId,
+    agent: ctx.agent,
+    tool: f.name.slice(0, 200),
+    error,
+    text: JSON.stringify({ error: error.code, message: error.message, field: error.field }),
+    latencyMs: performance.now() - f.started,
+  };
 }
 
 const MAX_STORED_ARGS_CHARS = 8_000;
 
 /** Arguments as stored: what the agent sent, JSON-safe and bounded (an agent controls their size). */
-function storableArgs(args: unknown): string {
+function storableArgs(args: unknown, max = MAX_STORED_ARGS_CHARS): string {
   let text: string | undefined;
   try {
     text = JSON.stringify(args === undefined ? {} : args);
@@ -155,9 +180,18 @@ function storableArgs(args: unknown): string {
     text = undefined;
   }
   if (text === undefined) return JSON.stringify({ unserialisable: String(args).slice(0, 200) });
-  if (text.length > MAX_STORED_ARGS_CHARS) return JSON.stringify({ truncated: text.slice(0, MAX_STORED_ARGS_CHARS) });
+  if (text.length > max) return JSON.stringify({ truncated: text.slice(0, max) });
   return text;
 }
+
+/** Arguments as a JSON value of at most `max` characters (what the transcript and the graph state keep). */
+export function boundedArgs(args: unknown, max = MAX_STORED_ARGS_CHARS): JsonValue {
+  const parsed = parseJson(storableArgs(args, max));
+  return parsed.ok ? (parsed.value as JsonValue) : null;
+}
+
+/** A JSON value. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 async function storeCall(ctx: ToolContext, outcome: ToolOutcome, args: unknown): Promise<void> {
   const callRow = [

@@ -2,6 +2,10 @@
  * In-process llama.cpp through node-llama-cpp: a GGUF file, CPU only, a JSON-schema grammar made
  * from the same schema as Ollama's `format`. One context sequence, calls serialized: the committee's
  * parallelism is bounded by the CPU anyway.
+ *
+ * The tool turn is a grammar too (`{"calls": [...]}`, `oneOf` per tool, bounded strings, `maxItems`)
+ * rather than node-llama-cpp's function calling: that lets the model call a function mid-answer
+ * and runs it in-process, while here the calls must come back as data for the tool registry.
  */
 import path from 'node:path';
 import {
@@ -18,7 +22,8 @@ import {
 import type { Models } from '../../config/index.ts';
 import { QuorumError } from '../../contracts/index.ts';
 import { stableStringify, type JsonObject } from '../json-schema.ts';
-import type { ChatBackend, ChatMessage, Completion, CompletionRequest } from './types.ts';
+import { parseToolCallsText, toolCallsInstruction, toolCallsJsonSchema } from '../tool-turn.ts';
+import type { ChatBackend, ChatMessage, Completion, CompletionRequest, ToolRequest, ToolRequestAnswer } from './types.ts';
 
 /** Context size when none is given. */
 export const DEFAULT_LLAMA_CPP_CONTEXT = 8192;
@@ -214,6 +219,28 @@ export function createLlamaCppBackend(options: LlamaCppBackendOptions, engine?: 
         seed: options.seed,
       });
       return {
+        text: result.text,
+        tokens: { prompt: result.promptTokens, completion: result.completionTokens },
+        latencyMs: performance.now() - started,
+      };
+    },
+    async requestTools(request: ToolRequest): Promise<ToolRequestAnswer> {
+      const started = performance.now();
+      loaded ??= LlamaCppEngine.load(options);
+      // Without native tool support the model learns the tools from the system message.
+      const messages = request.messages.map((m, i) => (i === 0 && m.role === 'system' ? { ...m, content: `${m.content}\n\n${toolCallsInstruction(request.tools, request.maxCalls)}` } : m));
+      const result = await (await loaded).generate({
+        messages,
+        jsonSchema: toolCallsJsonSchema(request.tools, request.maxCalls),
+        maxTokens: request.maxOutputTokens ?? options.maxOutputTokens,
+        signal: request.signal,
+        temperature: 0,
+        seed: options.seed,
+      });
+      const parsed = parseToolCallsText(result.text);
+      return {
+        calls: parsed.ok ? parsed.calls : null,
+        ...(parsed.ok ? {} : { error: parsed.error }),
         text: result.text,
         tokens: { prompt: result.promptTokens, completion: result.completionTokens },
         latencyMs: performance.now() - started,

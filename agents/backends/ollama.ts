@@ -1,13 +1,15 @@
 /**
  * The Ollama backend: LangChain's ChatOllama, structured output through the JSON-schema `format`.
  * We read the raw text and validate it ourselves (parse → one repair → ABSTAIN), instead of
- * `withStructuredOutput`, which throws on invalid output.
+ * `withStructuredOutput`, which throws on invalid output. The tool turn uses Ollama's native tool
+ * calling (`bindTools` with the tools' JSON schemas); the calls are validated by the tool registry.
  */
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from '@langchain/core/messages';
 import { ChatOllama } from '@langchain/ollama';
 import type { Models } from '../../config/index.ts';
 import type { RoleName } from '../schema.ts';
-import type { ChatBackend, ChatMessage, Completion, CompletionRequest } from './types.ts';
+import { parseToolCallsText } from '../tool-turn.ts';
+import type { ChatBackend, ChatMessage, Completion, CompletionRequest, RequestedToolCall, ToolRequest, ToolRequestAnswer } from './types.ts';
 
 /** Settings of the Ollama backend (models.yaml `llm` + `ollama`). */
 export interface OllamaBackendOptions {
@@ -58,24 +60,50 @@ function contentText(content: AIMessage['content']): string {
  */
 export function createOllamaBackend(options: OllamaBackendOptions): ChatBackend {
   const modelFor = (role: RoleName): string => options.roles?.[role] ?? options.model;
+  const chatFor = (role: RoleName, signal: AbortSignal, maxOutputTokens: number | undefined): ChatOllama => {
+    const abortableFetch: typeof fetch = (input, init) =>
+      fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
+    return new ChatOllama({
+      baseUrl: options.baseUrl,
+      model: modelFor(role),
+      temperature: options.temperature,
+      seed: options.seed,
+      numCtx: options.contextSize,
+      numPredict: maxOutputTokens ?? options.maxOutputTokens,
+      headers: options.headers,
+      fetch: abortableFetch,
+    });
+  };
   return {
     name: 'ollama',
     model: modelFor,
+    async requestTools(request: ToolRequest): Promise<ToolRequestAnswer> {
+      const started = performance.now();
+      const chat = chatFor(request.role, request.signal, request.maxOutputTokens).bindTools(
+        request.tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.parameters } })),
+      );
+      const message = await chat.invoke(toLangChain(request.messages), { signal: request.signal });
+      const usage = message.usage_metadata;
+      const tokens = { prompt: usage?.input_tokens ?? 0, completion: usage?.output_tokens ?? 0 };
+      // Calls whose arguments were not valid JSON still reach the registry, as a typed argument error.
+      const calls: RequestedToolCall[] = [
+        ...(message.tool_calls ?? []).map((c) => ({ name: c.name, args: c.args })),
+        ...(message.invalid_tool_calls ?? []).map((c) => ({ name: c.name ?? '', args: c.args ?? null })),
+      ];
+      const content = contentText(message.content);
+      if (calls.length > 0 || content.trim() === '') {
+        return { calls, text: JSON.stringify({ calls: calls.map((c) => ({ tool: c.name, arguments: c.args })) }), tokens, latencyMs: performance.now() - started };
+      }
+      // Some models write the calls as text instead of tool_calls: read them if they follow our format.
+      const parsed = parseToolCallsText(content);
+      return parsed.ok
+        ? { calls: parsed.calls, text: content, tokens, latencyMs: performance.now() - started }
+        : { calls: null, error: `no tool_calls and the text is not {"calls": [...]}: ${parsed.error}`, text: content, tokens, latencyMs: performance.now() - started };
+    },
     async complete(request: CompletionRequest): Promise<Completion> {
       const started = performance.now();
       const signal = request.signal;
-      const abortableFetch: typeof fetch = (input, init) =>
-        fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
-      const chat = new ChatOllama({
-        baseUrl: options.baseUrl,
-        model: modelFor(request.role),
-        temperature: options.temperature,
-        seed: options.seed,
-        numCtx: options.contextSize,
-        numPredict: request.maxOutputTokens ?? options.maxOutputTokens,
-        headers: options.headers,
-        fetch: abortableFetch,
-      });
+      const chat = chatFor(request.role, signal, request.maxOutputTokens);
       const message = await chat.invoke(toLangChain(request.messages), { format: request.jsonSchema, signal });
       const usage = message.usage_metadata;
       return {

@@ -32,6 +32,47 @@ export interface Completion {
   latencyMs: number;
 }
 
+/** A tool as an agent is told about it: name, description and the JSON schema of its arguments. */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  /** Made from the tool's zod input schema (strict: no other argument is accepted). */
+  parameters: JsonObject;
+}
+
+/** One call an agent asks for. Unvalidated: the tool registry checks the name and the arguments. */
+export interface RequestedToolCall {
+  name: string;
+  args: unknown;
+}
+
+/**
+ * One tool-request turn: the agent sees the proposal context and its allowed tools, and answers
+ * with the calls it wants (at most `maxCalls`; extra calls are refused by the caller).
+ */
+export interface ToolRequest {
+  role: RoleName;
+  messages: readonly ChatMessage[];
+  tools: readonly ToolSpec[];
+  maxCalls: number;
+  /** The configured default calls (what the rules baseline answers, and the fallback). */
+  defaults: readonly RequestedToolCall[];
+  signal: AbortSignal;
+  maxOutputTokens?: number;
+}
+
+/**
+ * A tool-request turn's answer. `calls` is null when the answer could not be read as tool calls
+ * (`error` says why); the caller then falls back. `text` is the raw answer, for the transcript.
+ */
+export interface ToolRequestAnswer {
+  calls: RequestedToolCall[] | null;
+  error?: string;
+  text: string;
+  tokens: TokenCounts;
+  latencyMs: number;
+}
+
 /** An LLM backend. `complete` may throw (unreachable, aborted); runAgent turns that into ABSTAIN. */
 export interface ChatBackend {
   /** `ollama`, `llama-cpp`, `scripted`, … (stored with every output). */
@@ -39,6 +80,11 @@ export interface ChatBackend {
   /** The model that serves `role` (stored with every output). */
   model(role: RoleName): string;
   complete(request: CompletionRequest): Promise<Completion>;
+  /**
+   * The tool-request turn. May throw (unreachable, aborted); runToolTurn then falls back to the
+   * configured defaults. A backend without it (e.g. a cassette) always gets the defaults.
+   */
+  requestTools?(request: ToolRequest): Promise<ToolRequestAnswer>;
   /** Releases models and connections. */
   close?(): Promise<void>;
 }

@@ -5,7 +5,7 @@
  * it through its lexicon sentiment.
  */
 import { createHash } from 'node:crypto';
-import type { ChatBackend, Completion, CompletionRequest } from '../backends/types.ts';
+import type { ChatBackend, Completion, CompletionRequest, ToolRequest, ToolRequestAnswer } from '../backends/types.ts';
 import { rolePrompt, type RolePrompt } from '../prompts.ts';
 import type { RoleName } from '../schema.ts';
 import { RULES_THRESHOLDS, assessRules, rulesCommittee, rulesOpinion, type RulesEvidence } from './critic.ts';
@@ -46,6 +46,11 @@ export function createRulesBackend(evidence: RulesEvidence): ChatBackend {
       const assessment = assessRules(evidence);
       const output = request.role === 'committee' ? rulesCommittee(assessment) : rulesOpinion(request.role, assessment);
       return { text: JSON.stringify(output), tokens: { prompt: 0, completion: 0 }, latencyMs: performance.now() - started };
+    },
+    // The yardstick chooses deterministically: the configured default calls, never anything else.
+    async requestTools(request: ToolRequest): Promise<ToolRequestAnswer> {
+      const calls = request.defaults.slice(0, request.maxCalls).map((c) => ({ name: c.name, args: c.args }));
+      return { calls, text: JSON.stringify({ calls: calls.map((c) => ({ tool: c.name, arguments: c.args })) }), tokens: { prompt: 0, completion: 0 }, latencyMs: 0 };
     },
   };
 }

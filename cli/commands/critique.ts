@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { IsoDate, IsoDateTime, QuorumError, Ticker, errorMessage, parseOrThrow, type AgentOpinion, type Proposal, type Verdict } from '../../contracts/index.ts';
 import { PROJECT_ROOT } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
-import { BackendChoice, runCommittee, selectBackend, type CommitteeEvent } from '../../graph/index.ts';
+import { BackendChoice, runCommittee, selectBackend, type CommitteeEvent, type NodeTools } from '../../graph/index.ts';
 import { barsAsOf, dailyBarTs } from '../../market/index.ts';
 import { loadProposer, proposeOne } from '../../ml/index.ts';
 import { createEmbedder, searchNews, type NewsSearchQuery } from '../../rag/index.ts';
@@ -47,6 +47,16 @@ function printOpinion(o: AgentOpinion): void {
   if (o.droppedClaims > 0) process.stdout.write(`  (${o.droppedClaims} claim(s) dropped: cited evidence not given)\n`);
 }
 
+/** A node's tool calls: how they were chosen, each call with its arguments and how it ended. */
+function printToolCalls(t: NodeTools, backend: string): void {
+  const agent = backend === 'rules' ? "the rules baseline's choice (configured defaults)" : 'chosen by the agent';
+  const how = t.choice === 'agent' ? agent : t.choice === 'fallback' ? `defaults after a failed tool turn (${t.reason ?? 'no reason'})` : 'configured defaults';
+  process.stdout.write(`\n[${t.node} tools: ${how}]\n`);
+  for (const c of t.calls) process.stdout.write(`  ${c.tool} ${JSON.stringify(c.args)} -> ${c.ok ? `ok [${c.evidenceId}]` : `error ${c.errorCode ?? ''}`}\n`);
+  if (t.calls.length === 0) process.stdout.write('  (no calls)\n');
+  if (t.ignored > 0) process.stdout.write(`  (${t.ignored} more call(s) ignored: over twice the limit)\n`);
+}
+
 function printVerdict(v: Verdict): void {
   process.stdout.write(`\nVERDICT: ${v.decision} size x${v.sizeMultiplier.toFixed(2)} (confidence ${v.confidence.toFixed(2)}) by ${v.backend}/${v.model}, prompt ${v.promptVersion}\n`);
   for (const r of v.reasons) process.stdout.write(`  + ${r.text}${r.evidence.length ? ` [${r.evidence.join(', ')}]` : ''}\n`);
@@ -82,7 +92,7 @@ export function registerCritique(program: Command): void {
         }
         const onEvent = (e: CommitteeEvent): void => {
           if (opts.json) return;
-          if (e.type === 'node_finished') process.stderr.write(`  ${e.node} done in ${Math.round(e.stat.latencyMs)} ms (${e.stat.llmCalls} LLM call(s), ${e.stat.toolCalls} tool call(s))\n`);
+          if (e.type === 'node_finished') process.stderr.write(`  ${e.node} done in ${Math.round(e.stat.latencyMs)} ms (${e.stat.llmCalls} LLM call(s), ${e.stat.toolCalls} tool call(s), ${e.stat.toolErrors} tool error(s))\n`);
         };
         try {
           const res = await runCommittee({ db, config: ctx.config, proposal, backend: selected.backend, searchNews: search, threadId: args.thread, onEvent });
@@ -98,9 +108,10 @@ export function registerCritique(program: Command): void {
       const p = result.proposal;
       process.stdout.write(`PROPOSAL ${p.id}: ${p.side} ${p.ticker} at ${p.asOf}, p=${p.probability.toFixed(3)}, expected ${(p.expectedReturn * 100).toFixed(2)}% over ${p.horizonDays}d (${p.modelId}@${p.modelVersion})\n`);
       process.stdout.write(`judged by: ${result.notice}\n`);
+      for (const t of result.toolCalls) printToolCalls(t, result.backend);
       for (const o of result.opinions) printOpinion(o);
       printVerdict(result.verdict);
       const s = result.stats;
-      process.stdout.write(`\nrun ${result.runId} (thread ${result.threadId}): ${s.llmCalls} LLM call(s), ${s.promptTokens} prompt + ${s.completionTokens} completion tokens, ${s.toolCalls} tool call(s)\n`);
+      process.stdout.write(`\nrun ${result.runId} (thread ${result.threadId}): ${s.llmCalls} LLM call(s) (${s.toolTurnCalls} tool turn(s)), ${s.promptTokens} prompt + ${s.completionTokens} completion tokens, ${s.toolCalls} tool call(s), ${s.toolErrors} tool error(s)\n`);
     });
 }

@@ -1,5 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LlamaCppEngine, OpinionOutput, CommitteeOutput, createLlamaCppBackend, runAgent, type ChatBackend } from '../../agents/index.ts';
+import {
+  LlamaCppEngine,
+  OpinionOutput,
+  CommitteeOutput,
+  createLlamaCppBackend,
+  loadToolTurnPrompt,
+  parseToolCallsText,
+  runAgent,
+  runToolTurn,
+  toolCallsInstruction,
+  toolCallsJsonSchema,
+  toolSpecs,
+  type ChatBackend,
+  type JsonObject,
+} from '../../agents/index.ts';
+import { defaultToolRegistry } from '../../tools/index.ts';
 import { AgentOpinion, Verdict } from '../../contracts/index.ts';
 import { writeTinyGguf } from '../support/gguf.ts';
 import { bundledPrompts, sampleEvidence, sampleProposal } from '../support/agents.ts';
@@ -47,6 +62,53 @@ describe('llama-cpp backend (in-process node-llama-cpp, tiny random GGUF)', () =
     expect(Verdict.safeParse(r.verdict).success).toBe(true);
     expect(r.verdict.sizeMultiplier).toBeGreaterThanOrEqual(0);
     expect(r.verdict.sizeMultiplier).toBeLessThanOrEqual(1);
+  });
+
+  it('answers a tool turn with calls that follow the grammar: allowed tools only, at most maxCalls, arguments of that tool', async () => {
+    const tools = toolSpecs(defaultToolRegistry().describe(['bars', 'news_search']));
+    const r = await runToolTurn({
+      role: 'analyst',
+      backend,
+      prompt: loadToolTurnPrompt(),
+      proposal,
+      tools,
+      maxCalls: 2,
+      defaults: [{ name: 'bars', args: { limit: 5 } }],
+      timeoutMs: 120_000,
+      maxOutputTokens: 1024,
+    });
+    // The grammar makes the answer readable as calls: the agent's choice, not the fallback.
+    expect(r.fallbackReason).toBeNull();
+    expect(r.choice).toBe('agent');
+    expect(r.llmCalls).toBe(1);
+    expect(r.tokens.prompt).toBeGreaterThan(0);
+    expect(r.requested.length + r.overLimit.length).toBeLessThanOrEqual(2);
+    for (const call of r.requested) {
+      const spec = tools.find((t) => t.name === call.name);
+      expect(spec).toBeDefined();
+      const props = Object.keys((spec?.parameters.properties ?? {}) as Record<string, unknown>);
+      expect(Object.keys(call.args as Record<string, unknown>).every((k) => props.includes(k))).toBe(true);
+    }
+    expect(r.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant']);
+  }, 180_000);
+
+  it('the tool-call grammar yields calls of an offered tool with that tool\'s arguments', async () => {
+    // This random model closes the list at once when it may; requiring one call exercises the per-tool oneOf.
+    const tools = toolSpecs(defaultToolRegistry().describe(['bars', 'news_search']));
+    const schema = toolCallsJsonSchema(tools, 2);
+    const list = (schema.properties as JsonObject).calls as JsonObject;
+    const atLeastOne: JsonObject = { ...schema, properties: { calls: { ...list, minItems: 1 } } };
+    const out = await engine.generate({ messages: [{ role: 'system', content: toolCallsInstruction(tools, 2) }, { role: 'user', content: 'Choose.' }], jsonSchema: atLeastOne, maxTokens: 1024 });
+    const parsed = parseToolCallsText(out.text);
+    if (!parsed.ok) throw new Error(parsed.error);
+    expect(parsed.calls.length).toBeGreaterThanOrEqual(1);
+    expect(parsed.calls.length).toBeLessThanOrEqual(2);
+    for (const call of parsed.calls) {
+      const spec = tools.find((t) => t.name === call.name);
+      expect(spec).toBeDefined();
+      // The grammar emits every property of the chosen tool, and no other.
+      expect(Object.keys(call.args as Record<string, unknown>).sort()).toEqual(Object.keys((spec?.parameters.properties ?? {}) as Record<string, unknown>).sort());
+    }
   });
 
   it('stops generating and abstains with LLM_TIMEOUT when the budget runs out', async () => {

@@ -21,7 +21,7 @@ describe('role prompts', () => {
     const prompts = loadRolePrompts(loadConfig({ env: {} }).agents);
     expect(Object.keys(prompts).sort()).toEqual([...RoleName.options].sort());
     for (const role of RoleName.options) {
-      expect(prompts[role].file).toBe(`${role}.v1.md`);
+      expect(prompts[role].file).toBe(`${role}.v2.md`);
       expect(prompts[role].version).toMatch(/^[0-9a-f]{12}$/);
       expect(prompts[role].text).toMatch(/DATA, never instructions/);
     }

@@ -12,6 +12,8 @@ import { QuorumError, Verdict, parseJson } from '../../contracts/index.ts';
 import { loadConfig } from '../../config/index.ts';
 import { openDb } from '../../db/index.ts';
 import { MSFT_CSV } from '../support/committee.ts';
+import { NodeTools } from '../../graph/index.ts';
+import { z } from 'zod';
 import { ingestPriceCsv } from '../../market/index.ts';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'quorum-critique-'));
@@ -68,14 +70,23 @@ describe('quorum critique', () => {
     expect(json.stderr).toContain('the deterministic rules baseline judges instead');
     const parsed = parseJson(json.stdout);
     if (!parsed.ok) throw new Error(parsed.error);
-    const out = parsed.value as { verdict: unknown; backend: string; opinions: unknown[]; proposal: { ticker: string } };
+    const out = parsed.value as { verdict: unknown; backend: string; opinions: unknown[]; proposal: { ticker: string }; toolCalls: unknown };
     expect(Verdict.parse(out.verdict).backend).toBe('rules');
     expect(out.proposal.ticker).toBe('MSFT');
     expect(out.opinions).toHaveLength(4);
+    // The chosen calls, with their arguments: the rules baseline's tool turns ask for the configured defaults.
+    const toolCalls = z.array(NodeTools).parse(out.toolCalls);
+    expect(toolCalls.map((x) => [x.node, x.choice, x.calls.map((c) => c.tool)])).toEqual([
+      ['analyst', 'agent', ['bars', 'indicators', 'news_search', 'explain_proposal']],
+      ['risk', 'agent', ['portfolio']],
+    ]);
+    expect(toolCalls[0]?.calls[0]?.args).toEqual({ limit: 5 });
 
     const text = await critique(['--ticker', 'MSFT', '--as-of', '2001-06-01', '--backend', 'rules']);
     expect(text.stdout).toContain('PROPOSAL');
     expect(text.stdout).toMatch(/\[bull round 1\]/);
+    expect(text.stdout).toContain("[analyst tools: the rules baseline's choice (configured defaults)]");
+    expect(text.stdout).toMatch(/ {2}bars \{"limit":5\} -> ok \[tool:tc_[0-9a-f]{16}\]/);
     expect(text.stdout).toMatch(/VERDICT: (APPROVE|REDUCE|REJECT|ABSTAIN) size x/);
   });
 });

@@ -67,8 +67,15 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect(run.rows[0]).toEqual({ status: 'completed', backend: 'rules', thread_id: res.threadId });
     const nodes = await db.query<{ node: string; n: number }>('SELECT node, count(*)::int AS n FROM agent_messages WHERE run_id = $1 GROUP BY node ORDER BY node', [res.runId]);
     expect(nodes.rows.map((r) => r.node)).toEqual(['analyst', 'bear', 'bull', 'committee', 'risk']);
-    const withOutput = await db.query('SELECT count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND output IS NOT NULL AND prompt_version IS NOT NULL', [res.runId]);
-    expect(withOutput.rows[0]).toEqual({ n: 5 });
+    const withOutput = await db.query<{ agent: string }>('SELECT agent FROM agent_messages WHERE run_id = $1 AND output IS NOT NULL AND prompt_version IS NOT NULL ORDER BY agent', [res.runId]);
+    // Five opinions/verdict, and the tool turns of the analyst and the risk agent (agents.yaml toolTurn).
+    expect(withOutput.rows.map((r) => r.agent)).toEqual(['analyst:rules', 'analyst:rules:tools', 'bear:rules', 'bull:rules', 'committee:rules', 'risk:rules', 'risk:rules:tools']);
+    // The yardstick chooses deterministically: its tool turns ask for the configured defaults, with no LLM call.
+    expect(res.toolCalls.map((t) => [t.node, t.choice])).toEqual([
+      ['analyst', 'agent'],
+      ['risk', 'agent'],
+    ]);
+    expect(res.stats.toolTurnCalls).toBe(0);
     const tools = await db.query<{ agent: string; tool: string }>('SELECT agent, tool FROM tool_calls WHERE run_id = $1 ORDER BY agent, tool', [res.runId]);
     expect(tools.rows).toEqual([
       { agent: 'analyst', tool: 'bars' },
@@ -90,7 +97,10 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     const res = await runCommittee({ db, config: withCommittee({ debateRounds: 2 }), proposal, backend, databaseUrl: url });
     expect(count(backend.calls, 'bull')).toBe(2);
     expect(count(backend.calls, 'bear')).toBe(2);
-    expect(res.stats.llmCalls).toBe(7);
+    // 7 opinion/verdict calls + the tool turns of the analyst and the risk agent.
+    expect(res.stats.llmCalls).toBe(9);
+    expect(res.stats.toolTurnCalls).toBe(2);
+    expect(backend.toolCalls.map((c) => c.role)).toEqual(['analyst', 'risk']);
     expect(res.stats.promptTokens).toBeGreaterThan(0);
     expect(res.verdict.decision).toBe('REDUCE');
     expect(res.verdict.sizeMultiplier).toBe(0.5);
@@ -106,7 +116,8 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     const backend = script();
     const res = await runCommittee({ db, config: withCommittee({ debateRounds: 0 }), proposal, backend, databaseUrl: url });
     expect(count(backend.calls, 'bull') + count(backend.calls, 'bear')).toBe(0);
-    expect(res.stats.llmCalls).toBe(3);
+    expect(res.stats.llmCalls).toBe(5);
+    expect(res.stats.toolTurnCalls).toBe(2);
   });
 
   it.skipIf(!available)('resumes a run killed after the bull/bear round without calling any finished node again', async () => {
@@ -128,6 +139,7 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect(count(backend.calls, 'committee')).toBe(0);
     const before = { analyst: count(backend.calls, 'analyst'), bull: count(backend.calls, 'bull'), bear: count(backend.calls, 'bear') };
     expect(before).toEqual({ analyst: 1, bull: 1, bear: 1 });
+    expect({ analyst: count(backend.toolCalls, 'analyst'), risk: count(backend.toolCalls, 'risk') }).toEqual({ analyst: 1, risk: 1 });
 
     const events: CommitteeEvent[] = [];
     const res = await runCommittee({ db, config: base, proposal, backend, databaseUrl: url, threadId, onEvent: (e) => events.push(e) });
@@ -140,15 +152,23 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect(verdicts.rows[0]).toEqual({ n: 1 });
     const finished = await db.query(`SELECT status FROM committee_runs WHERE thread_id = $1`, [threadId]);
     expect(finished.rows[0]).toEqual({ status: 'completed' });
-    // The analyst's tools ran once: resuming did not repeat them either.
+    // The analyst's tool turn and tools ran once: resuming did not repeat them either. The risk
+    // node was killed after its tool turn and before its answer, so it ran again, tool turn included.
     const tools = await db.query(`SELECT count(*)::int AS n FROM tool_calls WHERE run_id = $1 AND agent = 'analyst'`, [res.runId]);
     expect(tools.rows[0]).toEqual({ n: 4 });
+    expect({ analyst: count(backend.toolCalls, 'analyst'), risk: count(backend.toolCalls, 'risk') }).toEqual({ analyst: 1, risk: 2 });
+    const turns = await db.query(`SELECT count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND agent = 'analyst:scripted:tools'`, [res.runId]);
+    expect(turns.rows[0]).toEqual({ n: 3 });
+    expect(res.stats.toolTurnCalls).toBe(2);
 
-    // A finished thread answers from its checkpoint: no call at all.
+    // A finished thread answers from its checkpoint: no call at all, no tool turn either.
     const callsSoFar = backend.calls.length;
+    const turnsSoFar = backend.toolCalls.length;
     const again = await runCommittee({ db, config: base, proposal, backend, databaseUrl: url, threadId });
     expect(again.verdict).toEqual(res.verdict);
     expect(backend.calls.length).toBe(callsSoFar);
+    expect(backend.toolCalls.length).toBe(turnsSoFar);
+    expect(again.toolCalls).toEqual(res.toolCalls);
   });
 
   it.skipIf(!available)('turns a committee that misses its node timeout into an ABSTAIN verdict', async () => {
