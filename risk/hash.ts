@@ -175,11 +175,13 @@ const TAG_UNDEFINED = 0x35;
 const TAG_COUNT = 0x38;
 const TAG_OBJECT = 0x39;
 const TAG_OTHER = 0x3a;
+const TAG_STRING8 = 0x3b;
 
 /**
  * A hash over a stream of typed tokens: `reset`, then `scalar`/`count` in the caller's fixed order,
- * then `digest`. Every token is tagged and strings are length-prefixed, so the word sequence decodes
- * to exactly one token sequence: two streams share a digest only by a 128-bit chance. The words are
+ * then `digest`. Every token is tagged and strings are length-prefixed (Latin-1 text packed four
+ * characters a word under its own tag, wider text two), so the word sequence decodes to exactly one
+ * token sequence: two streams share a digest only by a 128-bit chance. The words are
  * mixed with the same cyrb128 steps as `contentHash`. One instance is reused for every id (synchronous,
  * not re-entrant).
  */
@@ -247,13 +249,41 @@ export class TokenHash {
     const len = s.length;
     this.room(2 + ((len + 1) >> 1));
     const w = this.words;
-    let n = this.n;
-    w[n++] = tag;
+    const start = this.n;
+    let n = start;
+    // Latin-1 text (ids, tickers, timestamps: nearly all of it) four characters a word, under its own
+    // tag; anything wider two UTF-16 code units a word. The length makes a short last word unambiguous.
+    w[n++] = tag === TAG_STRING ? TAG_STRING8 : tag;
     w[n++] = len;
-    // Two UTF-16 code units a word (the length above makes an odd tail unambiguous).
     let i = 0;
-    for (; i + 1 < len; i += 2) w[n++] = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
-    if (i < len) w[n++] = s.charCodeAt(i);
+    let wide = false;
+    for (; i + 3 < len; i += 4) {
+      const a = s.charCodeAt(i);
+      const b = s.charCodeAt(i + 1);
+      const c = s.charCodeAt(i + 2);
+      const d = s.charCodeAt(i + 3);
+      if ((a | b | c | d) > 0xff) {
+        wide = true;
+        break;
+      }
+      w[n++] = a | (b << 8) | (c << 16) | (d << 24);
+    }
+    if (!wide && i < len) {
+      let last = 0;
+      for (let k = 0; i + k < len; k++) {
+        const c = s.charCodeAt(i + k);
+        if (c > 0xff) wide = true;
+        last |= c << (8 * k);
+      }
+      w[n++] = last;
+    }
+    if (wide) {
+      n = start;
+      w[n++] = tag;
+      w[n++] = len;
+      for (i = 0; i + 1 < len; i += 2) w[n++] = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+      if (i < len) w[n++] = s.charCodeAt(i);
+    }
     this.n = n;
   }
 
