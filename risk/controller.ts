@@ -121,12 +121,14 @@ const DECISION_ID_VERSION = 2;
 const ids = new TokenHash();
 
 /** An array field of the portfolio: its items through `item`, or (malformed input) the whole value. */
-function hashItems<T>(items: readonly T[] | unknown, item: (x: T) => void): void {
+function hashItems<T>(items: unknown, item: (x: T) => void): void {
   if (!Array.isArray(items)) return ids.scalar(items);
   ids.count(items.length);
   for (const x of items as readonly T[]) {
     if (x !== null && typeof x === 'object') item(x);
-    else ids.scalar(x);
+    // A malformed item (not an object) goes in wrapped, as one object token, so it cannot be read as
+    // the first field of an object item.
+    else ids.scalar([x]);
   }
 }
 

@@ -6,10 +6,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RiskRules } from '../../config/schema.ts';
-import type { RiskDecision } from '../../contracts/index.ts';
+import type { PositionSnapshot, RiskDecision } from '../../contracts/index.ts';
 import { TokenHash } from '../../risk/hash.ts';
 import { decide, decisionId, type DecideInput } from '../../risk/index.ts';
-import { DEFAULT_RULES, NOW, arbDecideInput, iso, openOrder, position } from '../support/risk-fixtures.ts';
+import { DEFAULT_RULES, NOW, arbDecideInput, input, iso, openOrder, portfolio, position } from '../support/risk-fixtures.ts';
 
 const RUNS = 1_000;
 
@@ -219,6 +219,14 @@ describe('decision id', () => {
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it('keeps malformed lists apart: a non-object item cannot pass for the first field of an object item', () => {
+    const odd = (items: unknown[]): DecideInput => input({ portfolio: portfolio({ positions: items as PositionSnapshot[] }) });
+    const a = decide(odd([{ ticker: 'X', qty: 1, marketPrice: 2, sector: 'S', openedAt: null }, 'T']));
+    const b = decide(odd(['X', { ticker: 1, qty: 2, marketPrice: 'S', sector: null, openedAt: 'T' }]));
+    expect(a.tradingState).toBe('HALTED');
+    expect(a.id).not.toBe(b.id);
   });
 
   it('treats a missing account as null or undefined alike, and ignores key order and extra keys', () => {
