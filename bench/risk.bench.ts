@@ -1,7 +1,10 @@
 /**
  * Risk controller throughput: decisions per second on realistic inputs (budget > 50,000/s).
  * Inputs: a $100k-$500k account with 10 positions across sectors, 3 open orders, 25 orders today,
- * verdicts with three cited reasons, default rules; a rotating set so no single input is hot.
+ * verdicts with three cited reasons, default rules; a rotating set of 256 so no single input is hot.
+ * Every input has its own numbers, ids, decision time and order/position timestamps (as in a real
+ * session, where `now` and the account move between decisions), so nothing keyed on a repeated value
+ * (a string, an object) could make the controller look faster than it is.
  */
 import { cpus, loadavg } from 'node:os';
 import { RiskRulesSchema } from '../config/schema.ts';
@@ -29,30 +32,32 @@ function inputs(count: number): DecideInput[] {
   const rules = Object.freeze(RiskRulesSchema.parse({}));
   const out: DecideInput[] = [];
   for (let i = 0; i < count; i++) {
+    // Decisions a few seconds apart through the trading day; the account snapshot 1-5 s old.
+    const nowMs = NOW_MS + Math.floor(rnd() * 3_600_000);
     const equity = Math.round(100_000 + rnd() * 400_000);
     const positions = TICKERS.slice(0, 10).map((ticker, k) => {
       const marketPrice = Math.round((20 + rnd() * 400) * 100) / 100;
-      return { ticker, qty: Math.max(1, Math.floor((equity * 0.06) / marketPrice)), avgPrice: marketPrice * 0.97, marketPrice, sector: SECTORS[k % SECTORS.length] ?? null, openedAt: iso(NOW_MS - (1 + k) * 86_400_000) };
+      return { ticker, qty: Math.max(1, Math.floor((equity * 0.06) / marketPrice)), avgPrice: marketPrice * 0.97, marketPrice, sector: SECTORS[k % SECTORS.length] ?? null, openedAt: iso(nowMs - (1 + k) * 86_400_000 - Math.floor(rnd() * 3_600_000)) };
     });
     const portfolio: PortfolioSnapshot = {
-      asOf: iso(NOW_MS - 5_000),
+      asOf: iso(nowMs - 1_000 - Math.floor(rnd() * 4_000)),
       equity,
       cash: equity * 0.4,
       buyingPower: equity * 0.8,
       lastEquity: equity * 1.002,
       peakEquity: equity * 1.03,
       positions,
-      openOrders: TICKERS.slice(10, 13).map((ticker, k) => ({ ticker, side: 'buy' as const, qty: 20 + k, clientOrderId: `q-${i}-${k}`, submittedAt: iso(NOW_MS - 600_000) })),
+      openOrders: TICKERS.slice(10, 13).map((ticker, k) => ({ ticker, side: 'buy' as const, qty: 20 + k, clientOrderId: `q-${i}-${k}`, submittedAt: iso(nowMs - 600_000) })),
       dayTradesLast5Days: 1,
-      recentOrderTimes: Array.from({ length: 25 }, (_, k) => iso(NOW_MS - 3_600_000 * 4 + k * 400_000)),
+      recentOrderTimes: Array.from({ length: 25 }, (_, k) => iso(nowMs - 3_600_000 * 4 + k * 400_000 + Math.floor(rnd() * 60_000))),
       tradingState: 'ACTIVE',
     };
     const ticker = TICKERS[Math.floor(rnd() * TICKERS.length)] ?? 'AAPL';
     const lastPrice = Math.round((20 + rnd() * 400) * 100) / 100;
-    const market: MarketSnapshot = { ticker, asOf: iso(NOW_MS - 60_000), lastPrice, atr: lastPrice * (0.01 + rnd() * 0.03), avgDollarVolume: 2e9, sector: SECTORS[Math.floor(rnd() * SECTORS.length)] ?? null, marketOpen: true };
+    const market: MarketSnapshot = { ticker, asOf: iso(nowMs - 60_000), lastPrice, atr: lastPrice * (0.01 + rnd() * 0.03), avgDollarVolume: 2e9, sector: SECTORS[Math.floor(rnd() * SECTORS.length)] ?? null, marketOpen: true };
     const proposal: Proposal = {
       id: `p-${i}`, ticker, side: rnd() < 0.8 ? 'buy' : 'sell', probability: 0.6, expectedReturn: 0.012, horizonDays: 5, modelId: 'gbm', modelVersion: '3',
-      featureSnapshotId: `fs-${i}`, attributions: [{ feature: 'rsi14', value: 38, contribution: 0.04 }, { feature: 'ret5', value: -0.02, contribution: 0.02 }], asOf: iso(NOW_MS - 60_000),
+      featureSnapshotId: `fs-${i}`, attributions: [{ feature: 'rsi14', value: 38, contribution: 0.04 }, { feature: 'ret5', value: -0.02, contribution: 0.02 }], asOf: iso(nowMs - 60_000),
     };
     const verdict: Verdict = {
       id: `v-${i}`, proposalId: proposal.id, decision: rnd() < 0.7 ? 'APPROVE' : 'REDUCE', sizeMultiplier: 0.5 + rnd() * 0.5, confidence: 0.6 + rnd() * 0.3,
@@ -61,9 +66,9 @@ function inputs(count: number): DecideInput[] {
         { text: 'Retrieved news shows an earnings beat and raised guidance two days before the as-of time.', evidence: ['news:123', 'news:456'] },
         { text: 'Bear case: sector rotation risk; volatility is moderate (ATR 2% of price).', evidence: ['tool:atr-1'] },
       ],
-      dissent: ['bear: valuation stretched'], backend: 'ollama', model: 'mistral', promptVersion: 'committee-v3', tokens: { prompt: 5200, completion: 640 }, abstainReason: null, createdAt: iso(NOW_MS - 30_000),
+      dissent: ['bear: valuation stretched'], backend: 'ollama', model: 'mistral', promptVersion: 'committee-v3', tokens: { prompt: 5200, completion: 640 }, abstainReason: null, createdAt: iso(nowMs - 30_000),
     };
-    out.push({ verdict, proposal, portfolio, market, rules, now: iso(NOW_MS) });
+    out.push({ verdict, proposal, portfolio, market, rules, now: iso(nowMs) });
   }
   return out;
 }

@@ -9,7 +9,7 @@ import type { Proposal } from '../contracts/proposal.ts';
 import type { RiskAction, RiskDecision, RuleResult } from '../contracts/risk-decision.ts';
 import type { Verdict } from '../contracts/verdict.ts';
 import { clipDetails, num } from './format.ts';
-import { contentHash } from './hash.ts';
+import { contentHash, TokenHash } from './hash.ts';
 import {
   buyingPowerRule,
   exposureRules,
@@ -20,7 +20,8 @@ import {
   noCrossZeroRule,
   oneOpenOrderRule,
   pdtRule,
-  positionQtyOf,
+  holdingsOf,
+  parseTimes,
   reducesPosition,
   riskPerTradeRule,
   throttleRule,
@@ -29,11 +30,12 @@ import {
   type OrderContext,
 } from './rules.ts';
 import type { CancelCheck, ExitDecision, TradingStateAssessment } from './schema.ts';
-import { tradingStateFor } from './trading-state.ts';
+import { tradingStateAt, tradingStateFor } from './trading-state.ts';
 import { nowMs } from './time.ts';
 
 /** Verdict decisions that may lead to an order. */
 export const ORDER_DECISIONS: readonly string[] = ['APPROVE', 'REDUCE'];
+const ORDER_DECISIONS_TEXT = ORDER_DECISIONS.join(',');
 
 /** Everything one decision depends on. */
 export interface DecideInput {
@@ -61,11 +63,15 @@ function contextFor(
   now: string,
 ): OrderContext {
   const at = nowMs(now);
-  const state: TradingStateAssessment = tradingStateFor(portfolio, rules, now);
+  const state: TradingStateAssessment = tradingStateAt(portfolio, rules, at);
   const account = state.accountUsable && portfolio ? portfolio : null;
-  const positionQty = positionQtyOf(account, ticker);
-  return { ticker, side, account, positionQty, reducing: reducesPosition(side, positionQty), state, market, rules, at };
+  const held = holdingsOf(account, ticker, market);
+  const positionQty = held.get(ticker)?.qty ?? 0;
+  const recentMs = account ? parseTimes(account.recentOrderTimes) : NO_TIMES;
+  return { ticker, side, account, positionQty, reducing: reducesPosition(side, positionQty), state, market, rules, at, held, recentMs };
 }
+
+const NO_TIMES: readonly number[] = Object.freeze([]);
 
 function actionFor(results: readonly RuleResult[], requested: number, capped: number): RiskAction {
   if (capped <= 0 || results.some((r) => !r.passed)) return 'DENY';
@@ -80,22 +86,139 @@ function clampMultiplier(m: number): { value: number; valid: boolean } {
 }
 
 /**
- * The decision's id: a hash of every input the decision depends on. Of the verdict and the proposal
- * only the fields the rules read (and their ids) are hashed: their texts cannot change the decision,
- * and hashing them cost more than the rules themselves.
+ * Every rules setting, in the fixed order the decision id hashes them. The `Record` type makes a new
+ * setting in RiskRulesSchema a compile error here until it is added (every setting can change a decision).
+ */
+const RULE_KEYS_SET: Record<keyof RiskRules, true> = {
+  minVerdictConfidence: true,
+  maxPositions: true,
+  riskPerTradePct: true,
+  atrStopMultiple: true,
+  rewardRisk: true,
+  maxPositionPct: true,
+  maxGrossExposurePct: true,
+  maxSectorPct: true,
+  dailyLossLimitPct: true,
+  dailyLossReducePct: true,
+  maxDrawdownPct: true,
+  maxOrdersPerMinute: true,
+  maxOrdersPerDay: true,
+  pdtEquityThreshold: true,
+  pdtMaxDayTrades: true,
+  marketBuyBufferPct: true,
+  minPrice: true,
+  minNotional: true,
+  maxAccountAgeSeconds: true,
+  allowShort: true,
+  requireMarketOpen: true,
+};
+const RULE_KEYS = Object.keys(RULE_KEYS_SET) as (keyof RiskRules)[];
+
+/** Version of the id's encoding: a change of what is hashed must change it, so old and new ids never meet. */
+const DECISION_ID_VERSION = 2;
+
+/** The one stream every decision id is written to (ids are computed synchronously, one at a time). */
+const ids = new TokenHash();
+
+/** An array field of the portfolio: its items through `item`, or (malformed input) the whole value. */
+function hashItems<T>(items: unknown, item: (x: T) => void): void {
+  if (!Array.isArray(items)) return ids.scalar(items);
+  ids.count(items.length);
+  for (const x of items as readonly T[]) {
+    if (x !== null && typeof x === 'object') item(x);
+    // A malformed item (not an object) goes in wrapped, as one object token, so it cannot be read as
+    // the first field of an object item.
+    else ids.scalar([x]);
+  }
+}
+
+function hashPosition(p: PortfolioSnapshot['positions'][number]): void {
+  ids.scalar(p.ticker);
+  ids.scalar(p.qty);
+  ids.scalar(p.marketPrice);
+  ids.scalar(p.sector);
+  ids.scalar(p.openedAt);
+}
+
+function hashOpenOrder(o: PortfolioSnapshot['openOrders'][number]): void {
+  ids.scalar(o.ticker);
+  ids.scalar(o.side);
+  ids.scalar(o.qty);
+}
+
+/** Recent order times by their milliseconds, which is all the throttle reads of them. */
+function hashTimes(times: unknown, parsed: readonly number[] | null): void {
+  if (!Array.isArray(times)) return ids.scalar(times);
+  const ms = parsed !== null && parsed.length === times.length ? parsed : parseTimes(times);
+  ids.count(ms.length);
+  // One token for every unparsable time: the throttle treats them all alike.
+  for (const t of ms) ids.scalar(Number.isNaN(t) ? null : t);
+}
+
+/**
+ * The decision's id: a 128-bit hash of exactly the inputs that can change the decision (its action,
+ * quantities, prices, state or any rule's detail), written in a fixed order as a canonical token stream:
+ *
+ * - verdict: id, proposalId, decision, sizeMultiplier, confidence;
+ * - proposal: id, ticker, side;
+ * - portfolio (or its absence): asOf, equity, cash, buyingPower, lastEquity, peakEquity,
+ *   dayTradesLast5Days, tradingState; each position's ticker, qty, marketPrice, sector, openedAt; each
+ *   open order's ticker, side, qty; every recent order time, as the milliseconds it parses to (NaN
+ *   alike), which is all the throttle reads of it (all lists in their given order);
+ * - market: ticker, asOf, lastPrice, atr, sector, marketOpen;
+ * - every rules setting; `now`; `baseQty`.
+ *
+ * Left out, because no rule reads them: the verdict's and proposal's texts and other fields, a
+ * position's avgPrice, an open order's clientOrderId and submittedAt, the market's avgDollarVolume.
+ * So the id (and the client_order_id derived from it) stays the same when only those change, and a
+ * rule that starts reading one of them must add it here (tests/risk/decision-id.test.ts checks that
+ * any change of the decision changes the id). Key order and extra keys do not matter; the tokens are
+ * typed and length-prefixed, so distinct inputs collide only by chance (2^-128 a pair).
  */
 export function decisionId(input: DecideInput): string {
-  const { verdict: v, proposal: p } = input;
-  return `rd_${contentHash({
-    v: 1,
-    verdict: { id: v.id, proposalId: v.proposalId, decision: v.decision, sizeMultiplier: v.sizeMultiplier, confidence: v.confidence },
-    proposal: { id: p.id, ticker: p.ticker, side: p.side },
-    portfolio: input.portfolio ?? null,
-    market: input.market,
-    rules: input.rules,
-    now: input.now,
-    baseQty: input.baseQty,
-  })}`;
+  return idOf(input, null);
+}
+
+/** decisionId, reusing the recent order times the controller already parsed (null: parse them here). */
+function idOf(input: DecideInput, recentMs: readonly number[] | null): string {
+  const { verdict: v, proposal: p, portfolio: a, market: m, rules } = input;
+  ids.reset();
+  ids.scalar(DECISION_ID_VERSION);
+  ids.scalar(v.id);
+  ids.scalar(v.proposalId);
+  ids.scalar(v.decision);
+  ids.scalar(v.sizeMultiplier);
+  ids.scalar(v.confidence);
+  ids.scalar(p.id);
+  ids.scalar(p.ticker);
+  ids.scalar(p.side);
+  if (a === null || a === undefined || typeof a !== 'object') {
+    // Missing account data (null and undefined mean the same: HALTED).
+    ids.scalar(null);
+  } else {
+    ids.count(1);
+    ids.scalar(a.asOf);
+    ids.scalar(a.equity);
+    ids.scalar(a.cash);
+    ids.scalar(a.buyingPower);
+    ids.scalar(a.lastEquity);
+    ids.scalar(a.peakEquity);
+    ids.scalar(a.dayTradesLast5Days);
+    ids.scalar(a.tradingState);
+    hashItems(a.positions, hashPosition);
+    hashItems(a.openOrders, hashOpenOrder);
+    hashTimes(a.recentOrderTimes, recentMs);
+  }
+  ids.scalar(m.ticker);
+  ids.scalar(m.asOf);
+  ids.scalar(m.lastPrice);
+  ids.scalar(m.atr);
+  ids.scalar(m.sector);
+  ids.scalar(m.marketOpen);
+  for (const key of RULE_KEYS) ids.scalar(rules[key]);
+  ids.scalar(input.now);
+  ids.scalar(input.baseQty);
+  return `rd_${ids.digest()}`;
 }
 
 /**
@@ -122,7 +245,7 @@ export function decide(input: DecideInput): RiskDecision {
     detail: `INPUT_MATCH: proposal=${proposal.id} verdict.proposalId=${verdict.proposalId} ticker=${proposal.ticker} market=${market.ticker}`,
   });
   const decisionOk = ORDER_DECISIONS.includes(verdict.decision);
-  results.push({ rule: 'DECISION_ALLOWED', passed: decisionOk, detail: `DECISION_ALLOWED: decision=${verdict.decision} allowed=${ORDER_DECISIONS.join(',')}` });
+  results.push({ rule: 'DECISION_ALLOWED', passed: decisionOk, detail: `DECISION_ALLOWED: decision=${verdict.decision} allowed=${ORDER_DECISIONS_TEXT}` });
   const confidenceOk = Number.isFinite(verdict.confidence) && verdict.confidence >= rules.minVerdictConfidence;
   results.push({ rule: 'MIN_CONFIDENCE', passed: confidenceOk, detail: `MIN_CONFIDENCE: confidence=${num(verdict.confidence, 3)} min=${num(rules.minVerdictConfidence, 3)}` });
 
@@ -151,7 +274,7 @@ export function decide(input: DecideInput): RiskDecision {
   const allowed = action !== 'DENY';
   const price = Number.isFinite(market.lastPrice) && market.lastPrice > 0 ? market.lastPrice : null;
   return {
-    id: decisionId(input),
+    id: idOf(input, ctx.account ? ctx.recentMs : null),
     proposalId: proposal.id,
     verdictId: verdict.id,
     ticker: proposal.ticker,

@@ -32,6 +32,58 @@ export interface OrderContext {
   readonly rules: RiskRules;
   /** `now` in milliseconds. */
   readonly at: number;
+  /** The account's positions summed by ticker (see `holdingsOf`); empty without a usable account. */
+  readonly held: ReadonlyMap<string, Holding>;
+  /** The account's recentOrderTimes in milliseconds (NaN where one does not parse), parsed once per decision. */
+  readonly recentMs: readonly number[];
+}
+
+/** One ticker's positions as the exposure rules value them. */
+export interface Holding {
+  /** Signed quantity, summed over the ticker's position rows. */
+  qty: number;
+  /** Price per share: the order's last price for the order's ticker, else the position's market price. */
+  price: number;
+  /** Sector bucket: the market snapshot's for the order's ticker, else the position's. */
+  sector: string;
+}
+
+/**
+ * The account's positions summed by ticker, valued for an order in `ticker` (its rows at the market
+ * snapshot's price and sector). Built once per decision; the position, exposure and max-positions rules
+ * all read it.
+ */
+export function holdingsOf(account: PortfolioSnapshot | null, ticker: string, market: MarketSnapshot): Map<string, Holding> {
+  const held = new Map<string, Holding>();
+  if (!account) return held;
+  const orderSector = sectorKey(market.sector);
+  for (const p of account.positions) {
+    const same = p.ticker === ticker;
+    const price = same ? market.lastPrice : p.marketPrice;
+    const sector = same ? orderSector : sectorKey(p.sector);
+    const prev = held.get(p.ticker);
+    if (prev === undefined) held.set(p.ticker, { qty: p.qty, price, sector });
+    else {
+      // Several rows of one ticker: quantities add up, the last row's price and sector stand.
+      prev.qty += p.qty;
+      prev.price = price;
+      prev.sector = sector;
+    }
+  }
+  return held;
+}
+
+/**
+ * Milliseconds of each recent order time; NaN where one is not a parsable ISO string (the throttle counts
+ * those against the limit). The throttle and the decision id both read this, so they agree on the times.
+ */
+export function parseTimes(times: readonly unknown[]): number[] {
+  const out = new Array<number>(times.length);
+  for (let i = 0; i < times.length; i++) {
+    const t = times[i];
+    out[i] = typeof t === 'string' ? isoMs(t) : Number.NaN;
+  }
+  return out;
 }
 
 /** A size-limiting rule's outcome. */
@@ -44,14 +96,6 @@ const UNKNOWN = 'unknown (no usable account data)';
 
 function result(rule: string, passed: boolean, detail: string): RuleResult {
   return { rule, passed, detail: `${rule}: ${detail}` };
-}
-
-/** Signed quantity of `ticker` in the account. */
-export function positionQtyOf(account: PortfolioSnapshot | null, ticker: string): number {
-  if (!account) return 0;
-  let qty = 0;
-  for (const p of account.positions) if (p.ticker === ticker) qty += p.qty;
-  return qty;
 }
 
 /** Whether an order on `side` shrinks a position of signed size `positionQty`. */
@@ -99,8 +143,7 @@ export function throttleRule(ctx: OrderContext): RuleResult {
   const minuteStart = ctx.at - MINUTE_MS;
   let minute = 0;
   let day = 0;
-  for (const t of ctx.account.recentOrderTimes) {
-    const ms = isoMs(t);
+  for (const ms of ctx.recentMs) {
     // Unparsable or future times count against the throttle: when in doubt, fewer orders.
     if (!(ms <= minuteStart)) minute += 1;
     if (!(ms < dayStart)) day += 1;
@@ -162,26 +205,25 @@ export function minPriceRule(ctx: OrderContext): RuleResult {
   return result('MIN_PRICE', Number.isFinite(price) && price >= ctx.rules.minPrice, `price=${num(price)} min=${num(ctx.rules.minPrice)}`);
 }
 
-/** The set of tickers the account holds or has opening orders for. */
-function occupiedTickers(account: PortfolioSnapshot): Set<string> {
-  const held = new Map<string, number>();
-  for (const p of account.positions) if (p.qty !== 0) held.set(p.ticker, (held.get(p.ticker) ?? 0) + p.qty);
-  const occupied = new Set<string>();
-  for (const [ticker, qty] of held) if (qty !== 0) occupied.add(ticker);
-  for (const o of account.openOrders) {
-    if (!reducesPosition(o.side, held.get(o.ticker) ?? 0)) occupied.add(o.ticker);
-  }
-  return occupied;
-}
-
 export function maxPositionsRule(ctx: OrderContext): RuleResult {
   const a = ctx.account;
   if (!a) return result('MAX_POSITIONS', false, UNKNOWN);
-  const occupied = occupiedTickers(a);
-  const open = occupied.size;
+  // Occupied: tickers held (non-zero) plus tickers with an opening order; pending tickers are few, so a
+  // list is enough to count each once.
+  let open = 0;
+  for (const h of ctx.held.values()) if (h.qty !== 0) open += 1;
+  let pending: string[] | null = null;
+  for (const o of a.openOrders) {
+    const qty = ctx.held.get(o.ticker)?.qty ?? 0;
+    if (qty !== 0 || reducesPosition(o.side, qty)) continue;
+    if (pending === null) pending = [o.ticker];
+    else if (!pending.includes(o.ticker)) pending.push(o.ticker);
+  }
+  if (pending !== null) open += pending.length;
   const limit = ctx.rules.maxPositions;
   if (ctx.reducing) return result('MAX_POSITIONS', true, `open=${open} limit=${limit} (order reduces a position)`);
-  if (occupied.has(ctx.ticker)) return result('MAX_POSITIONS', true, `open=${open} limit=${limit} (adds to a held or pending ticker)`);
+  const occupied = (ctx.held.get(ctx.ticker)?.qty ?? 0) !== 0 || (pending !== null && pending.includes(ctx.ticker));
+  if (occupied) return result('MAX_POSITIONS', true, `open=${open} limit=${limit} (adds to a held or pending ticker)`);
   return result('MAX_POSITIONS', open + 1 <= limit, `open=${open} limit=${limit}`);
 }
 
@@ -250,7 +292,6 @@ function sectorKey(sector: string | null): string {
 function exposureOf(ctx: OrderContext, account: PortfolioSnapshot): Exposure {
   const price = ctx.market.lastPrice;
   const orderSector = sectorKey(ctx.market.sector);
-  const held = new Map<string, { qty: number; price: number; sector: string }>();
   const e: Exposure = { gross: 0, sector: 0, ticker: 0, unpriced: 0 };
   for (const p of account.positions) {
     const same = p.ticker === ctx.ticker;
@@ -260,12 +301,10 @@ function exposureOf(ctx: OrderContext, account: PortfolioSnapshot): Exposure {
     e.gross += value;
     if (sector === orderSector) e.sector += value;
     if (same) e.ticker += value;
-    const prev = held.get(p.ticker);
-    held.set(p.ticker, { qty: (prev?.qty ?? 0) + p.qty, price: unit, sector });
   }
   // Pending opening orders will add exposure when they fill; value them at their ticker's price.
   for (const o of account.openOrders) {
-    const h = held.get(o.ticker);
+    const h = ctx.held.get(o.ticker);
     if (reducesPosition(o.side, h?.qty ?? 0)) continue;
     const same = o.ticker === ctx.ticker;
     const unit = same ? price : h?.price;
@@ -281,39 +320,44 @@ function exposureOf(ctx: OrderContext, account: PortfolioSnapshot): Exposure {
   return e;
 }
 
+const NOT_APPLICABLE = 'not applicable to an order that reduces a position';
+
+function notApplicable(rule: string): Capped {
+  return { result: result(rule, true, NOT_APPLICABLE), cap: Number.POSITIVE_INFINITY };
+}
+
+function unknownCap(rule: string): Capped {
+  return { result: result(rule, false, UNKNOWN), cap: 0 };
+}
+
+/** One exposure cap: the largest quantity that keeps `current` plus the order within limitPct of equity. */
+function exposureCap(rule: string, limitPct: number, current: number, label: string, equity: number, price: number, unpriced: string): Capped {
+  const limit = (equity * limitPct) / 100;
+  const q = capQty(limit, current, price);
+  return {
+    result: result(rule, q > 0, `${label}=${num(current)} limit=${pct(limitPct)} of equity ${num(equity)}=${num(limit)} price=${num(price)} maxQty=${capText(q)}${unpriced}`),
+    cap: q,
+  };
+}
+
 /** MAX_POSITION_PCT, MAX_GROSS_EXPOSURE and SECTOR_CAP, all valued at the last price. */
 export function exposureRules(ctx: OrderContext): [Capped, Capped, Capped] {
-  const names = ['MAX_POSITION_PCT', 'MAX_GROSS_EXPOSURE', 'SECTOR_CAP'] as const;
   const a = ctx.account;
-  if (ctx.reducing) {
-    const na = (rule: string): Capped => ({ result: result(rule, true, 'not applicable to an order that reduces a position'), cap: Number.POSITIVE_INFINITY });
-    return [na(names[0]), na(names[1]), na(names[2])];
-  }
-  if (!a) {
-    const unknown = (rule: string): Capped => ({ result: result(rule, false, UNKNOWN), cap: 0 });
-    return [unknown(names[0]), unknown(names[1]), unknown(names[2])];
-  }
+  if (ctx.reducing) return [notApplicable('MAX_POSITION_PCT'), notApplicable('MAX_GROSS_EXPOSURE'), notApplicable('SECTOR_CAP')];
+  if (!a) return [unknownCap('MAX_POSITION_PCT'), unknownCap('MAX_GROSS_EXPOSURE'), unknownCap('SECTOR_CAP')];
   const price = ctx.market.lastPrice;
   const e = exposureOf(ctx, a);
   const unpriced = e.unpriced > 0 ? ` unpricedPendingOrders=${e.unpriced}` : '';
-  const one = (rule: string, limitPct: number, current: number, label: string): Capped => {
-    const limit = (a.equity * limitPct) / 100;
-    const q = capQty(limit, current, price);
-    return {
-      result: result(rule, q > 0, `${label}=${num(current)} limit=${pct(limitPct)} of equity ${num(a.equity)}=${num(limit)} price=${num(price)} maxQty=${capText(q)}${rule === 'MAX_POSITION_PCT' ? '' : unpriced}`),
-      cap: q,
-    };
-  };
   return [
-    one('MAX_POSITION_PCT', ctx.rules.maxPositionPct, e.ticker, `position(${ctx.ticker})`),
-    one('MAX_GROSS_EXPOSURE', ctx.rules.maxGrossExposurePct, e.gross, 'gross'),
-    one('SECTOR_CAP', ctx.rules.maxSectorPct, e.sector, `sector(${sectorKey(ctx.market.sector)})`),
+    exposureCap('MAX_POSITION_PCT', ctx.rules.maxPositionPct, e.ticker, `position(${ctx.ticker})`, a.equity, price, ''),
+    exposureCap('MAX_GROSS_EXPOSURE', ctx.rules.maxGrossExposurePct, e.gross, 'gross', a.equity, price, unpriced),
+    exposureCap('SECTOR_CAP', ctx.rules.maxSectorPct, e.sector, `sector(${sectorKey(ctx.market.sector)})`, a.equity, price, unpriced),
   ];
 }
 
 /** BUYING_POWER valued as Alpaca does: a market order counted `marketBuyBufferPct` above the last price. */
 export function buyingPowerRule(ctx: OrderContext): Capped {
-  if (ctx.reducing) return { result: result('BUYING_POWER', true, 'not applicable to an order that reduces a position'), cap: Number.POSITIVE_INFINITY };
+  if (ctx.reducing) return notApplicable('BUYING_POWER');
   const a = ctx.account;
   if (!a) return { result: result('BUYING_POWER', false, UNKNOWN), cap: 0 };
   const unit = ctx.market.lastPrice * (1 + ctx.rules.marketBuyBufferPct / 100);

@@ -22,13 +22,18 @@ function notFinite(portfolio: PortfolioSnapshot, name: 'cash' | 'buyingPower'): 
 
 /** Why an account snapshot cannot be used, or null when its numbers are sane. */
 export function accountProblem(portfolio: PortfolioSnapshot | null | undefined): string | null {
+  return problemOf(portfolio, portfolio && typeof portfolio === 'object' && typeof portfolio.asOf === 'string' ? isoMs(portfolio.asOf) : Number.NaN);
+}
+
+/** accountProblem with `asOf` already parsed (the caller needs its milliseconds too). */
+function problemOf(portfolio: PortfolioSnapshot | null | undefined, asOfMs: number): string | null {
   if (portfolio === null || portfolio === undefined) return 'missing account data';
   if (typeof portfolio !== 'object') return 'account data is not an object';
   const problem =
     notPositive(portfolio, 'equity') ?? notPositive(portfolio, 'lastEquity') ?? notPositive(portfolio, 'peakEquity') ??
     notFinite(portfolio, 'cash') ?? notFinite(portfolio, 'buyingPower');
   if (problem) return problem;
-  if (typeof portfolio.asOf !== 'string' || !Number.isFinite(isoMs(portfolio.asOf))) return `asOf=${String(portfolio.asOf)} is not a timestamp`;
+  if (typeof portfolio.asOf !== 'string' || !Number.isFinite(asOfMs)) return `asOf=${String(portfolio.asOf)} is not a timestamp`;
   if (!Array.isArray(portfolio.positions) || !Array.isArray(portfolio.openOrders) || !Array.isArray(portfolio.recentOrderTimes)) {
     return 'positions, openOrders or recentOrderTimes missing';
   }
@@ -63,8 +68,13 @@ export function tradingStateFor(
   rules: RiskRules,
   now: string,
 ): TradingStateAssessment {
-  const at = nowMs(now);
-  const problem = accountProblem(portfolio);
+  return tradingStateAt(portfolio, rules, nowMs(now));
+}
+
+/** tradingStateFor with `now` already parsed to milliseconds (the controller parses it once per decision). */
+export function tradingStateAt(portfolio: PortfolioSnapshot | null | undefined, rules: RiskRules, at: number): TradingStateAssessment {
+  const asOfMs = portfolio && typeof portfolio === 'object' && typeof portfolio.asOf === 'string' ? isoMs(portfolio.asOf) : Number.NaN;
+  const problem = problemOf(portfolio, asOfMs);
   if (problem !== null || !portfolio) {
     const why = problem ?? 'missing account data';
     return {
@@ -83,7 +93,7 @@ export function tradingStateFor(
     };
   }
 
-  const ageSeconds = (at - isoMs(portfolio.asOf)) / 1000;
+  const ageSeconds = (at - asOfMs) / 1000;
   // Data dated in the future beyond the allowed age is as untrustworthy as data that old.
   const fresh = Math.abs(ageSeconds) <= rules.maxAccountAgeSeconds;
   const loss = dailyLossPct(portfolio.equity, portfolio.lastEquity);
@@ -91,33 +101,55 @@ export function tradingStateFor(
   const lossHalt = loss >= rules.dailyLossLimitPct;
   const drawdownHalt = drawdown >= rules.maxDrawdownPct;
   const lossReduce = loss >= rules.dailyLossReducePct;
+  const age = num(ageSeconds, 1);
+  const lossText = pct(loss);
+  const equity = num(portfolio.equity);
 
   const results: RuleResult[] = [
     {
       rule: 'ACCOUNT_FRESH',
       passed: fresh,
-      detail: `ACCOUNT_FRESH: age=${num(ageSeconds, 1)}s limit=${rules.maxAccountAgeSeconds}s${fresh ? '' : ' (stale: fail closed)'}`,
+      detail: `ACCOUNT_FRESH: age=${age}s limit=${rules.maxAccountAgeSeconds}s${fresh ? '' : ' (stale: fail closed)'}`,
     },
     {
       rule: 'DAILY_LOSS',
       passed: !lossHalt,
       detail:
-        `DAILY_LOSS: loss=${pct(loss)} reduceAt=${pct(rules.dailyLossReducePct)} haltAt=${pct(rules.dailyLossLimitPct)} ` +
-        `equity=${num(portfolio.equity)} lastEquity=${num(portfolio.lastEquity)}`,
+        `DAILY_LOSS: loss=${lossText} reduceAt=${pct(rules.dailyLossReducePct)} haltAt=${pct(rules.dailyLossLimitPct)} ` +
+        `equity=${equity} lastEquity=${num(portfolio.lastEquity)}`,
     },
     {
       rule: 'MAX_DRAWDOWN',
       passed: !drawdownHalt,
-      detail: `MAX_DRAWDOWN: drawdown=${pct(drawdown)} limit=${pct(rules.maxDrawdownPct)} equity=${num(portfolio.equity)} peak=${num(portfolio.peakEquity)}`,
+      detail: `MAX_DRAWDOWN: drawdown=${pct(drawdown)} limit=${pct(rules.maxDrawdownPct)} equity=${equity} peak=${num(portfolio.peakEquity)}`,
     },
   ];
-  const base = { accountUsable: true, accountAgeSeconds: ageSeconds, dailyLossPct: loss, drawdownPct: drawdown, rules: results };
 
-  if (!fresh) return { ...base, state: 'HALTED', automatic: true, reason: `account data stale: age=${num(ageSeconds, 1)}s > ${rules.maxAccountAgeSeconds}s` };
-  if (portfolio.tradingState === 'HALTED') return { ...base, state: 'HALTED', automatic: false, reason: 'halted by the operator (stored state HALTED)' };
-  if (lossHalt) return { ...base, state: 'HALTED', automatic: true, reason: `daily loss ${pct(loss)} >= ${pct(rules.dailyLossLimitPct)}` };
-  if (drawdownHalt) return { ...base, state: 'HALTED', automatic: true, reason: `drawdown ${pct(drawdown)} >= ${pct(rules.maxDrawdownPct)}` };
-  if (lossReduce) return { ...base, state: 'REDUCING', automatic: true, reason: `daily loss ${pct(loss)} >= ${pct(rules.dailyLossReducePct)}` };
-  if (portfolio.tradingState === 'REDUCING') return { ...base, state: 'REDUCING', automatic: false, reason: 'reducing by the operator (stored state REDUCING)' };
-  return { ...base, state: 'ACTIVE', automatic: false, reason: 'within all limits' };
+  let state: TradingStateAssessment['state'] = 'ACTIVE';
+  let automatic = false;
+  let reason = 'within all limits';
+  if (!fresh) {
+    state = 'HALTED';
+    automatic = true;
+    reason = `account data stale: age=${age}s > ${rules.maxAccountAgeSeconds}s`;
+  } else if (portfolio.tradingState === 'HALTED') {
+    state = 'HALTED';
+    reason = 'halted by the operator (stored state HALTED)';
+  } else if (lossHalt) {
+    state = 'HALTED';
+    automatic = true;
+    reason = `daily loss ${lossText} >= ${pct(rules.dailyLossLimitPct)}`;
+  } else if (drawdownHalt) {
+    state = 'HALTED';
+    automatic = true;
+    reason = `drawdown ${pct(drawdown)} >= ${pct(rules.maxDrawdownPct)}`;
+  } else if (lossReduce) {
+    state = 'REDUCING';
+    automatic = true;
+    reason = `daily loss ${lossText} >= ${pct(rules.dailyLossReducePct)}`;
+  } else if (portfolio.tradingState === 'REDUCING') {
+    state = 'REDUCING';
+    reason = 'reducing by the operator (stored state REDUCING)';
+  }
+  return { state, automatic, reason, accountUsable: true, accountAgeSeconds: ageSeconds, dailyLossPct: loss, drawdownPct: drawdown, rules: results };
 }

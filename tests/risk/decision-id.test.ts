@@ -1,0 +1,307 @@
+/**
+ * The decision id hashes exactly the inputs that can change a decision (risk/controller.ts
+ * decisionId): it must change when any of them changes (it feeds the deterministic client_order_id),
+ * and it stays the same for the fields no rule reads. fast-check, 1,000 runs a property.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { RiskRules } from '../../config/schema.ts';
+import type { PositionSnapshot, RiskDecision } from '../../contracts/index.ts';
+import { TokenHash } from '../../risk/hash.ts';
+import { decide, decisionId, type DecideInput } from '../../risk/index.ts';
+import { DEFAULT_RULES, NOW, arbDecideInput, input, iso, openOrder, portfolio, position } from '../support/risk-fixtures.ts';
+
+const RUNS = 1_000;
+
+type Change = (input: DecideInput) => void;
+
+const bump = (x: number): number => x + 1;
+const unitBump = (x: number): number => (x === 0.5 ? 0.25 : 0.5);
+const later = (t: string): string => iso(Date.parse(t) + 1);
+
+/** A changed copy of `input`, or null when the change does not apply (e.g. no positions to change). */
+function changed(input: DecideInput, change: Change): DecideInput | null {
+  const copy = structuredClone(input);
+  try {
+    change(copy);
+  } catch (e) {
+    if (e instanceof NotApplicable) return null;
+    throw e;
+  }
+  return copy;
+}
+
+class NotApplicable extends Error {}
+function need<T>(value: T | null | undefined): T {
+  if (value === null || value === undefined) throw new NotApplicable();
+  return value;
+}
+
+const account = (i: DecideInput): NonNullable<DecideInput['portfolio']> => need(i.portfolio);
+const firstPosition = (i: DecideInput): NonNullable<DecideInput['portfolio']>['positions'][number] => need(account(i).positions[0]);
+const firstOrder = (i: DecideInput): NonNullable<DecideInput['portfolio']>['openOrders'][number] => need(account(i).openOrders[0]);
+const withRule = <K extends keyof RiskRules>(key: K, next: (v: RiskRules[K]) => RiskRules[K]): Change => (i) => {
+  i.rules = { ...i.rules, [key]: next(i.rules[key]) };
+};
+
+/** Every input the rules read, each with a change of it. */
+const RELEVANT: Record<string, Change> = {
+  'verdict.id': (i) => void (i.verdict.id += 'x'),
+  'verdict.proposalId': (i) => void (i.verdict.proposalId += 'x'),
+  'verdict.decision': (i) => void (i.verdict.decision = i.verdict.decision === 'APPROVE' ? 'REDUCE' : 'APPROVE'),
+  'verdict.sizeMultiplier': (i) => void (i.verdict.sizeMultiplier = unitBump(i.verdict.sizeMultiplier)),
+  'verdict.confidence': (i) => void (i.verdict.confidence = unitBump(i.verdict.confidence)),
+  'proposal.id': (i) => void (i.proposal.id += 'x'),
+  'proposal.ticker': (i) => void (i.proposal.ticker += 'X'),
+  'proposal.side': (i) => void (i.proposal.side = i.proposal.side === 'buy' ? 'sell' : 'buy'),
+  'portfolio (missing)': (i) => void (i.portfolio = i.portfolio ? null : need(i.portfolio)),
+  'portfolio.asOf': (i) => void (account(i).asOf = later(account(i).asOf)),
+  'portfolio.equity': (i) => void (account(i).equity = bump(account(i).equity)),
+  'portfolio.cash': (i) => void (account(i).cash = bump(account(i).cash)),
+  'portfolio.buyingPower': (i) => void (account(i).buyingPower = bump(account(i).buyingPower)),
+  'portfolio.lastEquity': (i) => void (account(i).lastEquity = bump(account(i).lastEquity)),
+  'portfolio.peakEquity': (i) => void (account(i).peakEquity = bump(account(i).peakEquity)),
+  'portfolio.dayTradesLast5Days': (i) => void (account(i).dayTradesLast5Days = bump(account(i).dayTradesLast5Days)),
+  'portfolio.tradingState': (i) => void (account(i).tradingState = account(i).tradingState === 'ACTIVE' ? 'REDUCING' : 'ACTIVE'),
+  'portfolio.positions (one more)': (i) => void account(i).positions.push(position({ ticker: 'ZZZ' })),
+  'portfolio.positions (one less)': (i) => void need(account(i).positions.pop()),
+  'position.ticker': (i) => void (firstPosition(i).ticker += 'X'),
+  'position.qty': (i) => void (firstPosition(i).qty = bump(firstPosition(i).qty)),
+  'position.marketPrice': (i) => void (firstPosition(i).marketPrice = bump(firstPosition(i).marketPrice)),
+  'position.sector': (i) => void (firstPosition(i).sector = firstPosition(i).sector === null ? 'Tech' : null),
+  'position.openedAt': (i) => void (firstPosition(i).openedAt = firstPosition(i).openedAt === null ? NOW : later(need(firstPosition(i).openedAt))),
+  'portfolio.openOrders (one more)': (i) => void account(i).openOrders.push(openOrder({ ticker: 'ZZZ' })),
+  'portfolio.openOrders (one less)': (i) => void need(account(i).openOrders.pop()),
+  'openOrder.ticker': (i) => void (firstOrder(i).ticker += 'X'),
+  'openOrder.side': (i) => void (firstOrder(i).side = firstOrder(i).side === 'buy' ? 'sell' : 'buy'),
+  'openOrder.qty': (i) => void (firstOrder(i).qty = bump(firstOrder(i).qty)),
+  'portfolio.recentOrderTimes (one more)': (i) => void account(i).recentOrderTimes.push(NOW),
+  'portfolio.recentOrderTimes (one less)': (i) => void need(account(i).recentOrderTimes.pop()),
+  'portfolio.recentOrderTimes (a time)': (i) => {
+    const times = account(i).recentOrderTimes;
+    times[0] = later(need(times[0]));
+  },
+  'market.ticker': (i) => void (i.market.ticker += 'X'),
+  'market.asOf': (i) => void (i.market.asOf = later(i.market.asOf)),
+  'market.lastPrice': (i) => void (i.market.lastPrice = bump(i.market.lastPrice)),
+  'market.atr': (i) => void (i.market.atr = i.market.atr === null ? 1 : null),
+  'market.sector': (i) => void (i.market.sector = i.market.sector === null ? 'Tech' : null),
+  'market.marketOpen': (i) => void (i.market.marketOpen = !i.market.marketOpen),
+  now: (i) => void (i.now = later(i.now)),
+  baseQty: (i) => void (i.baseQty = i.baseQty === undefined ? 10 : undefined),
+  ...Object.fromEntries(
+    (Object.keys(DEFAULT_RULES) as (keyof RiskRules)[]).map((key): [string, Change] => [
+      `rules.${key}`,
+      typeof DEFAULT_RULES[key] === 'boolean' ? withRule(key, (v) => !v as RiskRules[typeof key]) : withRule(key, (v) => ((v as number) + 1) as RiskRules[typeof key]),
+    ]),
+  ),
+};
+
+/** Inputs no rule reads: neither the decision nor its id may depend on them. */
+const IRRELEVANT: Record<string, Change> = {
+  'verdict texts and accounting': (i) => {
+    i.verdict.reasons = [{ text: 'another reason', evidence: ['news:9'] }];
+    i.verdict.dissent = ['bear: other'];
+    i.verdict.model = 'other-model';
+    i.verdict.promptVersion = 'v9';
+    i.verdict.tokens = { prompt: 1, completion: 2 };
+    i.verdict.createdAt = later(i.verdict.createdAt);
+  },
+  'proposal model fields': (i) => {
+    i.proposal.probability = unitBump(i.proposal.probability);
+    i.proposal.expectedReturn += 0.01;
+    i.proposal.modelVersion += 'x';
+    i.proposal.featureSnapshotId += 'x';
+    i.proposal.attributions = [];
+    i.proposal.asOf = later(i.proposal.asOf);
+  },
+  'position.avgPrice': (i) => void (firstPosition(i).avgPrice = bump(firstPosition(i).avgPrice)),
+  'openOrder.clientOrderId and submittedAt': (i) => {
+    firstOrder(i).clientOrderId += 'x';
+    firstOrder(i).submittedAt = later(firstOrder(i).submittedAt);
+  },
+  'market.avgDollarVolume': (i) => void (i.market.avgDollarVolume = i.market.avgDollarVolume === null ? 1e9 : null),
+};
+
+const withoutId = (d: RiskDecision): Omit<RiskDecision, 'id'> => {
+  const { id: _id, ...rest } = d;
+  return rest;
+};
+
+describe('decision id', () => {
+  it('is what decisionId computes on its own', () => {
+    fc.assert(
+      fc.property(arbDecideInput(), (input) => {
+        expect(decide(input).id).toBe(decisionId(input));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('lists every rules setting among the inputs it hashes', () => {
+    expect(Object.keys(RELEVANT).filter((k) => k.startsWith('rules.')).length).toBe(Object.keys(DEFAULT_RULES).length);
+  });
+
+  it.each(Object.entries(RELEVANT))('changes when %s changes', (_name, change) => {
+    let applied = 0;
+    fc.assert(
+      fc.property(arbDecideInput(), (input) => {
+        const next = changed(input, change);
+        fc.pre(next !== null);
+        applied += 1;
+        expect(decide(next).id).not.toBe(decide(input).id);
+      }),
+      { numRuns: RUNS },
+    );
+    expect(applied).toBeGreaterThan(0);
+  });
+
+  it.each(Object.entries(IRRELEVANT))('stays the same, as does the decision, when %s changes', (_name, change) => {
+    let applied = 0;
+    fc.assert(
+      fc.property(arbDecideInput(), (input) => {
+        const next = changed(input, change);
+        fc.pre(next !== null);
+        applied += 1;
+        expect(decide(next)).toEqual(decide(input));
+      }),
+      { numRuns: RUNS },
+    );
+    expect(applied).toBeGreaterThan(0);
+  });
+
+  it('changes whenever the decision changes, for a change of any single value in the input', () => {
+    // Guards the list above: a rule that starts reading a field the id leaves out fails here.
+    let decisionsChanged = 0;
+    fc.assert(
+      fc.property(arbDecideInput(), fc.nat(), (input, pick) => {
+        const leaves: { holder: Record<string, unknown>; key: string }[] = [];
+        const walk = (v: unknown): void => {
+          if (v === null || typeof v !== 'object') return;
+          for (const [key, child] of Object.entries(v)) {
+            if (child !== null && typeof child === 'object') walk(child);
+            else if (typeof child === 'number' || typeof child === 'string' || typeof child === 'boolean') leaves.push({ holder: v as Record<string, unknown>, key });
+          }
+        };
+        const next = structuredClone(input);
+        walk(next);
+        const leaf = leaves[pick % leaves.length];
+        if (!leaf) return;
+        const old = leaf.holder[leaf.key];
+        leaf.holder[leaf.key] = typeof old === 'number' ? old + 1 : typeof old === 'boolean' ? !old : `${String(old)}X`;
+        let after: RiskDecision;
+        try {
+          after = decide(next);
+        } catch {
+          return; // e.g. `now` no longer parses: refused, no decision to compare
+        }
+        const before = decide(input);
+        if (JSON.stringify(withoutId(after)) !== JSON.stringify(withoutId(before))) {
+          decisionsChanged += 1;
+          expect(after.id).not.toBe(before.id);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    expect(decisionsChanged).toBeGreaterThan(100);
+  });
+
+  it('reads a recent order time by its instant: the same instant written another way gives the same id', () => {
+    fc.assert(
+      fc.property(arbDecideInput(), (input) => {
+        fc.pre(input.portfolio !== null && input.portfolio !== undefined && input.portfolio.recentOrderTimes.length > 0);
+        const next = changed(input, (i) => {
+          const a = account(i);
+          a.recentOrderTimes = a.recentOrderTimes.map((t) => t.replace(/Z$/, '+00:00'));
+        });
+        const after = decide(need(next));
+        expect(after).toEqual(decide(input));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('keeps malformed lists apart: a non-object item cannot pass for the first field of an object item', () => {
+    const odd = (items: unknown[]): DecideInput => input({ portfolio: portfolio({ positions: items as PositionSnapshot[] }) });
+    const a = decide(odd([{ ticker: 'X', qty: 1, marketPrice: 2, sector: 'S', openedAt: null }, 'T']));
+    const b = decide(odd(['X', { ticker: 1, qty: 2, marketPrice: 'S', sector: null, openedAt: 'T' }]));
+    expect(a.tradingState).toBe('HALTED');
+    expect(a.id).not.toBe(b.id);
+  });
+
+  it('treats a missing account as null or undefined alike, and ignores key order and extra keys', () => {
+    const base = arbDecideInput();
+    fc.assert(
+      fc.property(base, (input) => {
+        expect(decide({ ...input, portfolio: undefined }).id).toBe(decide({ ...input, portfolio: null }).id);
+        const extra = { ...input, market: { ...input.market, note: 'not part of the contract' } };
+        expect(decide(extra).id).toBe(decide(input).id);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('keeps DEFAULT_RULES untouched (the changes above work on copies)', () => {
+    expect(DEFAULT_RULES.maxPositions).toBe(12);
+  });
+});
+
+describe('TokenHash', () => {
+  const hashOf = (write: (h: TokenHash) => void): string => {
+    const h = new TokenHash();
+    h.reset();
+    write(h);
+    return h.digest();
+  };
+
+  it('tells apart tokens that print alike, splits of one string, and counts', () => {
+    const seen = new Set([
+      hashOf((h) => h.scalar(1)),
+      hashOf((h) => h.scalar('1')),
+      hashOf((h) => h.scalar(null)),
+      hashOf((h) => h.scalar(undefined)),
+      hashOf((h) => h.scalar(true)),
+      hashOf((h) => h.scalar(0)),
+      hashOf((h) => h.scalar(-0)),
+      hashOf((h) => (h.scalar('ab'), h.scalar('c'))),
+      hashOf((h) => (h.scalar('a'), h.scalar('bc'))),
+      hashOf((h) => (h.count(1), h.scalar('abc'))),
+      hashOf((h) => h.scalar({ a: 1 })),
+      hashOf(() => undefined),
+      // Latin-1 text is packed four characters a word, wider text two: neither may meet the other.
+      hashOf((h) => h.scalar('aé')),
+      hashOf((h) => h.scalar('a€')),
+      hashOf((h) => h.scalar('abcd€')),
+      hashOf((h) => h.scalar('abcdé')),
+      hashOf((h) => h.scalar('€abcd')),
+      hashOf((h) => h.scalar('\u0000')),
+      hashOf((h) => h.scalar('')),
+    ]);
+    expect(seen.size).toBe(19);
+  });
+
+  it('is deterministic across reuse and buffer growth (strings longer than its first buffer)', () => {
+    const long = 'x'.repeat(5_000);
+    const h = new TokenHash();
+    const first = hashOf((t) => (t.scalar(long), t.scalar(2)));
+    h.reset();
+    h.scalar('short');
+    h.digest();
+    h.reset();
+    h.scalar(long);
+    h.scalar(2);
+    expect(h.digest()).toBe(first);
+    expect(first).toMatch(/^[0-9a-f]{32}$/);
+    expect(hashOf((t) => (t.scalar(`${long}y`), t.scalar(2)))).not.toBe(first);
+  });
+
+  it('does not collide on 20,000 distinct token streams', () => {
+    const streams = fc.sample(
+      fc.uniqueArray(fc.array(fc.oneof(fc.double(), fc.string(), fc.string({ unit: 'binary' }), fc.boolean(), fc.constant(null)), { maxLength: 6 }), { minLength: 20_000, maxLength: 20_000, selector: (s) => JSON.stringify(s.map((v) => (Object.is(v, -0) ? '-0' : typeof v === 'number' ? `n${v}` : v))) }),
+      { numRuns: 1, seed: 3 },
+    )[0] ?? [];
+    expect(streams.length).toBe(20_000);
+    const ids = streams.map((s) => hashOf((h) => (h.count(s.length), s.forEach((v) => h.scalar(v)))));
+    expect(new Set(ids).size).toBe(streams.length);
+  });
+});
