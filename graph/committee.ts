@@ -297,8 +297,11 @@ function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
 export async function runCommittee(options: RunCommitteeOptions): Promise<CommitteeResult> {
   const { db, config, proposal, backend } = options;
   const backendName = backend === 'rules' ? RULES_BACKEND : backend.name;
+  // A thread id we make up here is new: no run and no checkpoint can exist for it, so the lookups
+  // a resume needs (the run row, the graph's state) are skipped.
+  const fresh = options.threadId === undefined;
   const threadId = options.threadId ?? `committee-${proposal.id}-${randomUUID()}`;
-  const existing = await findRunByThread(db, threadId);
+  const existing = fresh ? null : await findRunByThread(db, threadId);
   if (existing && existing.proposal_id !== proposal.id) {
     throw new QuorumError('CONFLICT', `thread ${threadId} belongs to proposal ${existing.proposal_id}, not ${proposal.id}`, { threadId });
   }
@@ -331,13 +334,14 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     // durability 'sync': a step's checkpoint is stored before the next step starts, so a run killed
     // in any step resumes after the last finished one (with 'async' a kill could lose it in flight).
     const runConfig = { configurable: { thread_id: threadId }, signal: options.signal, recursionLimit: 64, durability: 'sync' as const };
-    const snapshot = await graph.getState(runConfig);
-    const hasCheckpoint = snapshot.config.configurable?.checkpoint_id !== undefined && Object.keys(snapshot.values).length > 0;
-    const done = hasCheckpoint && snapshot.next.length === 0 && (snapshot.values as CommitteeStateValue).verdict !== null;
-    if (done) {
+    let hasCheckpoint = false;
+    if (!fresh) {
+      const snapshot = await graph.getState(runConfig);
+      hasCheckpoint = snapshot.config.configurable?.checkpoint_id !== undefined && Object.keys(snapshot.values).length > 0;
       const values = snapshot.values as CommitteeStateValue;
-      const verdict = values.verdict as Verdict;
-      return { verdict, runId, threadId, backend: backendName, resumed: true, opinions: values.opinions, stats: totalStats(values.nodeStats) };
+      if (hasCheckpoint && snapshot.next.length === 0 && values.verdict !== null) {
+        return { verdict: values.verdict, runId, threadId, backend: backendName, resumed: true, opinions: values.opinions, stats: totalStats(values.nodeStats) };
+      }
     }
     await startRun(db, { runId, threadId, proposalId: proposal.id, backend: backendName, sessionId: options.sessionId ?? null });
     emit({ type: 'run_started', runId, threadId, backend: backendName, resumed: hasCheckpoint });
