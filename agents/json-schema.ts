@@ -48,6 +48,18 @@ export function roleJsonSchema(role: RoleName): JsonObject {
   return jsonSchemaOf(ROLE_OUTPUT_SCHEMAS[role]);
 }
 
+// z.toJSONSchema of a role's schema costs about a millisecond and never changes: convert it once.
+// roleJsonSchemaForCall's `narrow` copies every object and array, so callers never see the cache.
+const roleSchemaCache = new Map<RoleName, JsonObject>();
+function baseRoleSchema(role: RoleName): JsonObject {
+  let schema = roleSchemaCache.get(role);
+  if (!schema) {
+    schema = roleJsonSchema(role);
+    roleSchemaCache.set(role, schema);
+  }
+  return schema;
+}
+
 /**
  * The role's schema for one call: evidence arrays may only hold the ids the agent was given
  * (an `enum`), so a grammar-bound model cannot cite anything else; with no evidence they must be
@@ -61,12 +73,13 @@ export function roleJsonSchemaForCall(role: RoleName, allowedEvidenceIds: readon
     const out: JsonObject = {};
     for (const [key, value] of Object.entries(node)) {
       if (key === 'evidence' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-        out[key] = ids.length > 0 ? { ...value, items: { type: 'string', enum: ids } } : { ...value, maxItems: 0 };
+        const copy = narrow(value) as JsonObject;
+        out[key] = ids.length > 0 ? { ...copy, items: { type: 'string', enum: ids } } : { ...copy, maxItems: 0 };
       } else out[key] = narrow(value);
     }
     return out;
   };
-  const narrowed = narrow(roleJsonSchema(role));
+  const narrowed = narrow(baseRoleSchema(role));
   return narrowed as JsonObject;
 }
 

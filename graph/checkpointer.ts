@@ -26,7 +26,14 @@ import { z } from 'zod';
 import { QuorumError } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 
-const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected bytea');
+// Byte columns travel as hex text (encode/decode in SQL): PGlite's own bytea (de)serialiser maps
+// every byte through a JS string, which cost more than the INSERT itself for a 10 kB checkpoint.
+const Hex = z.string().regex(/^[0-9a-f]*$/);
+const fromHex = (hex: string): Uint8Array => Buffer.from(hex, 'hex');
+const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+
+const CHECKPOINT_COLUMNS = `thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint_type,
+  encode(checkpoint, 'hex') AS checkpoint, metadata_type, encode(metadata, 'hex') AS metadata`;
 
 const CheckpointRow = z.object({
   thread_id: z.string(),
@@ -34,9 +41,9 @@ const CheckpointRow = z.object({
   checkpoint_id: z.string(),
   parent_checkpoint_id: z.string().nullable(),
   checkpoint_type: z.string(),
-  checkpoint: Bytes,
+  checkpoint: Hex,
   metadata_type: z.string(),
-  metadata: Bytes,
+  metadata: Hex,
 });
 type CheckpointRow = z.infer<typeof CheckpointRow>;
 
@@ -45,7 +52,7 @@ const WriteRow = z.object({
   idx: z.number(),
   channel: z.string(),
   value_type: z.string(),
-  value: Bytes,
+  value: Hex,
   task_path: z.string(),
 });
 
@@ -56,8 +63,67 @@ function requireString(value: unknown, field: string): string {
   return value;
 }
 
-/** A LangGraph checkpointer over our Db (PGlite or PostgreSQL), tables graph_checkpoints(+_writes). */
+/** A checkpoint row to store (serialised, hex-encoded). */
+interface CheckpointInsert {
+  threadId: string;
+  ns: string;
+  id: string;
+  parent: string | null;
+  cType: string;
+  cHex: string;
+  mType: string;
+  mHex: string;
+}
+
+/** A pending write to store (serialised, hex-encoded). */
+interface WriteInsert {
+  threadId: string;
+  ns: string;
+  checkpointId: string;
+  taskId: string;
+  idx: number;
+  channel: string;
+  vType: string;
+  vHex: string;
+  taskPath: string;
+}
+
+/** What one put/putWrites call waits for: its rows, and its promise's settlement. */
+interface QueuedSave {
+  checkpoints: CheckpointInsert[];
+  writes: WriteInsert[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** `($1, $2, …)` groups for a multi-row VALUES list, appending the values to `params`. */
+function valuesList(rows: ReadonlyArray<readonly unknown[]>, params: unknown[], casts: readonly string[]): string {
+  return rows
+    .map((row) => {
+      const cells = row.map((value, i) => {
+        params.push(value);
+        const cast = casts[i] ?? '';
+        return cast === 'hex' ? `decode($${params.length}, 'hex')` : `$${params.length}${cast}`;
+      });
+      return `(${cells.join(', ')})`;
+    })
+    .join(', ');
+}
+
+/**
+ * A LangGraph checkpointer over our Db (PGlite or PostgreSQL), tables graph_checkpoints(+_writes).
+ *
+ * Saves are group-committed: the checkpoints and pending writes handed to it while the previous
+ * save is in flight, or within the same turn of the event loop, are stored by one statement, and
+ * each caller's promise settles only when that statement has committed. LangGraph issues a step's
+ * task writes and the step's checkpoint back to back, so a committee step costs one round trip
+ * instead of one per task plus one; nothing is acknowledged before it is stored, so a crash loses
+ * no more than it would with one statement per call.
+ */
 export class DbCheckpointSaver extends BaseCheckpointSaver {
+  private queue: QueuedSave[] = [];
+  private flushing: Promise<void> | null = null;
+
   constructor(
     private readonly db: Db,
     serde?: SerializerProtocol,
@@ -67,19 +133,19 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
 
   private async pendingWrites(threadId: string, ns: string, checkpointId: string): Promise<CheckpointPendingWrite[]> {
     const res = await this.db.query(
-      `SELECT task_id, idx, channel, value_type, value, task_path FROM graph_checkpoint_writes
+      `SELECT task_id, idx, channel, value_type, encode(value, 'hex') AS value, task_path FROM graph_checkpoint_writes
         WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3`,
       [threadId, ns, checkpointId],
     );
     const rows = res.rows.map((r) => WriteRow.parse(r));
     // LangGraph's own comparator: SQL collation order may differ from code-point order.
     rows.sort((a, b) => compareWritesSortKeys(writesSortKey(a.task_path, a.task_id, a.idx), writesSortKey(b.task_path, b.task_id, b.idx)));
-    return Promise.all(rows.map(async (r): Promise<CheckpointPendingWrite> => [r.task_id, r.channel, await this.serde.loadsTyped(r.value_type, r.value)]));
+    return Promise.all(rows.map(async (r): Promise<CheckpointPendingWrite> => [r.task_id, r.channel, await this.serde.loadsTyped(r.value_type, fromHex(r.value))]));
   }
 
   private async toTuple(row: CheckpointRow): Promise<CheckpointTuple> {
-    const checkpoint = (await this.serde.loadsTyped(row.checkpoint_type, row.checkpoint)) as Checkpoint;
-    const metadata = (await this.serde.loadsTyped(row.metadata_type, row.metadata)) as CheckpointMetadata;
+    const checkpoint = (await this.serde.loadsTyped(row.checkpoint_type, fromHex(row.checkpoint))) as Checkpoint;
+    const metadata = (await this.serde.loadsTyped(row.metadata_type, fromHex(row.metadata))) as CheckpointMetadata;
     const tuple: CheckpointTuple = {
       config: { configurable: { thread_id: row.thread_id, checkpoint_ns: row.checkpoint_ns, checkpoint_id: row.checkpoint_id } },
       checkpoint,
@@ -96,10 +162,12 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const threadId = requireString(config.configurable?.thread_id, 'thread_id');
     const ns = typeof config.configurable?.checkpoint_ns === 'string' ? config.configurable.checkpoint_ns : '';
     const checkpointId = getCheckpointId(config);
+    // A read waits for the saves handed in before it (read-your-writes, as with one statement per call).
+    await this.settled();
     const res = checkpointId
-      ? await this.db.query('SELECT * FROM graph_checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3', [threadId, ns, checkpointId])
+      ? await this.db.query(`SELECT ${CHECKPOINT_COLUMNS} FROM graph_checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3`, [threadId, ns, checkpointId])
       : // Checkpoint ids are uuid6: their text order is their time order (MemorySaver relies on it too).
-        await this.db.query('SELECT * FROM graph_checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 ORDER BY checkpoint_id DESC LIMIT 1', [threadId, ns]);
+        await this.db.query(`SELECT ${CHECKPOINT_COLUMNS} FROM graph_checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2 ORDER BY checkpoint_id DESC LIMIT 1`, [threadId, ns]);
     const row = res.rows[0];
     return row ? this.toTuple(CheckpointRow.parse(row)) : undefined;
   }
@@ -117,7 +185,8 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     if (typeof c?.checkpoint_id === 'string') add('checkpoint_id = ?', c.checkpoint_id);
     const before = options?.before?.configurable?.checkpoint_id;
     if (typeof before === 'string') add('checkpoint_id < ?', before);
-    const sql = `SELECT * FROM graph_checkpoints ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY thread_id, checkpoint_ns, checkpoint_id DESC`;
+    await this.settled();
+    const sql = `SELECT ${CHECKPOINT_COLUMNS} FROM graph_checkpoints ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY thread_id, checkpoint_ns, checkpoint_id DESC`;
     const res = await this.db.query(sql, params);
     let remaining = options?.limit;
     for (const raw of res.rows) {
@@ -140,14 +209,7 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const ns = typeof config.configurable?.checkpoint_ns === 'string' ? config.configurable.checkpoint_ns : '';
     const parent = typeof config.configurable?.checkpoint_id === 'string' ? config.configurable.checkpoint_id : null;
     const [[cType, cBytes], [mType, mBytes]] = await Promise.all([this.serde.dumpsTyped(copyCheckpoint(checkpoint)), this.serde.dumpsTyped(metadata)]);
-    await this.db.query(
-      `INSERT INTO graph_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint_type, checkpoint, metadata_type, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
-         parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, checkpoint_type = EXCLUDED.checkpoint_type,
-         checkpoint = EXCLUDED.checkpoint, metadata_type = EXCLUDED.metadata_type, metadata = EXCLUDED.metadata`,
-      [threadId, ns, checkpoint.id, parent, cType, Buffer.from(cBytes), mType, Buffer.from(mBytes)],
-    );
+    await this.save([{ threadId, ns, id: checkpoint.id, parent, cType, cHex: toHex(cBytes), mType, mHex: toHex(mBytes) }], []);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -155,32 +217,89 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const threadId = requireString(config.configurable?.thread_id, 'thread_id');
     const checkpointId = requireString(config.configurable?.checkpoint_id, 'checkpoint_id');
     const ns = typeof config.configurable?.checkpoint_ns === 'string' ? config.configurable.checkpoint_ns : '';
-    const serialised = await Promise.all(writes.map(async ([channel, value], i) => ({ channel, idx: WRITES_IDX_MAP[channel] ?? i, typed: await this.serde.dumpsTyped(value) })));
-    // Regular writes are stored once (a retried task must not change them); special writes (errors,
-    // interrupts: negative idx) replace the earlier one, as in MemorySaver. One statement each kind.
-    const insert = async (rows: typeof serialised, conflict: string): Promise<void> => {
-      if (rows.length === 0) return;
-      const params: unknown[] = [];
-      const values = rows.map((w, i) => {
-        params.push(threadId, ns, checkpointId, taskId, w.idx, w.channel, w.typed[0], Buffer.from(w.typed[1]), taskPath ?? '');
-        const o = i * 9;
-        return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}, $${o + 9})`;
-      });
-      await this.db.query(
-        `INSERT INTO graph_checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value_type, value, task_path)
-         VALUES ${values.join(', ')}
-         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) ${conflict}`,
-        params,
-      );
-    };
-    await insert(serialised.filter((w) => w.idx >= 0), 'DO NOTHING');
-    await insert(
-      serialised.filter((w) => w.idx < 0),
-      'DO UPDATE SET channel = EXCLUDED.channel, value_type = EXCLUDED.value_type, value = EXCLUDED.value, task_path = EXCLUDED.task_path',
+    const rows = await Promise.all(
+      writes.map(async ([channel, value], i): Promise<WriteInsert> => {
+        const [vType, vBytes] = await this.serde.dumpsTyped(value);
+        return { threadId, ns, checkpointId, taskId, idx: WRITES_IDX_MAP[channel] ?? i, channel, vType, vHex: toHex(vBytes), taskPath: taskPath ?? '' };
+      }),
     );
+    if (rows.length > 0) await this.save([], rows);
+  }
+
+  /** Queues rows for the next group commit; resolves when they are stored. */
+  private save(checkpoints: CheckpointInsert[], writes: WriteInsert[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ checkpoints, writes, resolve, reject });
+      // setImmediate: let the calls LangGraph makes in this turn (a step's writes and its checkpoint) join.
+      this.flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.flush());
+    });
+  }
+
+  /** Resolves when every save queued so far has settled. */
+  private async settled(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        await this.store(batch);
+        for (const q of batch) q.resolve();
+      } catch (error) {
+        for (const q of batch) q.reject(error);
+      }
+    }
+    this.flushing = null;
+  }
+
+  /** One statement for a batch: data-modifying CTEs commit together or not at all. */
+  private async store(batch: readonly QueuedSave[]): Promise<void> {
+    // Keys repeat within a batch only if a caller repeats itself; resolve them as separate calls
+    // would: a checkpoint's last version wins, a task's regular write keeps its first value
+    // (a retried task must not change it), a special write (negative idx) keeps its last.
+    const checkpoints = new Map<string, CheckpointInsert>();
+    const regular = new Map<string, WriteInsert>();
+    const special = new Map<string, WriteInsert>();
+    for (const q of batch) {
+      for (const c of q.checkpoints) checkpoints.set(JSON.stringify([c.threadId, c.ns, c.id]), c);
+      for (const w of q.writes) {
+        const key = JSON.stringify([w.threadId, w.ns, w.checkpointId, w.taskId, w.idx]);
+        if (w.idx < 0) special.set(key, w);
+        else if (!regular.has(key)) regular.set(key, w);
+      }
+    }
+    const params: unknown[] = [];
+    const parts: string[] = [];
+    const writeCasts = ['', '', '', '', '::int', '', '', 'hex', ''];
+    const writeRow = (w: WriteInsert): unknown[] => [w.threadId, w.ns, w.checkpointId, w.taskId, w.idx, w.channel, w.vType, w.vHex, w.taskPath];
+    const writeCols = 'thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value_type, value, task_path';
+    if (regular.size > 0) {
+      parts.push(`INSERT INTO graph_checkpoint_writes (${writeCols}) VALUES ${valuesList([...regular.values()].map(writeRow), params, writeCasts)}
+        ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING`);
+    }
+    if (special.size > 0) {
+      parts.push(`INSERT INTO graph_checkpoint_writes (${writeCols}) VALUES ${valuesList([...special.values()].map(writeRow), params, writeCasts)}
+        ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
+          channel = EXCLUDED.channel, value_type = EXCLUDED.value_type, value = EXCLUDED.value, task_path = EXCLUDED.task_path`);
+    }
+    if (checkpoints.size > 0) {
+      const rows = [...checkpoints.values()].map((c) => [c.threadId, c.ns, c.id, c.parent, c.cType, c.cHex, c.mType, c.mHex]);
+      parts.push(`INSERT INTO graph_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint_type, checkpoint, metadata_type, metadata)
+        VALUES ${valuesList(rows, params, ['', '', '', '', '', 'hex', '', 'hex'])}
+        ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+          parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, checkpoint_type = EXCLUDED.checkpoint_type,
+          checkpoint = EXCLUDED.checkpoint, metadata_type = EXCLUDED.metadata_type, metadata = EXCLUDED.metadata`);
+    }
+    const [last, ...before] = parts.reverse();
+    if (last === undefined) return;
+    const sql = before.length === 0 ? last : `WITH ${before.map((p, i) => `s${i} AS (${p})`).join(', ')} ${last}`;
+    await this.db.query(sql, params);
   }
 
   async deleteThread(threadId: string): Promise<void> {
+    await this.settled();
     await this.db.transaction(async (tx) => {
       await tx.query('DELETE FROM graph_checkpoint_writes WHERE thread_id = $1', [threadId]);
       await tx.query('DELETE FROM graph_checkpoints WHERE thread_id = $1', [threadId]);
@@ -196,20 +315,62 @@ export interface OpenCheckpointer {
   close(): Promise<void>;
 }
 
+/** The advisory lock that serialises PostgresSaver.setup() across processes. */
+const SETUP_LOCK = 'quorum:langgraph-checkpoint-setup';
+
 /**
  * The checkpointer for `db`: PostgresSaver on PostgreSQL when a connection URL is known (it opens
  * a small pool of its own and creates its tables in the connection's current schema), else
  * DbCheckpointSaver (PGlite, or PostgreSQL without a URL).
  */
-export async function openCheckpointer(db: Db, options: { databaseUrl?: string | null } = {}): Promise<OpenCheckpointer> {
+export async function openCheckpointer(db: Db, options: { databaseUrl?: string | null; allowExitOnIdle?: boolean } = {}): Promise<OpenCheckpointer> {
   if (db.kind === 'postgres' && options.databaseUrl) {
     const schemaRes = await db.query('SELECT current_schema() AS schema');
     const schema = z.object({ schema: z.string() }).parse(schemaRes.rows[0]).schema;
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2, allowExitOnIdle: options.allowExitOnIdle ?? false });
     pool.on('error', () => undefined);
     const saver = new PostgresSaver(pool, undefined, { schema });
-    await saver.setup();
+    try {
+      // setup() creates its tables and runs its migrations with IF NOT EXISTS; two at once still
+      // collide in the catalog (duplicate pg_type rows). A transaction-scoped advisory lock on one
+      // of db's connections serialises them, across processes too, while setup runs on the pool.
+      await db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SETUP_LOCK]);
+        await saver.setup();
+      });
+    } catch (error) {
+      await saver.end().catch(() => undefined);
+      throw error;
+    }
     return { saver, kind: 'postgres-saver', close: () => saver.end() };
   }
   return { saver: new DbCheckpointSaver(db), kind: 'db-saver', close: async () => undefined };
+}
+
+const shared = new WeakMap<Db, Map<string, Promise<BaseCheckpointSaver>>>();
+
+/**
+ * One checkpointer per Db (and URL), opened and set up on first use: what runCommittee uses when
+ * it is given none, so concurrent runs share one saver instead of each opening a pool and racing
+ * in setup(). It is never closed: its pool lets the process exit when idle (allowExitOnIdle) and
+ * drops idle connections after pg's idle timeout. Long-lived callers (sessions, the API) open
+ * their own with openCheckpointer and close it.
+ */
+export function sharedCheckpointer(db: Db, options: { databaseUrl?: string | null } = {}): Promise<BaseCheckpointSaver> {
+  const key = db.kind === 'postgres' && options.databaseUrl ? options.databaseUrl : '';
+  let byUrl = shared.get(db);
+  if (!byUrl) {
+    byUrl = new Map();
+    shared.set(db, byUrl);
+  }
+  const known = byUrl.get(key);
+  if (known) return known;
+  const opening = openCheckpointer(db, { databaseUrl: options.databaseUrl, allowExitOnIdle: true }).then((o) => o.saver);
+  byUrl.set(key, opening);
+  // A failed open (database down) is not cached: the next run tries again.
+  const map = byUrl;
+  opening.catch(() => {
+    if (map.get(key) === opening) map.delete(key);
+  });
+  return opening;
 }

@@ -32,7 +32,7 @@ import {
   type ToolTurnResult,
 } from '../agents/index.ts';
 import { boundText, boundedArgs, defaultToolRegistry, type NewsSearcher, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
-import { openCheckpointer } from './checkpointer.ts';
+import { sharedCheckpointer } from './checkpointer.ts';
 import {
   CommitteeState,
   totalStats,
@@ -70,7 +70,10 @@ export interface RunCommitteeOptions {
   backend: CommitteeBackend;
   /** Point-in-time news search (rag's searchNews bound to an embedder); without it news_search fails as a typed tool error. */
   searchNews?: NewsSearcher;
-  /** Default: PostgresSaver on PostgreSQL when a URL is known, else our DbCheckpointSaver. */
+  /**
+   * Default: the Db's shared checkpointer (sharedCheckpointer): PostgresSaver on PostgreSQL when a
+   * URL is known, else our DbCheckpointSaver, opened and set up once per Db.
+   */
   checkpointer?: BaseCheckpointSaver;
   /** URL for PostgresSaver (default: DATABASE_URL from the config). */
   databaseUrl?: string | null;
@@ -394,15 +397,16 @@ function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
 export async function runCommittee(options: RunCommitteeOptions): Promise<CommitteeResult> {
   const { db, config, proposal, backend } = options;
   const backendName = backend === 'rules' ? RULES_BACKEND : backend.name;
+  // A thread id we make up here is new: no run and no checkpoint can exist for it, so the lookups
+  // a resume needs (the run row, the graph's state) are skipped.
+  const fresh = options.threadId === undefined;
   const threadId = options.threadId ?? `committee-${proposal.id}-${randomUUID()}`;
-  const existing = await findRunByThread(db, threadId);
+  const existing = fresh ? null : await findRunByThread(db, threadId);
   if (existing && existing.proposal_id !== proposal.id) {
     throw new QuorumError('CONFLICT', `thread ${threadId} belongs to proposal ${existing.proposal_id}, not ${proposal.id}`, { threadId });
   }
   const runId = existing?.id ?? `cr_${shortHash(threadId)}`;
-  const owned = options.checkpointer ? null : await openCheckpointer(db, { databaseUrl: options.databaseUrl ?? config.secrets.databaseUrl });
-  const checkpointer = options.checkpointer ?? owned?.saver;
-  if (!checkpointer) throw new QuorumError('INTERNAL', 'no checkpointer');
+  const checkpointer = options.checkpointer ?? (await sharedCheckpointer(db, { databaseUrl: options.databaseUrl ?? config.secrets.databaseUrl }));
   const emit = (event: CommitteeEvent): void => {
     try {
       options.onEvent?.(event);
@@ -423,36 +427,34 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     emit,
     now: options.now ?? (() => new Date()),
   };
-  try {
-    const graph = buildGraph(deps, checkpointer);
-    // durability 'sync': a step's checkpoint is stored before the next step starts, so a run killed
-    // in any step resumes after the last finished one (with 'async' a kill could lose it in flight).
-    const runConfig = { configurable: { thread_id: threadId }, signal: options.signal, recursionLimit: 64, durability: 'sync' as const };
+  const graph = buildGraph(deps, checkpointer);
+  // durability 'sync': a step's checkpoint is stored before the next step starts, so a run killed
+  // in any step resumes after the last finished one (with 'async' a kill could lose it in flight).
+  const runConfig = { configurable: { thread_id: threadId }, signal: options.signal, recursionLimit: 64, durability: 'sync' as const };
+  let hasCheckpoint = false;
+  if (!fresh) {
     const snapshot = await graph.getState(runConfig);
-    const hasCheckpoint = snapshot.config.configurable?.checkpoint_id !== undefined && Object.keys(snapshot.values).length > 0;
-    const done = hasCheckpoint && snapshot.next.length === 0 && (snapshot.values as CommitteeStateValue).verdict !== null;
-    if (done) {
-      const values = snapshot.values as CommitteeStateValue;
-      const verdict = values.verdict as Verdict;
-      return { verdict, runId, threadId, backend: backendName, resumed: true, opinions: values.opinions, toolCalls: values.toolCalls, stats: totalStats(values.nodeStats) };
+    hasCheckpoint = snapshot.config.configurable?.checkpoint_id !== undefined && Object.keys(snapshot.values).length > 0;
+    const values = snapshot.values as CommitteeStateValue;
+    if (hasCheckpoint && snapshot.next.length === 0 && values.verdict !== null) {
+      return { verdict: values.verdict, runId, threadId, backend: backendName, resumed: true, opinions: values.opinions, toolCalls: values.toolCalls, stats: totalStats(values.nodeStats) };
     }
-    await startRun(db, { runId, threadId, proposalId: proposal.id, backend: backendName, sessionId: options.sessionId ?? null });
-    emit({ type: 'run_started', runId, threadId, backend: backendName, resumed: hasCheckpoint });
-    let final: CommitteeStateValue;
-    try {
-      // null input = continue from the checkpoint; an input would start the graph over.
-      final = (await graph.invoke(hasCheckpoint ? null : { round: 0 }, runConfig)) as CommitteeStateValue;
-    } catch (error) {
-      const aborted = isAbort(error, options.signal);
-      await failRun(db, runId, aborted ? 'interrupted' : 'failed', errorMessage(error));
-      throw error;
-    }
-    if (!final.verdict) throw new QuorumError('INTERNAL', 'the committee graph ended without a verdict');
-    const stats = totalStats(final.nodeStats);
-    await finishRun(db, { runId, verdict: final.verdict, stats });
-    emit({ type: 'run_finished', runId, verdict: final.verdict });
-    return { verdict: final.verdict, runId, threadId, backend: backendName, resumed: hasCheckpoint, opinions: final.opinions, toolCalls: final.toolCalls, stats };
-  } finally {
-    await owned?.close();
   }
+  await startRun(db, { runId, threadId, proposalId: proposal.id, backend: backendName, sessionId: options.sessionId ?? null });
+  emit({ type: 'run_started', runId, threadId, backend: backendName, resumed: hasCheckpoint });
+  let final: CommitteeStateValue;
+  try {
+    // null input = continue from the checkpoint; an input would start the graph over.
+    final = (await graph.invoke(hasCheckpoint ? null : { round: 0 }, runConfig)) as CommitteeStateValue;
+  } catch (error) {
+    const aborted = isAbort(error, options.signal);
+    await failRun(db, runId, aborted ? 'interrupted' : 'failed', errorMessage(error));
+    throw error;
+  }
+  if (!final.verdict) throw new QuorumError('INTERNAL', 'the committee graph ended without a verdict');
+  const stats = totalStats(final.nodeStats);
+  await finishRun(db, { runId, verdict: final.verdict, stats });
+  emit({ type: 'run_finished', runId, verdict: final.verdict });
+  return { verdict: final.verdict, runId, threadId, backend: backendName, resumed: hasCheckpoint, opinions: final.opinions, toolCalls: final.toolCalls, stats };
 }
+

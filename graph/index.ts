@@ -10,6 +10,6 @@ export {
   type RunCommitteeOptions,
 } from './committee.ts';
 export { selectBackend, ollamaReachable, BackendChoice, OLLAMA_PROBE_TIMEOUT_MS, type SelectedBackend } from './backend.ts';
-export { DbCheckpointSaver, openCheckpointer, type OpenCheckpointer } from './checkpointer.ts';
+export { DbCheckpointSaver, openCheckpointer, sharedCheckpointer, type OpenCheckpointer } from './checkpointer.ts';
 export { CommitteeEvent, CommitteeNode, CommitteeStats, NodeStat, NodeToolCall, NodeTools, totalStats } from './state.ts';
 export { findRunByThread } from './transcript.ts';

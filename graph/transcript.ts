@@ -17,23 +17,26 @@ export async function findRunByThread(db: Db, threadId: string): Promise<z.infer
   return res.rows[0] ? RunRow.parse(res.rows[0]) : null;
 }
 
-/** Creates the run row, or marks a resumed run as running again. The proposal must be stored. */
+/**
+ * Creates the run row, or marks a resumed run as running again. The proposal must be stored: one
+ * statement checks it and writes the row (INSERT … SELECT from proposals).
+ */
 export async function startRun(
   db: Db,
   run: { runId: string; threadId: string; proposalId: string; backend: string; sessionId: string | null },
 ): Promise<void> {
-  const p = await db.query('SELECT 1 FROM proposals WHERE id = $1', [run.proposalId]);
-  if (p.rows.length === 0) {
+  const res = await db.query(
+    `INSERT INTO committee_runs (id, session_id, proposal_id, thread_id, backend, status)
+     SELECT $1, $2, p.id, $4, $5, 'running' FROM proposals p WHERE p.id = $3
+     ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, finished_at = NULL, backend = EXCLUDED.backend
+     RETURNING id`,
+    [run.runId, run.sessionId, run.proposalId, run.threadId, run.backend],
+  );
+  if (res.rows.length === 0) {
     throw new QuorumError('NOT_FOUND', `proposal ${run.proposalId} is not stored: store it (proposals table) before running the committee`, {
       proposalId: run.proposalId,
     });
   }
-  await db.query(
-    `INSERT INTO committee_runs (id, session_id, proposal_id, thread_id, backend, status)
-     VALUES ($1, $2, $3, $4, $5, 'running')
-     ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, finished_at = NULL, backend = EXCLUDED.backend`,
-    [run.runId, run.sessionId, run.proposalId, run.threadId, run.backend],
-  );
 }
 
 /** Stores one node's conversation; tokens, latency and the validated output go on its last message. */
@@ -71,21 +74,35 @@ export async function storeNodeTranscript(
   );
 }
 
-/** Stores the verdict and closes the run, in one transaction (a resumed run never stores two). */
+/**
+ * Stores the verdict and closes the run in one statement (a data-modifying CTE commits with it),
+ * so neither is stored without the other; a resumed run never stores two verdicts.
+ */
 export async function finishRun(db: Db, input: { runId: string; verdict: Verdict; stats: CommitteeStats }): Promise<void> {
   const v = input.verdict;
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `INSERT INTO verdicts (id, run_id, proposal_id, decision, size_multiplier, confidence, backend, model, prompt_version, tokens_prompt, tokens_completion, payload)
+  await db.query(
+    `WITH verdict AS (
+       INSERT INTO verdicts (id, run_id, proposal_id, decision, size_multiplier, confidence, backend, model, prompt_version, tokens_prompt, tokens_completion, payload)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
-       ON CONFLICT (id) DO NOTHING`,
-      [v.id, input.runId, v.proposalId, v.decision, v.sizeMultiplier, v.confidence, v.backend, v.model, v.promptVersion, v.tokens.prompt, v.tokens.completion, JSON.stringify(v)],
-    );
-    await tx.query(`UPDATE committee_runs SET status = 'completed', stats = $2::jsonb, error = NULL, finished_at = now() WHERE id = $1`, [
+       ON CONFLICT (id) DO NOTHING
+     )
+     UPDATE committee_runs SET status = 'completed', stats = $13::jsonb, error = NULL, finished_at = now() WHERE id = $2`,
+    [
+      v.id,
       input.runId,
+      v.proposalId,
+      v.decision,
+      v.sizeMultiplier,
+      v.confidence,
+      v.backend,
+      v.model,
+      v.promptVersion,
+      v.tokens.prompt,
+      v.tokens.completion,
+      JSON.stringify(v),
       JSON.stringify(input.stats),
-    ]);
-  });
+    ],
+  );
 }
 
 /** Marks a run interrupted (aborted, resumable) or failed, with the reason. */

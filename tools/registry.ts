@@ -213,15 +213,17 @@ async function storeCall(ctx: ToolContext, outcome: ToolOutcome, args: unknown):
     return;
   }
   const d = outcome.data;
-  const params: unknown[] = [];
+  const params: unknown[] = [...callRow];
   const values = d.hits.map((hit, rank) => {
-    params.push(ctx.runId, outcome.callId, d.query, d.asOf, d.ticker, hit.newsId, rank + 1, hit.score);
-    const o = rank * 8;
-    return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8})`;
+    params.push(d.query, d.asOf, d.ticker, hit.newsId, rank + 1, hit.score);
+    const o = callRow.length + rank * 6;
+    return `($2, $1, $${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6})`;
   });
-  // The call and what it retrieved are stored together or not at all.
-  await ctx.db.transaction(async (tx) => {
-    await tx.query(insertCall, callRow);
-    await tx.query(`INSERT INTO retrievals (run_id, tool_call_id, query, as_of, ticker, news_id, rank, score) VALUES ${values.join(', ')}`, params);
-  });
+  // The call and what it retrieved are stored together or not at all: one statement, the call in a
+  // data-modifying CTE (the retrievals' foreign key to it is checked at the end of the statement).
+  await ctx.db.query(
+    `WITH call AS (${insertCall})
+     INSERT INTO retrievals (run_id, tool_call_id, query, as_of, ticker, news_id, rank, score) VALUES ${values.join(', ')}`,
+    params,
+  );
 }

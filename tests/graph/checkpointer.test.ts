@@ -2,7 +2,26 @@ import { Annotation, END, START, StateGraph } from '@langchain/langgraph';
 import { emptyCheckpoint } from '@langchain/langgraph-checkpoint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbCheckpointSaver, openCheckpointer } from '../../graph/index.ts';
+import type { Db } from '../../db/index.ts';
 import { BACKENDS, type TestDb } from '../support/db.ts';
+
+/** `db` with a log of the statements sent through it (transactions count as their statements). */
+function counting(db: Db): { db: Db; statements: string[] } {
+  const statements: string[] = [];
+  return {
+    statements,
+    db: {
+      kind: db.kind,
+      query: (sql, params) => {
+        statements.push(sql);
+        return db.query(sql, params);
+      },
+      exec: (sql) => db.exec(sql),
+      transaction: (fn) => db.transaction(fn),
+      close: () => db.close(),
+    },
+  };
+}
 
 const State = Annotation.Root({
   log: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
@@ -84,6 +103,51 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     const out = await graph.invoke(null, cfg);
     expect(out.log).toEqual(['a', 'b', 'c']);
     expect(calls).toEqual({ a: 1, b: 2, c: 1 });
+  });
+
+  it.skipIf(!available)('stores the writes and the checkpoint handed in together with one statement, and each call settles when stored', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const { db, statements } = counting(t.db);
+    const saver = new DbCheckpointSaver(db);
+    const cfg = { configurable: { thread_id: 'th-group', checkpoint_ns: '' } };
+    const first = { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000011' };
+    const c1 = await saver.put(cfg, first, { source: 'input', step: -1, parents: {} });
+    statements.length = 0;
+    // As LangGraph does at the end of a step: each task's writes, then the next checkpoint, unawaited.
+    const second = { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000012', channel_values: { log: ['a', 'b'] } };
+    const saves = [
+      saver.putWrites(c1, [['log', ['a']]], 'task-a', 'p-a'),
+      saver.putWrites(c1, [['log', ['b']], ['__error__', 'boom']], 'task-b', 'p-b'),
+      saver.putWrites(c1, [['__error__', 'boom again']], 'task-b', 'p-b'),
+      saver.put(c1, second, { source: 'loop', step: 0, parents: {} }),
+    ];
+    await Promise.all(saves);
+    expect(statements.filter((s) => /INSERT/.test(s))).toHaveLength(1);
+    const stored = await saver.getTuple({ configurable: { ...c1.configurable } });
+    // A special write (negative idx) keeps the last value handed in, as separate statements would.
+    expect(stored?.pendingWrites).toEqual([
+      ['task-a', 'log', ['a']],
+      ['task-b', '__error__', 'boom again'],
+      ['task-b', 'log', ['b']],
+    ]);
+    expect((await saver.getTuple(cfg))?.checkpoint.channel_values).toEqual({ log: ['a', 'b'] });
+  });
+
+  it.skipIf(!available)('rejects every call of a batch that fails, and stores none of it', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const saver = new DbCheckpointSaver(t.db);
+    const cfg = { configurable: { thread_id: 'th-fail', checkpoint_ns: '' } };
+    const first = { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000021' };
+    // A NUL character cannot be stored in a text column: the whole statement fails.
+    const bad = saver.put({ configurable: { thread_id: 'th-fail', checkpoint_ns: '', checkpoint_id: 'parent\u0000' } }, first, { source: 'input', step: -1, parents: {} });
+    const good = saver.putWrites({ configurable: { ...cfg.configurable, checkpoint_id: first.id } }, [['log', ['x']]], 'task-x');
+    await expect(bad).rejects.toThrow();
+    await expect(good).rejects.toThrow();
+    expect(await saver.getTuple(cfg)).toBeUndefined();
+    const writes = await t.db.query(`SELECT count(*)::int AS n FROM graph_checkpoint_writes WHERE thread_id = 'th-fail'`);
+    expect(writes.rows[0]).toEqual({ n: 0 });
   });
 
   it.skipIf(!available)('picks LangGraph’s PostgresSaver on PostgreSQL when a URL is known, ours otherwise', async () => {

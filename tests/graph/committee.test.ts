@@ -204,6 +204,32 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect(msgs.rows.map((r) => r.message_role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant']);
   });
 
+  it.skipIf(!available)('runs several committees at once without a given checkpointer, on a database whose checkpoint tables do not exist yet', async () => {
+    // A database of its own: the default checkpointer's tables (PostgresSaver's setup()) are created
+    // by these runs, all at once. Each run used to open and set up a saver of its own, and the
+    // concurrent setups collided in the catalog.
+    const own = await open();
+    try {
+      const proposals = Array.from({ length: 5 }, (_, i) => makeProposal({ id: `prop-concurrent-${i}`, featureSnapshotId: `fs-concurrent-${i}` }));
+      for (const p of proposals) await storeProposal(own.db, p);
+      const backend = script();
+      const results = await Promise.all(proposals.map((proposal) => runCommittee({ db: own.db, config: base, proposal, backend, databaseUrl: own.url })));
+      expect(results.map((r) => r.verdict.decision)).toEqual(['REDUCE', 'REDUCE', 'REDUCE', 'REDUCE', 'REDUCE']);
+      expect(count(backend.calls, 'committee')).toBe(5);
+      const runs = await own.db.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM committee_runs GROUP BY status`);
+      expect(runs.rows).toEqual([{ status: 'completed', n: 5 }]);
+      const verdicts = await own.db.query<{ n: number }>('SELECT count(DISTINCT run_id)::int AS n FROM verdicts');
+      expect(verdicts.rows[0]).toEqual({ n: 5 });
+      if (own.db.kind === 'postgres') {
+        // The runs checkpointed through LangGraph's PostgresSaver, in the database's own schema.
+        const threads = await own.db.query<{ n: number }>('SELECT count(DISTINCT thread_id)::int AS n FROM checkpoints');
+        expect(threads.rows[0]).toEqual({ n: 5 });
+      }
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it.skipIf(!available)('refuses a proposal that is not stored, naming it', async () => {
     if (!t) throw new Error('no database');
     await expect(runCommittee({ db: t.db, config: base, proposal: makeProposal({ id: 'missing-prop' }), backend: 'rules', databaseUrl: t.url })).rejects.toThrow(/missing-prop/);
