@@ -7,13 +7,14 @@
  *     with the tiny random-weight eval model (tests/support/eval-gguf.ts), against
  *     evals/baselines/ollama-quorum-tiny.json. Its answers are noise: the gate is structure only
  *     (schema-valid rate 1, citation validity, calls and tokens per run), never agreement.
- * The eval model's vocabulary is learned from the prompts (a prompt is ~1,600 tokens, not ~3,500
- * characters) and its output layer favours short JSON (~60 tokens an answer), so a call takes
- * ~0.1-0.3 s of CPU and the test-server suite about a minute and a half on a quiet 2-core machine
- * (numbers in the notes of the evals-llm branch).
+ * The eval model's vocabulary is learned from the prompts (a prompt is ~1,600 tokens, not ~3,400
+ * one-character tokens) and its output layer favours short JSON (~70 tokens an answer), so a call
+ * is ~0.15 s of CPU, a scenario ~1 s and the test-server suite under a minute on a 2-core machine
+ * (it was ~19 s a scenario with 4 answers in 5 truncated; numbers in the evals-llm notes).
  * Usage: tsx scripts/evals.ts [--update-baseline] [--only rules|test-server]   (exit 1 when a gate fails)
  */
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/index.ts';
 import { SUITE_NAMES, runEvalSuites, suiteSummary, type SuiteName } from './eval-suites.ts';
 
 function isSuiteName(s: string): s is SuiteName {
@@ -30,6 +31,8 @@ async function main(): Promise<number> {
   }
   const counts = new Map<SuiteName, number>();
   const results = await runEvalSuites({
+    // The environment's overrides apply (QUORUM_DATA_DIR for the reports, QUORUM_MODELS__…), as for every command.
+    config: loadConfig(),
     only: only.filter(isSuiteName),
     updateBaseline: values['update-baseline'],
     onRun: (suite, run) => {

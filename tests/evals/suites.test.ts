@@ -4,14 +4,14 @@
  * Ollama-API test server with the tiny random-weight eval model (structure only: what it says is
  * never asserted). CI runs the test server live rather than from a cassette: the point of this
  * suite is to exercise the real client, HTTP, node-llama-cpp and the grammar made from the
- * production schemas, and live it costs about a minute and a half.
+ * production schemas, and live it costs about a minute (measured in the evals-llm notes).
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_BASELINES_DIR, baselineFileName, loadScenarios, readBaseline } from '../../evals/index.ts';
 import { TEST_SERVER_MODEL, runEvalSuites } from '../../scripts/eval-suites.ts';
 
 const scenarios = loadScenarios();
-/** 42 scenarios x 5 sequential CPU generations on a shared 2-core machine (about 1.5 min when quiet). */
+/** 42 scenarios x 5 sequential CPU generations on a shared 2-core machine (~1 min, 15x that as headroom). */
 const SUITES_TIMEOUT_MS = 900_000;
 
 describe('the gated eval suites of npm run evals', () => {
