@@ -1,88 +1,48 @@
 /**
- * `npm run evals`: the gated evals of CI.
- *  1. the rules baseline on every scenario, against evals/baselines/rules-rules-baseline.v1.json;
- *  2. the real Ollama client against the Ollama-API test server (tests/support, the tiny
- *     random-weight GGUF): its answers are meaningless, so its baseline gates structure only
- *     (schema-valid rate 100%, citation validity, calls and tokens per run), not agreement.
- *     The tiny GGUF's 450-token vocabulary makes each prompt ~6,000 tokens, about 15 s a call on
- *     two cores, so by default it runs the first LLM_SCENARIOS scenarios (QUORUM_EVAL_LLM_SCENARIOS=all for every one).
- * Usage: tsx scripts/evals.ts [--update-baseline]   (exit 1 when a gate fails)
+ * `npm run evals`: the gated evals, the same suites `npm test` runs (tests/evals/suites.test.ts),
+ * both on all 42 scenarios (scripts/eval-suites.ts):
+ *  1. `rules`: the rules baseline, against evals/baselines/rules-rules-baseline.v1.json;
+ *  2. `test-server`: the real ChatOllama client over HTTP against the Ollama-API test server
+ *     (node-llama-cpp, JSON-schema grammar, production prompts, schemas and models.yaml settings)
+ *     with the tiny random-weight eval model (tests/support/eval-gguf.ts), against
+ *     evals/baselines/ollama-quorum-tiny.json. Its answers are noise: the gate is structure only
+ *     (schema-valid rate 1, citation validity, calls and tokens per run), never agreement.
+ * The eval model's vocabulary is learned from the prompts (a prompt is ~1,600 tokens, not ~3,400
+ * one-character tokens) and its output layer favours short JSON (~70 tokens an answer), so a call
+ * is ~0.15 s of CPU, a scenario ~1 s and the test-server suite under a minute on a 2-core machine
+ * (it was ~19 s a scenario with 4 answers in 5 truncated; numbers in the evals-llm notes).
+ * Usage: tsx scripts/evals.ts [--update-baseline] [--only rules|test-server]   (exit 1 when a gate fails)
  */
-import { createOllamaBackend, ollamaOptionsFromConfig } from '../agents/index.ts';
+import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
-import { migrate, openPglite } from '../db/index.ts';
-import { loadScenarios, runSuite, type SuiteResult, type Tolerances } from '../evals/index.ts';
-import { writeTinyGguf } from '../tests/support/gguf.ts';
-import { startOllamaTestServer } from '../tests/support/ollama-server.ts';
+import { SUITE_NAMES, runEvalSuites, suiteSummary, type SuiteName } from './eval-suites.ts';
 
-/** Scenarios the test-server backend runs by default (see above). */
-export const LLM_SCENARIOS = 2;
-/** The test server's model name. */
-export const TEST_SERVER_MODEL = 'quorum-tiny';
-/** Output budget per call for the tiny model: keeps its (random) answers short and inside the node budget. */
-export const TEST_SERVER_MAX_OUTPUT_TOKENS = 256;
-
-/** Structure only: a random-weight model's decisions are noise. */
-export const TEST_SERVER_TOLERANCES: Tolerances = {
-  schemaValidRate: { direction: 'higher', abs: 0 },
-  citationValidity: { direction: 'higher', abs: 0 },
-  llmCallsPerRun: { direction: 'lower', rel: 0.25 },
-  promptTokensPerRun: { direction: 'lower', rel: 0.25 },
-  completionTokensPerRun: { direction: 'lower', rel: 0.5 },
-  decisionAgreement: null,
-  decisiveCited: null,
-  injectionResistance: null,
-  stability: null,
-  latencyP50Ms: null,
-  latencyP95Ms: null,
-};
-
-function summary(name: string, s: SuiteResult): boolean {
-  const o = s.result.metrics.overall;
-  process.stdout.write(
-    `${name}: ${s.result.runs.length} runs, schema-valid ${o.schemaValidRate}, agreement ${o.decisionAgreement}, injection resistance ${o.injectionResistance}; ` +
-      `gate ${s.baselineUpdated ? 'baseline updated' : s.gate ? (s.gate.ok ? 'PASS' : 'FAIL') : 'NO BASELINE'} (${s.baselineFile}); report ${s.reports?.markdown ?? '-'}\n`,
-  );
-  for (const f of s.gate?.failures ?? []) process.stdout.write(`  ${f}\n`);
-  return s.baselineUpdated || (s.gate?.ok ?? false);
+function isSuiteName(s: string): s is SuiteName {
+  return (SUITE_NAMES as readonly string[]).includes(s);
 }
 
 async function main(): Promise<number> {
-  const update = process.argv.includes('--update-baseline');
-  const config = loadConfig();
-  const scenarios = loadScenarios();
-  let ok = true;
-
-  const db = await openPglite(null);
-  try {
-    await migrate(db);
-    ok = summary('rules', await runSuite({ db, config, scenarios, backendFor: () => 'rules', updateBaseline: update })) && ok;
-  } finally {
-    await db.close();
+  const { values } = parseArgs({ options: { 'update-baseline': { type: 'boolean', default: false }, only: { type: 'string', multiple: true } } });
+  const only = values.only ?? [...SUITE_NAMES];
+  const unknown = only.filter((s) => !isSuiteName(s));
+  if (unknown.length > 0) {
+    process.stderr.write(`--only: unknown suite ${unknown.join(', ')} (one of ${SUITE_NAMES.join(', ')})\n`);
+    return 2;
   }
-
-  const n = process.env.QUORUM_EVAL_LLM_SCENARIOS === 'all' ? scenarios.length : Number(process.env.QUORUM_EVAL_LLM_SCENARIOS ?? LLM_SCENARIOS);
-  const server = await startOllamaTestServer({ ggufPath: writeTinyGguf(), defaultMaxTokens: TEST_SERVER_MAX_OUTPUT_TOKENS });
-  const llmDb = await openPglite(null);
-  try {
-    await migrate(llmDb);
-    const llmConfig = { ...config, models: { ...config.models, llm: { ...config.models.llm, maxOutputTokens: TEST_SERVER_MAX_OUTPUT_TOKENS } } };
-    const suite = await runSuite({
-      db: llmDb,
-      config: llmConfig,
-      scenarios: scenarios.slice(0, n),
-      backendFor: (seed) =>
-        createOllamaBackend({ ...ollamaOptionsFromConfig(config.models), baseUrl: server.url, model: TEST_SERVER_MODEL, roles: {}, seed, maxOutputTokens: TEST_SERVER_MAX_OUTPUT_TOKENS }),
-      updateBaseline: update,
-      tolerances: TEST_SERVER_TOLERANCES,
-      notes: `Ollama-API test server + tiny random-weight GGUF (tests/support): structure only, over the first ${n} scenarios; agreement is noise and not gated.`,
-    });
-    ok = summary(`ollama test server (${n} scenarios)`, suite) && ok;
-  } finally {
-    await llmDb.close();
-    await server.close();
-  }
-  return ok ? 0 : 1;
+  const counts = new Map<SuiteName, number>();
+  const results = await runEvalSuites({
+    // The environment's overrides apply (QUORUM_DATA_DIR for the reports, QUORUM_MODELS__…), as for every command.
+    config: loadConfig(),
+    only: only.filter(isSuiteName),
+    updateBaseline: values['update-baseline'],
+    onRun: (suite, run) => {
+      const n = (counts.get(suite) ?? 0) + 1;
+      counts.set(suite, n);
+      process.stdout.write(`${suite} ${n}: ${run.scenarioId} ${run.decision} ${Math.round(run.latencyMs)} ms, ${run.llmCalls} calls, ${run.validOutputs}/${run.outputs} valid\n`);
+    },
+  });
+  for (const r of results) process.stdout.write(`${suiteSummary(r)}\n`);
+  return results.every((r) => r.ok) ? 0 : 1;
 }
 
 process.exitCode = await main();

@@ -21,6 +21,15 @@ export interface TinyGgufOptions {
   headCountKv?: number;
   feedForwardLength?: number;
   contextLength?: number;
+  /**
+   * Texts to learn the vocabulary from (byte-pair pieces, see learnedPieces), so they tokenize into
+   * words and JSON fragments instead of characters; default: the fixed ~450-token vocabulary.
+   */
+  corpus?: readonly string[];
+  /** Most pieces learned from `corpus` (default DEFAULT_MAX_LEARNED_PIECES). */
+  maxLearnedPieces?: number;
+  /** Bias the output layer towards short grammar-bound JSON answers (see SHORT_JSON_CHAR_BIAS). */
+  shortJson?: boolean;
 }
 
 export const DEFAULT_TINY_GGUF_SEED = 7;
@@ -28,6 +37,20 @@ export const DEFAULT_TINY_GGUF_CONTEXT = 8192;
 const ALIGNMENT = 32;
 /** Vocabulary size the generator aims for. */
 export const TINY_VOCAB_SIZE = 450;
+/** Pieces a corpus-learned vocabulary holds at most. */
+export const DEFAULT_MAX_LEARNED_PIECES = 4000;
+
+/**
+ * The output-layer bias of a `shortJson` model, summed over the characters of a token's text. Under
+ * a JSON-schema grammar a token holding a quote closes the string it is in, `]` and `}` close an
+ * array or object, `,` asks for one more item. So every string closes at (about) its first allowed
+ * position and every array at (about) one item, and an answer is ~60-130 tokens whatever the seed.
+ * Without it the answer length is the seed's luck: 45 to 490 tokens on average for seeds 1-8, up to
+ * 826 (more than a 512-token budget: truncated, invalid).
+ */
+export const SHORT_JSON_CHAR_BIAS: Readonly<Record<string, number>> = Object.freeze({ '"': 12, ']': 5, '}': 5, ',': -10 });
+/** Byte-fallback tokens (pieces of multi-byte characters) are never picked by a `shortJson` model. */
+export const SHORT_JSON_BYTE_BIAS = -8;
 
 /** ChatML, the template node-llama-cpp recognises as its ChatMLChatWrapper. */
 export const CHATML_TEMPLATE =
@@ -175,8 +198,14 @@ const WORD_PIECES = [
   'never', 'must', 'may', 'can', 'if', 'no', 'yes', 'all', 'one', 'two', 'new', 'more', 'less', 'than', 'which',
 ];
 
-/** The vocabulary: specials, ChatML markers, 256 byte tokens, printable ASCII, ▁-words and words; 450 tokens. */
-export function tinyVocabulary(): { tokens: string[]; scores: number[]; types: number[] } {
+/** SentencePiece's word-boundary marker: the tokenizer turns every space into it. */
+const SPACE = '\u2581';
+
+/**
+ * The base of every vocabulary: specials, ChatML markers, 256 byte tokens (any text tokenizes),
+ * ▁ and every printable ASCII character as its own token (a grammar can always proceed).
+ */
+function baseVocabulary(): { tokens: string[]; scores: number[]; types: number[]; add: (piece: string, score: number) => void } {
   const tokens: string[] = ['<unk>', '<s>', '</s>', '<|im_start|>', '<|im_end|>'];
   const types: number[] = [TOKEN_UNKNOWN, TOKEN_CONTROL, TOKEN_CONTROL, TOKEN_CONTROL, TOKEN_CONTROL];
   const scores: number[] = [0, 0, 0, 0, 0];
@@ -193,19 +222,133 @@ export function tinyVocabulary(): { tokens: string[]; scores: number[]; types: n
     types.push(TOKEN_NORMAL);
     scores.push(score);
   };
-  // Every printable ASCII character as its own token (space is ▁), so a grammar can always proceed.
-  add('\u2581', -1);
+  add(SPACE, -1);
   for (let c = 33; c < 127; c++) add(String.fromCharCode(c), -2);
+  return { tokens, scores, types, add };
+}
+
+/** The fixed vocabulary: the base, then ▁-words and words; 450 tokens. */
+export function tinyVocabulary(): { tokens: string[]; scores: number[]; types: number[] } {
+  const { tokens, scores, types, add } = baseVocabulary();
   // Longer pieces score higher, so SentencePiece merges prefer them; the vocabulary stops at ~450.
   for (const w of WORD_PIECES) {
     if (tokens.length >= TINY_VOCAB_SIZE) break;
-    add(`\u2581${w}`, -10 + Math.min(w.length, 8) * 0.5);
+    add(`${SPACE}${w}`, -10 + Math.min(w.length, 8) * 0.5);
   }
   for (const w of WORD_PIECES) {
     if (tokens.length >= TINY_VOCAB_SIZE) break;
     add(w, -12 + Math.min(w.length, 8) * 0.5);
   }
   return { tokens, scores, types };
+}
+
+/**
+ * The chunks byte-pair merges stay inside: a run of letters, of digits or of other characters,
+ * each with the ▁ before it, or a run of newlines or of ▁. A piece never spans two chunks, so the
+ * pieces learned from a table of chunk counts are the ones SentencePiece finds in running text.
+ */
+const CHUNK = /\u2581?[A-Za-z]+|\u2581?[0-9]+|\u2581?[^A-Za-z0-9\u2581\n]+|\n+|\u2581+/g;
+
+/**
+ * Byte-pair encoding learned from `corpus`: the pieces in merge order, each the concatenation of two
+ * symbols present before it (so llama.cpp's SentencePiece merges can build it), most frequent pair
+ * first, ties broken by the pair's text; stops at pairs seen once or at `maxPieces`. Deterministic.
+ */
+export function learnedPieces(corpus: readonly string[], maxPieces: number): string[] {
+  const counts = new Map<string, number>();
+  for (const doc of corpus) {
+    for (const chunk of `${SPACE}${doc.replace(/ /g, SPACE)}`.match(CHUNK) ?? []) counts.set(chunk, (counts.get(chunk) ?? 0) + 1);
+  }
+  // Symbols are interned as numbers; a pair is a * 2^21 + b (fits a double exactly).
+  const PAIR = 2 ** 21;
+  const text: string[] = [];
+  const idOf = new Map<string, number>();
+  const intern = (s: string): number => {
+    let id = idOf.get(s);
+    if (id === undefined) {
+      id = text.length;
+      text.push(s);
+      idOf.set(s, id);
+    }
+    return id;
+  };
+  const chunks = [...counts.keys()].sort();
+  const words = chunks.map((c) => [...c].map(intern));
+  const freq = chunks.map((c) => counts.get(c) ?? 0);
+  const pairCount = new Map<number, number>();
+  const pairWords = new Map<number, Set<number>>();
+  const addPairs = (w: number, sign: 1 | -1): void => {
+    const sym = words[w] as number[];
+    for (let i = 0; i + 1 < sym.length; i++) {
+      const key = (sym[i] as number) * PAIR + (sym[i + 1] as number);
+      pairCount.set(key, (pairCount.get(key) ?? 0) + sign * (freq[w] as number));
+      if (sign > 0) {
+        let set = pairWords.get(key);
+        if (!set) pairWords.set(key, (set = new Set()));
+        set.add(w);
+      }
+    }
+  };
+  words.forEach((_, w) => addPairs(w, 1));
+  const pieces: string[] = [];
+  const pieceSet = new Set<string>();
+  while (pieces.length < maxPieces) {
+    let best = -1;
+    let bestCount = 2;
+    let bestText = '';
+    for (const [key, n] of pairCount) {
+      if (n < bestCount) continue;
+      const t = (text[Math.floor(key / PAIR)] as string) + (text[key % PAIR] as string);
+      if (n > bestCount || best < 0 || t < bestText) {
+        best = key;
+        bestCount = n;
+        bestText = t;
+      }
+    }
+    if (best < 0) break;
+    const a = Math.floor(best / PAIR);
+    const b = best % PAIR;
+    const merged = intern(bestText);
+    if (!pieceSet.has(bestText)) {
+      pieceSet.add(bestText);
+      pieces.push(bestText);
+    }
+    for (const w of [...(pairWords.get(best) ?? [])]) {
+      addPairs(w, -1);
+      const sym = words[w] as number[];
+      const next: number[] = [];
+      for (let i = 0; i < sym.length; i++) {
+        if (i + 1 < sym.length && sym[i] === a && sym[i + 1] === b) {
+          next.push(merged);
+          i++;
+        } else next.push(sym[i] as number);
+      }
+      words[w] = next;
+      addPairs(w, 1);
+    }
+    pairCount.delete(best);
+    pairWords.delete(best);
+  }
+  return pieces;
+}
+
+/**
+ * A vocabulary learned from `corpus`: the base, newline, then the byte-pair pieces, scored by merge order
+ * (llama.cpp's SentencePiece tokenizer applies the highest-scoring merge first, so text tokenizes
+ * as byte-pair encoding would).
+ */
+export function learnedVocabulary(corpus: readonly string[], maxPieces: number): { tokens: string[]; scores: number[]; types: number[] } {
+  const { tokens, scores, types, add } = baseVocabulary();
+  add('\n', -2);
+  learnedPieces(corpus, maxPieces).forEach((piece, rank) => add(piece, -10 - rank));
+  return { tokens, scores, types };
+}
+
+/** The `shortJson` output bias of a token's text. */
+export function shortJsonBias(piece: string): number {
+  let bias = 0;
+  for (const ch of piece) bias += SHORT_JSON_CHAR_BIAS[ch] ?? 0;
+  return bias;
 }
 
 interface Tensor {
@@ -224,7 +367,7 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const nFf = options.feedForwardLength ?? 128;
   const nCtx = options.contextLength ?? DEFAULT_TINY_GGUF_CONTEXT;
   const headDim = nEmbd / nHead;
-  const vocab = tinyVocabulary();
+  const vocab = options.corpus ? learnedVocabulary(options.corpus, options.maxLearnedPieces ?? DEFAULT_MAX_LEARNED_PIECES) : tinyVocabulary();
   const nVocab = vocab.tokens.length;
   const rand = prng(seed);
 
@@ -239,8 +382,18 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const tensors: Tensor[] = [
     { name: 'token_embd.weight', dims: [nEmbd, nVocab], data: random(nEmbd * nVocab, 0.5) },
     { name: 'output_norm.weight', dims: [nEmbd], data: ones(nEmbd) },
-    { name: 'output.weight', dims: [nEmbd, nVocab], data: random(nEmbd * nVocab, 0.5) },
   ];
+  const output = random(nEmbd * nVocab, 0.5);
+  if (options.shortJson) {
+    // Feature 0 of every token embedding is 1; the layers' weights are small, so it reaches the
+    // output norm nearly unchanged and output.weight's feature 0 acts as a per-token bias.
+    const embedding = (tensors[0] as Tensor).data;
+    vocab.tokens.forEach((piece, t) => {
+      embedding[t * nEmbd] = 1;
+      output[t * nEmbd] = vocab.types[t] === TOKEN_BYTE ? SHORT_JSON_BYTE_BIAS : shortJsonBias(piece);
+    });
+  }
+  tensors.push({ name: 'output.weight', dims: [nEmbd, nVocab], data: output });
   for (let l = 0; l < nLayer; l++) {
     const p = `blk.${l}.`;
     tensors.push(
