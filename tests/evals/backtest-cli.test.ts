@@ -1,0 +1,83 @@
+/**
+ * `quorum backtest` in-process (its own commander program, the real command module): a short range
+ * writes the HTML and JSON report; bad input is refused naming the field.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { registerBacktest } from '../../cli/commands/backtest.ts';
+import { QuorumError, parseJson } from '../../contracts/index.ts';
+import { BacktestMetrics, parseBacktestResult } from '../../evals/backtest/schema.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'quorum-backtest-cli-'));
+
+async function backtest(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const program = new Command().exitOverride();
+  registerBacktest(program);
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  try {
+    await program.parseAsync(['node', 'quorum', 'backtest', ...args]);
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  return { stdout, stderr };
+}
+
+async function refusal(args: string[]): Promise<QuorumError> {
+  const error = await backtest(args).catch((e: unknown) => e);
+  if (!QuorumError.isInstance(error)) throw new Error(`expected a QuorumError, got ${String(error)}`);
+  return error;
+}
+
+beforeAll(() => {
+  process.env.QUORUM_DATA_DIR = path.join(dir, 'data');
+  process.env.QUORUM_SETTINGS__LOGGING__LEVEL = 'silent';
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('quorum backtest', () => {
+  it('writes the HTML and JSON report of a short range and prints the metrics table', async () => {
+    const out = path.join(dir, 'reports');
+    const { stdout } = await backtest(['--from', '1995-01-03', '--to', '1995-01-20', '--critic', 'rules', '--tickers', 'GE,IBM', '--retrain-every', '10', '--resamples', '50', '--out', out]);
+    const html = path.join(out, 'backtest-1995-01-03-1995-01-20-rules.html');
+    const json = path.join(out, 'backtest-1995-01-03-1995-01-20-rules.json');
+    expect(existsSync(html)).toBe(true);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<svg');
+    expect(page).toContain('Proposer + committee (rules)');
+    const parsed = parseJson(readFileSync(json, 'utf8'));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const file = z.object({ result: z.unknown(), metrics: BacktestMetrics, models: z.array(z.unknown()), timings: z.unknown() }).parse(parsed.value);
+    const result = parseBacktestResult(file.result);
+    expect(result).toMatchObject({ from: '1995-01-03', to: '1995-01-20', critic: 'rules' });
+    expect(result.params.universe).toEqual(['GE', 'IBM']);
+    expect(Object.keys(file.metrics.byStrategy).sort()).toEqual(['buy_and_hold', 'committee', 'djia', 'proposer']);
+    expect(file.metrics.resamples).toBe(50);
+    expect(stdout).toContain('| Proposer alone');
+    expect(stdout).toContain(`report: ${html}`);
+  }, 180_000);
+
+  it('refuses a range outside the data with the available range, naming --from', async () => {
+    const e = await refusal(['--from', '1980-01-02', '--to', '1995-06-30', '--critic', 'none']);
+    expect(e.code).toBe('INPUT_INVALID');
+    expect(e.details).toMatchObject({ field: 'from' });
+    expect(e.message).toMatch(/available range 1990-12-31\.\.2001-01-02; the earliest allowed --from is 1991-12-30/);
+  });
+
+  it('refuses replay without a cassette, an unknown critic and an unknown ticker', async () => {
+    expect((await refusal(['--from', '1995-01-03', '--to', '1995-01-20', '--critic', 'replay'])).message).toContain('--critic replay needs --cassette FILE');
+    expect((await refusal(['--from', '1995-01-03', '--to', '1995-01-20', '--critic', 'gpt'])).message).toContain('critic');
+    const t = await refusal(['--from', '1995-01-03', '--to', '1995-01-20', '--tickers', 'GE,ZZZ']);
+    expect(t.details).toMatchObject({ field: 'tickers' });
+    expect(t.message).toContain('ZZZ not in DowJones30.csv');
+  });
+});
