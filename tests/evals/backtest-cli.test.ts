@@ -11,6 +11,10 @@ import { z } from 'zod';
 import { registerBacktest } from '../../cli/commands/backtest.ts';
 import { QuorumError, parseJson } from '../../contracts/index.ts';
 import { BacktestMetrics, parseBacktestResult } from '../../evals/backtest/schema.ts';
+import { loadBundledPrices, runBacktest } from '../../evals/backtest/index.ts';
+import { createCassetteBackend, emptyCassette, writeCassette } from '../../evals/index.ts';
+import { loadConfig } from '../../config/index.ts';
+import { obedientModel } from './support.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'quorum-backtest-cli-'));
 
@@ -64,6 +68,29 @@ describe('quorum backtest', () => {
     expect(file.metrics.resamples).toBe(50);
     expect(stdout).toContain('| Proposer alone');
     expect(stdout).toContain(`report: ${html}`);
+  }, 180_000);
+
+  it('--critic replay answers the committee from a cassette file recorded earlier, with no miss', async () => {
+    const config = loadConfig();
+    const cassette = emptyCassette('scripted', 'scripted');
+    const recorder = createCassetteBackend({ mode: 'record', cassette, seed: config.models.llm.seed, inner: obedientModel() });
+    const settings = { retrainEveryDays: 10, proposalsPerDay: 1 };
+    const recorded = await runBacktest({ config, data: loadBundledPrices(['GE', 'IBM']), from: '1995-01-03', to: '1995-01-10', critic: 'ollama', backend: recorder, settings });
+    const file = path.join(dir, 'cassette.json');
+    writeCassette(file, cassette);
+    const out = path.join(dir, 'replay');
+    const { stdout, stderr } = await backtest(['--from', '1995-01-03', '--to', '1995-01-10', '--critic', 'replay', '--cassette', file, '--tickers', 'GE,IBM', '--retrain-every', '10', '--proposals-per-day', '1', '--resamples', '20', '--json', '--out', out]);
+    expect(stderr).not.toContain('cassette miss');
+    const parsed = parseJson(stdout);
+    if (!parsed.ok) throw new Error(parsed.error);
+    const result = parseBacktestResult(z.object({ result: z.unknown() }).passthrough().parse(parsed.value).result);
+    expect(result.critic).toBe('replay');
+    expect(result.notes.join('\n')).not.toContain('not in the cassette');
+    // Same committee verdicts, so the same committee book as the recorded run.
+    expect(recorded.decisions.flatMap((d) => d.verdicts).length).toBeGreaterThan(0);
+    const book = (s: { days: unknown; trades: unknown; vetoes: unknown } | undefined): unknown => (s ? { days: s.days, trades: s.trades, vetoes: s.vetoes } : null);
+    expect(book(result.strategies.find((s) => s.name === 'committee'))).toEqual(book(recorded.result.strategies.find((s) => s.name === 'committee')));
+    expect(existsSync(path.join(out, 'backtest-1995-01-03-1995-01-10-replay.json'))).toBe(true);
   }, 180_000);
 
   it('refuses a range outside the data with the available range, naming --from', async () => {
