@@ -178,6 +178,14 @@ function nextOpen(nextDate: string): string {
   return NYSE.session(nextDate)?.open ?? newYorkToUtc(nextDate, 9, 30);
 }
 
+/** When a book's kill switch said HALTED, and why (counted per evening). */
+interface Halts {
+  evenings: number;
+  first: string;
+  last: string;
+  reasons: Record<string, number>;
+}
+
 interface Book {
   name: 'proposer' | 'committee';
   broker: SimBroker;
@@ -331,7 +339,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
   const decisions: DayDecisions[] = [];
   let proposer: Proposer | null = null;
   let current: Omit<ModelRecord, 'usedTo'> | null = null;
-  const halts: Record<string, number> = {};
+  const halts: Record<string, Halts> = {};
 
   try {
     if (critic !== 'none') {
@@ -374,9 +382,13 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
 
       // 4: the exit monitor's rules, per book; under HALTED only the bracket legs at the broker act.
       for (const book of books) {
-        const state = tradingStateFor(snapshotOf(book), rules, now).state;
-        if (state === 'HALTED') {
-          halts[book.name] = (halts[book.name] ?? 0) + 1;
+        const assessed = tradingStateFor(snapshotOf(book), rules, now);
+        if (assessed.state === 'HALTED') {
+          const h = (halts[book.name] ??= { evenings: 0, first: date, last: date, reasons: {} });
+          h.evenings += 1;
+          h.last = date;
+          const why = assessed.reason.startsWith('drawdown') ? 'drawdown' : assessed.reason.startsWith('daily loss') ? 'daily loss' : 'other';
+          h.reasons[why] = (h.reasons[why] ?? 0) + 1;
           continue;
         }
         for (const ticker of book.broker.heldTickers()) {
@@ -568,7 +580,7 @@ function resultNotes(input: {
   models: ModelRecord[];
   sp: StrategyRun | null;
   dj: StrategyRun | null;
-  halts: Record<string, number>;
+  halts: Record<string, Halts>;
   critic: BacktestCritic;
   sources: string[];
   exits: Config['settings']['execution']['exits'];
@@ -601,6 +613,11 @@ function resultNotes(input: {
       'News: no point-in-time news archive covers these years (the bundled Reuters items are from 1987): the committee\'s news search finds nothing, so the critics judge on prices, indicators and the book.',
     );
   }
-  for (const [name, n] of Object.entries(input.halts)) notes.push(`${name}: HALTED by the kill switch on ${n} evening(s): no new entries, no time or reversal exits then (brackets still act).`);
+  for (const [name, h] of Object.entries(input.halts)) {
+    const why = Object.entries(h.reasons)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    notes.push(`${name}: HALTED by the kill switch on ${h.evenings} evening(s) between ${h.first} and ${h.last} (${why}; limits in risk_rules.yaml): no new entries, no time or reversal exits then (brackets still act).`);
+  }
   return notes;
 }
