@@ -5,40 +5,17 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { registerBacktest } from '../../cli/commands/backtest.ts';
-import { QuorumError, parseJson } from '../../contracts/index.ts';
+import { parseJson } from '../../contracts/index.ts';
 import { BacktestMetrics, parseBacktestResult } from '../../evals/backtest/schema.ts';
 import { loadBundledPrices, runBacktest } from '../../evals/backtest/index.ts';
 import { createCassetteBackend, emptyCassette, writeCassette } from '../../evals/index.ts';
 import { loadConfig } from '../../config/index.ts';
 import { obedientModel } from './support.ts';
+import { backtestCli as backtest, backtestRefusal as refusal } from './backtest-cli-support.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'quorum-backtest-cli-'));
-
-async function backtest(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const program = new Command().exitOverride();
-  registerBacktest(program);
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    await program.parseAsync(['node', 'quorum', 'backtest', ...args]);
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return { stdout, stderr };
-}
-
-async function refusal(args: string[]): Promise<QuorumError> {
-  const error = await backtest(args).catch((e: unknown) => e);
-  if (!QuorumError.isInstance(error)) throw new Error(`expected a QuorumError, got ${String(error)}`);
-  return error;
-}
 
 beforeAll(() => {
   process.env.QUORUM_DATA_DIR = path.join(dir, 'data');
