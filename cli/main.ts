@@ -15,6 +15,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerSession } from './commands/session.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerApprovals } from './commands/approvals.ts';
+import { registerBacktest } from './commands/backtest.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerSession(program);
   registerAudit(program);
   registerApprovals(program);
+  registerBacktest(program);
   return program;
 }
 

@@ -29,3 +29,16 @@ export const DEFAULT_MARKET_BUY_BUFFER_PCT = 3;
 export const DEFAULT_MIN_PRICE = 5;
 export const DEFAULT_MIN_NOTIONAL = 100;
 export const DEFAULT_MAX_ACCOUNT_AGE_SECONDS = 120;
+
+/** Backtest (settings.backtest): see config/settings.yaml for what each one means. */
+export const DEFAULT_BACKTEST_INITIAL_EQUITY = 100_000;
+/** Commission per side in bps of notional: about the paper exchange's $0.005/share on a $50 stock. */
+export const DEFAULT_BACKTEST_COMMISSION_BPS = 1;
+/** Slippage per side in bps, as the paper exchange's default. */
+export const DEFAULT_BACKTEST_SLIPPAGE_BPS = 5;
+/** Proposals a day sent on (the most confident): what keeps a 6-year committee replay under 10 minutes. */
+export const DEFAULT_BACKTEST_PROPOSALS_PER_DAY = 3;
+/** Trading days between walk-forward retrains (about half a year). */
+export const DEFAULT_BACKTEST_RETRAIN_EVERY_DAYS = 126;
+/** Trading days of bars required before the first day of a backtest (the first training window). */
+export const DEFAULT_BACKTEST_MIN_TRAIN_DAYS = 252;

@@ -123,6 +123,24 @@ export const SettingsSchema = z
       })
       .strict()
       .prefault({}),
+    backtest: z
+      .object({
+        initialEquity: positive.default(D.DEFAULT_BACKTEST_INITIAL_EQUITY),
+        /** Commission per side, basis points of notional. */
+        commissionBps: z.number().min(0).max(500).default(D.DEFAULT_BACKTEST_COMMISSION_BPS),
+        /** Slippage per side, basis points, against the trade. */
+        slippageBps: z.number().min(0).max(500).default(D.DEFAULT_BACKTEST_SLIPPAGE_BPS),
+        /** The most confident proposals a day that go on to the committee and the risk controller. */
+        proposalsPerDay: z.number().int().min(1).max(100).default(D.DEFAULT_BACKTEST_PROPOSALS_PER_DAY),
+        /** Walk-forward: trading days between retrains (expanding window). */
+        retrainEveryDays: z.number().int().min(1).max(5000).default(D.DEFAULT_BACKTEST_RETRAIN_EVERY_DAYS),
+        /** Trading days of bars required before the first backtest day (the first training window). */
+        minTrainDays: z.number().int().min(60).max(5000).default(D.DEFAULT_BACKTEST_MIN_TRAIN_DAYS),
+        /** Time exit in trading days after the fill; null: the model's label horizon. */
+        holdingDays: z.number().int().min(1).max(250).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
     api: z
       .object({
         host: z.string().default('127.0.0.1'),

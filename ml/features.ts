@@ -256,6 +256,27 @@ export interface ComputeFeaturesOptions {
 }
 
 /**
+ * A feature snapshot at `asOf` from bars the caller already holds (oldest first, per ticker): each
+ * ticker's features are those of its last bar, and a bar after `asOf` is refused (LOOK_AHEAD). Pure:
+ * `computeFeatures` reads the bars from the database and calls it; the backtest passes its
+ * point-in-time window. Tickers without bars are left out.
+ */
+export function featureSnapshotFromBars(asOf: string, barsByTicker: Readonly<Record<string, readonly Bar[]>>): FeatureSnapshot {
+  const asOfMs = Date.parse(asOf);
+  if (!Number.isFinite(asOfMs)) throw new QuorumError('INPUT_INVALID', `asOf: not a timestamp: "${asOf}"`, { field: 'asOf' });
+  const iso = new Date(asOfMs).toISOString();
+  const rows: Record<string, FeatureRow> = {};
+  for (const ticker of Object.keys(barsByTicker).sort()) {
+    const row = lastRow(computeFeatureColumns(barsByTicker[ticker] ?? []));
+    if (row) {
+      if (Date.parse(row.barTs) > asOfMs) throw new QuorumError('LOOK_AHEAD', `bar ${row.barTs} of ${ticker} is after ${iso}`, { ticker });
+      rows[ticker] = row;
+    }
+  }
+  return { id: snapshotId(FEATURE_SET.version, iso, rows), featureSet: FEATURE_SET.name, featureSetVersion: FEATURE_SET.version, asOf: iso, rows };
+}
+
+/**
  * Features of `tickers` at `asOf`, point in time: reads only bars with ts <= asOf (the whole history up
  * to then, so values equal those the training set saw for the same bar). Tickers without bars are left out.
  */
@@ -263,22 +284,9 @@ export async function computeFeatures(db: Db, options: ComputeFeaturesOptions): 
   const asOfMs = Date.parse(options.asOf);
   if (!Number.isFinite(asOfMs)) throw new QuorumError('INPUT_INVALID', `asOf: not a timestamp: "${options.asOf}"`, { field: 'asOf' });
   const asOf = new Date(asOfMs).toISOString();
-  const rows: Record<string, FeatureRow> = {};
-  for (const ticker of [...options.tickers].sort()) {
-    const bars = await barsAsOf(db, { ticker, asOf });
-    const row = lastRow(computeFeatureColumns(bars));
-    if (row) {
-      if (Date.parse(row.barTs) > asOfMs) throw new QuorumError('LOOK_AHEAD', `bar ${row.barTs} of ${ticker} is after ${asOf}`, { ticker });
-      rows[ticker] = row;
-    }
-  }
-  const snap: FeatureSnapshot = {
-    id: snapshotId(FEATURE_SET.version, asOf, rows),
-    featureSet: FEATURE_SET.name,
-    featureSetVersion: FEATURE_SET.version,
-    asOf,
-    rows,
-  };
+  const bars: Record<string, Bar[]> = {};
+  for (const ticker of [...options.tickers].sort()) bars[ticker] = await barsAsOf(db, { ticker, asOf });
+  const snap = featureSnapshotFromBars(asOf, bars);
   if (options.store ?? true) await storeFeatureSnapshot(db, snap);
   return snap;
 }

@@ -8,6 +8,7 @@ export {
   computeFeatures,
   computeFeatureColumns,
   storeFeatureSnapshot,
+  featureSnapshotFromBars,
   FeatureRow,
   type FeatureName,
   type FeatureSnapshot,
@@ -17,7 +18,33 @@ export { trainGbt, predictProba, predictMargin, sigmoid, type GbtModel, type Gbt
 export { classificationMetrics, rocAuc, ClassificationMetrics, CalibrationBin } from './metrics.ts';
 export { ModelCard, FoldReport, readModelCard } from './card.ts';
 export { gbtToOnnx, encodeModel, node, tensorInfo, floatTensor, ONNX_INPUT_NAME, ONNX_LABEL_OUTPUT, ONNX_PROBA_OUTPUT } from './onnx-export.ts';
-export { buildDataset, walkForward, trainModel, type Sample, type TrainOptions, type TrainResult } from './train.ts';
-export { loadProposer, propose, proposeOne, proposalsAt, expectedReturn, stripZipMap, type Proposer, type ProposeOptions, type ProposeResult } from './proposer.ts';
+export {
+  buildDataset,
+  samplesFromBars,
+  sortSamples,
+  walkForward,
+  trainModel,
+  exportModel,
+  type Sample,
+  type DatasetOptions,
+  type TrainOptions,
+  type TrainResult,
+  type ExportModelOptions,
+  type ExportedModel,
+} from './train.ts';
+export {
+  loadProposer,
+  propose,
+  proposeOne,
+  scoreSnapshot,
+  storeProposals,
+  proposalsAt,
+  expectedReturn,
+  stripZipMap,
+  type Proposer,
+  type ProposeOptions,
+  type ProposeResult,
+  type ScoreOptions,
+} from './proposer.ts';
 export { registerModel, setModelStage, listModels, ModelStage, RegisteredModel } from './registry.ts';
 export { storeOutsideProposal, type ProposalOrigin } from './store-proposal.ts';

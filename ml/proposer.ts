@@ -14,7 +14,7 @@ import { parseOrThrow } from '../contracts/parse.ts';
 import type { Settings } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
 import { readModelCard, type ModelCard } from './card.ts';
-import { FEATURE_NAMES, FEATURE_SET, computeFeatures } from './features.ts';
+import { FEATURE_NAMES, FEATURE_SET, computeFeatures, type FeatureSnapshot } from './features.ts';
 
 const { onnx } = onnxProto;
 
@@ -168,20 +168,28 @@ export function expectedReturn(card: ModelCard, p: number): number {
   return p * card.returnStats.meanReturnPositive + (1 - p) * card.returnStats.meanReturnNegative;
 }
 
+export interface ScoreOptions {
+  proposer: Proposer;
+  settings: Pick<Settings, 'proposer'>;
+  /** Part of each proposal's id (one proposal per model, snapshot, ticker and session). */
+  sessionId?: string | null;
+  /** Default: every ticker of the snapshot. */
+  tickers?: readonly string[];
+}
+
 /**
- * Computes (and stores) the feature snapshot at asOf, scores every ticker in one onnxruntime batch, and
- * stores a Proposal for each ticker whose probability is outside 0.5 ± abstainMargin (buy above, sell
- * below). Attributions: occlusion — the probability change when one feature is set to its training
- * median (card.baseline); these rows ride in the same batch.
+ * Scores a feature snapshot in one onnxruntime batch and makes a Proposal for each ticker whose
+ * probability is outside 0.5 ± abstainMargin (buy above, sell below). Attributions: occlusion — the
+ * probability change when one feature is set to its training median (card.baseline); these rows ride
+ * in the same batch. Stores nothing.
  */
-export async function propose(db: Db, options: ProposeOptions): Promise<ProposeResult> {
+export async function scoreSnapshot(snap: FeatureSnapshot, options: ScoreOptions): Promise<Omit<ProposeResult, 'featureSnapshotId'>> {
   const { proposer, settings } = options;
   const card = proposer.card;
   const names = card.input.features;
-  const snap = await computeFeatures(db, { asOf: options.asOf, tickers: options.tickers });
   const skipped: ProposeResult['skipped'] = [];
   const scored: Array<{ ticker: string; row: number[] }> = [];
-  for (const ticker of [...options.tickers].sort()) {
+  for (const ticker of [...(options.tickers ?? Object.keys(snap.rows))].sort()) {
     const r = snap.rows[ticker];
     if (!r) {
       skipped.push({ ticker, reason: `no bars at or before ${snap.asOf}` });
@@ -241,18 +249,32 @@ export async function propose(db: Db, options: ProposeOptions): Promise<ProposeR
       ),
     );
   });
+  return { proposals, abstained, skipped };
+}
 
+/** Stores proposals (idempotent by id); their feature snapshot must be stored first. */
+export async function storeProposals(db: Db, proposals: readonly Proposal[], sessionId: string | null = null): Promise<void> {
   await db.transaction(async (tx) => {
     for (const pr of proposals) {
       await tx.query(
         `INSERT INTO proposals (id, session_id, ticker, side, probability, expected_return, horizon_days, model_id, model_version,
            feature_snapshot_id, as_of, payload)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
-        [pr.id, options.sessionId ?? null, pr.ticker, pr.side, pr.probability, pr.expectedReturn, pr.horizonDays, pr.modelId, pr.modelVersion, pr.featureSnapshotId, pr.asOf, JSON.stringify(pr)],
+        [pr.id, sessionId, pr.ticker, pr.side, pr.probability, pr.expectedReturn, pr.horizonDays, pr.modelId, pr.modelVersion, pr.featureSnapshotId, pr.asOf, JSON.stringify(pr)],
       );
     }
   });
-  return { featureSnapshotId: snap.id, proposals, abstained, skipped };
+}
+
+/**
+ * Computes (and stores) the feature snapshot at asOf, scores it (`scoreSnapshot`) and stores the
+ * proposals.
+ */
+export async function propose(db: Db, options: ProposeOptions): Promise<ProposeResult> {
+  const snap = await computeFeatures(db, { asOf: options.asOf, tickers: options.tickers });
+  const scored = await scoreSnapshot(snap, { proposer: options.proposer, settings: options.settings, sessionId: options.sessionId, tickers: options.tickers });
+  await storeProposals(db, scored.proposals, options.sessionId ?? null);
+  return { featureSnapshotId: snap.id, ...scored };
 }
 
 /** Stored proposals at `asOf` (exact instant), from their validated payloads. */

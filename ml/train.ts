@@ -9,7 +9,7 @@ import { QuorumError } from '../contracts/errors.ts';
 import { parseOrThrow } from '../contracts/parse.ts';
 import type { Settings } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
-import { barCoverage, barsAsOf, utcToNewYork } from '../market/index.ts';
+import { barCoverage, barsAsOf, utcToNewYork, type Bar } from '../market/index.ts';
 import { ModelCard, type FoldReport } from './card.ts';
 import { CLOSE_FEATURES, FEATURE_NAMES, FEATURE_SET, computeFeatureColumns, type FeatureName } from './features.ts';
 import { predictProba, trainGbt, type GbtModel, type GbtParams } from './gbt.ts';
@@ -43,28 +43,43 @@ function checkFeatures(features: readonly string[]): FeatureName[] {
 }
 
 /**
+ * Samples of one ticker's bars (oldest first) where all features are defined and the forward return
+ * over the horizon is known within these bars. Pure: the caller decides which bars are known.
+ */
+export function samplesFromBars(ticker: string, bars: readonly Bar[], options: Omit<DatasetOptions, 'tickers' | 'asOf'>): Sample[] {
+  const features = checkFeatures(options.features);
+  const h = options.horizonDays;
+  const cols = computeFeatureColumns(bars);
+  const samples: Sample[] = [];
+  for (let i = 0; i + h < bars.length; i++) {
+    const x = features.map((f) => cols.columns[f][i] ?? Number.NaN);
+    if (!x.every(Number.isFinite)) continue;
+    const now = bars[i];
+    const later = bars[i + h];
+    if (!now || !later) continue;
+    const forwardReturn = later.close / now.close - 1;
+    samples.push({ ticker, date: utcToNewYork(now.ts).date, x, forwardReturn, y: forwardReturn > options.labelThreshold ? 1 : 0 });
+  }
+  return samples;
+}
+
+/** Orders samples by date, then ticker (the order every consumer of a dataset relies on). */
+export function sortSamples(samples: Sample[]): Sample[] {
+  return samples.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.ticker < b.ticker ? -1 : a.ticker > b.ticker ? 1 : 0));
+}
+
+/**
  * Samples of every ticker and bar where all features are defined and the forward return over the
  * horizon is known, ordered by date then ticker. Label = forward return > threshold.
  */
 export async function buildDataset(db: Db, options: DatasetOptions): Promise<Sample[]> {
-  const features = checkFeatures(options.features);
-  const h = options.horizonDays;
+  checkFeatures(options.features);
   const samples: Sample[] = [];
   for (const ticker of options.tickers) {
     const bars = await barsAsOf(db, { ticker, asOf: options.asOf ?? '9999-12-31T00:00:00Z' });
-    const cols = computeFeatureColumns(bars);
-    for (let i = 0; i + h < bars.length; i++) {
-      const x = features.map((f) => cols.columns[f][i] ?? Number.NaN);
-      if (!x.every(Number.isFinite)) continue;
-      const now = bars[i];
-      const later = bars[i + h];
-      if (!now || !later) continue;
-      const forwardReturn = later.close / now.close - 1;
-      samples.push({ ticker, date: utcToNewYork(now.ts).date, x, forwardReturn, y: forwardReturn > options.labelThreshold ? 1 : 0 });
-    }
+    samples.push(...samplesFromBars(ticker, bars, options));
   }
-  samples.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.ticker < b.ticker ? -1 : a.ticker > b.ticker ? 1 : 0));
-  return samples;
+  return sortSamples(samples);
 }
 
 /**
@@ -122,6 +137,90 @@ function mean(values: readonly number[]): number {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
 }
 
+export interface ExportModelOptions {
+  model: GbtModel;
+  /** The samples the model was trained on (ordered by date): the card cites their window and digest. */
+  samples: readonly Sample[];
+  features: readonly FeatureName[];
+  tickers: readonly string[];
+  training: Settings['training'];
+  /** Walk-forward folds (empty when none were run). */
+  folds: FoldReport[];
+  modelId: string;
+  /** Folder for model.onnx and model-card.json. */
+  outDir: string;
+  description?: string;
+  reproduce?: string;
+  now?: Date;
+}
+
+export interface ExportedModel {
+  card: ModelCard;
+  cardPath: string;
+  onnxPath: string;
+  /** sha256 of the training matrix, and the id of the training feature snapshot named by the card. */
+  datasetSha: string;
+  snapshotId: string;
+}
+
+/** Writes a trained model as ONNX plus its model card into `outDir` (no database). */
+export function exportModel(options: ExportModelOptions): ExportedModel {
+  const { model, samples, features, tickers, folds } = options;
+  const t = options.training;
+  // The training set, cited by the card: a digest of the matrix rather than 10^5 rows of JSON.
+  const digest = createHash('sha256');
+  for (const s of samples) digest.update(`${s.ticker},${s.date},${s.x.join(',')},${s.y}\n`);
+  const datasetSha = digest.digest('hex');
+  const first = samples[0]?.date ?? '';
+  const last = samples[samples.length - 1]?.date ?? '';
+  const snapshotId = `fs_train_${datasetSha.slice(0, 20)}`;
+  const params: GbtParams = { trees: t.trees, maxDepth: t.maxDepth, learningRate: t.learningRate, minSamplesLeaf: t.minSamplesLeaf };
+  const bytes = gbtToOnnx(model, { feature_set: `${FEATURE_SET.name}@${FEATURE_SET.version}`, features: features.join(',') });
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const pos = samples.filter((s) => s.y === 1).map((s) => s.forwardReturn);
+  const neg = samples.filter((s) => s.y === 0).map((s) => s.forwardReturn);
+  // Without folds there is nothing to average: null, not a mean of nothing.
+  const foldMean = (pick: (f: FoldReport) => number): number | null => (folds.length ? mean(folds.map(pick)) : null);
+  const summary: Record<string, number | null> = {
+    meanAccuracy: foldMean((f) => f.metrics.accuracy),
+    meanAuc: foldMean((f) => f.metrics.auc ?? 0.5),
+    meanLogLoss: foldMean((f) => f.metrics.logLoss),
+    meanBaseRate: foldMean((f) => f.metrics.baseRate),
+  };
+  const card = parseOrThrow(
+    ModelCard,
+    {
+      schemaVersion: 1,
+      modelId: options.modelId,
+      version: sha256.slice(0, 12),
+      createdAt: (options.now ?? new Date()).toISOString(),
+      description: options.description ?? `Gradient-boosted trees (${t.trees} trees, depth ${t.maxDepth}) on ${FEATURE_SET.name} features`,
+      onnxFile: 'model.onnx',
+      sha256,
+      input: { name: ONNX_INPUT_NAME, features: [...features] },
+      outputs: { probabilities: 'probabilities' },
+      featureSet: { name: FEATURE_SET.name, version: FEATURE_SET.version },
+      labels: { horizonDays: t.horizonDays, threshold: t.labelThreshold },
+      trainingWindow: { start: first, end: last, tickers: [...tickers] },
+      featureSnapshotId: snapshotId,
+      baseline: features.map((_, j) => median(samples.map((s) => s.x[j] ?? 0))),
+      returnStats: { meanReturnPositive: mean(pos), meanReturnNegative: mean(neg) },
+      metrics: { folds, summary },
+      featureImportance: Object.fromEntries(features.map((f, j) => [f, model.importance[j] ?? 0])),
+      hyperparameters: { ...params, lambda: 1, maxBins: 64, samples: samples.length },
+      reproduce: options.reproduce ?? '',
+    },
+    'model card',
+    'INTERNAL',
+  );
+  mkdirSync(options.outDir, { recursive: true });
+  const onnxPath = path.join(options.outDir, 'model.onnx');
+  const cardPath = path.join(options.outDir, 'model-card.json');
+  writeFileSync(onnxPath, bytes);
+  writeFileSync(cardPath, `${JSON.stringify(card, null, 2)}\n`);
+  return { card, cardPath, onnxPath, datasetSha, snapshotId };
+}
+
 export interface TrainOptions {
   training: Settings['training'];
   modelId: string;
@@ -162,60 +261,25 @@ export async function trainModel(db: Db, options: TrainOptions): Promise<TrainRe
     params,
   );
 
-  // The training set, cited by the card: a digest of the matrix rather than 10^5 rows of JSON.
-  const digest = createHash('sha256');
-  for (const s of samples) digest.update(`${s.ticker},${s.date},${s.x.join(',')},${s.y}\n`);
-  const datasetSha = digest.digest('hex');
-  const first = samples[0]?.date ?? '';
-  const last = samples[samples.length - 1]?.date ?? '';
-  const snapshotId = `fs_train_${datasetSha.slice(0, 20)}`;
+  const exported = exportModel({
+    model,
+    samples,
+    features,
+    tickers,
+    training: t,
+    folds,
+    modelId: options.modelId,
+    outDir: options.outDir,
+    description: options.description,
+    reproduce: options.reproduce,
+    now: options.now,
+  });
+  const { card, cardPath, onnxPath } = exported;
   await db.query(
     `INSERT INTO feature_snapshots (id, feature_set, feature_set_version, as_of, tickers, feature_names, payload)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-    [snapshotId, FEATURE_SET.name, FEATURE_SET.version, `${last}T23:59:59Z`, [...tickers], [...features], JSON.stringify({ kind: 'training', rows: samples.length, sha256: datasetSha, start: first, end: last })],
+    [exported.snapshotId, FEATURE_SET.name, FEATURE_SET.version, `${card.trainingWindow.end}T23:59:59Z`, [...tickers], [...features], JSON.stringify({ kind: 'training', rows: samples.length, sha256: exported.datasetSha, start: card.trainingWindow.start, end: card.trainingWindow.end })],
   );
-
-  const bytes = gbtToOnnx(model, { feature_set: `${FEATURE_SET.name}@${FEATURE_SET.version}`, features: features.join(',') });
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const pos = samples.filter((s) => s.y === 1).map((s) => s.forwardReturn);
-  const neg = samples.filter((s) => s.y === 0).map((s) => s.forwardReturn);
-  const summary: Record<string, number | null> = {
-    meanAccuracy: mean(folds.map((f) => f.metrics.accuracy)),
-    meanAuc: mean(folds.map((f) => f.metrics.auc ?? 0.5)),
-    meanLogLoss: mean(folds.map((f) => f.metrics.logLoss)),
-    meanBaseRate: mean(folds.map((f) => f.metrics.baseRate)),
-  };
-  const card = parseOrThrow(
-    ModelCard,
-    {
-      schemaVersion: 1,
-      modelId: options.modelId,
-      version: sha256.slice(0, 12),
-      createdAt: (options.now ?? new Date()).toISOString(),
-      description: options.description ?? `Gradient-boosted trees (${t.trees} trees, depth ${t.maxDepth}) on ${FEATURE_SET.name} features`,
-      onnxFile: 'model.onnx',
-      sha256,
-      input: { name: ONNX_INPUT_NAME, features: [...features] },
-      outputs: { probabilities: 'probabilities' },
-      featureSet: { name: FEATURE_SET.name, version: FEATURE_SET.version },
-      labels: { horizonDays: t.horizonDays, threshold: t.labelThreshold },
-      trainingWindow: { start: first, end: last, tickers: [...tickers] },
-      featureSnapshotId: snapshotId,
-      baseline: features.map((_, j) => median(samples.map((s) => s.x[j] ?? 0))),
-      returnStats: { meanReturnPositive: mean(pos), meanReturnNegative: mean(neg) },
-      metrics: { folds, summary },
-      featureImportance: Object.fromEntries(features.map((f, j) => [f, model.importance[j] ?? 0])),
-      hyperparameters: { ...params, lambda: 1, maxBins: 64, samples: samples.length },
-      reproduce: options.reproduce ?? '',
-    },
-    'model card',
-    'INTERNAL',
-  );
-  mkdirSync(options.outDir, { recursive: true });
-  const onnxPath = path.join(options.outDir, 'model.onnx');
-  const cardPath = path.join(options.outDir, 'model-card.json');
-  writeFileSync(onnxPath, bytes);
-  writeFileSync(cardPath, `${JSON.stringify(card, null, 2)}\n`);
   await registerModel(db, card, cardPath);
   return { card, cardPath, onnxPath, model, samples: samples.length, folds };
 }
