@@ -38,6 +38,8 @@ export interface RunAgentOptions<R extends RoleName = RoleName> {
   evidence: readonly EvidenceItemInput[];
   /** Opinions of earlier nodes or rounds. */
   opinions?: readonly AgentOpinion[];
+  /** Evidence items the caller left out by its per-prompt limits (told to the model; they cannot be cited). */
+  omittedEvidence?: number;
   /** Ids the agent may cite; default: the ids of `evidence`. */
   allowedEvidenceIds?: readonly string[];
   round?: number;
@@ -144,7 +146,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult
 
   let user: string;
   try {
-    user = renderUserMessage({ role, proposal: options.proposal, evidence: options.evidence, opinions: options.opinions, round: options.round, allowedEvidenceIds: allowed });
+    user = renderUserMessage({ role, proposal: options.proposal, evidence: options.evidence, opinions: options.opinions, round: options.round, allowedEvidenceIds: allowed, omittedEvidence: options.omittedEvidence });
   } catch (error) {
     return finish(null, false, 'INPUT_INVALID', `INPUT_INVALID: ${errorMessage(error)}`);
   }

@@ -11,6 +11,12 @@
  * Five news items are stored; the analyst asks for three (DEFAULT_ANALYST_NEWS_K). The analyst and
  * the risk agent have a tool turn (agents.yaml): its messages and the tools' JSON schemas count as
  * prompt (Ollama's template renders the tools into the prompt); see toolAnswer for what they choose.
+ *
+ * Worst case (tests/support/worst-case.ts, the same as tests/graph/evidence-budget.test.ts): 60
+ * distinct news items about the ticker, both tool turns ask for 4 news searches at k = 10 plus 4
+ * calls over the limit, answers at the validation's maximum length citing 3 ids per claim, and a
+ * proposal with 5 full-precision attributions. Reported measured, and bounded as if every prompt's
+ * evidence block were filled to maxEvidenceCharsPerPrompt.
  */
 import { availableParallelism as availableCores, loadavg } from 'node:os';
 import {
@@ -31,6 +37,7 @@ import { DEFAULT_ANALYST_NEWS_K, runCommittee } from '../graph/index.ts';
 import { createUseLiteEmbedder, searchNews, type NewsSearchQuery } from '../rag/index.ts';
 import { freshPglite } from '../tests/support/db.ts';
 import { loadMsft, makeProposal, storeProposal, storeTestNews } from '../tests/support/committee.ts';
+import { storeManyNews, worstBackend, worstProposal, worstToolScript } from '../tests/support/worst-case.ts';
 import type { Measurement } from './run.ts';
 
 const WARMUP = 3;
@@ -121,6 +128,7 @@ export default async function bench(): Promise<Measurement[]> {
     const searchMs: number[] = [];
     let calls = 0;
     let promptTokens = 0;
+    let dropped = 0;
     for (let i = 0; i < WARMUP + RUNS; i++) {
       const proposal = makeProposal({ id: `bench-${i}`, featureSnapshotId: `fs-bench-${i}` });
       await storeProposal(t.db, proposal);
@@ -143,6 +151,7 @@ export default async function bench(): Promise<Measurement[]> {
       searchMs.push(searchSpent);
       calls = res.stats.llmCalls;
       promptTokens = res.stats.promptTokens;
+      dropped = res.stats.evidenceDropped;
     }
     // For comparison only: the same runs with LangGraph's in-memory saver (no resume after a crash),
     // to show how much of the overhead is the checkpoint writes to the database.
@@ -162,6 +171,14 @@ export default async function bench(): Promise<Measurement[]> {
     const p50 = overheads[Math.floor(overheads.length * 0.5)] ?? Number.NaN;
     const p95 = overheads[Math.floor(overheads.length * 0.95)] ?? Number.NaN;
     const meanSearch = searchMs.reduce((a, b) => a + b, 0) / searchMs.length;
+    // Worst case, after the runs above so their news search sees only the five items.
+    await storeManyNews(t.db, embedder, 60);
+    const worstProp = worstProposal('bench-worst');
+    await storeProposal(t.db, worstProp);
+    const worst = await runCommittee({ db: t.db, config, proposal: worstProp, backend: worstBackend(worstToolScript(config.settings.committee.maxToolCallsPerAgent)), searchNews: search });
+    const evidenceLimit = config.settings.committee.maxEvidenceCharsPerPrompt;
+    const slack = worst.stats.nodes.reduce((a, n) => a + (evidenceLimit - n.evidenceChars), 0);
+    const worstBound = worst.stats.promptTokens + Math.ceil(slack / 4);
     const load = loadavg()[0]?.toFixed(1) ?? '?';
     const note = `PGlite in memory, ${RUNS} proposals after ${WARMUP} warm-up, scripted model (its time excluded), debateRounds ${config.settings.committee.debateRounds}; includes 2 tool turns, tools, checkpoints (DbCheckpointSaver: 7 statements, each step's task writes and checkpoint group-committed), tool-call and transcript writes; 1-min load average ${load} on ${availableCores()} cores`;
     return [
@@ -178,6 +195,24 @@ export default async function bench(): Promise<Measurement[]> {
         budget: `<= ${TOKENS_BUDGET}`,
         ok: promptTokens <= TOKENS_BUDGET,
         notes: 'estimate ceil(chars/4) of every message sent (tool turns: + the tools\' JSON schemas); worst-case answers at the schemas\' maximum lengths; analyst and risk news searches with k=3',
+      },
+      { name: 'evidence items left out of prompts per proposal (default config, 1 round)', value: dropped, unit: 'items', notes: `per-prompt limits: ${config.settings.committee.maxNewsItemsPerPrompt} news items, ${evidenceLimit} characters` },
+      { name: 'LLM calls per proposal (worst-case tool choice)', value: worst.stats.llmCalls, unit: 'calls', budget: `<= ${CALLS_BUDGET}`, ok: worst.stats.llmCalls <= CALLS_BUDGET },
+      {
+        name: 'prompt tokens per proposal (worst-case tool choice)',
+        value: worst.stats.promptTokens,
+        unit: 'tokens',
+        budget: `<= ${TOKENS_BUDGET}`,
+        ok: worst.stats.promptTokens <= TOKENS_BUDGET,
+        notes: `60 news items; analyst and risk each 4 news searches at k=10 + 4 calls over the limit; longest valid answers, 3 citations per claim; ${worst.stats.evidenceDropped} evidence items left out`,
+      },
+      {
+        name: 'prompt tokens per proposal (worst case, every evidence block full)',
+        value: worstBound,
+        unit: 'tokens',
+        budget: `<= ${TOKENS_BUDGET}`,
+        ok: worstBound <= TOKENS_BUDGET,
+        notes: `the worst case plus what each prompt's evidence block had left of maxEvidenceCharsPerPrompt (${evidenceLimit} characters), at 4 characters a token`,
       },
     ];
   } finally {

@@ -8,6 +8,23 @@ export const DEFAULT_OLLAMA_EMBEDDING_MODEL = 'nomic-embed-text';
 export const DEFAULT_EMBEDDING_DIMENSION = 512;
 export const DEFAULT_DEBATE_ROUNDS = 1;
 export const DEFAULT_TOP_N = 5;
+/** Tool calls one agent node makes (the analyst's four tools). */
+export const DEFAULT_MAX_TOOL_CALLS_PER_AGENT = 4;
+/** Characters of one tool result given to an agent. */
+export const DEFAULT_MAX_TOOL_RESULT_CHARS = 1_800;
+/**
+ * News items in one agent's prompt: two searches at the analyst's default k (3). Together with
+ * the character limit below it keeps the default committee within 8,000 prompt tokens per proposal
+ * whatever tool calls the agents choose (tests/graph/evidence-budget.test.ts).
+ */
+export const DEFAULT_MAX_NEWS_ITEMS_PER_PROMPT = 6;
+/**
+ * Characters of evidence blocks in one agent's prompt (as rendered, ~4 characters a token). Room
+ * for the default calls' evidence (indicators, portfolio, bars, explanation, ~4 news items).
+ */
+export const DEFAULT_MAX_EVIDENCE_CHARS_PER_PROMPT = 1_950;
+/** Room a tool result needs in the evidence block beyond its text (the block's tags, id, title). */
+export const EVIDENCE_BLOCK_OVERHEAD_CHARS = 150;
 
 export const DEFAULT_MIN_VERDICT_CONFIDENCE = 0.55;
 export const DEFAULT_MAX_POSITIONS = 12;

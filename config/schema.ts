@@ -78,11 +78,22 @@ export const SettingsSchema = z
         debateRounds: z.number().int().min(0).max(5).default(D.DEFAULT_DEBATE_ROUNDS),
         nodeTimeoutMs: z.number().int().positive().default(120_000),
         concurrency: z.number().int().min(1).max(16).default(2),
-        maxToolCallsPerAgent: z.number().int().min(0).max(10).default(4),
+        maxToolCallsPerAgent: z.number().int().min(0).max(10).default(D.DEFAULT_MAX_TOOL_CALLS_PER_AGENT),
         /** Upper bound of characters in one tool result given to an agent. */
-        maxToolResultChars: z.number().int().min(200).max(20_000).default(2_000),
+        maxToolResultChars: z.number().int().min(200).max(20_000).default(D.DEFAULT_MAX_TOOL_RESULT_CHARS),
+        /** News items in one agent's prompt; the rest (lowest ranked) are left out and counted. */
+        maxNewsItemsPerPrompt: z.number().int().min(0).max(100).default(D.DEFAULT_MAX_NEWS_ITEMS_PER_PROMPT),
+        /** Characters of evidence blocks (tool results, news, tool errors) in one agent's prompt. */
+        maxEvidenceCharsPerPrompt: z.number().int().min(400).max(200_000).default(D.DEFAULT_MAX_EVIDENCE_CHARS_PER_PROMPT),
       })
       .strict()
+      .superRefine((c, ctx) => {
+        // Otherwise a whole tool result (e.g. a full portfolio) could never reach the agent that asked for it.
+        const need = c.maxToolResultChars + D.EVIDENCE_BLOCK_OVERHEAD_CHARS;
+        if (c.maxEvidenceCharsPerPrompt < need) {
+          ctx.addIssue({ code: 'custom', path: ['maxEvidenceCharsPerPrompt'], message: `must be at least maxToolResultChars + ${D.EVIDENCE_BLOCK_OVERHEAD_CHARS} (${need}), so one whole tool result fits in a prompt` });
+        }
+      })
       .prefault({}),
     sessions: z
       .object({

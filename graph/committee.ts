@@ -24,7 +24,6 @@ import {
   RULES_BACKEND,
   type AgentRunResult,
   type ChatBackend,
-  type EvidenceItemInput,
   type RequestedToolCall,
   type RoleName,
   type RolePrompt,
@@ -33,6 +32,7 @@ import {
 } from '../agents/index.ts';
 import { boundText, boundedArgs, defaultToolRegistry, type NewsSearcher, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
 import { sharedCheckpointer } from './checkpointer.ts';
+import { SEEN_MAX_ITEMS, SEEN_TITLE_CHARS, selectEvidence, type EvidenceLimits } from './evidence.ts';
 import {
   CommitteeState,
   totalStats,
@@ -53,12 +53,6 @@ export type CommitteeBackend = ChatBackend | 'rules';
 export const DEFAULT_ANALYST_BARS = 5;
 /** News items the analyst's search asks for by default. */
 export const DEFAULT_ANALYST_NEWS_K = 3;
-/**
- * Characters of a news item's text in a prompt. Every later agent reads each item again, so this is
- * where prompt tokens grow fastest; the headline and 300 characters carry the gist (the rules
- * critic reads the tool's data, not this text).
- */
-export const NEWS_PROMPT_SNIPPET_CHARS = 300;
 /** Characters of a call's arguments kept in the graph state and the transcript's tool-turn record. */
 const MAX_RECORDED_ARGS_CHARS = 1_000;
 
@@ -146,36 +140,10 @@ function defaultArgs(tool: string, proposal: Proposal): unknown {
   }
 }
 
-/**
- * Tools whose results only the agent that called them reads: raw bars are summarised by the
- * indicators, and the explanation repeats the proposal block's attributions. Leaving them out of
- * later prompts keeps the default committee within its prompt-token budget.
- */
-export const CALLER_ONLY_TOOLS: ReadonlySet<string> = new Set(['bars', 'explain_proposal']);
-
-/** Evidence blocks from tool outcomes: one per news hit, one per other result or error. */
-export function evidenceOf(outcomes: readonly ToolOutcome[], agent?: string): EvidenceItemInput[] {
-  const items = new Map<string, EvidenceItemInput>();
-  for (const o of outcomes) {
-    if (agent !== undefined && o.agent !== agent && CALLER_ONLY_TOOLS.has(o.tool)) continue;
-    if (!o.ok) {
-      items.set(o.evidenceId, { id: o.evidenceId, kind: 'tool-error', title: o.tool.slice(0, 100), text: o.text });
-    } else if (o.tool === 'news_search') {
-      if (o.data.hits.length === 0) items.set(o.evidenceId, { id: o.evidenceId, kind: 'tool', title: 'news_search', text: `no news found for "${o.data.query}" up to ${o.data.asOf}` });
-      for (const h of o.data.hits) {
-        items.set(h.evidenceId, {
-          id: h.evidenceId,
-          kind: 'news',
-          title: h.title,
-          text: `${boundText(h.snippet, NEWS_PROMPT_SNIPPET_CHARS).text}\n(${h.source}; tickers ${h.tickers.join(',') || 'none'}; sentiment ${h.sentiment?.toFixed(2) ?? 'n/a'})`,
-          at: h.publishedAt,
-        });
-      }
-    } else {
-      items.set(o.evidenceId, { id: o.evidenceId, kind: 'tool', title: o.tool, text: o.text });
-    }
-  }
-  return [...items.values()];
+/** The evidence limits of one prompt (settings.committee). */
+function evidenceLimits(config: Config): EvidenceLimits {
+  const c = config.settings.committee;
+  return { maxNewsItems: c.maxNewsItemsPerPrompt, maxChars: c.maxEvidenceCharsPerPrompt };
 }
 
 /** The tool-turn prompt, read once. */
@@ -208,7 +176,11 @@ async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, stat
   let turn: ToolTurnResult | null = null;
   if (agent.toolTurn && agent.tools.length > 0 && max > 0) {
     toolTurnPrompt ??= loadToolTurnPrompt();
-    const seen = state.outcomes.flatMap((o) => (o.ok && o.tool === 'news_search' ? o.data.hits.map((h) => ({ id: h.evidenceId, title: h.title })) : []));
+    // The news this agent's prompt would show so far (bounded like its evidence block), not all of it.
+    const seen = selectEvidence(state.outcomes, role, evidenceLimits(deps.config))
+      .items.filter((e) => e.kind === 'news')
+      .slice(0, SEEN_MAX_ITEMS)
+      .map((e) => ({ id: e.id, title: boundText(e.title ?? '', SEEN_TITLE_CHARS).text }));
     turn = await runToolTurn({
       role,
       backend: deps.backend === 'rules' ? createRulesBackend({ proposal: deps.proposal, outcomes: state.outcomes }) : deps.backend,
@@ -217,7 +189,7 @@ async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, stat
       tools: toolSpecs(deps.tools.describe(agent.tools)),
       maxCalls: max,
       defaults,
-      seen: [...new Map(seen.map((x) => [x.id, x])).values()],
+      seen,
       signal: deps.runSignal,
       // At most half of what is left, so a tool turn that hangs still leaves the agent time to answer.
       timeoutMs: Math.max(1, Math.floor(Math.min(deps.config.models.llm.timeoutMs, (deadline - performance.now()) / 2))),
@@ -290,9 +262,10 @@ async function agentNode(
   const deadline = started + budget;
   const gathered = await gatherTools(deps, node, role, state, round, deadline);
   const newOutcomes = gathered.outcomes;
-  const outcomes = [...state.outcomes, ...newOutcomes];
+  const evidence = selectEvidence([...state.outcomes, ...newOutcomes], role, evidenceLimits(deps.config));
   const rules = deps.backend === 'rules';
-  const backend = deps.backend === 'rules' ? createRulesBackend({ proposal: deps.proposal, outcomes }) : deps.backend;
+  // The rules critic judges on the tool data of the same bounded evidence an LLM is shown.
+  const backend = deps.backend === 'rules' ? createRulesBackend({ proposal: deps.proposal, outcomes: evidence.outcomes }) : deps.backend;
   const prompt = rules || !deps.prompts ? rulesPrompt(role) : deps.prompts[role];
   const remaining = Math.max(1, Math.ceil(Math.min(deps.config.models.llm.timeoutMs, deadline - performance.now())));
   const result = await runAgent({
@@ -300,7 +273,8 @@ async function agentNode(
     backend,
     prompt,
     proposal: deps.proposal,
-    evidence: evidenceOf(outcomes, role),
+    evidence: evidence.items,
+    omittedEvidence: evidence.dropped.length,
     opinions: visibleOpinions(state, role, round),
     round,
     signal: deps.runSignal,
@@ -321,6 +295,9 @@ async function agentNode(
     toolCalls: newOutcomes.length,
     toolTurnCalls: turnCalls,
     toolErrors: newOutcomes.filter((o) => !o.ok).length,
+    evidenceItems: evidence.items.length,
+    evidenceChars: evidence.chars,
+    evidenceDropped: evidence.dropped.length,
     promptTokens: result.tokens.prompt + (turn?.tokens.prompt ?? 0),
     completionTokens: result.tokens.completion + (turn?.tokens.completion ?? 0),
     latencyMs,

@@ -1,7 +1,5 @@
 export {
   runCommittee,
-  evidenceOf,
-  CALLER_ONLY_TOOLS,
   verdictIdOf,
   DEFAULT_ANALYST_BARS,
   DEFAULT_ANALYST_NEWS_K,
@@ -9,6 +7,17 @@ export {
   type CommitteeResult,
   type RunCommitteeOptions,
 } from './committee.ts';
+export {
+  selectEvidence,
+  evidenceCost,
+  CALLER_ONLY_TOOLS,
+  NEWS_PROMPT_SNIPPET_CHARS,
+  NEWS_PROMPT_TITLE_CHARS,
+  TOOL_ERROR_PROMPT_CHARS,
+  SEEN_TITLE_CHARS,
+  type EvidenceLimits,
+  type EvidenceSelection,
+} from './evidence.ts';
 export { selectBackend, ollamaReachable, BackendChoice, OLLAMA_PROBE_TIMEOUT_MS, type SelectedBackend } from './backend.ts';
 export { DbCheckpointSaver, openCheckpointer, sharedCheckpointer, type OpenCheckpointer } from './checkpointer.ts';
 export { CommitteeEvent, CommitteeNode, CommitteeStats, NodeStat, NodeToolCall, NodeTools, totalStats } from './state.ts';

@@ -25,6 +25,12 @@ export const NodeStat = z
     toolTurnCalls: z.number().int().min(0).default(0),
     /** Tool calls that ended in a typed tool error (unknown, not allowed, bad arguments, over the limit, failed). */
     toolErrors: z.number().int().min(0).default(0),
+    /** Evidence blocks in the agent's prompt (what it may cite). */
+    evidenceItems: z.number().int().min(0).default(0),
+    /** What those blocks cost the prompt in characters (blocks and their ids in the list of citable ids). */
+    evidenceChars: z.number().int().min(0).default(0),
+    /** Evidence items left out of the prompt by the per-prompt limits (settings.committee maxNewsItemsPerPrompt, maxEvidenceCharsPerPrompt). */
+    evidenceDropped: z.number().int().min(0).default(0),
     /** The node ran out of its time budget (settings.committee.nodeTimeoutMs). */
     timedOut: z.boolean(),
     /** The node's output was replaced by ABSTAIN (invalid output, timeout, unreachable backend). */
@@ -118,6 +124,8 @@ export const CommitteeStats = z
     /** LLM calls spent on tool-request turns (included in llmCalls). */
     toolTurnCalls: z.number().int().min(0).default(0),
     toolErrors: z.number().int().min(0).default(0),
+    /** Evidence items left out of prompts by the per-prompt limits, summed over the nodes. */
+    evidenceDropped: z.number().int().min(0).default(0),
     promptTokens: z.number().int().min(0),
     completionTokens: z.number().int().min(0),
     latencyMsByNode: z.record(z.string(), z.number().min(0)),
@@ -135,6 +143,7 @@ export function totalStats(nodes: readonly NodeStat[]): CommitteeStats {
     toolCalls: nodes.reduce((a, n) => a + n.toolCalls, 0),
     toolTurnCalls: nodes.reduce((a, n) => a + (n.toolTurnCalls ?? 0), 0),
     toolErrors: nodes.reduce((a, n) => a + (n.toolErrors ?? 0), 0),
+    evidenceDropped: nodes.reduce((a, n) => a + (n.evidenceDropped ?? 0), 0),
     promptTokens: nodes.reduce((a, n) => a + n.promptTokens, 0),
     completionTokens: nodes.reduce((a, n) => a + n.completionTokens, 0),
     latencyMsByNode,

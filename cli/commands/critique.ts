@@ -92,7 +92,7 @@ export function registerCritique(program: Command): void {
         }
         const onEvent = (e: CommitteeEvent): void => {
           if (opts.json) return;
-          if (e.type === 'node_finished') process.stderr.write(`  ${e.node} done in ${Math.round(e.stat.latencyMs)} ms (${e.stat.llmCalls} LLM call(s), ${e.stat.toolCalls} tool call(s), ${e.stat.toolErrors} tool error(s))\n`);
+          if (e.type === 'node_finished') process.stderr.write(`  ${e.node} done in ${Math.round(e.stat.latencyMs)} ms (${e.stat.llmCalls} LLM call(s), ${e.stat.toolCalls} tool call(s), ${e.stat.toolErrors} tool error(s), ${e.stat.evidenceDropped} evidence item(s) left out)\n`);
         };
         try {
           const res = await runCommittee({ db, config: ctx.config, proposal, backend: selected.backend, searchNews: search, threadId: args.thread, onEvent });
@@ -112,6 +112,6 @@ export function registerCritique(program: Command): void {
       for (const o of result.opinions) printOpinion(o);
       printVerdict(result.verdict);
       const s = result.stats;
-      process.stdout.write(`\nrun ${result.runId} (thread ${result.threadId}): ${s.llmCalls} LLM call(s) (${s.toolTurnCalls} tool turn(s)), ${s.promptTokens} prompt + ${s.completionTokens} completion tokens, ${s.toolCalls} tool call(s), ${s.toolErrors} tool error(s)\n`);
+      process.stdout.write(`\nrun ${result.runId} (thread ${result.threadId}): ${s.llmCalls} LLM call(s) (${s.toolTurnCalls} tool turn(s)), ${s.promptTokens} prompt + ${s.completionTokens} completion tokens, ${s.toolCalls} tool call(s), ${s.toolErrors} tool error(s), ${s.evidenceDropped} evidence item(s) left out by the per-prompt limits\n`);
     });
 }

@@ -1,7 +1,14 @@
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUNDLED_CONFIG_DIR, DEFAULT_MAX_POSITIONS, loadConfig } from '../../config/index.ts';
+import {
+  BUNDLED_CONFIG_DIR,
+  DEFAULT_MAX_EVIDENCE_CHARS_PER_PROMPT,
+  DEFAULT_MAX_NEWS_ITEMS_PER_PROMPT,
+  DEFAULT_MAX_POSITIONS,
+  DEFAULT_MAX_TOOL_RESULT_CHARS,
+  loadConfig,
+} from '../../config/index.ts';
 import { QuorumError } from '../../contracts/index.ts';
 import { tempConfigDir } from '../support/config-dir.ts';
 
@@ -85,6 +92,27 @@ describe('loadConfig', () => {
   it('rejects maxPositions outside the allowed 10..15', () => {
     const err = loadError({ 'risk_rules.yaml': bundled('risk_rules.yaml').replace('maxPositions: 12', 'maxPositions: 40') });
     expect(err.message).toMatch(/risk_rules\.yaml: maxPositions: .*<=15 \(got 40\)/);
+  });
+
+  it('has the committee\'s evidence limits in settings.yaml equal to the named defaults', () => {
+    const c = loadConfig({ env: {} }).settings.committee;
+    expect(c.maxNewsItemsPerPrompt).toBe(DEFAULT_MAX_NEWS_ITEMS_PER_PROMPT);
+    expect(c.maxEvidenceCharsPerPrompt).toBe(DEFAULT_MAX_EVIDENCE_CHARS_PER_PROMPT);
+    expect(c.maxToolResultChars).toBe(DEFAULT_MAX_TOOL_RESULT_CHARS);
+    // Without the YAML keys the schema falls back to the same defaults.
+    const dir = tempConfigDir({ 'settings.yaml': bundled('settings.yaml').replace(/^ {2}max(NewsItems|EvidenceChars)PerPrompt:.*$/gm, '') });
+    try {
+      const bare = loadConfig({ configDir: dir, env: {} }).settings.committee;
+      expect([bare.maxNewsItemsPerPrompt, bare.maxEvidenceCharsPerPrompt]).toEqual([DEFAULT_MAX_NEWS_ITEMS_PER_PROMPT, DEFAULT_MAX_EVIDENCE_CHARS_PER_PROMPT]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects an evidence limit too small for one whole tool result, naming the field', () => {
+    const err = loadError({ 'settings.yaml': bundled('settings.yaml').replace(/maxEvidenceCharsPerPrompt: \d+/, 'maxEvidenceCharsPerPrompt: 1000') });
+    expect(err.message).toMatch(/settings\.yaml: committee\.maxEvidenceCharsPerPrompt: must be at least maxToolResultChars \+ 150 \(1950\)/);
+    expect(() => loadConfig({ env: { QUORUM_SETTINGS__COMMITTEE__MAX_NEWS_ITEMS_PER_PROMPT: '-1' } })).toThrow(/maxNewsItemsPerPrompt/);
   });
 
   it('rejects an inverted limit (reduce threshold above the halt threshold)', () => {
