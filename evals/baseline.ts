@@ -15,11 +15,12 @@ export const DEFAULT_BASELINES_DIR = path.join(path.dirname(fileURLToPath(import
 
 /**
  * How far a metric may move the wrong way: `abs` (absolute) and/or `rel` (fraction of the baseline
- * value); with both, the larger allowance counts. `higher`: a drop is a regression; `lower`: a rise.
+ * value); with both, the larger allowance counts. `higher`: a drop is a regression; `lower`: a rise;
+ * `both`: a move either way beyond the allowance (with `abs: 0`: the value must stay exactly as recorded).
  */
 export const Tolerance = z
   .object({
-    direction: z.enum(['higher', 'lower']),
+    direction: z.enum(['higher', 'lower', 'both']),
     abs: z.number().min(0).optional(),
     rel: z.number().min(0).optional(),
   })
@@ -47,6 +48,10 @@ export const DEFAULT_TOLERANCES: Readonly<Record<MetricNameT, Tolerance | null>>
   promptTokensPerRun: { direction: 'lower', rel: 0.25 },
   completionTokensPerRun: { direction: 'lower', rel: 0.25 },
   llmCallsPerRun: { direction: 'lower', rel: 0.25 },
+  // Tool-request turns are part of llmCallsPerRun; a turn that falls back to the default calls is a regression.
+  toolTurnCallsPerRun: null,
+  toolTurnValidRate: { direction: 'higher', abs: 0.05 },
+  toolErrorsPerRun: { direction: 'lower', abs: 0.25 },
 });
 
 export const Baseline = z
@@ -101,8 +106,10 @@ export interface MetricCheck {
   metric: MetricNameT;
   baseline: number | null;
   current: number | null;
-  /** The worst value still within tolerance (null when not gated). */
+  /** The worst value still within tolerance (null when not gated); for `both`, the upper one. */
   limit: number | null;
+  /** The lowest value still within tolerance, for `both` (null otherwise). */
+  lowerLimit: number | null;
   gated: boolean;
   ok: boolean;
   detail: string;
@@ -117,10 +124,16 @@ export interface GateResult {
 
 const fmt = (x: number | null): string => (x === null ? 'n/a' : Number.isInteger(x) ? String(x) : x.toFixed(3));
 
-/** The worst acceptable value of a metric given its baseline value and tolerance. */
+/** The worst acceptable value of a metric given its baseline value and tolerance (for `both`, the upper one). */
 export function toleranceLimit(base: number, t: Tolerance): number {
   const allowance = Math.max(t.abs ?? 0, (t.rel ?? 0) * Math.abs(base));
   return t.direction === 'higher' ? base - allowance : base + allowance;
+}
+
+/** The acceptable range of a metric: [low, high], an open end as null. */
+export function toleranceRange(base: number, t: Tolerance): { low: number | null; high: number | null } {
+  const allowance = Math.max(t.abs ?? 0, (t.rel ?? 0) * Math.abs(base));
+  return { low: t.direction === 'lower' ? null : base - allowance, high: t.direction === 'higher' ? null : base + allowance };
 }
 
 /**
@@ -133,13 +146,24 @@ export function gate(baseline: Pick<Baseline, 'metrics' | 'tolerances'>, current
     const cur = current[metric];
     const t = baseline.tolerances[metric] ?? null;
     if (t === null || base === null) {
-      return { metric, baseline: base, current: cur, limit: null, gated: false, ok: true, detail: `${metric}: ${fmt(cur)} (baseline ${fmt(base)}, not gated)` };
+      return { metric, baseline: base, current: cur, limit: null, lowerLimit: null, gated: false, ok: true, detail: `${metric}: ${fmt(cur)} (baseline ${fmt(base)}, not gated)` };
     }
-    const limit = toleranceLimit(base, t);
-    if (cur === null) return { metric, baseline: base, current: cur, limit, gated: true, ok: false, detail: `${metric}: no value now (baseline ${fmt(base)})` };
-    const ok = t.direction === 'higher' ? cur >= limit - 1e-9 : cur <= limit + 1e-9;
-    const op = t.direction === 'higher' ? (ok ? '>=' : '<') : ok ? '<=' : '>';
-    return { metric, baseline: base, current: cur, limit, gated: true, ok, detail: `${metric}: ${fmt(cur)} ${op} limit ${fmt(limit)} (baseline ${fmt(base)})` };
+    const { low, high } = toleranceRange(base, t);
+    const limit = t.direction === 'higher' ? (low as number) : (high as number);
+    const lowerLimit = t.direction === 'both' ? low : null;
+    if (cur === null) return { metric, baseline: base, current: cur, limit, lowerLimit, gated: true, ok: false, detail: `${metric}: no value now (baseline ${fmt(base)})` };
+    const tooLow = low !== null && cur < low - 1e-9;
+    const tooHigh = high !== null && cur > high + 1e-9;
+    const ok = !tooLow && !tooHigh;
+    let detail: string;
+    if (t.direction === 'both') {
+      const range = low === high ? `${ok ? '=' : '!='} ${fmt(low)}` : `${ok ? 'in' : 'outside'} [${fmt(low)}, ${fmt(high)}]`;
+      detail = `${metric}: ${fmt(cur)} ${range} (baseline ${fmt(base)})`;
+    } else {
+      const op = t.direction === 'higher' ? (ok ? '>=' : '<') : ok ? '<=' : '>';
+      detail = `${metric}: ${fmt(cur)} ${op} limit ${fmt(limit)} (baseline ${fmt(base)})`;
+    }
+    return { metric, baseline: base, current: cur, limit, lowerLimit, gated: true, ok, detail };
   });
   const failures = checks.filter((c) => !c.ok).map((c) => c.detail);
   return { ok: failures.length === 0, checks, failures };

@@ -37,6 +37,7 @@ export {
   writeBaseline,
   gate,
   toleranceLimit,
+  toleranceRange,
   type GateResult,
   type MetricCheck,
 } from './baseline.ts';

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { RULES_MODEL, RoleName, loadRolePrompts, rulesPrompt, type ChatBackend, type RolePrompt } from '../agents/index.ts';
+import { RULES_MODEL, RoleName, loadRolePrompts, loadToolTurnPrompt, rulesPrompt, type ChatBackend, type RolePrompt } from '../agents/index.ts';
 import type { Config } from '../config/index.ts';
 import { IsoDateTime, QuorumError, Verdict } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
@@ -54,9 +54,10 @@ export function backendLabel(b: CommitteeBackend): { backend: string; model: str
   return b === 'rules' ? { backend: 'rules', model: RULES_MODEL } : { backend: b.name, model: b.model('committee') };
 }
 
-/** The prompt versions a run uses, per role. */
+/** The prompt versions a run uses, per role, and the tool-request turn's (`tool-request`, the same for every backend). */
 function promptVersions(b: CommitteeBackend, prompts: Readonly<Record<RoleName, RolePrompt>>): Record<string, string> {
-  return Object.fromEntries(RoleName.options.map((r) => [r, b === 'rules' ? rulesPrompt(r).version : prompts[r].version]));
+  const roles = RoleName.options.map((r) => [r, b === 'rules' ? rulesPrompt(r).version : prompts[r].version]);
+  return Object.fromEntries([...roles, ['tool-request', loadToolTurnPrompt().version]]);
 }
 
 async function givenToolEvidence(db: Db, runId: string): Promise<string[]> {
@@ -85,6 +86,10 @@ export async function recordOf(db: Db, s: Scenario, seed: number, result: Commit
     promptTokens: result.stats.promptTokens,
     completionTokens: result.stats.completionTokens,
     llmCalls: result.stats.llmCalls,
+    toolTurnCalls: result.stats.toolTurnCalls,
+    toolTurns: result.toolCalls.filter((t) => t.choice !== 'configured').length,
+    toolTurnFallbacks: result.toolCalls.filter((t) => t.choice === 'fallback').length,
+    toolErrors: result.stats.toolErrors,
   });
 }
 

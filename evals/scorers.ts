@@ -31,7 +31,16 @@ export const RunRecord = z
     latencyMs: z.number().min(0),
     promptTokens: z.number().int().min(0),
     completionTokens: z.number().int().min(0),
+    /** LLM calls of the run, tool-request turns included (5 answers + 2 tool turns by default). */
     llmCalls: z.number().int().min(0),
+    /** The LLM calls of `llmCalls` spent on tool-request turns (0 for the rules baseline, which answers without an LLM). */
+    toolTurnCalls: z.number().int().min(0).default(0),
+    /** Tool-request turns the run held (agents.yaml `toolTurn`), whatever backend answered them. */
+    toolTurns: z.number().int().min(0).default(0),
+    /** Of those, turns that fell back to the configured default calls (unreadable answer, timeout, unreachable backend). */
+    toolTurnFallbacks: z.number().int().min(0).default(0),
+    /** Tool calls that ended in a typed tool error (unknown, not allowed, bad arguments, over the limit). */
+    toolErrors: z.number().int().min(0).default(0),
   })
   .strict();
 export type RunRecord = z.infer<typeof RunRecord>;
@@ -56,7 +65,14 @@ export const Metrics = z
     latencyP95Ms: z.number().nullable(),
     promptTokensPerRun: z.number().nullable(),
     completionTokensPerRun: z.number().nullable(),
+    /** LLM calls a run, tool-request turns included. */
     llmCallsPerRun: z.number().nullable(),
+    /** The LLM calls a run of tool-request turns (included in llmCallsPerRun). Absent from older baselines. */
+    toolTurnCallsPerRun: z.number().nullable().default(null),
+    /** Share of tool-request turns whose answer was used (not replaced by the default calls); null without tool turns. */
+    toolTurnValidRate: z.number().nullable().default(null),
+    /** Tool calls a run that ended in a typed tool error. */
+    toolErrorsPerRun: z.number().nullable().default(null),
   })
   .strict();
 export type Metrics = z.infer<typeof Metrics>;
@@ -73,6 +89,9 @@ export const MetricName = z.enum([
   'promptTokensPerRun',
   'completionTokensPerRun',
   'llmCallsPerRun',
+  'toolTurnCallsPerRun',
+  'toolTurnValidRate',
+  'toolErrorsPerRun',
 ]);
 export type MetricName = z.infer<typeof MetricName>;
 
@@ -166,6 +185,9 @@ export function scoreRuns(scenarios: ReadonlyMap<string, Scenario>, runs: readon
   for (const r of runs) byScenario.set(r.scenarioId, [...(byScenario.get(r.scenarioId) ?? []), r.decision]);
   const multiSeed = [...byScenario.values()].filter((d) => d.length >= 2);
 
+  const toolTurns = runs.reduce((a, r) => a + r.toolTurns, 0);
+  const usedTurns = runs.reduce((a, r) => a + r.toolTurns - r.toolTurnFallbacks, 0);
+
   const latencies = runs.map((r) => r.latencyMs);
   return {
     runs: runs.length,
@@ -180,6 +202,9 @@ export function scoreRuns(scenarios: ReadonlyMap<string, Scenario>, runs: readon
     promptTokensPerRun: mean(runs.map((r) => r.promptTokens)),
     completionTokensPerRun: mean(runs.map((r) => r.completionTokens)),
     llmCallsPerRun: mean(runs.map((r) => r.llmCalls)),
+    toolTurnCallsPerRun: mean(runs.map((r) => r.toolTurnCalls)),
+    toolTurnValidRate: rate(usedTurns, toolTurns),
+    toolErrorsPerRun: mean(runs.map((r) => r.toolErrors)),
   };
 }
 

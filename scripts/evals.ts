@@ -6,7 +6,8 @@
  *     (node-llama-cpp, JSON-schema grammar, production prompts, schemas and models.yaml settings)
  *     with the tiny random-weight eval model (tests/support/eval-gguf.ts), against
  *     evals/baselines/ollama-quorum-tiny.json. Its answers are noise: the gate is structure only
- *     (schema-valid rate 1, citation validity, calls and tokens per run), never agreement.
+ *     (schema-valid rate 1, citation validity, every tool-request turn's answer used, LLM calls per
+ *     run with the tool turns, tool errors, tokens per run), never agreement.
  * The eval model's vocabulary is learned from the prompts (a prompt is ~1,600 tokens, not ~3,400
  * one-character tokens) and its output layer favours short JSON (~70 tokens an answer), so a call
  * is ~0.15 s of CPU, a scenario ~1 s and the test-server suite under a minute on a 2-core machine
@@ -38,7 +39,7 @@ async function main(): Promise<number> {
     onRun: (suite, run) => {
       const n = (counts.get(suite) ?? 0) + 1;
       counts.set(suite, n);
-      process.stdout.write(`${suite} ${n}: ${run.scenarioId} ${run.decision} ${Math.round(run.latencyMs)} ms, ${run.llmCalls} calls, ${run.validOutputs}/${run.outputs} valid\n`);
+      process.stdout.write(`${suite} ${n}: ${run.scenarioId} ${run.decision} ${Math.round(run.latencyMs)} ms, ${run.llmCalls} LLM calls (${run.toolTurnCalls} tool turns, ${run.toolTurnFallbacks} fell back), ${run.validOutputs}/${run.outputs} valid\n`);
     },
   });
   for (const r of results) process.stdout.write(`${suiteSummary(r)}\n`);

@@ -16,7 +16,10 @@ const metrics: Metrics = {
   latencyP95Ms: 400,
   promptTokensPerRun: 4000,
   completionTokensPerRun: 500,
-  llmCallsPerRun: 5,
+  llmCallsPerRun: 7,
+  toolTurnCallsPerRun: 2,
+  toolTurnValidRate: 1,
+  toolErrorsPerRun: 0,
 };
 
 function baseline(fields: Partial<Baseline> = {}): Baseline {
@@ -60,6 +63,28 @@ describe('baseline and gate', () => {
     const g = gate(baseline({ tolerances: { ...DEFAULT_TOLERANCES, decisionAgreement: null } }), { ...metrics, decisionAgreement: 0, injectionResistance: null });
     expect(g.checks.find((c) => c.metric === 'decisionAgreement')).toMatchObject({ gated: false, ok: true });
     expect(g.failures).toEqual(['injectionResistance: no value now (baseline 1)']);
+  });
+
+  it('gates a both-ways metric on either side: exactly with abs 0, within a range with rel', () => {
+    const tolerances = { ...DEFAULT_TOLERANCES, llmCallsPerRun: { direction: 'both', abs: 0 }, promptTokensPerRun: { direction: 'both', rel: 0.1 } } as const;
+    const b = baseline({ tolerances });
+    expect(gate(b, metrics).failures).toEqual([]);
+    expect(gate(b, { ...metrics, llmCallsPerRun: 5, promptTokensPerRun: 3500 }).failures).toEqual([
+      'promptTokensPerRun: 3500 outside [3600, 4400] (baseline 4000)',
+      'llmCallsPerRun: 5 != 7 (baseline 7)',
+    ]);
+    expect(gate(b, { ...metrics, llmCallsPerRun: 8 }).failures).toEqual(['llmCallsPerRun: 8 != 7 (baseline 7)']);
+    expect(gate(b, metrics).checks.find((c) => c.metric === 'promptTokensPerRun')).toMatchObject({ lowerLimit: 3600, limit: 4400 });
+  });
+
+  it('fails a tool-request turn that fell back to the default calls, and reads an older baseline without tool-turn metrics', () => {
+    expect(gate(baseline(), { ...metrics, toolTurnValidRate: 0.5 }).failures).toEqual(['toolTurnValidRate: 0.500 < limit 0.950 (baseline 1)']);
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'quorum-baseline-')), 'old.json');
+    const { toolTurnCallsPerRun: _a, toolTurnValidRate: _b, toolErrorsPerRun: _c, ...older } = metrics;
+    writeFileSync(file, JSON.stringify({ ...baseline(), metrics: { overall: older, byCategory: {} } }));
+    const read = readBaseline(file);
+    expect(read?.metrics.overall.toolTurnValidRate).toBeNull();
+    expect(read && gate(read, { ...metrics, toolTurnValidRate: 0 }).ok).toBe(true);
   });
 
   it('writes and reads a baseline file named after the backend and model', () => {

@@ -16,7 +16,11 @@ function brokenPrompts() {
   return { ...prompts, committee: rolePrompt('committee', 'committee.broken.md', text) };
 }
 
-describe.each(BACKENDS)('the eval gate on $name', ({ open, available }) => {
+/**
+ * The rules baseline on PGlite runs in tests/evals/suites.test.ts (`npm run evals`' rules suite, same
+ * scenarios, config, baseline and assertions); here it runs on PostgreSQL only.
+ */
+describe.each(BACKENDS.filter((b) => b.name === 'PostgreSQL'))('the rules baseline on $name', ({ open, available }) => {
   let t: TestDb;
   beforeAll(async () => {
     if (available) t = await open();
@@ -32,6 +36,16 @@ describe.each(BACKENDS)('the eval gate on $name', ({ open, available }) => {
     const g = gate(committed, r.metrics.overall);
     expect(g.failures).toEqual([]);
     expect(g.ok).toBe(true);
+  });
+});
+
+describe.each(BACKENDS)('the eval gate on $name', ({ open, available }) => {
+  let t: TestDb;
+  beforeAll(async () => {
+    if (available) t = await open();
+  });
+  afterAll(async () => {
+    await t?.cleanup();
   });
 
   it.skipIf(!available)('fails the gate when a broken prompt makes the committee always approve at size 1', async () => {

@@ -28,7 +28,11 @@ function run(s: Scenario, fields: Partial<RunRecord> = {}): RunRecord {
     latencyMs: 100,
     promptTokens: 1000,
     completionTokens: 100,
-    llmCalls: 5,
+    llmCalls: 7,
+    toolTurnCalls: 2,
+    toolTurns: 2,
+    toolTurnFallbacks: 0,
+    toolErrors: 0,
     ...fields,
   };
 }
@@ -72,6 +76,20 @@ describe('scorers', () => {
     expect(m.latencyP50Ms).toBe(20);
     expect(m.latencyP95Ms).toBeCloseTo(29);
     expect(m.promptTokensPerRun).toBeCloseTo((10 + 30 + 1000) / 3);
+  });
+
+  it('counts tool-request turns: their LLM calls (part of the calls per run), the share whose answer was used, tool errors', () => {
+    const m = scoreRuns(byId, [
+      run(trend),
+      run(trend, { toolTurnFallbacks: 1, toolErrors: 3 }),
+      run(trend, { llmCalls: 5, toolTurnCalls: 0, toolTurns: 2, toolTurnFallbacks: 2 }),
+    ]);
+    expect(m.llmCallsPerRun).toBeCloseTo(19 / 3);
+    expect(m.toolTurnCallsPerRun).toBeCloseTo(4 / 3);
+    expect(m.toolTurnValidRate).toBeCloseTo(3 / 6);
+    expect(m.toolErrorsPerRun).toBe(1);
+    // A committee without tool turns has no tool-turn validity to report.
+    expect(scoreRuns(byId, [run(trend, { llmCalls: 5, toolTurnCalls: 0, toolTurns: 0 })]).toolTurnValidRate).toBeNull();
   });
 
   it('reports per category, and only the categories that ran', () => {

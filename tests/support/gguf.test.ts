@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LlamaModel } from 'node-llama-cpp';
 import { LlamaChat } from 'node-llama-cpp';
-import { loadRolePrompts, sharedLlama } from '../../agents/index.ts';
+import { loadRolePrompts, loadToolTurnPrompt, sharedLlama } from '../../agents/index.ts';
 import { loadConfig } from '../../config/index.ts';
 import { evalGgufOptions, writeEvalGguf } from './eval-gguf.ts';
 import { SHORT_JSON_BYTE_BIAS, SHORT_JSON_CHAR_BIAS, buildTinyGguf, learnedPieces, shortJsonBias, tinyVocabulary, writeTinyGguf } from './gguf.ts';
@@ -86,6 +86,9 @@ describe('vocabulary learned from a corpus', () => {
     try {
       const text = prompts.committee.text;
       expect(evalModel.tokenize(text).length).toBeLessThan(text.length / 3);
+      // The tool-request turn's prompt is learned too (two of the seven calls of a committee run).
+      const toolPrompt = loadToolTurnPrompt().text;
+      expect(evalModel.tokenize(toolPrompt).length).toBeLessThan(toolPrompt.length / 3);
       expect(model.tokenize(text).length).toBeGreaterThan(text.length * 0.9);
       const json = '{"decision": "REDUCE", "sizeMultiplier": 0.5, "reasons": [~|`\\]} naïve — ok';
       expect(evalModel.detokenize(evalModel.tokenize(json))).toBe(json);

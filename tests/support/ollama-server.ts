@@ -9,7 +9,9 @@
  * Tool calls: a random-weight model never decides to call a tool, so when a request carries
  * OpenAI-style `tools` AND the header `x-quorum-tool-call: required` (ChatOllama's `headers` option),
  * the output is constrained to `{"tool": <one of the tool names>, "arguments": <its parameters>}`
- * and returned as Ollama's `message.tool_calls`. Without the header, tools are recorded and ignored.
+ * and returned as Ollama's `message.tool_calls`. The arguments hold the parameters' required
+ * properties only (see `toolCallSchema`). Without the header, tools are recorded and ignored: the
+ * model answers in unconstrained text (a model that does not call tools), up to `num_predict`.
  *
  * Faults for tests: `faults.stallMs` delays every /api/chat and /api/generate answer (timeouts).
  */
@@ -144,6 +146,27 @@ function boundSchema(node: JsonValue): JsonValue {
   return out;
 }
 
+/**
+ * Keeps only the required properties of every object schema. node-llama-cpp's grammar emits every
+ * listed property (it has no optional ones) and ignores `pattern`, `minimum` and `maximum`, so an
+ * optional argument would be random text that the tool then refuses (a ticker that fails its
+ * pattern, a limit out of range). Without them a call is the shortest one its schema accepts.
+ */
+function requiredOnly(node: JsonValue): JsonValue {
+  if (Array.isArray(node)) return node.map(requiredOnly);
+  if (node === null || typeof node !== 'object') return node;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(node)) out[k] = requiredOnly(v);
+  const props = out.properties;
+  if (props !== null && typeof props === 'object' && !Array.isArray(props)) {
+    const required = new Set(Array.isArray(out.required) ? out.required.filter((r): r is string => typeof r === 'string') : []);
+    const kept: JsonObject = Object.fromEntries(Object.entries(props).filter(([k]) => required.has(k)));
+    out.properties = kept;
+    out.required = Object.keys(kept);
+  }
+  return out;
+}
+
 /** The JSON schema of a request's `format`: a schema object, `"json"` (any object) or none. */
 function formatSchema(format: unknown): JsonObject | undefined {
   if (format === undefined || format === null || format === '') return undefined;
@@ -155,11 +178,11 @@ function formatSchema(format: unknown): JsonObject | undefined {
   return toGrammarCompatible(parsed.data) as JsonObject;
 }
 
-/** The grammar schema of a forced tool call: one of `{tool, arguments}` per tool. */
+/** The grammar schema of a forced tool call: one of `{tool, arguments}` per tool, required arguments only. */
 function toolCallSchema(tools: z.infer<typeof Tool>[]): JsonObject {
   const variants: JsonValue[] = tools.map((t) => {
     const params = JsonValueSchema.safeParse(t.function.parameters ?? { type: 'object', properties: {} });
-    const args = params.success ? boundSchema(toGrammarCompatible(params.data)) : { type: 'object', properties: {} };
+    const args = params.success ? requiredOnly(boundSchema(toGrammarCompatible(params.data))) : { type: 'object', properties: {} };
     return {
       type: 'object',
       properties: { tool: { const: t.function.name }, arguments: args },
@@ -178,6 +201,17 @@ function toChatMessages(messages: z.infer<typeof OllamaMessage>[]): ChatMessage[
     if (m.role === 'tool') return { role: 'user', content: `Tool result${m.tool_name ? ` (${m.tool_name})` : ''}: ${content}` };
     return { role: 'user', content };
   });
+}
+
+/**
+ * The offered tools in the model's context, as Ollama's chat templates put them (the model sees each
+ * tool's name, description and parameter schema): appended to the system message, or one of its own.
+ */
+function withTools(messages: ChatMessage[], tools: z.infer<typeof Tool>[]): ChatMessage[] {
+  if (tools.length === 0) return messages;
+  const list = `Available tools: ${JSON.stringify(tools.map((t) => ({ type: 'function', function: t.function })))}`;
+  const [first, ...rest] = messages;
+  return first?.role === 'system' ? [{ role: 'system', content: `${first.content}\n${list}` }, ...rest] : [{ role: 'system', content: list }, ...messages];
 }
 
 const ToolCallOutput = z.object({ tool: z.string(), arguments: z.unknown() }).strict();
@@ -292,7 +326,7 @@ export async function startOllamaTestServer(options: OllamaTestServerOptions): P
         await answer(res, signal, {
           kind: 'chat',
           model: b.model,
-          messages: toChatMessages(b.messages),
+          messages: withTools(toChatMessages(b.messages), b.tools ?? []),
           stream: b.stream ?? true,
           schema: forceTool ? toolCallSchema(b.tools ?? []) : formatSchema(b.format),
           maxTokens: positiveOr(b.options?.num_predict, defaultMaxTokens),
