@@ -15,6 +15,7 @@ import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
 import type { NewsSearcher } from '../tools/index.ts';
 import type { CsvBars, Scenario, ScenarioNews, SyntheticBars } from './scenario.ts';
 import { storeOutsideProposal } from '../ml/index.ts';
+import { mulberry32 } from './random.ts';
 
 /** The bundled price files scenarios may read. */
 export const SAMPLE_PRICES_DIR = path.join(PROJECT_ROOT, 'data/samples/prices');
@@ -60,20 +61,8 @@ function csvBars(s: Scenario, spec: CsvBars): Bar[] {
   return upTo.map((b) => ({ ...b, ticker }));
 }
 
-/** mulberry32: a small seeded PRNG so a modelled series is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function syntheticBars(s: Scenario, spec: SyntheticBars): Bar[] {
-  const rand = prng(spec.seed);
+  const rand = mulberry32(spec.seed);
   const days: string[] = [];
   const d = new Date(`${s.asOf.slice(0, 10)}T12:00:00.000Z`);
   while (days.length < spec.bars) {

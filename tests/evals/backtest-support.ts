@@ -1,4 +1,4 @@
-import { mulberry32 } from '../support/prng.ts';
+import { mulberry32 } from '../../evals/random.ts';
 import {
   BacktestResult,
   type BacktestDay,
