@@ -1,19 +1,108 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, messages, parse as pgliteParse, protocol, type Results, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import type { Db, Queryable, QueryResult, Row } from './db.ts';
 
-function wrap(q: PGlite | Transaction): Queryable {
+function toResult<R extends Row>(res: Results<R>): QueryResult<R> {
+  // PGlite reports affectedRows 0 for a SELECT; node-postgres counts the rows returned.
+  return { rows: res.rows, rowCount: res.affectedRows || res.rows.length };
+}
+
+/** A transaction's queries: PGlite's own path; a schema change in it empties the parameter-type cache. */
+function wrapTransaction(tx: Transaction, fast: OneCallQuery): Queryable {
   return {
     async query<R extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-      const res = await q.query<R>(sql, params as unknown[]);
-      // PGlite reports affectedRows 0 for a SELECT; node-postgres counts the rows returned.
-      return { rows: res.rows, rowCount: res.affectedRows || res.rows.length };
+      if (!DML.test(sql)) fast.forget();
+      return toResult(await tx.query<R>(sql, params as unknown[]));
     },
     async exec(sql: string): Promise<void> {
-      await q.exec(sql);
+      fast.forget();
+      await tx.exec(sql);
     },
   };
+}
+
+const MAX_CACHED_STATEMENTS = 500;
+const BYTEA_OID = 17;
+// Statements whose parameter types may be cached: they read or write rows, they do not change the schema.
+const DML = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * PGlite's `query` outside a transaction, in one call into the database instead of six.
+ *
+ * PGlite runs a parameterised statement as Parse, Describe, Bind, Describe, Execute and Sync, each
+ * its own call into the WASM backend, so it can serialise each parameter by its inferred type. Here
+ * the parameter types of a statement are asked for once (Parse + Describe + Sync) and cached by
+ * its text; every run is then one batch of Parse, Bind, Describe, Execute and Sync. Parameters
+ * are serialised by the same PGlite serialisers for the same type ids and the rows parsed by the
+ * same parsers, so results and errors are those of `query`; a statement that is not plain DML
+ * (DDL, SET, …) goes through `query` and empties the cache, as can `exec`, since both can change
+ * the types a cached statement's parameters would get.
+ */
+class OneCallQuery {
+  private readonly paramTypes = new Map<string, number[]>();
+
+  constructor(private readonly pg: PGlite) {}
+
+  forget(): void {
+    this.paramTypes.clear();
+  }
+
+  async query<R extends Row>(sql: string, params: readonly unknown[]): Promise<Results<R>> {
+    if (!DML.test(sql)) {
+      this.forget();
+      return this.pg.query<R>(sql, params as unknown[]);
+    }
+    await this.pg._checkReady();
+    // The same mutexes as PGlite's query: not inside another caller's transaction, not interleaved.
+    return this.pg._runExclusiveTransaction(() =>
+      this.pg._runExclusiveQuery(async () => {
+        try {
+          const types = await this.typesOf(sql);
+          const values = params.map((p, i) => {
+            if (p === null || p === undefined) return null;
+            const oid = types[i] ?? 0;
+            // Bytes for a bytea parameter go as they are (binary format); PGlite's serialiser would
+            // send them as hex text built one byte at a time. The stored value is the same.
+            if (oid === BYTEA_OID && p instanceof Uint8Array) return p;
+            const serialize = this.pg.serializers[oid];
+            return serialize ? serialize(p) : String(p);
+          });
+          const S = protocol.serialize;
+          const batch = concat([S.parse({ text: sql }), S.bind({ values }), S.describe({ type: 'P' }), S.execute({}), S.sync()]);
+          const replies = await this.pg.execProtocolStream(batch, { syncToFs: false });
+          await this.pg.syncToFs();
+          const [result] = pgliteParse.parseResults(replies, this.pg.parsers);
+          return (result ?? { rows: [], fields: [] }) as Results<R>;
+        } catch (error) {
+          // What PGlite's query adds to a database error.
+          if (error instanceof messages.DatabaseError) Object.assign(error, { query: sql, params: [...params] });
+          throw error;
+        }
+      }),
+    );
+  }
+
+  private async typesOf(sql: string): Promise<number[]> {
+    const known = this.paramTypes.get(sql);
+    if (known) return known;
+    const S = protocol.serialize;
+    const replies = await this.pg.execProtocolStream(concat([S.parse({ text: sql }), S.describe({ type: 'S' }), S.sync()]), { syncToFs: false });
+    const types = pgliteParse.parseDescribeStatementResults(replies);
+    if (this.paramTypes.size >= MAX_CACHED_STATEMENTS) this.paramTypes.clear();
+    this.paramTypes.set(sql, types);
+    return types;
+  }
 }
 
 /**
@@ -23,13 +112,18 @@ function wrap(q: PGlite | Transaction): Queryable {
 export async function openPglite(dir: string | null): Promise<Db> {
   if (dir) mkdirSync(dir, { recursive: true });
   const pg = await PGlite.create(dir ?? undefined, { extensions: { vector } });
-  const base = wrap(pg);
+  const fast = new OneCallQuery(pg);
   return {
     kind: 'pglite',
-    query: base.query,
-    exec: base.exec,
+    async query<R extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+      return toResult(await fast.query<R>(sql, params));
+    },
+    async exec(sql: string): Promise<void> {
+      fast.forget();
+      await pg.exec(sql);
+    },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      return pg.transaction((tx) => fn(wrap(tx)));
+      return pg.transaction((tx) => fn(wrapTransaction(tx, fast)));
     },
     async close(): Promise<void> {
       await pg.close();
