@@ -9,7 +9,7 @@
  * resume with the same thread id without calling finished nodes again. Everything is stored.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { END, START, StateGraph, type BaseCheckpointSaver } from '@langchain/langgraph';
+import { END, START, StateGraph, type BaseCheckpointSaver, type LangGraphRunnableConfig } from '@langchain/langgraph';
 import { QuorumError, errorMessage, type AgentOpinion, type AgentRole, type Proposal, type Verdict } from '../contracts/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
@@ -31,8 +31,8 @@ import {
   type ToolTurnPrompt,
   type ToolTurnResult,
 } from '../agents/index.ts';
-import { boundText, boundedArgs, defaultToolRegistry, type NewsSearcher, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
-import { sharedCheckpointer } from './checkpointer.ts';
+import { boundText, boundedArgs, defaultToolRegistry, type NewsSearcher, type ToolCallRows, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
+import { DbCheckpointSaver, sharedCheckpointer } from './checkpointer.ts';
 import {
   CommitteeState,
   totalStats,
@@ -44,7 +44,7 @@ import {
   type NodeToolCall,
   type NodeTools,
 } from './state.ts';
-import { failRun, findRunByThread, finishRun, startRun, storeNodeTranscript, storeToolTurn } from './transcript.ts';
+import { failRun, findRunByThread, finishRun, nodeRecordInserts, nodeTranscriptRows, startRun, storeNodeRecord, toolTurnRows, type NodeRecord } from './transcript.ts';
 
 /** Who judges: an LLM backend, or the deterministic rules baseline. */
 export type CommitteeBackend = ChatBackend | 'rules';
@@ -59,6 +59,8 @@ export const DEFAULT_ANALYST_NEWS_K = 3;
  * critic reads the tool's data, not this text).
  */
 export const NEWS_PROMPT_SNIPPET_CHARS = 300;
+/** Where LangGraph puts a running task's id in the node's config (CONFIG_KEY_TASK_ID; not exported). */
+const TASK_ID_KEY = '__pregel_task_id';
 /** Characters of a call's arguments kept in the graph state and the transcript's tool-turn record. */
 const MAX_RECORDED_ARGS_CHARS = 1_000;
 
@@ -114,6 +116,8 @@ interface Deps {
   runSignal?: AbortSignal;
   emit: (event: CommitteeEvent) => void;
   now: () => Date;
+  /** Our checkpointer, which stores a node's transcript with its writes; null: the node stores it itself. */
+  unit: DbCheckpointSaver | null;
 }
 
 // Prompts are files plus a schema hash: read them once per loaded agents config, not per proposal.
@@ -181,11 +185,12 @@ export function evidenceOf(outcomes: readonly ToolOutcome[], agent?: string): Ev
 /** The tool-turn prompt, read once. */
 let toolTurnPrompt: ToolTurnPrompt | undefined;
 
-/** What a node's tools cost and gave: the outcomes, the record of the calls, the tool turn if any. */
+/** What a node's tools cost and gave: the outcomes, the record of the calls, the tool turn if any, and their rows to store. */
 interface GatheredTools {
   outcomes: ToolOutcome[];
   record: NodeTools | null;
   turn: ToolTurnResult | null;
+  rows: NodeRecord;
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -227,7 +232,8 @@ async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, stat
   }
   const requested = turn ? turn.requested : defaults;
   const overLimit = turn ? turn.overLimit : [];
-  if (requested.length === 0 && overLimit.length === 0 && !turn) return { outcomes: [], record: null, turn: null };
+  if (requested.length === 0 && overLimit.length === 0 && !turn) return { outcomes: [], record: null, turn: null, rows: { messages: [], calls: [] } };
+  const callRows: ToolCallRows[] = [];
   const ctx: ToolContext = {
     db: deps.db,
     runId: deps.runId,
@@ -239,6 +245,8 @@ async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, stat
     sectors: settings.market.sectors,
     searchNews: deps.searchNews,
     signal: deps.runSignal,
+    // Stored with the node's transcript when the node finishes (storeNodeRows).
+    record: (rows) => callRows.push(rows),
   };
   const outcomes: ToolOutcome[] = [];
   const calls: NodeToolCall[] = [];
@@ -263,8 +271,8 @@ async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, stat
     calls,
     ignored: turn?.ignored ?? 0,
   };
-  if (turn) await storeToolTurn(deps.db, { runId: deps.runId, node, round, turn, tools: record });
-  return { outcomes, record, turn };
+  const messages = turn ? toolTurnRows({ runId: deps.runId, node, round, turn, tools: record }) : [];
+  return { outcomes, record, turn, rows: { messages, calls: callRows } };
 }
 
 /**
@@ -284,7 +292,7 @@ async function agentNode(
   role: RoleName,
   state: CommitteeStateValue,
   round: number,
-): Promise<{ result: AgentRunResult; newOutcomes: ToolOutcome[]; tools: NodeTools[]; stat: NodeStat }> {
+): Promise<{ result: AgentRunResult; newOutcomes: ToolOutcome[]; tools: NodeTools[]; stat: NodeStat; rows: NodeRecord }> {
   const started = performance.now();
   const budget = deps.config.settings.committee.nodeTimeoutMs;
   const deadline = started + budget;
@@ -327,14 +335,30 @@ async function agentNode(
     timedOut: result.abstainCode === 'LLM_TIMEOUT' || latencyMs >= budget,
     abstained: result.abstainReason !== null,
   };
-  return { result, newOutcomes, tools: gathered.record ? [gathered.record] : [], stat };
+  return { result, newOutcomes, tools: gathered.record ? [gathered.record] : [], stat, rows: gathered.rows };
 }
 
-async function opinionNode(deps: Deps, node: CommitteeNode, role: AgentRole, state: CommitteeStateValue, round: number) {
+/**
+ * Stores a finished node's rows (tool turn, conversation, tool calls). With our checkpointer they
+ * go into the statement that stores the node's writes (one unit: a crash cannot keep one without
+ * the other, so a resumed run never stores a node's messages twice); otherwise in one statement now.
+ */
+async function storeNodeRows(deps: Deps, config: LangGraphRunnableConfig, rows: NodeRecord): Promise<void> {
+  const threadId = config.configurable?.thread_id;
+  const taskId = config.configurable?.[TASK_ID_KEY];
+  if (deps.unit && typeof threadId === 'string' && typeof taskId === 'string') {
+    deps.unit.attachToTask(threadId, taskId, (params) => nodeRecordInserts(rows, params));
+    return;
+  }
+  await storeNodeRecord(deps.db, rows);
+}
+
+async function opinionNode(deps: Deps, node: CommitteeNode, role: AgentRole, state: CommitteeStateValue, round: number, config: LangGraphRunnableConfig) {
   if (!deps.config.agents[role].enabled) return {};
-  const { result, newOutcomes, tools, stat } = await agentNode(deps, node, role, state, round);
+  const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, node, role, state, round);
   if (result.role === 'committee') throw new QuorumError('INTERNAL', `node ${node} produced a committee result`);
-  await storeNodeTranscript(deps.db, { runId: deps.runId, node, round, result, output: result.opinion });
+  rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node, round, result, output: result.opinion }));
+  await storeNodeRows(deps, config, rows);
   deps.emit({ type: 'node_finished', runId: deps.runId, node, round, opinion: result.opinion, verdict: null, stat });
   return { outcomes: newOutcomes, opinions: [result.opinion], nodeStats: [stat], toolCalls: tools };
 }
@@ -363,16 +387,17 @@ function buildGraph(deps: Deps, checkpointer: BaseCheckpointSaver) {
   const rounds = deps.config.settings.committee.debateRounds;
   const afterDebate = (s: CommitteeStateValue): Array<'bull' | 'bear'> | 'risk' => (s.round < rounds ? ['bull', 'bear'] : 'risk');
   return new StateGraph(CommitteeState)
-    .addNode('analyst', (s: CommitteeStateValue) => opinionNode(deps, 'analyst', 'analyst', s, 0))
-    .addNode('bull', (s: CommitteeStateValue) => opinionNode(deps, 'bull', 'bull', s, s.round + 1))
-    .addNode('bear', (s: CommitteeStateValue) => opinionNode(deps, 'bear', 'bear', s, s.round + 1))
+    .addNode('analyst', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'analyst', 'analyst', s, 0, config))
+    .addNode('bull', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'bull', 'bull', s, s.round + 1, config))
+    .addNode('bear', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'bear', 'bear', s, s.round + 1, config))
     .addNode('round_done', (s: CommitteeStateValue) => ({ round: s.round + 1 }))
-    .addNode('risk', (s: CommitteeStateValue) => opinionNode(deps, 'risk', 'risk', s, s.round))
-    .addNode('committee', async (s: CommitteeStateValue) => {
+    .addNode('risk', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'risk', 'risk', s, s.round, config))
+    .addNode('committee', async (s: CommitteeStateValue, config: LangGraphRunnableConfig) => {
       if (!deps.config.agents.committee.enabled) return { verdict: disabledVerdict(deps) };
-      const { result, newOutcomes, tools, stat } = await agentNode(deps, 'committee', 'committee', s, s.round);
+      const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, 'committee', 'committee', s, s.round);
       if (result.role !== 'committee') throw new QuorumError('INTERNAL', 'committee node produced an opinion');
-      await storeNodeTranscript(deps.db, { runId: deps.runId, node: 'committee', round: s.round, result, output: result.verdict });
+      rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node: 'committee', round: s.round, result, output: result.verdict }));
+      await storeNodeRows(deps, config, rows);
       deps.emit({ type: 'node_finished', runId: deps.runId, node: 'committee', round: s.round, opinion: null, verdict: result.verdict, stat });
       return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes, toolCalls: tools };
     })
@@ -426,6 +451,7 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     runSignal: options.signal,
     emit,
     now: options.now ?? (() => new Date()),
+    unit: checkpointer instanceof DbCheckpointSaver ? checkpointer : null,
   };
   const graph = buildGraph(deps, checkpointer);
   // durability 'sync': a step's checkpoint is stored before the next step starts, so a run killed
@@ -450,6 +476,9 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     const aborted = isAbort(error, options.signal);
     await failRun(db, runId, aborted ? 'interrupted' : 'failed', errorMessage(error));
     throw error;
+  } finally {
+    // Rows of nodes whose writes were never handed over: those nodes run again on resume.
+    deps.unit?.discardStaged(threadId);
   }
   if (!final.verdict) throw new QuorumError('INTERNAL', 'the committee graph ended without a verdict');
   const stats = totalStats(final.nodeStats);
