@@ -4,6 +4,8 @@
  *   analyst (tools) ─► bull ∥ bear ─► round_done ─(round < N)─► bull ∥ bear …
  *                                        └─(round = N)─► risk (tools) ─► committee ─► Verdict
  *
+ * With N = 1 (the default) bull ∥ bear join straight into risk (no round_done step).
+ *
  * Each node has a time budget (settings.committee.nodeTimeoutMs): a late agent abstains (a late
  * committee gives an ABSTAIN verdict). A checkpointer on the database lets an interrupted run
  * resume with the same thread id without calling finished nodes again. Everything is stored.
@@ -386,11 +388,18 @@ function disabledVerdict(deps: Deps): Verdict {
 function buildGraph(deps: Deps, checkpointer: BaseCheckpointSaver) {
   const rounds = deps.config.settings.committee.debateRounds;
   const afterDebate = (s: CommitteeStateValue): Array<'bull' | 'bear'> | 'risk' => (s.round < rounds ? ['bull', 'bear'] : 'risk');
-  return new StateGraph(CommitteeState)
+  // With one round (the default) bull and bear count the round themselves (both write the same
+  // number; `round` keeps the last) and join straight into risk: one step and one checkpoint
+  // fewer than a separate round_done node, with the same state after the round.
+  const single = rounds === 1;
+  const debater = (role: 'bull' | 'bear') => async (s: CommitteeStateValue, config: LangGraphRunnableConfig) => {
+    const update = await opinionNode(deps, role, role, s, s.round + 1, config);
+    return single ? { ...update, round: s.round + 1 } : update;
+  };
+  const graph = new StateGraph(CommitteeState)
     .addNode('analyst', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'analyst', 'analyst', s, 0, config))
-    .addNode('bull', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'bull', 'bull', s, s.round + 1, config))
-    .addNode('bear', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'bear', 'bear', s, s.round + 1, config))
-    .addNode('round_done', (s: CommitteeStateValue) => ({ round: s.round + 1 }))
+    .addNode('bull', debater('bull'))
+    .addNode('bear', debater('bear'))
     .addNode('risk', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'risk', 'risk', s, s.round, config))
     .addNode('committee', async (s: CommitteeStateValue, config: LangGraphRunnableConfig) => {
       if (!deps.config.agents.committee.enabled) return { verdict: disabledVerdict(deps) };
@@ -402,11 +411,14 @@ function buildGraph(deps: Deps, checkpointer: BaseCheckpointSaver) {
       return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes, toolCalls: tools };
     })
     .addEdge(START, 'analyst')
+    .addEdge('risk', 'committee')
+    .addEdge('committee', END);
+  if (single) return graph.addConditionalEdges('analyst', afterDebate, ['bull', 'bear', 'risk']).addEdge(['bull', 'bear'], 'risk').compile({ checkpointer });
+  return graph
+    .addNode('round_done', (s: CommitteeStateValue) => ({ round: s.round + 1 }))
     .addConditionalEdges('analyst', afterDebate, ['bull', 'bear', 'risk'])
     .addEdge(['bull', 'bear'], 'round_done')
     .addConditionalEdges('round_done', afterDebate, ['bull', 'bear', 'risk'])
-    .addEdge('risk', 'committee')
-    .addEdge('committee', END)
     .compile({ checkpointer });
 }
 
