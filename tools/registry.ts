@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import { QuorumError, errorMessage, fieldIssues, parseJson, type ErrorCode, type Proposal } from '../contracts/index.ts';
 import type { RiskRules } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
+import type { Bar } from '../market/index.ts';
 import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
 import { ToolName, ToolSuccess, type ToolFailure, type ToolOutcome } from './schema.ts';
 
@@ -36,12 +37,20 @@ export interface ToolContext {
   searchNews?: NewsSearcher;
   signal?: AbortSignal;
   /**
+   * Reads bars up to asOf (most recent `limit`, oldest first). Default: barsAsOf on `db`; the
+   * graph passes a per-run cache (cachedBarsReader), so bars and indicators read them once.
+   */
+  readBars?: BarsReader;
+  /**
    * When set, each call's rows are handed here instead of being inserted at once: the graph stores
    * them with the rest of the node's transcript, in the statement that stores the node's result
    * (see toolCallInserts), so a node's calls are stored exactly when its result is.
    */
   record?: (rows: ToolCallRows) => void;
 }
+
+/** Bars of `ticker` up to the run's as-of time, the most recent `limit`, oldest first. */
+export type BarsReader = (ticker: string, limit: number) => Promise<Bar[]>;
 
 /** One call as stored: its tool_calls row and, for a news search, its retrievals rows. */
 export interface ToolCallRows {
