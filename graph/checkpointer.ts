@@ -169,6 +169,8 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
   private flushing: Promise<void> | null = null;
   /** Task rows waiting for their task's putWrites, by thread and task id. */
   private readonly staged = new Map<string, { threadId: string; rows: TaskRows }>();
+  /** Threads the caller made up and nothing was read from yet (see newThread). */
+  private readonly newThreads = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -208,6 +210,8 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const threadId = requireString(config.configurable?.thread_id, 'thread_id');
     const ns = typeof config.configurable?.checkpoint_ns === 'string' ? config.configurable.checkpoint_ns : '';
     const checkpointId = getCheckpointId(config);
+    // A thread id the caller just made up has no checkpoint: LangGraph's first read needs no query.
+    if (this.newThreads.delete(threadId) && !checkpointId) return undefined;
     // A read waits for the saves handed in before it (read-your-writes, as with one statement per call).
     await this.settled();
     const res = checkpointId
@@ -254,6 +258,7 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const threadId = requireString(config.configurable?.thread_id, 'thread_id');
     const ns = typeof config.configurable?.checkpoint_ns === 'string' ? config.configurable.checkpoint_ns : '';
     const parent = typeof config.configurable?.checkpoint_id === 'string' ? config.configurable.checkpoint_id : null;
+    this.newThreads.delete(threadId);
     const [[cType, cBytes], [mType, mBytes]] = await Promise.all([this.serde.dumpsTyped(copyCheckpoint(checkpoint)), this.serde.dumpsTyped(metadata)]);
     await this.save([{ threadId, ns, id: checkpoint.id, parent, cType, cBytes, mType, mBytes }], []);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
@@ -287,10 +292,21 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
   }
 
   /**
-   * Drops the rows of a thread's tasks whose writes were never handed over (the run failed or was
-   * interrupted first): those tasks run again on resume and attach their rows then.
+   * Says `threadId` is new (the caller made it up; nothing can be stored under it): the first
+   * getTuple of the thread then answers "no checkpoint" without asking the database. Only that
+   * first read: every later read, and any read of a given checkpoint id, queries as usual.
    */
-  discardStaged(threadId: string): void {
+  newThread(threadId: string): void {
+    this.newThreads.add(threadId);
+  }
+
+  /**
+   * The end of a run on `threadId`, whatever its outcome: drops the rows of tasks whose writes were
+   * never handed over (the run failed or was interrupted first; those tasks run again on resume
+   * and attach their rows then) and a newThread mark no read used.
+   */
+  endRun(threadId: string): void {
+    this.newThreads.delete(threadId);
     for (const [key, s] of this.staged) if (s.threadId === threadId) this.staged.delete(key);
   }
 

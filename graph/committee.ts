@@ -33,7 +33,7 @@ import {
   type ToolTurnPrompt,
   type ToolTurnResult,
 } from '../agents/index.ts';
-import { boundText, boundedArgs, defaultToolRegistry, type NewsSearcher, type ToolCallRows, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
+import { boundText, boundedArgs, cachedBarsReader, defaultToolRegistry, INDICATOR_LOOKBACK_BARS, type BarsReader, type NewsSearcher, type ToolCallRows, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
 import { DbCheckpointSaver, sharedCheckpointer } from './checkpointer.ts';
 import {
   CommitteeState,
@@ -118,6 +118,8 @@ interface Deps {
   runSignal?: AbortSignal;
   emit: (event: CommitteeEvent) => void;
   now: () => Date;
+  /** The run's bars, read once for all its tool calls. */
+  readBars: BarsReader;
   /** Our checkpointer, which stores a node's transcript with its writes; null: the node stores it itself. */
   unit: DbCheckpointSaver | null;
 }
@@ -247,6 +249,7 @@ async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, stat
     sectors: settings.market.sectors,
     searchNews: deps.searchNews,
     signal: deps.runSignal,
+    readBars: deps.readBars,
     // Stored with the node's transcript when the node finishes (storeNodeRows).
     record: (rows) => callRows.push(rows),
   };
@@ -464,6 +467,7 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     emit,
     now: options.now ?? (() => new Date()),
     unit: checkpointer instanceof DbCheckpointSaver ? checkpointer : null,
+    readBars: cachedBarsReader(db, proposal.asOf, INDICATOR_LOOKBACK_BARS),
   };
   const graph = buildGraph(deps, checkpointer);
   // durability 'sync': a step's checkpoint is stored before the next step starts, so a run killed
@@ -481,6 +485,7 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
   await startRun(db, { runId, threadId, proposalId: proposal.id, backend: backendName, sessionId: options.sessionId ?? null });
   emit({ type: 'run_started', runId, threadId, backend: backendName, resumed: hasCheckpoint });
   let final: CommitteeStateValue;
+  if (fresh) deps.unit?.newThread(threadId);
   try {
     // null input = continue from the checkpoint; an input would start the graph over.
     final = (await graph.invoke(hasCheckpoint ? null : { round: 0 }, runConfig)) as CommitteeStateValue;
@@ -489,8 +494,9 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     await failRun(db, runId, aborted ? 'interrupted' : 'failed', errorMessage(error));
     throw error;
   } finally {
-    // Rows of nodes whose writes were never handed over: those nodes run again on resume.
-    deps.unit?.discardStaged(threadId);
+    // Rows of nodes whose writes were never handed over (those nodes run again on resume), and
+    // the new-thread mark if the graph never read it.
+    deps.unit?.endRun(threadId);
   }
   if (!final.verdict) throw new QuorumError('INTERNAL', 'the committee graph ended without a verdict');
   const stats = totalStats(final.nodeStats);
