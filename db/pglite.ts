@@ -38,24 +38,30 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * PGlite's `query` outside a transaction, in one call into the database instead of six.
+ * PGlite's `query` outside a transaction, in one call into the database instead of six, and
+ * parsed and planned once per statement text.
  *
  * PGlite runs a parameterised statement as Parse, Describe, Bind, Describe, Execute and Sync, each
- * its own call into the WASM backend, so it can serialise each parameter by its inferred type. Here
- * the parameter types of a statement are asked for once (Parse + Describe + Sync) and cached by
- * its text; every run is then one batch of Parse, Bind, Describe, Execute and Sync. Parameters
- * are serialised by the same PGlite serialisers for the same type ids and the rows parsed by the
- * same parsers, so results and errors are those of `query`; a statement that is not plain DML
- * (DDL, SET, …) goes through `query` and empties the cache, as can `exec`, since both can change
- * the types a cached statement's parameters would get.
+ * its own call into the WASM backend, so it can serialise each parameter by its inferred type, and
+ * PostgreSQL parses and plans the statement on every run. Here the first run of a statement text
+ * prepares it under a name of its own (Parse + Describe + Sync: the parameter types) and every run
+ * is one batch of Bind, Describe, Execute and Sync on that prepared statement. Parameters are
+ * serialised by the same PGlite serialisers for the same type ids and the rows parsed by the same
+ * parsers, so results and errors are those of `query`. A statement that is not plain DML (DDL,
+ * SET, …) goes through `query` and, like `exec`, drops the prepared statements (DEALLOCATE ALL
+ * before the next one), since both can change the types a prepared statement was made for.
  */
 class OneCallQuery {
-  private readonly paramTypes = new Map<string, number[]>();
+  private readonly prepared = new Map<string, { name: string; types: number[] }>();
+  private nextName = 0;
+  /** Prepared statements exist that no longer match the schema, or the cache was full: drop them first. */
+  private stale = false;
 
   constructor(private readonly pg: PGlite) {}
 
   forget(): void {
-    this.paramTypes.clear();
+    if (this.prepared.size > 0) this.stale = true;
+    this.prepared.clear();
   }
 
   async query<R extends Row>(sql: string, params: readonly unknown[]): Promise<Results<R>> {
@@ -68,10 +74,10 @@ class OneCallQuery {
     return this.pg._runExclusiveTransaction(() =>
       this.pg._runExclusiveQuery(async () => {
         try {
-          const types = await this.typesOf(sql);
+          const statement = await this.prepare(sql);
           const values = params.map((p, i) => {
             if (p === null || p === undefined) return null;
-            const oid = types[i] ?? 0;
+            const oid = statement.types[i] ?? 0;
             // Bytes for a bytea parameter go as they are (binary format); PGlite's serialiser would
             // send them as hex text built one byte at a time. The stored value is the same.
             if (oid === BYTEA_OID && p instanceof Uint8Array) return p;
@@ -79,7 +85,7 @@ class OneCallQuery {
             return serialize ? serialize(p) : String(p);
           });
           const S = protocol.serialize;
-          const batch = concat([S.parse({ text: sql }), S.bind({ values }), S.describe({ type: 'P' }), S.execute({}), S.sync()]);
+          const batch = concat([S.bind({ statement: statement.name, values }), S.describe({ type: 'P' }), S.execute({}), S.sync()]);
           const replies = await this.pg.execProtocolStream(batch, { syncToFs: false });
           await this.pg.syncToFs();
           const [result] = pgliteParse.parseResults(replies, this.pg.parsers);
@@ -93,15 +99,20 @@ class OneCallQuery {
     );
   }
 
-  private async typesOf(sql: string): Promise<number[]> {
-    const known = this.paramTypes.get(sql);
+  private async prepare(sql: string): Promise<{ name: string; types: number[] }> {
+    const known = this.prepared.get(sql);
     if (known) return known;
     const S = protocol.serialize;
-    const replies = await this.pg.execProtocolStream(concat([S.parse({ text: sql }), S.describe({ type: 'S' }), S.sync()]), { syncToFs: false });
-    const types = pgliteParse.parseDescribeStatementResults(replies);
-    if (this.paramTypes.size >= MAX_CACHED_STATEMENTS) this.paramTypes.clear();
-    this.paramTypes.set(sql, types);
-    return types;
+    if (this.prepared.size >= MAX_CACHED_STATEMENTS) this.forget();
+    if (this.stale) {
+      await this.pg.execProtocolStream(S.query('DEALLOCATE ALL'), { syncToFs: false });
+      this.stale = false;
+    }
+    const name = `quorum_${++this.nextName}`;
+    const replies = await this.pg.execProtocolStream(concat([S.parse({ name, text: sql }), S.describe({ type: 'S', name }), S.sync()]), { syncToFs: false });
+    const statement = { name, types: pgliteParse.parseDescribeStatementResults(replies) };
+    this.prepared.set(sql, statement);
+    return statement;
   }
 }
 
