@@ -12,11 +12,11 @@ function toResult<R extends Row>(res: Results<R>): QueryResult<R> {
 function wrapTransaction(tx: Transaction, fast: OneCallQuery): Queryable {
   return {
     async query<R extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-      if (!DML.test(sql)) fast.forget();
+      if (!DML.test(sql) && mayChangeSchema(sql)) fast.forget();
       return toResult(await tx.query<R>(sql, params as unknown[]));
     },
     async exec(sql: string): Promise<void> {
-      fast.forget();
+      if (mayChangeSchema(sql)) fast.forget();
       await tx.exec(sql);
     },
   };
@@ -26,6 +26,13 @@ const MAX_CACHED_STATEMENTS = 500;
 const BYTEA_OID = 17;
 // Statements whose parameter types may be cached: they read or write rows, they do not change the schema.
 const DML = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
+// Statements that can change what a prepared statement was made for (its tables' and types'
+// definitions): a DDL keyword at the start of a line or after a semicolon, strings and comments
+// included. Dropping the prepared statements too often only costs a re-prepare; keeping them
+// after such a change would not be safe. SET (searchNews runs SET LOCAL in every search), SHOW
+// and transaction control do not: PostgreSQL itself re-plans when search_path changes.
+const SCHEMA_CHANGE = /(^|;)\s*(CREATE|ALTER|DROP|DO|TRUNCATE|COMMENT|GRANT|REVOKE|SECURITY|IMPORT|REINDEX|CLUSTER|REFRESH|LOAD|DISCARD|DEALLOCATE)\b/im;
+const mayChangeSchema = (sql: string): boolean => SCHEMA_CHANGE.test(sql);
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -47,9 +54,9 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  * prepares it under a name of its own (Parse + Describe + Sync: the parameter types) and every run
  * is one batch of Bind, Describe, Execute and Sync on that prepared statement. Parameters are
  * serialised by the same PGlite serialisers for the same type ids and the rows parsed by the same
- * parsers, so results and errors are those of `query`. A statement that is not plain DML (DDL,
- * SET, …) goes through `query` and, like `exec`, drops the prepared statements (DEALLOCATE ALL
- * before the next one), since both can change the types a prepared statement was made for.
+ * parsers, so results and errors are those of `query`. A statement that is not plain DML goes
+ * through `query`; one that can change the schema (DDL, in `query`, `exec` or a transaction)
+ * drops the prepared statements (DEALLOCATE ALL before the next prepare).
  */
 class OneCallQuery {
   private readonly prepared = new Map<string, { name: string; types: number[] }>();
@@ -66,7 +73,7 @@ class OneCallQuery {
 
   async query<R extends Row>(sql: string, params: readonly unknown[]): Promise<Results<R>> {
     if (!DML.test(sql)) {
-      this.forget();
+      if (mayChangeSchema(sql)) this.forget();
       return this.pg.query<R>(sql, params as unknown[]);
     }
     await this.pg._checkReady();
@@ -130,7 +137,7 @@ export async function openPglite(dir: string | null): Promise<Db> {
       return toResult(await fast.query<R>(sql, params));
     },
     async exec(sql: string): Promise<void> {
-      fast.forget();
+      if (mayChangeSchema(sql)) fast.forget();
       await pg.exec(sql);
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
