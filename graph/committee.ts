@@ -46,7 +46,7 @@ import {
   type NodeToolCall,
   type NodeTools,
 } from './state.ts';
-import { failRun, findRunByThread, finishRun, nodeRecordInserts, nodeTranscriptRows, startRun, storeNodeRecord, toolTurnRows, type NodeRecord } from './transcript.ts';
+import { failRun, findRunByThread, finishRun, nodeRecordInserts, nodeTranscriptRows, startRun, storeNodeRecord, toolTurnRows, type NodeRecord, type RunFinish } from './transcript.ts';
 
 /** Who judges: an LLM backend, or the deterministic rules baseline. */
 export type CommitteeBackend = ChatBackend | 'rules';
@@ -120,6 +120,8 @@ interface Deps {
   now: () => Date;
   /** The run's bars, read once for all its tool calls. */
   readBars: BarsReader;
+  /** Set when the committee node handed the verdict and the run's close to `unit` with its writes. */
+  closed: boolean;
   /** Our checkpointer, which stores a node's transcript with its writes; null: the node stores it itself. */
   unit: DbCheckpointSaver | null;
 }
@@ -346,16 +348,19 @@ async function agentNode(
 /**
  * Stores a finished node's rows (tool turn, conversation, tool calls). With our checkpointer they
  * go into the statement that stores the node's writes (one unit: a crash cannot keep one without
- * the other, so a resumed run never stores a node's messages twice); otherwise in one statement now.
+ * the other, so a resumed run never stores a node's messages twice), with `finish` if given, and
+ * it returns true when `finish` went with them; otherwise they are stored in one statement now.
  */
-async function storeNodeRows(deps: Deps, config: LangGraphRunnableConfig, rows: NodeRecord): Promise<void> {
+async function storeNodeRows(deps: Deps, config: LangGraphRunnableConfig, rows: NodeRecord, finish?: RunFinish): Promise<boolean> {
   const threadId = config.configurable?.thread_id;
   const taskId = config.configurable?.[TASK_ID_KEY];
   if (deps.unit && typeof threadId === 'string' && typeof taskId === 'string') {
-    deps.unit.attachToTask(threadId, taskId, (params) => nodeRecordInserts(rows, params));
-    return;
+    const record = finish ? { ...rows, finish } : rows;
+    deps.unit.attachToTask(threadId, taskId, (params) => nodeRecordInserts(record, params));
+    return finish !== undefined;
   }
   await storeNodeRecord(deps.db, rows);
+  return false;
 }
 
 async function opinionNode(deps: Deps, node: CommitteeNode, role: AgentRole, state: CommitteeStateValue, round: number, config: LangGraphRunnableConfig) {
@@ -409,7 +414,10 @@ function buildGraph(deps: Deps, checkpointer: BaseCheckpointSaver) {
       const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, 'committee', 'committee', s, s.round);
       if (result.role !== 'committee') throw new QuorumError('INTERNAL', 'committee node produced an opinion');
       rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node: 'committee', round: s.round, result, output: result.verdict }));
-      await storeNodeRows(deps, config, rows);
+      // With our checkpointer the verdict and the closed run go into the statement of this node's
+      // writes (nothing can store one without the other); runCommittee then has nothing to close.
+      const finish = { runId: deps.runId, verdict: result.verdict, stats: totalStats([...s.nodeStats, stat]) };
+      deps.closed = await storeNodeRows(deps, config, rows, finish);
       deps.emit({ type: 'node_finished', runId: deps.runId, node: 'committee', round: s.round, opinion: null, verdict: result.verdict, stat });
       return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes, toolCalls: tools };
     })
@@ -467,6 +475,7 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     emit,
     now: options.now ?? (() => new Date()),
     unit: checkpointer instanceof DbCheckpointSaver ? checkpointer : null,
+    closed: false,
     readBars: cachedBarsReader(db, proposal.asOf, INDICATOR_LOOKBACK_BARS),
   };
   const graph = buildGraph(deps, checkpointer);
@@ -500,7 +509,8 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
   }
   if (!final.verdict) throw new QuorumError('INTERNAL', 'the committee graph ended without a verdict');
   const stats = totalStats(final.nodeStats);
-  await finishRun(db, { runId, verdict: final.verdict, stats });
+  // A resumed run whose committee node had finished before did not close the run in this invocation.
+  if (!deps.closed) await finishRun(db, { runId, verdict: final.verdict, stats });
   emit({ type: 'run_finished', runId, verdict: final.verdict });
   return { verdict: final.verdict, runId, threadId, backend: backendName, resumed: hasCheckpoint, opinions: final.opinions, toolCalls: final.toolCalls, stats };
 }

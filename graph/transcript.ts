@@ -99,10 +99,12 @@ export function toolTurnRows(input: { runId: string; node: CommitteeNode; round:
   );
 }
 
-/** What one finished node stores: its messages (tool turn first) and its tool calls. */
+/** What one finished node stores: its messages (tool turn first) and its tool calls; the committee node may close the run too. */
 export interface NodeRecord {
   messages: MessageRow[];
   calls: ToolCallRows[];
+  /** Only with the node's writes in one statement (DbCheckpointSaver): see the committee node. */
+  finish?: RunFinish;
 }
 
 /**
@@ -122,7 +124,9 @@ export function nodeRecordInserts(record: NodeRecord, params: unknown[]): string
     });
     out.push(`INSERT INTO agent_messages (${MESSAGE_COLUMNS}) VALUES ${values.join(', ')}`);
   }
-  return out.concat(toolCallInserts(record.calls, params));
+  out.push(...toolCallInserts(record.calls, params));
+  if (record.finish) out.push(...finishRunInserts(record.finish, params));
+  return out;
 }
 
 /** Stores a node's record in one statement (when no checkpointer stores it with the node's writes). */
@@ -132,35 +136,36 @@ export async function storeNodeRecord(db: Db, record: NodeRecord): Promise<void>
   if (sql) await db.query(sql, params);
 }
 
+/** What closes a finished run: its verdict and its totals. */
+export interface RunFinish {
+  runId: string;
+  verdict: Verdict;
+  stats: CommitteeStats;
+}
+
 /**
- * Stores the verdict and closes the run in one statement (a data-modifying CTE commits with it),
- * so neither is stored without the other; a resumed run never stores two verdicts.
+ * The statements that store the verdict and close the run, appending their values to `params`:
+ * run as one statement (the verdict INSERT a data-modifying CTE of the run UPDATE), so neither is
+ * stored without the other; a resumed run never stores two verdicts (the id is the run's).
  */
-export async function finishRun(db: Db, input: { runId: string; verdict: Verdict; stats: CommitteeStats }): Promise<void> {
+function finishRunInserts(input: RunFinish, params: unknown[]): string[] {
   const v = input.verdict;
-  await db.query(
-    `WITH verdict AS (
-       INSERT INTO verdicts (id, run_id, proposal_id, decision, size_multiplier, confidence, backend, model, prompt_version, tokens_prompt, tokens_completion, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
-       ON CONFLICT (id) DO NOTHING
-     )
-     UPDATE committee_runs SET status = 'completed', stats = $13::jsonb, error = NULL, finished_at = now() WHERE id = $2`,
-    [
-      v.id,
-      input.runId,
-      v.proposalId,
-      v.decision,
-      v.sizeMultiplier,
-      v.confidence,
-      v.backend,
-      v.model,
-      v.promptVersion,
-      v.tokens.prompt,
-      v.tokens.completion,
-      JSON.stringify(v),
-      JSON.stringify(input.stats),
-    ],
-  );
+  const at = params.length;
+  params.push(v.id, input.runId, v.proposalId, v.decision, v.sizeMultiplier, v.confidence, v.backend, v.model, v.promptVersion, v.tokens.prompt, v.tokens.completion, JSON.stringify(v), JSON.stringify(input.stats));
+  const $ = (n: number): string => `$${at + n}`;
+  return [
+    `INSERT INTO verdicts (id, run_id, proposal_id, decision, size_multiplier, confidence, backend, model, prompt_version, tokens_prompt, tokens_completion, payload)
+       VALUES (${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}, ${$(7)}, ${$(8)}, ${$(9)}, ${$(10)}::int, ${$(11)}::int, ${$(12)}::jsonb)
+       ON CONFLICT (id) DO NOTHING`,
+    `UPDATE committee_runs SET status = 'completed', stats = ${$(13)}::jsonb, error = NULL, finished_at = now() WHERE id = ${$(2)}`,
+  ];
+}
+
+/** Stores the verdict and closes the run, in one statement. */
+export async function finishRun(db: Db, input: RunFinish): Promise<void> {
+  const params: unknown[] = [];
+  const sql = asOneStatement(finishRunInserts(input, params));
+  if (sql) await db.query(sql, params);
 }
 
 /** Marks a run interrupted (aborted, resumable) or failed, with the reason. */

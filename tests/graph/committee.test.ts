@@ -218,6 +218,42 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     });
   });
 
+  it.skipIf(!available)('stores the verdict and closes the run with the committee node\'s writes: a failed write keeps neither, and the resumed run stores one verdict', async () => {
+    const { db, proposal } = await setup();
+    const backend = script({ committee: [COMMITTEE('REDUCE', 0.5), COMMITTEE('REDUCE', 0.5)] });
+    let failed = false;
+    const faulty: Db = {
+      kind: db.kind,
+      exec: (sql) => db.exec(sql),
+      transaction: (fn) => db.transaction(fn),
+      close: () => db.close(),
+      query: async (sql, params) => {
+        if (!failed && sql.includes('INSERT INTO verdicts')) {
+          failed = true;
+          throw new Error('injected fault: verdict not stored');
+        }
+        return db.query(sql, params);
+      },
+    };
+    const threadId = 'thread-unit-verdict';
+    await expect(runCommittee({ db: faulty, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(faulty), threadId })).rejects.toThrow(/injected fault/);
+    const run = await db.query<{ id: string; status: string }>(`SELECT id, status FROM committee_runs WHERE thread_id = $1`, [threadId]);
+    expect(run.rows[0]?.status).toBe('failed');
+    const runId = run.rows[0]?.id;
+    const stored = async () => ({
+      verdicts: (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM verdicts WHERE run_id = $1`, [runId])).rows[0]?.n,
+      messages: (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND node = 'committee'`, [runId])).rows[0]?.n,
+    });
+    expect(await stored()).toEqual({ verdicts: 0, messages: 0 });
+    const res = await runCommittee({ db, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(db), threadId });
+    expect(res.verdict.decision).toBe('REDUCE');
+    expect(count(backend.calls, 'committee')).toBe(2);
+    expect(await stored()).toEqual({ verdicts: 1, messages: 3 });
+    const closed = await db.query<{ status: string; stats: { llmCalls: number } }>(`SELECT status, stats FROM committee_runs WHERE id = $1`, [runId]);
+    expect(closed.rows[0]?.status).toBe('completed');
+    expect(closed.rows[0]?.stats.llmCalls).toBe(res.stats.llmCalls);
+  });
+
   it.skipIf(!available)('turns a committee that misses its node timeout into an ABSTAIN verdict', async () => {
     const { db, url, proposal } = await setup();
     const backend = script({ committee: [{ hang: true }] });
