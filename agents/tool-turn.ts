@@ -63,12 +63,21 @@ function bounded(node: JsonValue): JsonValue {
   return out;
 }
 
+// z.toJSONSchema of a tool's input costs about half a millisecond and two tool turns a proposal
+// ask for up to six: convert each input schema once. Callers get a copy, never the cached object.
+const parametersCache = new WeakMap<z.ZodType, JsonObject>();
+function parametersOf(input: z.ZodType): JsonObject {
+  let parameters = parametersCache.get(input);
+  if (!parameters) {
+    parameters = bounded(jsonSchemaOf(input, 'input')) as JsonObject;
+    parametersCache.set(input, parameters);
+  }
+  return structuredClone(parameters);
+}
+
 /** What an agent is told about each tool: its description and the JSON schema of its zod input. */
 export function toolSpecs(tools: ReadonlyArray<{ name: string; description: string; input: z.ZodType }>): ToolSpec[] {
-  return tools.map((t) => {
-    const parameters = bounded(jsonSchemaOf(t.input, 'input'));
-    return { name: t.name, description: t.description, parameters: parameters as JsonObject };
-  });
+  return tools.map((t) => ({ name: t.name, description: t.description, parameters: parametersOf(t.input) }));
 }
 
 /**

@@ -180,7 +180,7 @@ export default async function bench(): Promise<Measurement[]> {
     const slack = worst.stats.nodes.reduce((a, n) => a + (evidenceLimit - n.evidenceChars), 0);
     const worstBound = worst.stats.promptTokens + Math.ceil(slack / 4);
     const load = loadavg()[0]?.toFixed(1) ?? '?';
-    const note = `PGlite in memory, ${RUNS} proposals after ${WARMUP} warm-up, scripted model (its time excluded), debateRounds ${config.settings.committee.debateRounds}; includes 2 tool turns, tools, checkpoints (DbCheckpointSaver: 7 statements, each step's task writes and checkpoint group-committed), tool-call and transcript writes; 1-min load average ${load} on ${availableCores()} cores`;
+    const note = `PGlite in memory, ${RUNS} proposals after ${WARMUP} warm-up, scripted model (its time excluded), debateRounds ${config.settings.committee.debateRounds}; includes 2 tool turns, tools, checkpoints, tool-call and transcript writes (DbCheckpointSaver: each step's task writes, the tasks' transcripts and tool calls (the committee's with the verdict) and the step's checkpoint in one statement; 9 statements per proposal); 1-min load average ${load} on ${availableCores()} cores`;
     return [
       { name: 'committee overhead per proposal (mean)', value: mean, unit: 'ms', budget: `< ${OVERHEAD_BUDGET_MS} ms`, ok: mean < OVERHEAD_BUDGET_MS, notes: note },
       { name: 'committee overhead per proposal (p50)', value: p50, unit: 'ms' },

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import {
   BaseCheckpointSaver,
+  JsonPlusSerializer,
   WRITES_IDX_MAP,
   compareWritesSortKeys,
   copyCheckpoint,
@@ -26,11 +27,11 @@ import { z } from 'zod';
 import { QuorumError } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 
-// Byte columns travel as hex text (encode/decode in SQL): PGlite's own bytea (de)serialiser maps
-// every byte through a JS string, which cost more than the INSERT itself for a 10 kB checkpoint.
+// Bytes are read as hex text (encode in SQL): PGlite's own bytea parser maps every byte through
+// parseInt. They are written as binary parameters (db/pglite.ts and node-postgres send a
+// Uint8Array as is), half the size of hex and with nothing to decode.
 const Hex = z.string().regex(/^[0-9a-f]*$/);
 const fromHex = (hex: string): Uint8Array => Buffer.from(hex, 'hex');
-const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 const CHECKPOINT_COLUMNS = `thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint_type,
   encode(checkpoint, 'hex') AS checkpoint, metadata_type, encode(metadata, 'hex') AS metadata`;
@@ -63,19 +64,55 @@ function requireString(value: unknown, field: string): string {
   return value;
 }
 
-/** A checkpoint row to store (serialised, hex-encoded). */
+/** Deepest nesting a value may have to take the plain-JSON path (the committee state is ~6 deep). */
+const MAX_PLAIN_DEPTH = 64;
+
+/** True when JSON.stringify writes exactly what `value` holds: no undefined, class instance, or LangChain record. */
+function isPlainJson(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || depth > MAX_PLAIN_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!isPlainJson(item, depth + 1)) return false;
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  // JsonPlus revives objects with an `lc` marker on load: leave those to it.
+  if ('lc' in value) return false;
+  for (const item of Object.values(value)) if (!isPlainJson(item, depth + 1)) return false;
+  return true;
+}
+
+/**
+ * LangGraph's JsonPlusSerializer, with a fast path for plain JSON (all of the committee's state):
+ * the native JSON.stringify without a replacer, instead of JsonPlus's cycle scan plus a replacer
+ * called on every value. The bytes are the same JSON JsonPlus writes for such values (type
+ * `json`), so JsonPlus reads them back; anything else (undefined, Map, Uint8Array, Send, …) still
+ * goes through JsonPlus.
+ */
+export class FastJsonSerializer extends JsonPlusSerializer {
+  override async dumpsTyped(obj: unknown): Promise<[string, Uint8Array]> {
+    if (!(obj instanceof Uint8Array) && isPlainJson(obj)) return ['json', Buffer.from(JSON.stringify(obj))];
+    return super.dumpsTyped(obj);
+  }
+}
+
+const stagedKey = (threadId: string, taskId: string): string => `${threadId}\u0000${taskId}`;
+
+/** A checkpoint row to store (serialised). */
 interface CheckpointInsert {
   threadId: string;
   ns: string;
   id: string;
   parent: string | null;
   cType: string;
-  cHex: string;
+  cBytes: Uint8Array;
   mType: string;
-  mHex: string;
+  mBytes: Uint8Array;
 }
 
-/** A pending write to store (serialised, hex-encoded). */
+/** A pending write to store (serialised). */
 interface WriteInsert {
   threadId: string;
   ns: string;
@@ -84,14 +121,22 @@ interface WriteInsert {
   idx: number;
   channel: string;
   vType: string;
-  vHex: string;
+  vBytes: Uint8Array;
   taskPath: string;
 }
+
+/**
+ * Rows a task stores with its writes: appends its values to `params` and returns its INSERT
+ * statements (they become data-modifying CTEs of the batch's one statement).
+ */
+export type TaskRows = (params: unknown[]) => string[];
 
 /** What one put/putWrites call waits for: its rows, and its promise's settlement. */
 interface QueuedSave {
   checkpoints: CheckpointInsert[];
   writes: WriteInsert[];
+  /** A task's own rows (transcript, tool calls) that go with its writes. */
+  taskRows: TaskRows[];
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -102,8 +147,7 @@ function valuesList(rows: ReadonlyArray<readonly unknown[]>, params: unknown[], 
     .map((row) => {
       const cells = row.map((value, i) => {
         params.push(value);
-        const cast = casts[i] ?? '';
-        return cast === 'hex' ? `decode($${params.length}, 'hex')` : `$${params.length}${cast}`;
+        return `$${params.length}${casts[i] ?? ''}`;
       });
       return `(${cells.join(', ')})`;
     })
@@ -123,12 +167,16 @@ function valuesList(rows: ReadonlyArray<readonly unknown[]>, params: unknown[], 
 export class DbCheckpointSaver extends BaseCheckpointSaver {
   private queue: QueuedSave[] = [];
   private flushing: Promise<void> | null = null;
+  /** Task rows waiting for their task's putWrites, by thread and task id. */
+  private readonly staged = new Map<string, { threadId: string; rows: TaskRows }>();
+  /** Threads the caller made up and nothing was read from yet (see newThread). */
+  private readonly newThreads = new Set<string>();
 
   constructor(
     private readonly db: Db,
     serde?: SerializerProtocol,
   ) {
-    super(serde);
+    super(serde ?? new FastJsonSerializer());
   }
 
   private async pendingWrites(threadId: string, ns: string, checkpointId: string): Promise<CheckpointPendingWrite[]> {
@@ -162,6 +210,8 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const threadId = requireString(config.configurable?.thread_id, 'thread_id');
     const ns = typeof config.configurable?.checkpoint_ns === 'string' ? config.configurable.checkpoint_ns : '';
     const checkpointId = getCheckpointId(config);
+    // A thread id the caller just made up has no checkpoint: LangGraph's first read needs no query.
+    if (this.newThreads.delete(threadId) && !checkpointId) return undefined;
     // A read waits for the saves handed in before it (read-your-writes, as with one statement per call).
     await this.settled();
     const res = checkpointId
@@ -208,8 +258,9 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const threadId = requireString(config.configurable?.thread_id, 'thread_id');
     const ns = typeof config.configurable?.checkpoint_ns === 'string' ? config.configurable.checkpoint_ns : '';
     const parent = typeof config.configurable?.checkpoint_id === 'string' ? config.configurable.checkpoint_id : null;
+    this.newThreads.delete(threadId);
     const [[cType, cBytes], [mType, mBytes]] = await Promise.all([this.serde.dumpsTyped(copyCheckpoint(checkpoint)), this.serde.dumpsTyped(metadata)]);
-    await this.save([{ threadId, ns, id: checkpoint.id, parent, cType, cHex: toHex(cBytes), mType, mHex: toHex(mBytes) }], []);
+    await this.save([{ threadId, ns, id: checkpoint.id, parent, cType, cBytes, mType, mBytes }], []);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -220,16 +271,49 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const rows = await Promise.all(
       writes.map(async ([channel, value], i): Promise<WriteInsert> => {
         const [vType, vBytes] = await this.serde.dumpsTyped(value);
-        return { threadId, ns, checkpointId, taskId, idx: WRITES_IDX_MAP[channel] ?? i, channel, vType, vHex: toHex(vBytes), taskPath: taskPath ?? '' };
+        return { threadId, ns, checkpointId, taskId, idx: WRITES_IDX_MAP[channel] ?? i, channel, vType, vBytes, taskPath: taskPath ?? '' };
       }),
     );
-    if (rows.length > 0) await this.save([], rows);
+    const key = stagedKey(threadId, taskId);
+    const staged = this.staged.get(key);
+    this.staged.delete(key);
+    if (rows.length > 0 || staged) await this.save([], rows, staged ? [staged.rows] : []);
+  }
+
+  /**
+   * Hands a task's own rows (its transcript and tool calls) to the saver: they are stored in the
+   * statement that stores the task's writes, so a task's rows exist exactly when its result does.
+   * A crash before that statement loses both, and the resumed run runs the task again and stores
+   * them once; a crash after it keeps both, and the task is not run again. `taskId` is the one
+   * LangGraph gives the node (config.configurable.__pregel_task_id).
+   */
+  attachToTask(threadId: string, taskId: string, rows: TaskRows): void {
+    this.staged.set(stagedKey(threadId, taskId), { threadId, rows });
+  }
+
+  /**
+   * Says `threadId` is new (the caller made it up; nothing can be stored under it): the first
+   * getTuple of the thread then answers "no checkpoint" without asking the database. Only that
+   * first read: every later read, and any read of a given checkpoint id, queries as usual.
+   */
+  newThread(threadId: string): void {
+    this.newThreads.add(threadId);
+  }
+
+  /**
+   * The end of a run on `threadId`, whatever its outcome: drops the rows of tasks whose writes were
+   * never handed over (the run failed or was interrupted first; those tasks run again on resume
+   * and attach their rows then) and a newThread mark no read used.
+   */
+  endRun(threadId: string): void {
+    this.newThreads.delete(threadId);
+    for (const [key, s] of this.staged) if (s.threadId === threadId) this.staged.delete(key);
   }
 
   /** Queues rows for the next group commit; resolves when they are stored. */
-  private save(checkpoints: CheckpointInsert[], writes: WriteInsert[]): Promise<void> {
+  private save(checkpoints: CheckpointInsert[], writes: WriteInsert[], taskRows: TaskRows[] = []): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ checkpoints, writes, resolve, reject });
+      this.queue.push({ checkpoints, writes, taskRows, resolve, reject });
       // setImmediate: let the calls LangGraph makes in this turn (a step's writes and its checkpoint) join.
       this.flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.flush());
     });
@@ -271,9 +355,10 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
       }
     }
     const params: unknown[] = [];
-    const parts: string[] = [];
-    const writeCasts = ['', '', '', '', '::int', '', '', 'hex', ''];
-    const writeRow = (w: WriteInsert): unknown[] => [w.threadId, w.ns, w.checkpointId, w.taskId, w.idx, w.channel, w.vType, w.vHex, w.taskPath];
+    // Task rows first: they only insert, and nothing below reads them.
+    const parts: string[] = batch.flatMap((q) => q.taskRows.flatMap((rows) => rows(params)));
+    const writeCasts = ['', '', '', '', '::int', '', '', '::bytea', ''];
+    const writeRow = (w: WriteInsert): unknown[] => [w.threadId, w.ns, w.checkpointId, w.taskId, w.idx, w.channel, w.vType, w.vBytes, w.taskPath];
     const writeCols = 'thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value_type, value, task_path';
     if (regular.size > 0) {
       parts.push(`INSERT INTO graph_checkpoint_writes (${writeCols}) VALUES ${valuesList([...regular.values()].map(writeRow), params, writeCasts)}
@@ -285,15 +370,16 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
           channel = EXCLUDED.channel, value_type = EXCLUDED.value_type, value = EXCLUDED.value, task_path = EXCLUDED.task_path`);
     }
     if (checkpoints.size > 0) {
-      const rows = [...checkpoints.values()].map((c) => [c.threadId, c.ns, c.id, c.parent, c.cType, c.cHex, c.mType, c.mHex]);
+      const rows = [...checkpoints.values()].map((c) => [c.threadId, c.ns, c.id, c.parent, c.cType, c.cBytes, c.mType, c.mBytes]);
       parts.push(`INSERT INTO graph_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint_type, checkpoint, metadata_type, metadata)
-        VALUES ${valuesList(rows, params, ['', '', '', '', '', 'hex', '', 'hex'])}
+        VALUES ${valuesList(rows, params, ['', '', '', '', '', '::bytea', '', '::bytea'])}
         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
           parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, checkpoint_type = EXCLUDED.checkpoint_type,
           checkpoint = EXCLUDED.checkpoint, metadata_type = EXCLUDED.metadata_type, metadata = EXCLUDED.metadata`);
     }
-    const [last, ...before] = parts.reverse();
+    const last = parts.at(-1);
     if (last === undefined) return;
+    const before = parts.slice(0, -1);
     const sql = before.length === 0 ? last : `WITH ${before.map((p, i) => `s${i} AS (${p})`).join(', ')} ${last}`;
     await this.db.query(sql, params);
   }

@@ -4,12 +4,14 @@
  *   analyst (tools) ─► bull ∥ bear ─► round_done ─(round < N)─► bull ∥ bear …
  *                                        └─(round = N)─► risk (tools) ─► committee ─► Verdict
  *
+ * With N = 1 (the default) bull ∥ bear join straight into risk (no round_done step).
+ *
  * Each node has a time budget (settings.committee.nodeTimeoutMs): a late agent abstains (a late
  * committee gives an ABSTAIN verdict). A checkpointer on the database lets an interrupted run
  * resume with the same thread id without calling finished nodes again. Everything is stored.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { END, START, StateGraph, type BaseCheckpointSaver } from '@langchain/langgraph';
+import { END, START, StateGraph, type BaseCheckpointSaver, type LangGraphRunnableConfig } from '@langchain/langgraph';
 import { QuorumError, errorMessage, type AgentOpinion, type AgentRole, type Proposal, type Verdict } from '../contracts/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
@@ -30,8 +32,8 @@ import {
   type ToolTurnPrompt,
   type ToolTurnResult,
 } from '../agents/index.ts';
-import { boundText, boundedArgs, defaultToolRegistry, type NewsSearcher, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
-import { sharedCheckpointer } from './checkpointer.ts';
+import { boundText, boundedArgs, cachedBarsReader, defaultToolRegistry, INDICATOR_LOOKBACK_BARS, type BarsReader, type NewsSearcher, type ToolCallRows, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
+import { DbCheckpointSaver, sharedCheckpointer } from './checkpointer.ts';
 import { SEEN_MAX_ITEMS, SEEN_TITLE_CHARS, selectEvidence, type EvidenceLimits } from './evidence.ts';
 import {
   CommitteeState,
@@ -44,7 +46,7 @@ import {
   type NodeToolCall,
   type NodeTools,
 } from './state.ts';
-import { failRun, findRunByThread, finishRun, startRun, storeNodeTranscript, storeToolTurn } from './transcript.ts';
+import { failRun, findRunByThread, finishRun, nodeRecordInserts, nodeTranscriptRows, startRun, storeNodeRecord, toolTurnRows, type NodeRecord, type RunFinish } from './transcript.ts';
 
 /** Who judges: an LLM backend, or the deterministic rules baseline. */
 export type CommitteeBackend = ChatBackend | 'rules';
@@ -53,6 +55,8 @@ export type CommitteeBackend = ChatBackend | 'rules';
 export const DEFAULT_ANALYST_BARS = 5;
 /** News items the analyst's search asks for by default. */
 export const DEFAULT_ANALYST_NEWS_K = 3;
+/** Where LangGraph puts a running task's id in the node's config (CONFIG_KEY_TASK_ID; not exported). */
+const TASK_ID_KEY = '__pregel_task_id';
 /** Characters of a call's arguments kept in the graph state and the transcript's tool-turn record. */
 const MAX_RECORDED_ARGS_CHARS = 1_000;
 
@@ -108,6 +112,12 @@ interface Deps {
   runSignal?: AbortSignal;
   emit: (event: CommitteeEvent) => void;
   now: () => Date;
+  /** The run's bars, read once for all its tool calls. */
+  readBars: BarsReader;
+  /** Set when the committee node handed the verdict and the run's close to `unit` with its writes. */
+  closed: boolean;
+  /** Our checkpointer, which stores a node's transcript with its writes; null: the node stores it itself. */
+  unit: DbCheckpointSaver | null;
 }
 
 // Prompts are files plus a schema hash: read them once per loaded agents config, not per proposal.
@@ -149,11 +159,12 @@ function evidenceLimits(config: Config): EvidenceLimits {
 /** The tool-turn prompt, read once. */
 let toolTurnPrompt: ToolTurnPrompt | undefined;
 
-/** What a node's tools cost and gave: the outcomes, the record of the calls, the tool turn if any. */
+/** What a node's tools cost and gave: the outcomes, the record of the calls, the tool turn if any, and their rows to store. */
 interface GatheredTools {
   outcomes: ToolOutcome[];
   record: NodeTools | null;
   turn: ToolTurnResult | null;
+  rows: NodeRecord;
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -199,7 +210,8 @@ async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, stat
   }
   const requested = turn ? turn.requested : defaults;
   const overLimit = turn ? turn.overLimit : [];
-  if (requested.length === 0 && overLimit.length === 0 && !turn) return { outcomes: [], record: null, turn: null };
+  if (requested.length === 0 && overLimit.length === 0 && !turn) return { outcomes: [], record: null, turn: null, rows: { messages: [], calls: [] } };
+  const callRows: ToolCallRows[] = [];
   const ctx: ToolContext = {
     db: deps.db,
     runId: deps.runId,
@@ -211,6 +223,9 @@ async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, stat
     sectors: settings.market.sectors,
     searchNews: deps.searchNews,
     signal: deps.runSignal,
+    readBars: deps.readBars,
+    // Stored with the node's transcript when the node finishes (storeNodeRows).
+    record: (rows) => callRows.push(rows),
   };
   const outcomes: ToolOutcome[] = [];
   const calls: NodeToolCall[] = [];
@@ -235,8 +250,8 @@ async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, stat
     calls,
     ignored: turn?.ignored ?? 0,
   };
-  if (turn) await storeToolTurn(deps.db, { runId: deps.runId, node, round, turn, tools: record });
-  return { outcomes, record, turn };
+  const messages = turn ? toolTurnRows({ runId: deps.runId, node, round, turn, tools: record }) : [];
+  return { outcomes, record, turn, rows: { messages, calls: callRows } };
 }
 
 /**
@@ -256,7 +271,7 @@ async function agentNode(
   role: RoleName,
   state: CommitteeStateValue,
   round: number,
-): Promise<{ result: AgentRunResult; newOutcomes: ToolOutcome[]; tools: NodeTools[]; stat: NodeStat }> {
+): Promise<{ result: AgentRunResult; newOutcomes: ToolOutcome[]; tools: NodeTools[]; stat: NodeStat; rows: NodeRecord }> {
   const started = performance.now();
   const budget = deps.config.settings.committee.nodeTimeoutMs;
   const deadline = started + budget;
@@ -304,14 +319,33 @@ async function agentNode(
     timedOut: result.abstainCode === 'LLM_TIMEOUT' || latencyMs >= budget,
     abstained: result.abstainReason !== null,
   };
-  return { result, newOutcomes, tools: gathered.record ? [gathered.record] : [], stat };
+  return { result, newOutcomes, tools: gathered.record ? [gathered.record] : [], stat, rows: gathered.rows };
 }
 
-async function opinionNode(deps: Deps, node: CommitteeNode, role: AgentRole, state: CommitteeStateValue, round: number) {
+/**
+ * Stores a finished node's rows (tool turn, conversation, tool calls). With our checkpointer they
+ * go into the statement that stores the node's writes (one unit: a crash cannot keep one without
+ * the other, so a resumed run never stores a node's messages twice), with `finish` if given, and
+ * it returns true when `finish` went with them; otherwise they are stored in one statement now.
+ */
+async function storeNodeRows(deps: Deps, config: LangGraphRunnableConfig, rows: NodeRecord, finish?: RunFinish): Promise<boolean> {
+  const threadId = config.configurable?.thread_id;
+  const taskId = config.configurable?.[TASK_ID_KEY];
+  if (deps.unit && typeof threadId === 'string' && typeof taskId === 'string') {
+    const record = finish ? { ...rows, finish } : rows;
+    deps.unit.attachToTask(threadId, taskId, (params) => nodeRecordInserts(record, params));
+    return finish !== undefined;
+  }
+  await storeNodeRecord(deps.db, rows);
+  return false;
+}
+
+async function opinionNode(deps: Deps, node: CommitteeNode, role: AgentRole, state: CommitteeStateValue, round: number, config: LangGraphRunnableConfig) {
   if (!deps.config.agents[role].enabled) return {};
-  const { result, newOutcomes, tools, stat } = await agentNode(deps, node, role, state, round);
+  const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, node, role, state, round);
   if (result.role === 'committee') throw new QuorumError('INTERNAL', `node ${node} produced a committee result`);
-  await storeNodeTranscript(deps.db, { runId: deps.runId, node, round, result, output: result.opinion });
+  rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node, round, result, output: result.opinion }));
+  await storeNodeRows(deps, config, rows);
   deps.emit({ type: 'node_finished', runId: deps.runId, node, round, opinion: result.opinion, verdict: null, stat });
   return { outcomes: newOutcomes, opinions: [result.opinion], nodeStats: [stat], toolCalls: tools };
 }
@@ -339,26 +373,40 @@ function disabledVerdict(deps: Deps): Verdict {
 function buildGraph(deps: Deps, checkpointer: BaseCheckpointSaver) {
   const rounds = deps.config.settings.committee.debateRounds;
   const afterDebate = (s: CommitteeStateValue): Array<'bull' | 'bear'> | 'risk' => (s.round < rounds ? ['bull', 'bear'] : 'risk');
-  return new StateGraph(CommitteeState)
-    .addNode('analyst', (s: CommitteeStateValue) => opinionNode(deps, 'analyst', 'analyst', s, 0))
-    .addNode('bull', (s: CommitteeStateValue) => opinionNode(deps, 'bull', 'bull', s, s.round + 1))
-    .addNode('bear', (s: CommitteeStateValue) => opinionNode(deps, 'bear', 'bear', s, s.round + 1))
-    .addNode('round_done', (s: CommitteeStateValue) => ({ round: s.round + 1 }))
-    .addNode('risk', (s: CommitteeStateValue) => opinionNode(deps, 'risk', 'risk', s, s.round))
-    .addNode('committee', async (s: CommitteeStateValue) => {
+  // With one round (the default) bull and bear count the round themselves (both write the same
+  // number; `round` keeps the last) and join straight into risk: one step and one checkpoint
+  // fewer than a separate round_done node, with the same state after the round.
+  const single = rounds === 1;
+  const debater = (role: 'bull' | 'bear') => async (s: CommitteeStateValue, config: LangGraphRunnableConfig) => {
+    const update = await opinionNode(deps, role, role, s, s.round + 1, config);
+    return single ? { ...update, round: s.round + 1 } : update;
+  };
+  const graph = new StateGraph(CommitteeState)
+    .addNode('analyst', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'analyst', 'analyst', s, 0, config))
+    .addNode('bull', debater('bull'))
+    .addNode('bear', debater('bear'))
+    .addNode('risk', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'risk', 'risk', s, s.round, config))
+    .addNode('committee', async (s: CommitteeStateValue, config: LangGraphRunnableConfig) => {
       if (!deps.config.agents.committee.enabled) return { verdict: disabledVerdict(deps) };
-      const { result, newOutcomes, tools, stat } = await agentNode(deps, 'committee', 'committee', s, s.round);
+      const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, 'committee', 'committee', s, s.round);
       if (result.role !== 'committee') throw new QuorumError('INTERNAL', 'committee node produced an opinion');
-      await storeNodeTranscript(deps.db, { runId: deps.runId, node: 'committee', round: s.round, result, output: result.verdict });
+      rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node: 'committee', round: s.round, result, output: result.verdict }));
+      // With our checkpointer the verdict and the closed run go into the statement of this node's
+      // writes (nothing can store one without the other); runCommittee then has nothing to close.
+      const finish = { runId: deps.runId, verdict: result.verdict, stats: totalStats([...s.nodeStats, stat]) };
+      deps.closed = await storeNodeRows(deps, config, rows, finish);
       deps.emit({ type: 'node_finished', runId: deps.runId, node: 'committee', round: s.round, opinion: null, verdict: result.verdict, stat });
       return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes, toolCalls: tools };
     })
     .addEdge(START, 'analyst')
+    .addEdge('risk', 'committee')
+    .addEdge('committee', END);
+  if (single) return graph.addConditionalEdges('analyst', afterDebate, ['bull', 'bear', 'risk']).addEdge(['bull', 'bear'], 'risk').compile({ checkpointer });
+  return graph
+    .addNode('round_done', (s: CommitteeStateValue) => ({ round: s.round + 1 }))
     .addConditionalEdges('analyst', afterDebate, ['bull', 'bear', 'risk'])
     .addEdge(['bull', 'bear'], 'round_done')
     .addConditionalEdges('round_done', afterDebate, ['bull', 'bear', 'risk'])
-    .addEdge('risk', 'committee')
-    .addEdge('committee', END)
     .compile({ checkpointer });
 }
 
@@ -403,6 +451,9 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     runSignal: options.signal,
     emit,
     now: options.now ?? (() => new Date()),
+    unit: checkpointer instanceof DbCheckpointSaver ? checkpointer : null,
+    closed: false,
+    readBars: cachedBarsReader(db, proposal.asOf, INDICATOR_LOOKBACK_BARS),
   };
   const graph = buildGraph(deps, checkpointer);
   // durability 'sync': a step's checkpoint is stored before the next step starts, so a run killed
@@ -420,6 +471,7 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
   await startRun(db, { runId, threadId, proposalId: proposal.id, backend: backendName, sessionId: options.sessionId ?? null });
   emit({ type: 'run_started', runId, threadId, backend: backendName, resumed: hasCheckpoint });
   let final: CommitteeStateValue;
+  if (fresh) deps.unit?.newThread(threadId);
   try {
     // null input = continue from the checkpoint; an input would start the graph over.
     final = (await graph.invoke(hasCheckpoint ? null : { round: 0 }, runConfig)) as CommitteeStateValue;
@@ -427,10 +479,15 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     const aborted = isAbort(error, options.signal);
     await failRun(db, runId, aborted ? 'interrupted' : 'failed', errorMessage(error));
     throw error;
+  } finally {
+    // Rows of nodes whose writes were never handed over (those nodes run again on resume), and
+    // the new-thread mark if the graph never read it.
+    deps.unit?.endRun(threadId);
   }
   if (!final.verdict) throw new QuorumError('INTERNAL', 'the committee graph ended without a verdict');
   const stats = totalStats(final.nodeStats);
-  await finishRun(db, { runId, verdict: final.verdict, stats });
+  // A resumed run whose committee node had finished before did not close the run in this invocation.
+  if (!deps.closed) await finishRun(db, { runId, verdict: final.verdict, stats });
   emit({ type: 'run_finished', runId, verdict: final.verdict });
   return { verdict: final.verdict, runId, threadId, backend: backendName, resumed: hasCheckpoint, opinions: final.opinions, toolCalls: final.toolCalls, stats };
 }

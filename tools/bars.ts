@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { Ticker } from '../contracts/index.ts';
-import { barsAsOf } from '../market/index.ts';
-import { defineTool } from './registry.ts';
+import { barsAsOf, type Bar } from '../market/index.ts';
+import type { Db } from '../db/index.ts';
+import { defineTool, type BarsReader, type ToolContext } from './registry.ts';
 
 /** Most bars one call may return (bounds prompt tokens). */
 export const MAX_TOOL_BARS = 60;
@@ -14,6 +15,35 @@ export const BarsInput = z
   })
   .strict();
 
+/**
+ * A bars reader for one run (one as-of time): the first read of a ticker fetches at least
+ * `atLeast` bars (the graph passes the indicators' lookback, so bars and indicators share one
+ * read), later reads of up to as many are sliced from it. The most recent `limit` bars up to
+ * asOf are the last `limit` of any longer such list, so results are those of barsAsOf.
+ */
+export function cachedBarsReader(db: Db, asOf: string, atLeast: number): BarsReader {
+  const read = new Map<string, { limit: number; bars: Promise<Bar[]> }>();
+  return async (ticker, limit) => {
+    let entry = read.get(ticker);
+    if (!entry || entry.limit < limit) {
+      const n = Math.max(limit, atLeast);
+      entry = { limit: n, bars: barsAsOf(db, { ticker, asOf, limit: n }) };
+      read.set(ticker, entry);
+      // A failed read is not kept: the next call reads again.
+      const failed = entry;
+      entry.bars.catch(() => {
+        if (read.get(ticker) === failed) read.delete(ticker);
+      });
+    }
+    return (await entry.bars).slice(-limit);
+  };
+}
+
+/** Bars for a tool call: the run's reader when there is one, else the database. */
+export function readBars(ctx: ToolContext, ticker: string, limit: number): Promise<Bar[]> {
+  return ctx.readBars ? ctx.readBars(ticker, limit) : barsAsOf(ctx.db, { ticker, asOf: ctx.asOf, limit });
+}
+
 /** Daily bars of a ticker up to the proposal's as-of (never later), most recent `limit`. */
 export const barsTool = defineTool({
   name: 'bars',
@@ -22,7 +52,7 @@ export const barsTool = defineTool({
   input: BarsInput,
   async run(ctx, input) {
     const ticker = input.ticker ?? ctx.proposal.ticker;
-    const bars = await barsAsOf(ctx.db, { ticker, asOf: ctx.asOf, limit: input.limit });
+    const bars = await readBars(ctx, ticker, input.limit);
     return {
       ticker,
       asOf: ctx.asOf,

@@ -1,7 +1,8 @@
 import { ATR, EMA, MACD, RSI } from 'technicalindicators';
 import { z } from 'zod';
 import { Ticker } from '../contracts/index.ts';
-import { barsAsOf, type Bar } from '../market/index.ts';
+import type { Bar } from '../market/index.ts';
+import { readBars } from './bars.ts';
 import { defineTool } from './registry.ts';
 import type { IndicatorsOutput } from './schema.ts';
 
@@ -84,7 +85,7 @@ export const indicatorsTool = defineTool({
   input: IndicatorsInput,
   async run(ctx, input) {
     const ticker = input.ticker ?? ctx.proposal.ticker;
-    const bars = await barsAsOf(ctx.db, { ticker, asOf: ctx.asOf, limit: INDICATOR_LOOKBACK_BARS });
+    const bars = await readBars(ctx, ticker, INDICATOR_LOOKBACK_BARS);
     return computeIndicators(ticker, ctx.asOf, bars);
   },
 });

@@ -3,9 +3,22 @@ import { lastBar } from '../market/index.ts';
 import { defineTool } from './registry.ts';
 import type { PortfolioOutput } from './schema.ts';
 
-const PositionRow = z.object({ ticker: z.string(), qty: z.number(), avg_price: z.number() });
-const EquityRow = z.object({ equity: z.number(), cash: z.number() });
-const StateRow = z.object({ state: z.string() });
+// One row per open position (or one row with null position columns when there is none), each
+// with the latest equity at the as-of time and the trading state: one query instead of three.
+const BookRow = z.object({
+  ticker: z.string().nullable(),
+  qty: z.number().nullable(),
+  avg_price: z.number().nullable(),
+  equity: z.number().nullable(),
+  cash: z.number().nullable(),
+  state: z.string().nullable(),
+});
+const BOOK_SQL = `SELECT p.ticker, p.qty, p.avg_price, e.equity, e.cash, s.state
+  FROM (SELECT 1) one
+  LEFT JOIN positions p ON p.qty <> 0
+  LEFT JOIN LATERAL (SELECT equity, cash FROM equity_history WHERE ts <= $1 ORDER BY ts DESC LIMIT 1) e ON true
+  LEFT JOIN trading_state s ON s.id = 1
+  ORDER BY p.ticker`;
 
 /**
  * A read-only view of the book and the hard limits. It only SELECTs: the committee can see the
@@ -16,14 +29,12 @@ export const portfolioTool = defineTool({
   description: 'Read-only: positions, equity, trading state and the hard limits (positions, % of equity per position and sector).',
   input: z.object({}).strict(),
   async run(ctx) {
-    const [posRes, eqRes, stRes] = await Promise.all([
-      ctx.db.query('SELECT ticker, qty, avg_price FROM positions WHERE qty <> 0 ORDER BY ticker'),
-      ctx.db.query('SELECT equity, cash FROM equity_history WHERE ts <= $1 ORDER BY ts DESC LIMIT 1', [ctx.asOf]),
-      ctx.db.query('SELECT state FROM trading_state WHERE id = 1'),
-    ]);
-    const eq = eqRes.rows[0] ? EquityRow.parse(eqRes.rows[0]) : null;
+    const book = (await ctx.db.query(BOOK_SQL, [ctx.asOf])).rows.map((r) => BookRow.parse(r));
+    const first = book[0];
+    const eq = first && first.equity !== null && first.cash !== null ? { equity: first.equity, cash: first.cash } : null;
     const positions: PortfolioOutput['positions'] = [];
-    for (const row of posRes.rows.map((r) => PositionRow.parse(r))) {
+    for (const row of book) {
+      if (row.ticker === null || row.qty === null || row.avg_price === null) continue;
       const bar = await lastBar(ctx.db, row.ticker, ctx.asOf);
       const lastPrice = bar?.close ?? null;
       positions.push({
@@ -44,7 +55,7 @@ export const portfolioTool = defineTool({
       asOf: ctx.asOf,
       equity: eq?.equity ?? null,
       cash: eq?.cash ?? null,
-      tradingState: stRes.rows[0] ? StateRow.parse(stRes.rows[0]).state : 'HALTED',
+      tradingState: first?.state ?? 'HALTED',
       positions,
       limits: {
         maxPositions: r.maxPositions,

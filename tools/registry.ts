@@ -4,13 +4,14 @@
  * unknown tool is TOOL_UNKNOWN, bad arguments TOOL_INPUT_INVALID naming the field, a failure
  * inside the tool its QuorumError code (or INTERNAL). Every call is stored in tool_calls (args,
  * sha256 of the result text, size, latency, ok/error) and news hits in retrievals, in one
- * transaction.
+ * statement, or handed to ToolContext.record for the graph to store with the node's result.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { QuorumError, errorMessage, fieldIssues, parseJson, type ErrorCode, type Proposal } from '../contracts/index.ts';
 import type { RiskRules } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
+import type { Bar } from '../market/index.ts';
 import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
 import { ToolName, ToolSuccess, type ToolFailure, type ToolOutcome } from './schema.ts';
 
@@ -35,6 +36,26 @@ export interface ToolContext {
   /** Absent when no embedder is available; news_search then fails as a typed error. */
   searchNews?: NewsSearcher;
   signal?: AbortSignal;
+  /**
+   * Reads bars up to asOf (most recent `limit`, oldest first). Default: barsAsOf on `db`; the
+   * graph passes a per-run cache (cachedBarsReader), so bars and indicators read them once.
+   */
+  readBars?: BarsReader;
+  /**
+   * When set, each call's rows are handed here instead of being inserted at once: the graph stores
+   * them with the rest of the node's transcript, in the statement that stores the node's result
+   * (see toolCallInserts), so a node's calls are stored exactly when its result is.
+   */
+  record?: (rows: ToolCallRows) => void;
+}
+
+/** Bars of `ticker` up to the run's as-of time, the most recent `limit`, oldest first. */
+export type BarsReader = (ticker: string, limit: number) => Promise<Bar[]>;
+
+/** One call as stored: its tool_calls row and, for a news search, its retrievals rows. */
+export interface ToolCallRows {
+  call: readonly unknown[];
+  retrievals: ReadonlyArray<readonly unknown[]>;
 }
 
 /** One tool: a name, a description for the agent, a zod input schema and a read-only run. */
@@ -193,8 +214,59 @@ export function boundedArgs(args: unknown, max = MAX_STORED_ARGS_CHARS): JsonVal
 /** A JSON value. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-async function storeCall(ctx: ToolContext, outcome: ToolOutcome, args: unknown): Promise<void> {
-  const callRow = [
+const CALL_COLUMNS = 'id, run_id, agent, tool, args, ok, error_code, result_digest, result_chars, latency_ms, created_at';
+const CALL_CASTS = ['', '', '', '', '::jsonb', '', '', '', '::int', '::float8', '::timestamptz'];
+const RETRIEVAL_COLUMNS = 'run_id, tool_call_id, query, as_of, ticker, news_id, rank, score';
+const RETRIEVAL_CASTS = ['', '', '', '::timestamptz', '', '', '::int', '::float8'];
+
+/** `($n, …)` groups of a multi-row VALUES list, appending the values to `params`. */
+function valueGroups(rows: ReadonlyArray<readonly unknown[]>, params: unknown[], casts: readonly string[]): string {
+  return rows
+    .map((row) => {
+      const cells = row.map((value, i) => {
+        params.push(value);
+        return `$${params.length}${casts[i] ?? ''}`;
+      });
+      return `(${cells.join(', ')})`;
+    })
+    .join(', ');
+}
+
+/**
+ * The INSERT statements that store `calls` (tool_calls, then retrievals), appending their values
+ * to `params`. Run them as one statement (data-modifying CTEs): the retrievals' foreign key to
+ * their call is checked at the end of the statement, and nothing is stored half-way.
+ */
+export function toolCallInserts(calls: readonly ToolCallRows[], params: unknown[]): string[] {
+  if (calls.length === 0) return [];
+  const out = [`INSERT INTO tool_calls (${CALL_COLUMNS}) VALUES ${valueGroups(calls.map((c) => c.call), params, CALL_CASTS)}`];
+  const retrievals = calls.flatMap((c) => c.retrievals);
+  if (retrievals.length > 0) out.push(`INSERT INTO retrievals (${RETRIEVAL_COLUMNS}) VALUES ${valueGroups(retrievals, params, RETRIEVAL_CASTS)}`);
+  return out;
+}
+
+/** Statements run together as one: the last as the main statement, the others as data-modifying CTEs. */
+export function asOneStatement(statements: readonly string[]): string | null {
+  const last = statements.at(-1);
+  if (last === undefined) return null;
+  const before = statements.slice(0, -1);
+  return before.length === 0 ? last : `WITH ${before.map((p, i) => `w${i} AS (${p})`).join(', ')} ${last}`;
+}
+
+/**
+ * Now, to the microsecond, from the monotonic clock: a call's created_at. Calls handed to
+ * ToolContext.record are stored later, several in one statement (where now() is one value), and
+ * readers order a run's calls by created_at.
+ */
+function callTime(): string {
+  const ms = performance.timeOrigin + performance.now();
+  const whole = Math.floor(ms);
+  const micros = Math.floor((ms - whole) * 1000);
+  return `${new Date(whole).toISOString().slice(0, 23)}${String(micros).padStart(3, '0')}Z`;
+}
+
+function callRows(ctx: ToolContext, outcome: ToolOutcome, args: unknown): ToolCallRows {
+  const call = [
     outcome.callId,
     ctx.runId,
     ctx.agent,
@@ -205,25 +277,20 @@ async function storeCall(ctx: ToolContext, outcome: ToolOutcome, args: unknown):
     sha256(outcome.text),
     outcome.text.length,
     outcome.latencyMs,
+    callTime(),
   ];
-  const insertCall = `INSERT INTO tool_calls (id, run_id, agent, tool, args, ok, error_code, result_digest, result_chars, latency_ms)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)`;
-  if (!(outcome.ok && outcome.tool === 'news_search' && outcome.data.hits.length > 0)) {
-    await ctx.db.query(insertCall, callRow);
+  if (!(outcome.ok && outcome.tool === 'news_search')) return { call, retrievals: [] };
+  const d = outcome.data;
+  return { call, retrievals: d.hits.map((hit, rank) => [ctx.runId, outcome.callId, d.query, d.asOf, d.ticker, hit.newsId, rank + 1, hit.score]) };
+}
+
+async function storeCall(ctx: ToolContext, outcome: ToolOutcome, args: unknown): Promise<void> {
+  const rows = callRows(ctx, outcome, args);
+  if (ctx.record) {
+    ctx.record(rows);
     return;
   }
-  const d = outcome.data;
-  const params: unknown[] = [...callRow];
-  const values = d.hits.map((hit, rank) => {
-    params.push(d.query, d.asOf, d.ticker, hit.newsId, rank + 1, hit.score);
-    const o = callRow.length + rank * 6;
-    return `($2, $1, $${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6})`;
-  });
-  // The call and what it retrieved are stored together or not at all: one statement, the call in a
-  // data-modifying CTE (the retrievals' foreign key to it is checked at the end of the statement).
-  await ctx.db.query(
-    `WITH call AS (${insertCall})
-     INSERT INTO retrievals (run_id, tool_call_id, query, as_of, ticker, news_id, rank, score) VALUES ${values.join(', ')}`,
-    params,
-  );
+  const params: unknown[] = [];
+  const sql = asOneStatement(toolCallInserts([rows], params));
+  if (sql) await ctx.db.query(sql, params);
 }

@@ -150,6 +150,48 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     expect(writes.rows[0]).toEqual({ n: 0 });
   });
 
+  it.skipIf(!available)('stores a task\'s attached rows in the statement of its writes, and drops those of a task whose writes never came', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const { db, statements } = counting(t.db);
+    const saver = new DbCheckpointSaver(db);
+    await t.db.exec(`CREATE TABLE IF NOT EXISTS attached_rows (task text, note text)`);
+    const rows = (task: string) => (params: unknown[]) => {
+      params.push(task, `note of ${task}`);
+      return [`INSERT INTO attached_rows (task, note) VALUES ($${params.length - 1}, $${params.length})`];
+    };
+    const cfg = { configurable: { thread_id: 'th-attach', checkpoint_ns: '' } };
+    const c1 = await saver.put(cfg, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000031' }, { source: 'input', step: -1, parents: {} });
+    saver.attachToTask('th-attach', 'task-a', rows('task-a'));
+    saver.attachToTask('th-attach', 'task-lost', rows('task-lost'));
+    statements.length = 0;
+    await saver.putWrites(c1, [['log', ['a']]], 'task-a');
+    // One statement: the writes and the task's rows.
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/attached_rows[\s\S]*graph_checkpoint_writes/);
+    saver.endRun('th-attach');
+    await saver.putWrites(c1, [['log', ['lost']]], 'task-lost');
+    const stored = await t.db.query<{ task: string }>(`SELECT task FROM attached_rows ORDER BY task`);
+    expect(stored.rows).toEqual([{ task: 'task-a' }]);
+  });
+
+  it.skipIf(!available)('answers the first read of a thread marked new without a query, and every later read from the database', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const { db, statements } = counting(t.db);
+    const saver = new DbCheckpointSaver(db);
+    const cfg = { configurable: { thread_id: 'th-new', checkpoint_ns: '' } };
+    saver.newThread('th-new');
+    expect(await saver.getTuple(cfg)).toBeUndefined();
+    expect(statements).toHaveLength(0);
+    await saver.put(cfg, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000041' }, { source: 'input', step: -1, parents: {} });
+    expect((await saver.getTuple(cfg))?.checkpoint.id).toBe('1ef00000-0000-6000-8000-000000000041');
+    // A mark no read used is dropped with the run: a thread that has checkpoints is always read.
+    saver.newThread('th-new');
+    saver.endRun('th-new');
+    expect((await saver.getTuple(cfg))?.checkpoint.id).toBe('1ef00000-0000-6000-8000-000000000041');
+  });
+
   it.skipIf(!available)('picks LangGraph’s PostgresSaver on PostgreSQL when a URL is known, ours otherwise', async () => {
     t = shared;
     if (!t) throw new Error('no database');

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScriptedBackend, type ScriptedStep } from '../../agents/index.ts';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { AgentOpinion, Verdict } from '../../contracts/index.ts';
-import { runCommittee, type CommitteeEvent } from '../../graph/index.ts';
+import { DbCheckpointSaver, runCommittee, type CommitteeEvent } from '../../graph/index.ts';
+import type { Db } from '../../db/index.ts';
 import { BACKENDS, type TestDb } from '../support/db.ts';
 import { loadMsft, makeProposal, storeProposal } from '../support/committee.ts';
 
@@ -169,6 +170,88 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect(backend.calls.length).toBe(callsSoFar);
     expect(backend.toolCalls.length).toBe(turnsSoFar);
     expect(again.toolCalls).toEqual(res.toolCalls);
+  });
+
+  it.skipIf(!available)('stores a node\'s messages and tool calls with its checkpoint writes: a failed write keeps neither, and the resumed run stores them once', async () => {
+    const { db, proposal } = await setup();
+    const backend = script({ analyst: [OPINION('support'), OPINION('support')] });
+    // The statement that stores the analyst's checkpoint writes fails once (a database fault).
+    let failed = false;
+    const faulty: Db = {
+      kind: db.kind,
+      exec: (sql) => db.exec(sql),
+      transaction: (fn) => db.transaction(fn),
+      close: () => db.close(),
+      query: async (sql, params) => {
+        if (!failed && sql.includes('INSERT INTO graph_checkpoint_writes') && count(backend.calls, 'analyst') === 1 && count(backend.calls, 'bull') === 0) {
+          failed = true;
+          throw new Error('injected fault: checkpoint writes not stored');
+        }
+        return db.query(sql, params);
+      },
+    };
+    const threadId = 'thread-unit-1';
+    await expect(runCommittee({ db: faulty, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(faulty), threadId })).rejects.toThrow(/injected fault/);
+    expect(failed).toBe(true);
+    const run = await db.query<{ id: string; status: string }>(`SELECT id, status FROM committee_runs WHERE thread_id = $1`, [threadId]);
+    expect(run.rows[0]?.status).toBe('failed');
+    const runId = run.rows[0]?.id;
+    const stored = async () => {
+      const m = await db.query<{ agent: string; n: number }>(`SELECT agent, count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND node = 'analyst' GROUP BY agent ORDER BY agent`, [runId]);
+      const c = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tool_calls WHERE run_id = $1 AND agent = 'analyst'`, [runId]);
+      return { messages: m.rows, calls: c.rows[0]?.n };
+    };
+    // The analyst answered, but its writes were not stored: neither were its messages and calls.
+    expect(await stored()).toEqual({ messages: [], calls: 0 });
+
+    const res = await runCommittee({ db, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(db), threadId });
+    expect(res.resumed).toBe(true);
+    expect(res.verdict.decision).toBe('REDUCE');
+    expect(count(backend.calls, 'analyst')).toBe(2);
+    // One conversation and one tool turn (system, user, assistant each) and its four calls: once.
+    expect(await stored()).toEqual({
+      messages: [
+        { agent: 'analyst:scripted', n: 3 },
+        { agent: 'analyst:scripted:tools', n: 3 },
+      ],
+      calls: 4,
+    });
+  });
+
+  it.skipIf(!available)('stores the verdict and closes the run with the committee node\'s writes: a failed write keeps neither, and the resumed run stores one verdict', async () => {
+    const { db, proposal } = await setup();
+    const backend = script({ committee: [COMMITTEE('REDUCE', 0.5), COMMITTEE('REDUCE', 0.5)] });
+    let failed = false;
+    const faulty: Db = {
+      kind: db.kind,
+      exec: (sql) => db.exec(sql),
+      transaction: (fn) => db.transaction(fn),
+      close: () => db.close(),
+      query: async (sql, params) => {
+        if (!failed && sql.includes('INSERT INTO verdicts')) {
+          failed = true;
+          throw new Error('injected fault: verdict not stored');
+        }
+        return db.query(sql, params);
+      },
+    };
+    const threadId = 'thread-unit-verdict';
+    await expect(runCommittee({ db: faulty, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(faulty), threadId })).rejects.toThrow(/injected fault/);
+    const run = await db.query<{ id: string; status: string }>(`SELECT id, status FROM committee_runs WHERE thread_id = $1`, [threadId]);
+    expect(run.rows[0]?.status).toBe('failed');
+    const runId = run.rows[0]?.id;
+    const stored = async () => ({
+      verdicts: (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM verdicts WHERE run_id = $1`, [runId])).rows[0]?.n,
+      messages: (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND node = 'committee'`, [runId])).rows[0]?.n,
+    });
+    expect(await stored()).toEqual({ verdicts: 0, messages: 0 });
+    const res = await runCommittee({ db, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(db), threadId });
+    expect(res.verdict.decision).toBe('REDUCE');
+    expect(count(backend.calls, 'committee')).toBe(2);
+    expect(await stored()).toEqual({ verdicts: 1, messages: 3 });
+    const closed = await db.query<{ status: string; stats: { llmCalls: number } }>(`SELECT status, stats FROM committee_runs WHERE id = $1`, [runId]);
+    expect(closed.rows[0]?.status).toBe('completed');
+    expect(closed.rows[0]?.stats.llmCalls).toBe(res.stats.llmCalls);
   });
 
   it.skipIf(!available)('turns a committee that misses its node timeout into an ABSTAIN verdict', async () => {

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import { createUseLiteEmbedder, searchNews, type Embedder } from '../../rag/index.ts';
-import { defaultToolRegistry, ToolOutcome, type ToolContext } from '../../tools/index.ts';
+import { cachedBarsReader, defaultToolRegistry, INDICATOR_LOOKBACK_BARS, ToolOutcome, type ToolContext } from '../../tools/index.ts';
+import type { Db } from '../../db/index.ts';
+import { barsAsOf } from '../../market/index.ts';
 import { BACKENDS, type TestDb } from '../support/db.ts';
 import { loadMsft, makeProposal, storeProposal, storeTestNews } from '../support/committee.ts';
 
@@ -147,6 +149,48 @@ describe.each(BACKENDS)('tools on $name', ({ open, available }) => {
     expect(out.data.positions[0]?.pctOfEquity).toBeGreaterThan(0);
     expect(out.data.proposalSector).toBe('Technology');
     expect(out.data.tradingState).toBe('ACTIVE');
+  });
+
+  it.skipIf(!available)('lists every open position in ticker order with the last equity at or before the as-of time', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    await t.db.query(`INSERT INTO positions (ticker, qty, avg_price) VALUES ('AAPL', 10, 20), ('IBM', 0, 100) ON CONFLICT (ticker) DO NOTHING`);
+    await t.db.query(`INSERT INTO equity_history (ts, equity, cash, source) VALUES ('2001-06-01T19:00:00Z', 200000, 150000, 'test'), ('2001-06-02T20:00:00Z', 1, 1, 'test')`);
+    const out = await defaultToolRegistry().call(ctxOf(t, { agent: 'risk' }), 'portfolio', {});
+    if (!out.ok || out.tool !== 'portfolio') throw new Error('expected portfolio');
+    // IBM (qty 0) is not a position; the equity after the as-of time is not seen.
+    expect(out.data.positions.map((p) => p.ticker)).toEqual(['AAPL', 'MSFT']);
+    expect(out.data.openPositions).toBe(2);
+    expect({ equity: out.data.equity, cash: out.data.cash }).toEqual({ equity: 200000, cash: 150000 });
+  });
+
+  it.skipIf(!available)('reads a run\'s bars once for bars and indicators, with the results of a direct read', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const db = t.db;
+    let reads = 0;
+    const counting: Db = {
+      kind: db.kind,
+      exec: (sql) => db.exec(sql),
+      transaction: (fn) => db.transaction(fn),
+      close: () => db.close(),
+      query: (sql, params) => {
+        if (sql.includes('FROM bars')) reads += 1;
+        return db.query(sql, params);
+      },
+    };
+    const readBars = cachedBarsReader(counting, proposal.asOf, INDICATOR_LOOKBACK_BARS);
+    const registry = defaultToolRegistry();
+    const cached = { bars: await registry.call(ctxOf(t, { readBars }), 'bars', { limit: 5 }), indicators: await registry.call(ctxOf(t, { readBars }), 'indicators', {}) };
+    expect(reads).toBe(1);
+    const direct = { bars: await registry.call(ctxOf(t), 'bars', { limit: 5 }), indicators: await registry.call(ctxOf(t), 'indicators', {}) };
+    if (!cached.bars.ok || !direct.bars.ok || !cached.indicators.ok || !direct.indicators.ok) throw new Error('expected results');
+    expect(cached.bars.data).toEqual(direct.bars.data);
+    expect(cached.indicators.data).toEqual(direct.indicators.data);
+    // More than was read: read again, still the most recent bars up to the as-of time.
+    const longer = await readBars('MSFT', INDICATOR_LOOKBACK_BARS + 30);
+    expect(reads).toBe(2);
+    expect(longer).toEqual(await barsAsOf(db, { ticker: 'MSFT', asOf: proposal.asOf, limit: INDICATOR_LOOKBACK_BARS + 30 }));
   });
 
   it.skipIf(!available)('fails news_search as a typed error when no embedder is available', async () => {
