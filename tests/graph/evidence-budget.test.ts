@@ -43,12 +43,18 @@ describe.each(BACKENDS)('prompt-token budget on $name', ({ open, available }) =>
     await t?.cleanup();
   });
 
-  async function run(backend: ChatBackend): Promise<CommitteeResult> {
+  /** Runs the committee; `retrieved` collects the id of every news hit the searches return, in order. */
+  async function run(backend: ChatBackend, retrieved: string[] = []): Promise<CommitteeResult> {
     if (!t) throw new Error('no database');
     const db = t.db;
     const proposal = worstProposal(`prop-budget-${++n}`);
     await storeProposal(db, proposal);
-    const res = await runCommittee({ db, config, proposal, backend, databaseUrl: t.url, searchNews: (q: NewsSearchQuery) => searchNews(db, embedder, q) });
+    const search = async (q: NewsSearchQuery) => {
+      const hits = await searchNews(db, embedder, q);
+      retrieved.push(...hits.map((h) => `news:${h.id}`));
+      return hits;
+    };
+    const res = await runCommittee({ db, config, proposal, backend, databaseUrl: t.url, searchNews: search });
     expect(Verdict.safeParse(res.verdict).success).toBe(true);
     return res;
   }
@@ -98,6 +104,7 @@ describe.each(BACKENDS)('prompt-token budget on $name', ({ open, available }) =>
     const db = t.db;
     let dropped: string | null = null;
     let shown: string[] = [];
+    const retrieved: string[] = [];
     const scripted = createScriptedBackend(({ role, request }): ScriptedStep => {
       if (role !== 'analyst' || dropped === null) return longestAnswer(role, allowedIds(request));
       // The first claim on the dropped item, the others on what the prompt showed.
@@ -109,19 +116,18 @@ describe.each(BACKENDS)('prompt-token budget on $name', ({ open, available }) =>
       requestTools: (req) => scripted.requestTools(req),
       async complete(req: CompletionRequest) {
         if (req.role === 'analyst') {
-          // What the analyst's searches retrieved (stored with the run) that its prompt did not show.
+          // What the analyst's searches retrieved that its prompt did not show. (The retrievals rows
+          // are stored with the node's checkpoint writes, after this call, so they are read below.)
           shown = allowedIds(req);
-          const rows = await db.query<{ news_id: string }>(
-            `SELECT r.news_id FROM retrievals r JOIN committee_runs c ON c.id = r.run_id WHERE c.proposal_id = $1 ORDER BY r.rank, r.news_id`,
-            [`prop-budget-${n}`],
-          );
-          dropped = rows.rows.map((r) => `news:${r.news_id}`).find((id) => !shown.includes(id)) ?? null;
+          dropped = retrieved.find((id) => !shown.includes(id)) ?? null;
         }
         return scripted.complete(req);
       },
     };
-    const res = await run(backend);
+    const res = await run(backend, retrieved);
     expect(dropped).not.toBeNull();
+    const stored = await db.query<{ news_id: string }>(`SELECT news_id FROM retrievals WHERE run_id = $1`, [res.runId]);
+    expect(stored.rows.map((r) => `news:${r.news_id}`)).toContain(dropped);
     const prompt = scripted.calls.find((c) => c.role === 'analyst')?.request.messages.find((m) => m.role === 'user')?.content ?? '';
     expect(prompt).not.toContain(`${dropped}`);
     const analyst = res.opinions.find((o) => o.role === 'analyst');
@@ -129,10 +135,10 @@ describe.each(BACKENDS)('prompt-token budget on $name', ({ open, available }) =>
     expect(analyst?.claims).toHaveLength(3);
     expect(analyst?.claims.flatMap((c) => c.evidence)).not.toContain(dropped);
     expect(res.stats.nodes.find((s) => s.node === 'analyst')?.evidenceDropped).toBeGreaterThan(0);
-    const stored = await db.query<{ output: { droppedClaims?: number } | null }>(
+    const outputs = await db.query<{ output: { droppedClaims?: number } | null }>(
       `SELECT output FROM agent_messages WHERE run_id = $1 AND agent LIKE 'analyst:%' AND agent NOT LIKE '%:tools' AND output IS NOT NULL`,
       [res.runId],
     );
-    expect(stored.rows.map((r) => r.output?.droppedClaims)).toContain(1);
+    expect(outputs.rows.map((r) => r.output?.droppedClaims)).toContain(1);
   });
 });
