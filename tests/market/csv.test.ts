@@ -95,7 +95,7 @@ describe.each(BACKENDS)('price CSV import on $name', ({ open, available }) => {
     expect(after.map((b) => b.ts)).toEqual(['2001-09-10T20:00:00.000Z', '2001-09-17T20:00:00.000Z']);
   });
 
-  it.skipIf(!available)('barsAsOf returns stored bars exactly: every float digit, nulls, milliseconds, times before 1970, oldest first', async () => {
+  it.skipIf(!available)('barsAsOf and lastBar return stored bars exactly: every float digit, nulls, milliseconds, times before 1970, oldest first', async () => {
     t = await open();
     const bars: Bar[] = [
       { ticker: 'ZZ', timeframe: '1Day', ts: '1969-12-31T23:59:59.999Z', open: null, high: null, low: null, close: 0.1 + 0.2, volume: null, source: 'test:a' },
@@ -111,6 +111,8 @@ describe.each(BACKENDS)('price CSV import on $name', ({ open, available }) => {
     expect(await barsAsOf(t.db, { ticker: 'ZZ', timeframe: '1Hour', asOf: '2001-06-02T20:00:00Z' })).toEqual([bars[4]]);
     expect(await barsAsOf(t.db, { ticker: 'ZZ', asOf: '1969-12-31T23:59:59.998Z' })).toEqual([]);
     expect(await barsAsOf(t.db, { ticker: 'NONE', asOf: '2001-06-02T20:00:00Z' })).toEqual([]);
+    expect(await lastBar(t.db, 'ZZ', '2001-06-01T20:00:00Z')).toEqual(bars[2]);
+    expect(await lastBar(t.db, 'ZZ', '1969-12-31T23:59:59.998Z')).toBeNull();
   });
 
   it.skipIf(!available)('stores nothing when any line of a file is bad', async () => {
