@@ -25,3 +25,19 @@ export interface Db extends Queryable {
 export function toVectorLiteral(values: readonly number[]): string {
   return `[${values.join(',')}]`;
 }
+
+/**
+ * The `($n, …), ($m, …)` groups of a multi-row VALUES list, appending each row's values to `params`
+ * (so several statements can share one parameter array); `casts[i]` is added to column i's placeholder.
+ */
+export function valueGroups(rows: ReadonlyArray<readonly unknown[]>, params: unknown[], casts: readonly string[]): string {
+  return rows
+    .map((row) => {
+      const cells = row.map((value, i) => {
+        params.push(value);
+        return `$${params.length}${casts[i] ?? ''}`;
+      });
+      return `(${cells.join(', ')})`;
+    })
+    .join(', ');
+}

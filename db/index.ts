@@ -1,5 +1,5 @@
 export type { Db, Queryable, QueryResult, Row } from './db.ts';
-export { toVectorLiteral } from './db.ts';
+export { toVectorLiteral, valueGroups } from './db.ts';
 export { openPglite } from './pglite.ts';
 export { openPostgres, type PostgresOptions } from './postgres.ts';
 export { migrate, readMigrations, MIGRATIONS_DIR, type Migration, type MigrateResult } from './migrate.ts';

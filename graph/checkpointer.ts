@@ -25,7 +25,7 @@ import {
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { z } from 'zod';
 import { QuorumError } from '../contracts/index.ts';
-import type { Db } from '../db/index.ts';
+import { valueGroups, type Db } from '../db/index.ts';
 
 // Bytes are read as hex text (encode in SQL): PGlite's own bytea parser maps every byte through
 // parseInt. They are written as binary parameters (db/pglite.ts and node-postgres send a
@@ -139,19 +139,6 @@ interface QueuedSave {
   taskRows: TaskRows[];
   resolve: () => void;
   reject: (error: unknown) => void;
-}
-
-/** `($1, $2, …)` groups for a multi-row VALUES list, appending the values to `params`. */
-function valuesList(rows: ReadonlyArray<readonly unknown[]>, params: unknown[], casts: readonly string[]): string {
-  return rows
-    .map((row) => {
-      const cells = row.map((value, i) => {
-        params.push(value);
-        return `$${params.length}${casts[i] ?? ''}`;
-      });
-      return `(${cells.join(', ')})`;
-    })
-    .join(', ');
 }
 
 /**
@@ -361,18 +348,18 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const writeRow = (w: WriteInsert): unknown[] => [w.threadId, w.ns, w.checkpointId, w.taskId, w.idx, w.channel, w.vType, w.vBytes, w.taskPath];
     const writeCols = 'thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value_type, value, task_path';
     if (regular.size > 0) {
-      parts.push(`INSERT INTO graph_checkpoint_writes (${writeCols}) VALUES ${valuesList([...regular.values()].map(writeRow), params, writeCasts)}
+      parts.push(`INSERT INTO graph_checkpoint_writes (${writeCols}) VALUES ${valueGroups([...regular.values()].map(writeRow), params, writeCasts)}
         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING`);
     }
     if (special.size > 0) {
-      parts.push(`INSERT INTO graph_checkpoint_writes (${writeCols}) VALUES ${valuesList([...special.values()].map(writeRow), params, writeCasts)}
+      parts.push(`INSERT INTO graph_checkpoint_writes (${writeCols}) VALUES ${valueGroups([...special.values()].map(writeRow), params, writeCasts)}
         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE SET
           channel = EXCLUDED.channel, value_type = EXCLUDED.value_type, value = EXCLUDED.value, task_path = EXCLUDED.task_path`);
     }
     if (checkpoints.size > 0) {
       const rows = [...checkpoints.values()].map((c) => [c.threadId, c.ns, c.id, c.parent, c.cType, c.cBytes, c.mType, c.mBytes]);
       parts.push(`INSERT INTO graph_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint_type, checkpoint, metadata_type, metadata)
-        VALUES ${valuesList(rows, params, ['', '', '', '', '', '::bytea', '', '::bytea'])}
+        VALUES ${valueGroups(rows, params, ['', '', '', '', '', '::bytea', '', '::bytea'])}
         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
           parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, checkpoint_type = EXCLUDED.checkpoint_type,
           checkpoint = EXCLUDED.checkpoint, metadata_type = EXCLUDED.metadata_type, metadata = EXCLUDED.metadata`);

@@ -10,7 +10,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { QuorumError, errorMessage, fieldIssues, parseJson, type ErrorCode, type Proposal } from '../contracts/index.ts';
 import type { RiskRules } from '../config/index.ts';
-import type { Db } from '../db/index.ts';
+import { valueGroups, type Db } from '../db/index.ts';
 import type { Bar } from '../market/index.ts';
 import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
 import { ToolName, ToolSuccess, type ToolFailure, type ToolOutcome } from './schema.ts';
@@ -218,19 +218,6 @@ const CALL_COLUMNS = 'id, run_id, agent, tool, args, ok, error_code, result_dige
 const CALL_CASTS = ['', '', '', '', '::jsonb', '', '', '', '::int', '::float8', '::timestamptz'];
 const RETRIEVAL_COLUMNS = 'run_id, tool_call_id, query, as_of, ticker, news_id, rank, score';
 const RETRIEVAL_CASTS = ['', '', '', '::timestamptz', '', '', '::int', '::float8'];
-
-/** `($n, …)` groups of a multi-row VALUES list, appending the values to `params`. */
-function valueGroups(rows: ReadonlyArray<readonly unknown[]>, params: unknown[], casts: readonly string[]): string {
-  return rows
-    .map((row) => {
-      const cells = row.map((value, i) => {
-        params.push(value);
-        return `$${params.length}${casts[i] ?? ''}`;
-      });
-      return `(${cells.join(', ')})`;
-    })
-    .join(', ');
-}
 
 /**
  * The INSERT statements that store `calls` (tool_calls, then retrievals), appending their values
