@@ -340,6 +340,14 @@ async function storeNodeRows(deps: Deps, config: LangGraphRunnableConfig, rows: 
   return false;
 }
 
+/**
+ * An outcome as the state (and so every later checkpoint) keeps it. Evidence reads `text` only of
+ * successful calls other than news_search (graph/evidence.ts builds news hits and errors from their
+ * data), and tool_calls stored the hash and size of the full text already: for the others the text
+ * is dropped, which cuts each checkpoint by the news result's bounded JSON (up to maxToolResultChars).
+ */
+const stateOutcome = (o: ToolOutcome): ToolOutcome => (!o.ok || o.tool === 'news_search' ? { ...o, text: '' } : o);
+
 async function opinionNode(deps: Deps, node: CommitteeNode, role: AgentRole, state: CommitteeStateValue, round: number, config: LangGraphRunnableConfig) {
   if (!deps.config.agents[role].enabled) return {};
   const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, node, role, state, round);
@@ -347,7 +355,7 @@ async function opinionNode(deps: Deps, node: CommitteeNode, role: AgentRole, sta
   rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node, round, result, output: result.opinion }));
   await storeNodeRows(deps, config, rows);
   deps.emit({ type: 'node_finished', runId: deps.runId, node, round, opinion: result.opinion, verdict: null, stat });
-  return { outcomes: newOutcomes, opinions: [result.opinion], nodeStats: [stat], toolCalls: tools };
+  return { outcomes: newOutcomes.map(stateOutcome), opinions: [result.opinion], nodeStats: [stat], toolCalls: tools };
 }
 
 /** The ABSTAIN verdict of a disabled committee (agents.yaml committee.enabled: false). */
@@ -396,7 +404,7 @@ function buildGraph(deps: Deps, checkpointer: BaseCheckpointSaver) {
       const finish = { runId: deps.runId, verdict: result.verdict, stats: totalStats([...s.nodeStats, stat]) };
       deps.closed = await storeNodeRows(deps, config, rows, finish);
       deps.emit({ type: 'node_finished', runId: deps.runId, node: 'committee', round: s.round, opinion: null, verdict: result.verdict, stat });
-      return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes, toolCalls: tools };
+      return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes.map(stateOutcome), toolCalls: tools };
     })
     .addEdge(START, 'analyst')
     .addEdge('risk', 'committee')

@@ -75,7 +75,7 @@ export type NodeTools = z.infer<typeof NodeTools>;
 
 /** The committee's state. */
 export const CommitteeState = Annotation.Root({
-  /** Tool outcomes gathered so far (analyst's, then risk's): the evidence of the run. */
+  /** Tool outcomes gathered so far (analyst's, then risk's): the evidence of the run. `text` is empty for news_search and failed calls (evidence builds those from their data; committee.ts stateOutcome). */
   outcomes: Annotation<ToolOutcome[]>({ reducer: concat, default: () => [] }),
   /** Opinions in the order they were given (bull and bear of one round in either order). */
   opinions: Annotation<AgentOpinion[]>({ reducer: concat, default: () => [] }),
