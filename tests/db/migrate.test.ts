@@ -55,7 +55,7 @@ describe.each(BACKENDS)('migrations on $name', ({ open, available }) => {
         [id, toVectorLiteral(vec)],
       );
     }
-    const idx = await t.db.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE indexname = 'news_items_embedding_hnsw_idx'`);
+    const idx = await t.db.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'news_items_embedding_hnsw_idx'`);
     expect(idx.rows[0]?.indexdef).toMatch(/USING hnsw \(embedding vector_cosine_ops\)/);
     const near = await t.db.query<{ id: string; d: number }>(
       `SELECT id, embedding <=> $1::vector AS d FROM news_items ORDER BY embedding <=> $1::vector LIMIT 2`,
