@@ -1,5 +1,5 @@
 /**
- * The proposer: any binary ONNX classifier with a model card turns point-in-time features into
+ * The proposer: a binary ONNX classifier (of whatever origin) with a model card turns point-in-time features into
  * Proposals, one onnxruntime batch per as-of time. Inputs are checked against the card before any
  * inference; a mismatch is refused with MODEL_MISMATCH naming what differs.
  */
