@@ -24,7 +24,7 @@ import {
 } from '@langchain/langgraph-checkpoint';
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { z } from 'zod';
-import { QuorumError } from '../contracts/index.ts';
+import { QuorumError, parseJson } from '../contracts/index.ts';
 import { valueGroups, type Db } from '../db/index.ts';
 
 // Bytes are read as hex text (encode in SQL): PGlite's own bytea parser maps every byte through
@@ -49,6 +49,8 @@ const CheckpointRow = z.object({
 type CheckpointRow = z.infer<typeof CheckpointRow>;
 
 const WriteRow = z.object({
+  /** True for a row of graph_checkpoint_task_writes (a task's regular writes, packed). */
+  packed: z.boolean(),
   task_id: z.string(),
   idx: z.number(),
   channel: z.string(),
@@ -56,6 +58,9 @@ const WriteRow = z.object({
   value: Hex,
   task_path: z.string(),
 });
+
+/** A packed row's writes: [idx, channel, value] in the order the task wrote them. */
+const PackedWrites = z.array(z.tuple([z.number().int().min(0), z.string(), z.unknown()]));
 
 function requireString(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') {
@@ -125,6 +130,17 @@ interface WriteInsert {
   taskPath: string;
 }
 
+/** A task's regular writes, all plain JSON, as one row of graph_checkpoint_task_writes. */
+interface PackedWritesInsert {
+  threadId: string;
+  ns: string;
+  checkpointId: string;
+  taskId: string;
+  taskPath: string;
+  /** UTF-8 JSON of [[idx, channel, value], ...]. */
+  bytes: Uint8Array;
+}
+
 /**
  * Rows a task stores with its writes: appends its values to `params` and returns its INSERT
  * statements (they become data-modifying CTEs of the batch's one statement).
@@ -135,6 +151,7 @@ export type TaskRows = (params: unknown[]) => string[];
 interface QueuedSave {
   checkpoints: CheckpointInsert[];
   writes: WriteInsert[];
+  packed: PackedWritesInsert[];
   /** A task's own rows (transcript, tool calls) that go with its writes. */
   taskRows: TaskRows[];
   resolve: () => void;
@@ -142,7 +159,9 @@ interface QueuedSave {
 }
 
 /**
- * A LangGraph checkpointer over our Db (PGlite or PostgreSQL), tables graph_checkpoints(+_writes).
+ * A LangGraph checkpointer over our Db (PGlite or PostgreSQL), tables graph_checkpoints,
+ * graph_checkpoint_writes (one row per write) and graph_checkpoint_task_writes (a task's regular
+ * writes in one row: see putWrites).
  *
  * Saves are group-committed: the checkpoints and pending writes handed to it while the previous
  * save is in flight, or within the same turn of the event loop, are stored by one statement, and
@@ -168,14 +187,40 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
 
   private async pendingWrites(threadId: string, ns: string, checkpointId: string): Promise<CheckpointPendingWrite[]> {
     const res = await this.db.query(
-      `SELECT task_id, idx, channel, value_type, encode(value, 'hex') AS value, task_path FROM graph_checkpoint_writes
+      `SELECT false AS packed, task_id, idx, channel, value_type, encode(value, 'hex') AS value, task_path FROM graph_checkpoint_writes
+        WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3
+       UNION ALL
+       SELECT true, task_id, 0, '', 'json', encode(writes, 'hex'), task_path FROM graph_checkpoint_task_writes
         WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3`,
       [threadId, ns, checkpointId],
     );
-    const rows = res.rows.map((r) => WriteRow.parse(r));
+    const writes: Array<{ taskId: string; idx: number; channel: string; taskPath: string; value: () => Promise<unknown> }> = [];
+    const perRow = new Set<string>();
+    const packed: Array<z.infer<typeof WriteRow>> = [];
+    for (const raw of res.rows) {
+      const r = WriteRow.parse(raw);
+      if (r.packed) {
+        packed.push(r);
+        continue;
+      }
+      perRow.add(`${r.task_id}\u0000${r.idx}`);
+      writes.push({ taskId: r.task_id, idx: r.idx, channel: r.channel, taskPath: r.task_path, value: () => this.serde.loadsTyped(r.value_type, fromHex(r.value)) });
+    }
+    for (const r of packed) {
+      const text = Buffer.from(r.value, 'hex').toString('utf8');
+      const json = parseJson(text);
+      const list = json.ok ? PackedWrites.safeParse(json.value) : null;
+      if (!list?.success) {
+        throw new QuorumError('INTERNAL', `checkpointer: the packed writes of task ${r.task_id} (checkpoint ${checkpointId}) are not [[idx, channel, value], ...]`, { field: 'graph_checkpoint_task_writes.writes' });
+      }
+      // A write also stored as its own row (by an earlier version, for the same task) keeps that row.
+      for (const [idx, channel, value] of list.data) {
+        if (!perRow.has(`${r.task_id}\u0000${idx}`)) writes.push({ taskId: r.task_id, idx, channel, taskPath: r.task_path, value: async () => value });
+      }
+    }
     // LangGraph's own comparator: SQL collation order may differ from code-point order.
-    rows.sort((a, b) => compareWritesSortKeys(writesSortKey(a.task_path, a.task_id, a.idx), writesSortKey(b.task_path, b.task_id, b.idx)));
-    return Promise.all(rows.map(async (r): Promise<CheckpointPendingWrite> => [r.task_id, r.channel, await this.serde.loadsTyped(r.value_type, fromHex(r.value))]));
+    writes.sort((a, b) => compareWritesSortKeys(writesSortKey(a.taskPath, a.taskId, a.idx), writesSortKey(b.taskPath, b.taskId, b.idx)));
+    return Promise.all(writes.map(async (w): Promise<CheckpointPendingWrite> => [w.taskId, w.channel, await w.value()]));
   }
 
   private async toTuple(row: CheckpointRow): Promise<CheckpointTuple> {
@@ -247,7 +292,7 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const parent = typeof config.configurable?.checkpoint_id === 'string' ? config.configurable.checkpoint_id : null;
     this.newThreads.delete(threadId);
     const [[cType, cBytes], [mType, mBytes]] = await Promise.all([this.serde.dumpsTyped(copyCheckpoint(checkpoint)), this.serde.dumpsTyped(metadata)]);
-    await this.save([{ threadId, ns, id: checkpoint.id, parent, cType, cBytes, mType, mBytes }], []);
+    await this.save([{ threadId, ns, id: checkpoint.id, parent, cType, cBytes, mType, mBytes }], [], []);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -255,16 +300,27 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const threadId = requireString(config.configurable?.thread_id, 'thread_id');
     const checkpointId = requireString(config.configurable?.checkpoint_id, 'checkpoint_id');
     const ns = typeof config.configurable?.checkpoint_ns === 'string' ? config.configurable.checkpoint_ns : '';
+    const path = taskPath ?? '';
+    const indexed = writes.map(([channel, value], i) => ({ idx: WRITES_IDX_MAP[channel] ?? i, channel, value }));
+    // The task's regular writes (idx >= 0) go in one row when every value is plain JSON (all of the
+    // committee's); special writes (errors, interrupts), and values JSON cannot hold, one row each.
+    const regular = indexed.filter((w) => w.idx >= 0);
+    const pack = regular.length > 0 && regular.every((w) => isPlainJson(w.value));
+    const packed: PackedWritesInsert[] = pack
+      ? [{ threadId, ns, checkpointId, taskId, taskPath: path, bytes: Buffer.from(JSON.stringify(regular.map((w) => [w.idx, w.channel, w.value]))) }]
+      : [];
     const rows = await Promise.all(
-      writes.map(async ([channel, value], i): Promise<WriteInsert> => {
-        const [vType, vBytes] = await this.serde.dumpsTyped(value);
-        return { threadId, ns, checkpointId, taskId, idx: WRITES_IDX_MAP[channel] ?? i, channel, vType, vBytes, taskPath: taskPath ?? '' };
-      }),
+      indexed
+        .filter((w) => !pack || w.idx < 0)
+        .map(async (w): Promise<WriteInsert> => {
+          const [vType, vBytes] = await this.serde.dumpsTyped(w.value);
+          return { threadId, ns, checkpointId, taskId, idx: w.idx, channel: w.channel, vType, vBytes, taskPath: path };
+        }),
     );
     const key = stagedKey(threadId, taskId);
     const staged = this.staged.get(key);
     this.staged.delete(key);
-    if (rows.length > 0 || staged) await this.save([], rows, staged ? [staged.rows] : []);
+    if (rows.length > 0 || packed.length > 0 || staged) await this.save([], rows, packed, staged ? [staged.rows] : []);
   }
 
   /**
@@ -298,9 +354,9 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
   }
 
   /** Queues rows for the next group commit; resolves when they are stored. */
-  private save(checkpoints: CheckpointInsert[], writes: WriteInsert[], taskRows: TaskRows[] = []): Promise<void> {
+  private save(checkpoints: CheckpointInsert[], writes: WriteInsert[], packed: PackedWritesInsert[], taskRows: TaskRows[] = []): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ checkpoints, writes, taskRows, resolve, reject });
+      this.queue.push({ checkpoints, writes, packed, taskRows, resolve, reject });
       // setImmediate: let the calls LangGraph makes in this turn (a step's writes and its checkpoint) join.
       this.flushing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.flush());
     });
@@ -328,13 +384,19 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
   /** One statement for a batch: data-modifying CTEs commit together or not at all. */
   private async store(batch: readonly QueuedSave[]): Promise<void> {
     // Keys repeat within a batch only if a caller repeats itself; resolve them as separate calls
-    // would: a checkpoint's last version wins, a task's regular write keeps its first value
-    // (a retried task must not change it), a special write (negative idx) keeps its last.
+    // would: a checkpoint's last version wins, a task's regular writes keep their first value
+    // (a retried task must not change them; packed, the task's first call wins whole), a special
+    // write (negative idx) keeps its last.
     const checkpoints = new Map<string, CheckpointInsert>();
     const regular = new Map<string, WriteInsert>();
     const special = new Map<string, WriteInsert>();
+    const packed = new Map<string, PackedWritesInsert>();
     for (const q of batch) {
       for (const c of q.checkpoints) checkpoints.set(JSON.stringify([c.threadId, c.ns, c.id]), c);
+      for (const p of q.packed) {
+        const key = JSON.stringify([p.threadId, p.ns, p.checkpointId, p.taskId]);
+        if (!packed.has(key)) packed.set(key, p);
+      }
       for (const w of q.writes) {
         const key = JSON.stringify([w.threadId, w.ns, w.checkpointId, w.taskId, w.idx]);
         if (w.idx < 0) special.set(key, w);
@@ -350,6 +412,12 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     if (regular.size > 0) {
       parts.push(`INSERT INTO graph_checkpoint_writes (${writeCols}) VALUES ${valueGroups([...regular.values()].map(writeRow), params, writeCasts)}
         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING`);
+    }
+    if (packed.size > 0) {
+      const rows = [...packed.values()].map((p) => [p.threadId, p.ns, p.checkpointId, p.taskId, p.taskPath, p.bytes]);
+      parts.push(`INSERT INTO graph_checkpoint_task_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, writes)
+        VALUES ${valueGroups(rows, params, ['', '', '', '', '', '::bytea'])}
+        ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id) DO NOTHING`);
     }
     if (special.size > 0) {
       parts.push(`INSERT INTO graph_checkpoint_writes (${writeCols}) VALUES ${valueGroups([...special.values()].map(writeRow), params, writeCasts)}
@@ -375,6 +443,7 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     await this.settled();
     await this.db.transaction(async (tx) => {
       await tx.query('DELETE FROM graph_checkpoint_writes WHERE thread_id = $1', [threadId]);
+      await tx.query('DELETE FROM graph_checkpoint_task_writes WHERE thread_id = $1', [threadId]);
       await tx.query('DELETE FROM graph_checkpoints WHERE thread_id = $1', [threadId]);
     });
   }

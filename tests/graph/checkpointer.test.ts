@@ -134,6 +134,49 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     expect((await saver.getTuple(cfg))?.checkpoint.channel_values).toEqual({ log: ['a', 'b'] });
   });
 
+  it.skipIf(!available)('stores a task\'s plain-JSON writes as one row and anything else one row per write, and reads back what was written', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const saver = new DbCheckpointSaver(t.db);
+    const cfg = { configurable: { thread_id: 'th-pack', checkpoint_ns: '' } };
+    const c1 = await saver.put(cfg, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000051' }, { source: 'input', step: -1, parents: {} });
+    const opinion = { role: 'bull', claims: [{ text: 'a "quoted" claim \u00e9', evidence: ['tool:1'] }], confidence: 0.25, round: 1 };
+    await saver.putWrites(c1, [['opinions', [opinion]], ['round', 1], ['verdict', null], ['__error__', 'late']], 'task-json', 'p-1');
+    // A value JSON cannot hold as it is (undefined; LangGraph's serializer keeps it) makes the task's writes one row each.
+    await saver.putWrites(c1, [['maybe', undefined], ['n', 2], ['list', [1, 2]]], 'task-other', 'p-2');
+    const rows = async (table: string, task: string): Promise<number> => {
+      const res = await t!.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE thread_id = 'th-pack' AND task_id = $1`, [task]);
+      return res.rows[0]?.n ?? -1;
+    };
+    expect({ packed: await rows('graph_checkpoint_task_writes', 'task-json'), single: await rows('graph_checkpoint_writes', 'task-json') }).toEqual({ packed: 1, single: 1 });
+    expect({ packed: await rows('graph_checkpoint_task_writes', 'task-other'), single: await rows('graph_checkpoint_writes', 'task-other') }).toEqual({ packed: 0, single: 3 });
+    const stored = await saver.getTuple(c1);
+    expect(stored?.pendingWrites).toEqual([
+      ['task-json', '__error__', 'late'],
+      ['task-json', 'opinions', [opinion]],
+      ['task-json', 'round', 1],
+      ['task-json', 'verdict', null],
+      ['task-other', 'maybe', undefined],
+      ['task-other', 'n', 2],
+      ['task-other', 'list', [1, 2]],
+    ]);
+    // A write also stored as its own row (as an earlier version stored every write) keeps that row.
+    await t.db.query(
+      `INSERT INTO graph_checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, value_type, value, task_path)
+       VALUES ('th-pack', '', $1, 'task-json', 1, 'round', 'json', convert_to('7', 'UTF8'), 'p-1')`,
+      [c1.configurable?.checkpoint_id],
+    );
+    expect((await saver.getTuple(c1))?.pendingWrites?.filter(([task, ch]) => task === 'task-json' && ch === 'round')).toEqual([['task-json', 'round', 7]]);
+    // A packed row that is not [[idx, channel, value], ...] is refused by name, not half read.
+    await t.db.query(
+      `INSERT INTO graph_checkpoint_task_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, writes) VALUES ('th-pack', '', $1, 'task-bad', 'p-3', convert_to('[["round", 1]]', 'UTF8'))`,
+      [c1.configurable?.checkpoint_id],
+    );
+    await expect(saver.getTuple(c1)).rejects.toThrow(/graph_checkpoint_task_writes|packed writes of task task-bad/);
+    await saver.deleteThread('th-pack');
+    expect(await rows('graph_checkpoint_task_writes', 'task-bad')).toBe(0);
+  });
+
   it.skipIf(!available)('rejects every call of a batch that fails, and stores none of it', async () => {
     t = shared;
     if (!t) throw new Error('no database');
@@ -146,7 +189,7 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     await expect(bad).rejects.toThrow();
     await expect(good).rejects.toThrow();
     expect(await saver.getTuple(cfg)).toBeUndefined();
-    const writes = await t.db.query(`SELECT count(*)::int AS n FROM graph_checkpoint_writes WHERE thread_id = 'th-fail'`);
+    const writes = await t.db.query(`SELECT ((SELECT count(*) FROM graph_checkpoint_writes WHERE thread_id = 'th-fail') + (SELECT count(*) FROM graph_checkpoint_task_writes WHERE thread_id = 'th-fail'))::int AS n`);
     expect(writes.rows[0]).toEqual({ n: 0 });
   });
 
@@ -168,7 +211,7 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     await saver.putWrites(c1, [['log', ['a']]], 'task-a');
     // One statement: the writes and the task's rows.
     expect(statements).toHaveLength(1);
-    expect(statements[0]).toMatch(/attached_rows[\s\S]*graph_checkpoint_writes/);
+    expect(statements[0]).toMatch(/attached_rows[\s\S]*graph_checkpoint_task_writes/);
     saver.endRun('th-attach');
     await saver.putWrites(c1, [['log', ['lost']]], 'task-lost');
     const stored = await t.db.query<{ task: string }>(`SELECT task FROM attached_rows ORDER BY task`);

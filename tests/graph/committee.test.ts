@@ -183,7 +183,7 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
       transaction: (fn) => db.transaction(fn),
       close: () => db.close(),
       query: async (sql, params) => {
-        if (!failed && sql.includes('INSERT INTO graph_checkpoint_writes') && count(backend.calls, 'analyst') === 1 && count(backend.calls, 'bull') === 0) {
+        if (!failed && sql.includes('INSERT INTO graph_checkpoint_task_writes') && count(backend.calls, 'analyst') === 1 && count(backend.calls, 'bull') === 0) {
           failed = true;
           throw new Error('injected fault: checkpoint writes not stored');
         }
