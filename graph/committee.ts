@@ -34,6 +34,7 @@ import {
 } from '../agents/index.ts';
 import { boundText, boundedArgs, cachedBarsReader, defaultToolRegistry, INDICATOR_LOOKBACK_BARS, type BarsReader, type NewsSearcher, type ToolCallRows, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
 import { DbCheckpointSaver, sharedCheckpointer } from './checkpointer.ts';
+import { directNode } from './node.ts';
 import { SEEN_MAX_ITEMS, SEEN_TITLE_CHARS, selectEvidence, type EvidenceLimits } from './evidence.ts';
 import {
   CommitteeState,
@@ -377,35 +378,59 @@ function disabledVerdict(deps: Deps): Verdict {
   };
 }
 
-/** Builds and compiles the graph of one run. */
-function buildGraph(deps: Deps, checkpointer: BaseCheckpointSaver) {
-  const rounds = deps.config.settings.committee.debateRounds;
+/** What a node reads from its run: LangGraph hands it over as the run's context (config.context). */
+interface RunContext {
+  deps?: Deps;
+}
+type NodeConfig = LangGraphRunnableConfig<RunContext>;
+type NodeUpdate = Partial<CommitteeStateValue>;
+
+function depsOf(config: NodeConfig): Deps {
+  const deps = config.context?.deps;
+  if (!deps) throw new QuorumError('INTERNAL', 'a committee node ran without its run context');
+  return deps;
+}
+
+/** A committee node: called directly (graph/node.ts), with the run's deps from its context. */
+const node = (name: string, fn: (deps: Deps, s: CommitteeStateValue, config: NodeConfig) => Promise<NodeUpdate>) =>
+  directNode<CommitteeStateValue, NodeUpdate>(name, (s, config) => fn(depsOf(config), s, config));
+
+/**
+ * Builds and compiles the graph for `config`: its shape depends only on debateRounds, and a run's
+ * own deps reach the nodes through the run's context, so one compiled graph serves every run.
+ */
+function buildGraph(config: Config, checkpointer: BaseCheckpointSaver) {
+  const rounds = config.settings.committee.debateRounds;
   const afterDebate = (s: CommitteeStateValue): Array<'bull' | 'bear'> | 'risk' => (s.round < rounds ? ['bull', 'bear'] : 'risk');
   // With one round (the default) bull and bear count the round themselves (both write the same
   // number; `round` keeps the last) and join straight into risk: one step and one checkpoint
   // fewer than a separate round_done node, with the same state after the round.
   const single = rounds === 1;
-  const debater = (role: 'bull' | 'bear') => async (s: CommitteeStateValue, config: LangGraphRunnableConfig) => {
-    const update = await opinionNode(deps, role, role, s, s.round + 1, config);
-    return single ? { ...update, round: s.round + 1 } : update;
-  };
+  const debater = (role: 'bull' | 'bear') =>
+    node(role, async (deps, s, c) => {
+      const update = await opinionNode(deps, role, role, s, s.round + 1, c);
+      return single ? { ...update, round: s.round + 1 } : update;
+    });
   const graph = new StateGraph(CommitteeState)
-    .addNode('analyst', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'analyst', 'analyst', s, 0, config))
+    .addNode('analyst', node('analyst', (deps, s, c) => opinionNode(deps, 'analyst', 'analyst', s, 0, c)))
     .addNode('bull', debater('bull'))
     .addNode('bear', debater('bear'))
-    .addNode('risk', (s: CommitteeStateValue, config: LangGraphRunnableConfig) => opinionNode(deps, 'risk', 'risk', s, s.round, config))
-    .addNode('committee', async (s: CommitteeStateValue, config: LangGraphRunnableConfig) => {
-      if (!deps.config.agents.committee.enabled) return { verdict: disabledVerdict(deps) };
-      const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, 'committee', 'committee', s, s.round);
-      if (result.role !== 'committee') throw new QuorumError('INTERNAL', 'committee node produced an opinion');
-      rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node: 'committee', round: s.round, result, output: result.verdict }));
-      // With our checkpointer the verdict and the closed run go into the statement of this node's
-      // writes (nothing can store one without the other); runCommittee then has nothing to close.
-      const finish = { runId: deps.runId, verdict: result.verdict, stats: totalStats([...s.nodeStats, stat]) };
-      deps.closed = await storeNodeRows(deps, config, rows, finish);
-      deps.emit({ type: 'node_finished', runId: deps.runId, node: 'committee', round: s.round, opinion: null, verdict: result.verdict, stat });
-      return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes.map(stateOutcome), toolCalls: tools };
-    })
+    .addNode('risk', node('risk', (deps, s, c) => opinionNode(deps, 'risk', 'risk', s, s.round, c)))
+    .addNode(
+      'committee',
+      node('committee', async (deps, s, c) => {
+        if (!deps.config.agents.committee.enabled) return { verdict: disabledVerdict(deps) };
+        const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, 'committee', 'committee', s, s.round);
+        if (result.role !== 'committee') throw new QuorumError('INTERNAL', 'committee node produced an opinion');
+        rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node: 'committee', round: s.round, result, output: result.verdict }));
+        // With our checkpointer the verdict and the closed run go into the statement of this node's
+        // writes (nothing can store one without the other); runCommittee then has nothing to close.
+        const finish = { runId: deps.runId, verdict: result.verdict, stats: totalStats([...s.nodeStats, stat]) };
+        deps.closed = await storeNodeRows(deps, c, rows, finish);
+        deps.emit({ type: 'node_finished', runId: deps.runId, node: 'committee', round: s.round, opinion: null, verdict: result.verdict, stat });
+        return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes.map(stateOutcome), toolCalls: tools };
+      }),
+    )
     .addEdge(START, 'analyst')
     .addEdge('risk', 'committee')
     .addEdge('committee', END);
@@ -416,6 +441,24 @@ function buildGraph(deps: Deps, checkpointer: BaseCheckpointSaver) {
     .addEdge(['bull', 'bear'], 'round_done')
     .addConditionalEdges('round_done', afterDebate, ['bull', 'bear', 'risk'])
     .compile({ checkpointer });
+}
+
+type CommitteeGraph = ReturnType<typeof buildGraph>;
+const compiled = new WeakMap<Config, WeakMap<BaseCheckpointSaver, CommitteeGraph>>();
+
+/** The compiled graph for `config` and `checkpointer`, built on first use. */
+function committeeGraph(config: Config, checkpointer: BaseCheckpointSaver): CommitteeGraph {
+  let byCheckpointer = compiled.get(config);
+  if (!byCheckpointer) {
+    byCheckpointer = new WeakMap();
+    compiled.set(config, byCheckpointer);
+  }
+  let graph = byCheckpointer.get(checkpointer);
+  if (!graph) {
+    graph = buildGraph(config, checkpointer);
+    byCheckpointer.set(checkpointer, graph);
+  }
+  return graph;
 }
 
 function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
@@ -463,10 +506,10 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     closed: false,
     readBars: cachedBarsReader(db, proposal.asOf, INDICATOR_LOOKBACK_BARS),
   };
-  const graph = buildGraph(deps, checkpointer);
+  const graph = committeeGraph(config, checkpointer);
   // durability 'sync': a step's checkpoint is stored before the next step starts, so a run killed
   // in any step resumes after the last finished one (with 'async' a kill could lose it in flight).
-  const runConfig = { configurable: { thread_id: threadId }, signal: options.signal, recursionLimit: 64, durability: 'sync' as const };
+  const runConfig = { configurable: { thread_id: threadId }, context: { deps }, signal: options.signal, recursionLimit: 64, durability: 'sync' as const };
   let hasCheckpoint = false;
   if (!fresh) {
     const snapshot = await graph.getState(runConfig);

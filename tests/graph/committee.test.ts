@@ -313,6 +313,37 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     }
   });
 
+  it.skipIf(!available)('keeps concurrent runs on one config apart: each node works for its own run (one compiled graph, the run in its context)', async () => {
+    const a = await setup();
+    const b = await setup();
+    const approve = createScriptedBackend(
+      { analyst: [OPINION('support')], bull: [OPINION('support')], bear: [OPINION('oppose')], risk: [OPINION('neutral')], committee: [COMMITTEE('APPROVE', 1)] },
+      'approver',
+    );
+    const reject = createScriptedBackend(
+      { analyst: [OPINION('oppose')], bull: [OPINION('support')], bear: [OPINION('oppose')], risk: [OPINION('oppose')], committee: [COMMITTEE('REJECT', 0)] },
+      'rejecter',
+    );
+    const eventsA: CommitteeEvent[] = [];
+    const eventsB: CommitteeEvent[] = [];
+    const [ra, rb] = await Promise.all([
+      runCommittee({ db: a.db, config: base, proposal: a.proposal, backend: approve, databaseUrl: a.url, onEvent: (e) => eventsA.push(e) }),
+      runCommittee({ db: b.db, config: base, proposal: b.proposal, backend: reject, databaseUrl: b.url, onEvent: (e) => eventsB.push(e) }),
+    ]);
+    expect([ra.verdict.decision, ra.verdict.proposalId, ra.verdict.backend]).toEqual(['APPROVE', a.proposal.id, 'approver']);
+    expect([rb.verdict.decision, rb.verdict.proposalId, rb.verdict.backend]).toEqual(['REJECT', b.proposal.id, 'rejecter']);
+    expect(count(approve.calls, 'committee') + count(reject.calls, 'committee')).toBe(2);
+    expect(approve.calls.every((c) => c.request.messages.some((m) => m.content.includes(a.proposal.ticker)))).toBe(true);
+    // Each run's events and transcript are its own.
+    expect(new Set(eventsA.map((e) => e.runId))).toEqual(new Set([ra.runId]));
+    expect(new Set(eventsB.map((e) => e.runId))).toEqual(new Set([rb.runId]));
+    const agents = await a.db.query<{ run_id: string; agents: string[] }>(
+      `SELECT run_id, array_agg(DISTINCT split_part(agent, ':', 2) ORDER BY split_part(agent, ':', 2)) AS agents FROM agent_messages WHERE run_id = ANY($1) GROUP BY run_id ORDER BY run_id`,
+      [[ra.runId, rb.runId]],
+    );
+    expect(Object.fromEntries(agents.rows.map((r) => [r.run_id, r.agents]))).toEqual({ [ra.runId]: ['approver'], [rb.runId]: ['rejecter'] });
+  });
+
   it.skipIf(!available)('refuses a proposal that is not stored, naming it', async () => {
     if (!t) throw new Error('no database');
     await expect(runCommittee({ db: t.db, config: base, proposal: makeProposal({ id: 'missing-prop' }), backend: 'rules', databaseUrl: t.url })).rejects.toThrow(/missing-prop/);
