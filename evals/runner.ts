@@ -107,7 +107,7 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
   for (const seed of seeds) backends.set(seed, await options.backendFor(seed));
   const first = backends.get(seeds[0] as number) as CommitteeBackend;
   const prompts = options.prompts ?? loadRolePrompts(config.agents);
-  const checkpointer = new DbCheckpointSaver(db);
+  const checkpointer = new DbCheckpointSaver(db, { deltas: true });
   const runs: RunRecord[] = [];
 
   for (const s of scenarios) {

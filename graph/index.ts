@@ -19,6 +19,6 @@ export {
   type EvidenceSelection,
 } from './evidence.ts';
 export { selectBackend, ollamaReachable, BackendChoice, OLLAMA_PROBE_TIMEOUT_MS, type SelectedBackend } from './backend.ts';
-export { DbCheckpointSaver, openCheckpointer, sharedCheckpointer, type OpenCheckpointer } from './checkpointer.ts';
+export { DELTA_CHECKPOINT_TYPE, DbCheckpointSaver, openCheckpointer, sharedCheckpointer, type OpenCheckpointer } from './checkpointer.ts';
 export { CommitteeEvent, CommitteeNode, CommitteeStats, NodeStat, NodeToolCall, NodeTools, totalStats } from './state.ts';
 export { findRunByThread } from './transcript.ts';

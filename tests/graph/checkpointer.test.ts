@@ -1,7 +1,8 @@
+import type { RunnableConfig } from '@langchain/core/runnables';
 import { Annotation, END, START, StateGraph } from '@langchain/langgraph';
 import { emptyCheckpoint } from '@langchain/langgraph-checkpoint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DbCheckpointSaver, openCheckpointer } from '../../graph/index.ts';
+import { DELTA_CHECKPOINT_TYPE, DbCheckpointSaver, openCheckpointer } from '../../graph/index.ts';
 import type { Db } from '../../db/index.ts';
 import { BACKENDS, type TestDb } from '../support/db.ts';
 
@@ -175,6 +176,73 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     await expect(saver.getTuple(c1)).rejects.toThrow(/graph_checkpoint_task_writes|packed writes of task task-bad/);
     await saver.deleteThread('th-pack');
     expect(await rows('graph_checkpoint_task_writes', 'task-bad')).toBe(0);
+  });
+
+  it.skipIf(!available)('stores a checkpoint as the changes to its parent (deltas on), and reads every checkpoint back as it was put', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const db = t.db;
+    const saver = new DbCheckpointSaver(db, { deltas: true });
+    const cfg = { configurable: { thread_id: 'th-delta', checkpoint_ns: '' } };
+    const op = (n: number) => ({ role: `agent-${n}`, claims: [{ text: `claim ${n} "quoted" \u00e9`, evidence: [`tool:${n}`] }], confidence: n / 10 });
+    const log1 = [op(1)];
+    const log2 = log1.concat([op(2)]);
+    const log3 = log2.concat([op(3), op(4)]);
+    const verdict = { decision: 'REDUCE', size: 0.5 };
+    const puts = [
+      { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000061', channel_values: { log: log1, round: 0 } },
+      { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000062', channel_values: { log: log2, round: 1, verdict } },
+      // `verdict` is gone, `round` changes, two items are added, `extra` is new.
+      { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000063', channel_values: { log: log3, round: 2, extra: ['x'] } },
+      // A list that is not the parent's plus items (reordered) is stored as it is.
+      { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000064', channel_values: { log: [...log3].reverse(), round: 2, extra: ['x'] } },
+    ];
+    let config: RunnableConfig = cfg;
+    for (const [i, cp] of puts.entries()) config = await saver.put(config, { ...cp, channel_versions: { log: i + 1 } }, { source: 'loop', step: i, parents: {} });
+    const types = await db.query<{ checkpoint_type: string }>(`SELECT checkpoint_type FROM graph_checkpoints WHERE thread_id = 'th-delta' ORDER BY checkpoint_id`);
+    expect(types.rows.map((r) => r.checkpoint_type)).toEqual(['json', DELTA_CHECKPOINT_TYPE, DELTA_CHECKPOINT_TYPE, DELTA_CHECKPOINT_TYPE]);
+    // The third stores only what it added: far less than its whole state.
+    const sizes = await db.query<{ n: number }>(`SELECT octet_length(checkpoint) AS n FROM graph_checkpoints WHERE checkpoint_id = $1`, [puts[2]?.id]);
+    expect(sizes.rows[0]?.n).toBeLessThan(JSON.stringify(puts[2]).length);
+    for (const [i, cp] of puts.entries()) {
+      const read = await saver.getTuple({ configurable: { ...cfg.configurable, checkpoint_id: cp.id } });
+      expect(read?.checkpoint).toEqual({ ...cp, channel_versions: { log: i + 1 } });
+    }
+    expect((await saver.getTuple(cfg))?.checkpoint.channel_values).toEqual(puts[3]?.channel_values);
+    const listed = [];
+    for await (const c of saver.list(cfg)) listed.push(c.checkpoint.channel_values);
+    expect(listed).toEqual(puts.map((p) => p.channel_values).reverse());
+    // Another saver (another process) never stored the parent: it stores the next one whole.
+    const other = new DbCheckpointSaver(db, { deltas: true });
+    await other.put(config, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000065', channel_values: { log: log3 } }, { source: 'loop', step: 4, parents: {} });
+    // A value JSON cannot hold as it is makes the checkpoint whole too; deltas are off by default.
+    await saver.put(config, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000066', channel_values: { log: log3, maybe: undefined } }, { source: 'loop', step: 4, parents: {} });
+    const plain = new DbCheckpointSaver(db);
+    const p1 = await plain.put({ configurable: { thread_id: 'th-delta-off', checkpoint_ns: '' } }, { ...puts[0]! }, { source: 'loop', step: 0, parents: {} });
+    await plain.put(p1, { ...puts[1]! }, { source: 'loop', step: 1, parents: {} });
+    const later = await db.query<{ checkpoint_id: string; checkpoint_type: string }>(
+      `SELECT checkpoint_id, checkpoint_type FROM graph_checkpoints WHERE checkpoint_id IN ('1ef00000-0000-6000-8000-000000000065', '1ef00000-0000-6000-8000-000000000066') OR thread_id = 'th-delta-off' ORDER BY thread_id, checkpoint_id`,
+    );
+    expect(later.rows.map((r) => r.checkpoint_type)).toEqual(['json', 'json', 'json', 'json']);
+    // A delta whose parent is gone is refused by name, not rebuilt from nothing.
+    await db.query(`DELETE FROM graph_checkpoints WHERE thread_id = 'th-delta' AND checkpoint_id = $1`, [puts[0]?.id]);
+    await expect(saver.getTuple({ configurable: { ...cfg.configurable, checkpoint_id: puts[2]?.id } })).rejects.toThrow(/not stored/);
+  });
+
+  it.skipIf(!available)('stores a whole checkpoint after a run of deltas, so a read never walks far', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    const saver = new DbCheckpointSaver(t.db, { deltas: true });
+    let config: RunnableConfig = { configurable: { thread_id: 'th-chain', checkpoint_ns: '' } };
+    let log: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      log = log.concat([i]);
+      const id = `1ef00000-0000-6000-8000-${String(100 + i).padStart(12, '0')}`;
+      config = await saver.put(config, { ...emptyCheckpoint(), id, channel_values: { log } }, { source: 'loop', step: i, parents: {} });
+    }
+    const full = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM graph_checkpoints WHERE thread_id = 'th-chain' AND checkpoint_type <> $1`, [DELTA_CHECKPOINT_TYPE]);
+    expect(full.rows[0]?.n).toBe(3);
+    expect((await saver.getTuple({ configurable: { thread_id: 'th-chain', checkpoint_ns: '' } }))?.checkpoint.channel_values).toEqual({ log: Array.from({ length: 40 }, (_, i) => i) });
   });
 
   it.skipIf(!available)('rejects every call of a batch that fails, and stores none of it', async () => {

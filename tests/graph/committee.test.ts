@@ -148,6 +148,13 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect({ analyst: count(backend.calls, 'analyst'), bull: count(backend.calls, 'bull'), bear: count(backend.calls, 'bear') }).toEqual(before);
     expect(count(backend.calls, 'committee')).toBe(1);
     expect(events.filter((e) => e.type === 'node_finished').map((e) => (e.type === 'node_finished' ? e.node : ''))).not.toContain('analyst');
+    // The resumed nodes read the state the killed run stored (on PGlite, rebuilt from delta checkpoints):
+    // the committee sees the bull's and the bear's opinions and the analyst's tool evidence.
+    const committeePrompt = backend.calls.find((c) => c.role === 'committee')?.request.messages.map((m) => m.content).join('\n') ?? '';
+    expect(committeePrompt).toContain('<opinion role="bull" round="1">');
+    expect(committeePrompt).toContain('<opinion role="bear" round="1">');
+    expect(committeePrompt).toMatch(/<evidence id="tool:[^"]+" kind="tool">\ntitle: indicators/);
+    expect(res.opinions.map((o) => o.role).sort()).toEqual(['analyst', 'bear', 'bull', 'risk']);
     expect(res.verdict.decision).toBe('REDUCE');
     const verdicts = await db.query(`SELECT count(*)::int AS n FROM verdicts WHERE proposal_id = $1`, [proposal.id]);
     expect(verdicts.rows[0]).toEqual({ n: 1 });
