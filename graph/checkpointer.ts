@@ -247,8 +247,8 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
   private readonly staged = new Map<string, { threadId: string; rows: TaskRows }>();
   /** Threads the caller made up and nothing was read from yet (see newThread). */
   private readonly newThreads = new Set<string>();
-  /** The last checkpoint stored per thread and namespace: its id, channel values and place in a delta chain. */
-  private readonly lastStored = new Map<string, { id: string; values: Readonly<Record<string, unknown>>; depth: number }>();
+  /** The last checkpoint stored per thread: its namespace, id, channel values and place in a delta chain. */
+  private readonly lastStored = new Map<string, { ns: string; id: string; values: Readonly<Record<string, unknown>>; depth: number }>();
 
   /**
    * With `deltas`, a checkpoint whose parent this saver stored last is stored as the changes to it
@@ -420,18 +420,17 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const ns = typeof config.configurable?.checkpoint_ns === 'string' ? config.configurable.checkpoint_ns : '';
     const parent = typeof config.configurable?.checkpoint_id === 'string' ? config.configurable.checkpoint_id : null;
     this.newThreads.delete(threadId);
-    const key = stagedKey(threadId, ns);
-    const last = this.lastStored.get(key);
+    const last = this.lastStored.get(threadId);
     const { channel_values: values, ...rest } = copyCheckpoint(checkpoint);
-    const delta = this.deltas && last && last.id === parent && last.depth < MAX_DELTA_CHAIN && isPlainJson(rest) ? channelDelta(last.values, values) : null;
+    const delta = this.deltas && last && last.ns === ns && last.id === parent && last.depth < MAX_DELTA_CHAIN && isPlainJson(rest) ? channelDelta(last.values, values) : null;
     const [[cType, cBytes], [mType, mBytes]] = await Promise.all([
       delta ? ([DELTA_CHECKPOINT_TYPE, Buffer.from(JSON.stringify({ ...rest, channel_delta: delta }))] as [string, Uint8Array]) : this.serde.dumpsTyped({ ...rest, channel_values: values }),
       this.serde.dumpsTyped(metadata),
     ]);
-    this.lastStored.delete(key);
+    this.lastStored.delete(threadId);
     await this.save([{ threadId, ns, id: checkpoint.id, parent, cType, cBytes, mType, mBytes }], [], []);
     // Remembered only once stored: a delta's parent is always in the database.
-    this.lastStored.set(key, { id: checkpoint.id, values: checkpoint.channel_values, depth: delta && last ? last.depth + 1 : 0 });
+    this.lastStored.set(threadId, { ns, id: checkpoint.id, values: checkpoint.channel_values, depth: delta && last ? last.depth + 1 : 0 });
     if (this.lastStored.size > MAX_REMEMBERED_THREADS) {
       const oldest = this.lastStored.keys().next().value;
       if (oldest !== undefined) this.lastStored.delete(oldest);
@@ -493,7 +492,7 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
    */
   endRun(threadId: string): void {
     this.newThreads.delete(threadId);
-    for (const key of this.lastStored.keys()) if (key.startsWith(stagedKey(threadId, ''))) this.lastStored.delete(key);
+    this.lastStored.delete(threadId);
     for (const [key, s] of this.staged) if (s.threadId === threadId) this.staged.delete(key);
   }
 
@@ -585,7 +584,7 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
 
   async deleteThread(threadId: string): Promise<void> {
     await this.settled();
-    for (const key of this.lastStored.keys()) if (key.startsWith(stagedKey(threadId, ''))) this.lastStored.delete(key);
+    this.lastStored.delete(threadId);
     await this.db.transaction(async (tx) => {
       await tx.query('DELETE FROM graph_checkpoint_writes WHERE thread_id = $1', [threadId]);
       await tx.query('DELETE FROM graph_checkpoint_task_writes WHERE thread_id = $1', [threadId]);
