@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { IsoDate, IsoDateTime, Proposal, Ticker } from '../contracts/index.ts';
+import { IsoDate, IsoDateTime, Proposal, QuorumError, Ticker } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { dailyBarTs } from '../market/index.ts';
 import { proposeOne, storeOutsideProposal } from '../ml/index.ts';
 import type { SessionEnv } from '../sessions/index.ts';
+import { badRequest } from './errors.ts';
 
 /** The body of POST /v1/critiques: a whole proposal (e.g. from the caller's own model), or a ticker at a time. */
 export const CritiqueRequest = z
@@ -23,7 +24,11 @@ export const CritiqueRequest = z
   });
 export type CritiqueRequest = z.infer<typeof CritiqueRequest>;
 
-/** The proposal a critique request names: stored as given, or proposed now by the model. */
+/**
+ * The proposal a critique request names: stored as given, or proposed now by the model. An `asOf` that
+ * is no trading day or lies outside the ticker's stored bars is a 400 naming `body.asOf` (or
+ * `body.ticker` when the ticker has no bars at all), with the usable range in the message.
+ */
 export async function proposalForRequest(env: SessionEnv, req: CritiqueRequest): Promise<Proposal> {
   const external = req.proposal;
   if (external) {
@@ -33,7 +38,15 @@ export async function proposalForRequest(env: SessionEnv, req: CritiqueRequest):
   const ticker = req.ticker ?? '';
   const given = req.asOf ?? '';
   const asOf = /^\d{4}-\d{2}-\d{2}$/.test(given) ? dailyBarTs(given) : given;
-  return proposeOne(env.db, { asOf, ticker, proposer: env.proposer, settings: env.config.settings });
+  try {
+    return await proposeOne(env.db, { asOf, ticker, proposer: env.proposer, settings: env.config.settings });
+  } catch (error) {
+    if (QuorumError.is(error, 'INPUT_INVALID')) {
+      const field = error.details.field === 'ticker' ? 'ticker' : 'asOf';
+      throw badRequest('body', [{ path: field, message: error.message }]);
+    }
+    throw error;
+  }
 }
 
 const RunRow = z.object({ id: z.string(), proposal_id: z.string(), status: z.string(), backend: z.string(), stats: z.unknown(), started_at: z.coerce.date(), finished_at: z.coerce.date().nullable() });

@@ -8,6 +8,11 @@ export const DEFAULT_OLLAMA_EMBEDDING_MODEL = 'nomic-embed-text';
 export const DEFAULT_EMBEDDING_DIMENSION = 512;
 export const DEFAULT_DEBATE_ROUNDS = 1;
 export const DEFAULT_TOP_N = 5;
+/**
+ * Trading-day closes a live session's newest bar may lag behind the wall clock: one, so a session
+ * before the evening's bars are ingested still runs on the previous close.
+ */
+export const DEFAULT_MAX_BAR_AGE_TRADING_DAYS = 1;
 /** Tool calls one agent node makes (the analyst's four tools). */
 export const DEFAULT_MAX_TOOL_CALLS_PER_AGENT = 4;
 /** Characters of one tool result given to an agent. */

@@ -102,6 +102,11 @@ export const SettingsSchema = z
         schedule: z.array(z.string().min(1)).default(['0 9 * * 1-5', '30 12 * * 1-5']),
         exitMonitorCron: z.string().min(1).default('*/5 9-16 * * 1-5'),
         reportsDir: z.string().min(1).default('reports'),
+        /**
+         * A live session (no --as-of: the wall clock) refuses to run when more trading-day closes than
+         * this have passed since the newest stored bar.
+         */
+        maxBarAgeTradingDays: z.number().int().min(0).max(30).default(D.DEFAULT_MAX_BAR_AGE_TRADING_DAYS),
       })
       .strict()
       .prefault({}),

@@ -17,3 +17,13 @@ export { dailyBarTs, newYorkToUtc, utcToNewYork, addDays } from './time.ts';
 export { parsePriceCsv, ingestPriceCsv, type CsvImportOptions, type IngestResult, type ParsedPrices } from './csv.ts';
 export { createAlpacaDataClient, fetchAlpacaDailyBars, ingestAlpacaBars, fetchAlpacaCalendar, type AlpacaDataOptions } from './alpaca.ts';
 export { marketSnapshot, averageTrueRange, averageDollarVolume, ATR_PERIOD, DOLLAR_VOLUME_DAYS } from './snapshot.ts';
+export {
+  checkTradingDate,
+  checkTradingDateIn,
+  storedBarTimes,
+  asOfInstant,
+  DatePurpose,
+  DEFAULT_WARMUP_REASON,
+  type TradingDateOptions,
+  type CheckedTradingDate,
+} from './trading-date.ts';

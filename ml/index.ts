@@ -36,6 +36,7 @@ export {
   loadProposer,
   propose,
   proposeOne,
+  checkProposalDate,
   scoreSnapshot,
   storeProposals,
   proposalsAt,

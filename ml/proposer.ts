@@ -13,8 +13,9 @@ import { QuorumError } from '../contracts/errors.ts';
 import { parseOrThrow } from '../contracts/parse.ts';
 import type { Settings } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
+import { checkTradingDate, type CheckedTradingDate, type TradingDateOptions } from '../market/index.ts';
 import { readModelCard, type ModelCard } from './card.ts';
-import { FEATURE_NAMES, FEATURE_SET, computeFeatures, type FeatureSnapshot } from './features.ts';
+import { FEATURE_NAMES, FEATURE_SET, WARMUP_BARS, computeFeatures, type FeatureSnapshot } from './features.ts';
 
 const { onnx } = onnxProto;
 
@@ -284,13 +285,23 @@ export async function proposalsAt(db: Db, asOf: string): Promise<Proposal[]> {
 }
 
 /**
+ * `market/checkTradingDate` with the features' warm-up (WARMUP_BARS): the check of a date at which the
+ * model is to propose (`quorum propose`, `quorum critique`, POST /v1/critiques, sessions).
+ */
+export function checkProposalDate(db: Db, asOf: string, options: Omit<TradingDateOptions, 'warmupBars' | 'warmupReason'>): Promise<CheckedTradingDate> {
+  return checkTradingDate(db, asOf, { ...options, warmupBars: WARMUP_BARS, warmupReason: 'the feature warm-up' });
+}
+
+/**
  * The model's proposal for one ticker at asOf (proposed and stored now), or NOT_FOUND naming why there
  * is none (the model abstains, or the ticker could not be scored). Used where a caller names a ticker
- * and a time rather than a whole proposal (`quorum critique`, POST /v1/critiques).
+ * and a time rather than a whole proposal (`quorum critique`, POST /v1/critiques). A date that is no
+ * trading day or lies outside the ticker's stored bars is refused first (INPUT_INVALID, field `asOf`).
  */
-export async function proposeOne(db: Db, options: Omit<ProposeOptions, 'tickers'> & { ticker: string }): Promise<Proposal> {
-  const { ticker, asOf } = options;
-  const res = await propose(db, { ...options, tickers: [ticker] });
+export async function proposeOne(db: Db, options: Omit<ProposeOptions, 'tickers'> & { ticker: string; asOfLabel?: string }): Promise<Proposal> {
+  const { ticker, asOf, asOfLabel, ...rest } = options;
+  await checkProposalDate(db, asOf, { purpose: 'critique', field: 'asOf', label: asOfLabel ?? 'asOf', ticker });
+  const res = await propose(db, { ...rest, asOf, tickers: [ticker] });
   const p = res.proposals.find((x) => x.ticker === ticker);
   if (p) return p;
   const abstained = res.abstained.find((a) => a.ticker === ticker);

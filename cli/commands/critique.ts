@@ -5,8 +5,8 @@ import { IsoDate, IsoDateTime, QuorumError, Ticker, errorMessage, parseOrThrow, 
 import { PROJECT_ROOT } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
 import { BackendChoice, runCommittee, selectBackend, type CommitteeEvent, type NodeTools } from '../../graph/index.ts';
-import { barsAsOf, dailyBarTs } from '../../market/index.ts';
-import { loadProposer, proposeOne } from '../../ml/index.ts';
+import { dailyBarTs } from '../../market/index.ts';
+import { checkProposalDate, loadProposer, proposeOne } from '../../ml/index.ts';
 import { createEmbedder, searchNews, type NewsSearchQuery } from '../../rag/index.ts';
 import { cliContext, printJson, withDb, type CliContext } from '../context.ts';
 
@@ -21,12 +21,8 @@ const CritiqueArgs = z
 
 /** The proposal to judge: the stored default model's proposal for the ticker at asOf (proposed now). */
 async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string): Promise<Proposal> {
-  const bars = await barsAsOf(db, { ticker, asOf, limit: 1 });
-  if (bars.length === 0) {
-    throw new QuorumError('INPUT_INVALID', `no bars for ${ticker} at or before ${asOf}: load prices first (quorum ingest prices <csv> --ticker ${ticker}, or a wide CSV)`, {
-      field: 'ticker',
-    });
-  }
+  // Before the model loads: no bars for the ticker, no trading day, or outside its bars and warm-up.
+  await checkProposalDate(db, asOf, { purpose: 'critique', field: 'asOf', label: '--as-of', ticker });
   const cardPath = path.resolve(PROJECT_ROOT, ctx.config.models.proposer.cardPath);
   let proposer;
   try {
@@ -35,7 +31,7 @@ async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string
     throw new QuorumError('NOT_FOUND', `no usable proposer model at ${cardPath} (models.yaml proposer.cardPath): ${errorMessage(error)}; train one with quorum train`, { cardPath }, { cause: error });
   }
   try {
-    return await proposeOne(db, { asOf, ticker, proposer, settings: ctx.config.settings });
+    return await proposeOne(db, { asOf, ticker, proposer, settings: ctx.config.settings, asOfLabel: '--as-of' });
   } finally {
     await proposer.session.release();
   }

@@ -6,7 +6,7 @@ import { IsoDate, IsoDateTime, Ticker } from '../../contracts/common.ts';
 import { parseOrThrow } from '../../contracts/parse.ts';
 import { PROJECT_ROOT } from '../../config/index.ts';
 import { barCoverage, dailyBarTs } from '../../market/index.ts';
-import { loadProposer, propose } from '../../ml/index.ts';
+import { checkProposalDate, loadProposer, propose } from '../../ml/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 
 const ProposeArgs = z
@@ -33,6 +33,8 @@ export function registerPropose(program: Command): void {
       const cardPath = path.resolve(PROJECT_ROOT, args.card ?? ctx.config.models.proposer.cardPath);
       const proposer = await loadProposer(cardPath);
       const result = await withDb(ctx, async (db) => {
+        // One ticker: its own bars count; several: every stored bar.
+        await checkProposalDate(db, asOf, { purpose: 'propose', field: 'asOf', label: '--as-of', ...(args.tickers?.length === 1 ? { ticker: args.tickers[0] } : {}) });
         const universe = ctx.config.settings.market.universe;
         const tickers = args.tickers ?? (universe.length ? universe : (await barCoverage(db)).map((c) => c.ticker));
         return propose(db, { asOf, tickers, proposer, settings: ctx.config.settings });

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { QuorumError } from '../../contracts/errors.ts';
-import { parsePriceCsv, utcToNewYork, type Bar } from '../../market/index.ts';
+import { checkTradingDateIn, dailyBarTs, parsePriceCsv, utcToNewYork, type Bar } from '../../market/index.ts';
 import { SAMPLE_PRICES_DIR } from '../fixture.ts';
 
 /** The universe: daily closes of the Dow 30, 1990-12-31..2001-01-02 (close only). */
@@ -191,38 +191,28 @@ export interface BacktestRange {
 }
 
 /**
- * Checks a requested range against the data: both dates valid, from <= to, the whole range inside the
- * data, and at least `minTrainDays` trading days of bars before `from` for the first training window.
- * Dates that fall on a closed day snap inward to the nearest trading day. Errors name the field and
- * give the available range and the earliest allowed `--from`.
+ * Checks a requested range against the data with the date check every command uses
+ * (market/checkTradingDateIn over the view's days): both dates valid trading days, from <= to, and
+ * both inside the data, `from` with at least `minTrainDays` trading days of bars before it for the
+ * first training window. Errors name the field (`from`, `to`) and give the available range.
  */
 export function resolveRange(view: PriceView, fromRaw: string, toRaw: string, minTrainDays: number): BacktestRange {
   const from = parseDateFlag(fromRaw, 'from');
   const to = parseDateFlag(toRaw, 'to');
-  const first = view.days[0];
-  const last = view.days[view.days.length - 1];
-  if (first === undefined || last === undefined) throw new QuorumError('INPUT_INVALID', 'no prices loaded', { field: 'tickers' });
-  const earliest = view.days[minTrainDays];
-  const available = `available range ${first}..${last}; the earliest allowed --from is ${earliest ?? '(none: too little data)'} (${minTrainDays} trading days of history for the first training window)`;
+  if (view.days.length === 0) throw new QuorumError('INPUT_INVALID', 'no prices loaded', { field: 'tickers' });
+  const times = view.days.map((d) => dailyBarTs(d));
+  const options = {
+    purpose: 'backtest',
+    warmupBars: minTrainDays + 1,
+    warmupReason: `the first model's ${minTrainDays} training days and the day itself`,
+  } as const;
+  checkTradingDateIn(times, from, { ...options, field: 'from', label: '--from' });
+  checkTradingDateIn(times, to, { ...options, field: 'to', label: '--to' });
   if (from > to) throw new QuorumError('INPUT_INVALID', `--to ${to} is before --from ${from}`, { field: 'to' });
-  if (earliest === undefined) throw new QuorumError('INPUT_INVALID', `--from: the data has only ${view.days.length} trading days; ${available}`, { field: 'from' });
-  if (from < first) throw new QuorumError('INPUT_INVALID', `--from ${from} is before the first day of the data ${first}; ${available}`, { field: 'from' });
-  if (from < earliest) {
-    throw new QuorumError('INPUT_INVALID', `--from ${from} is before the first usable day ${earliest} (too little history before it to train the first model); ${available}`, {
-      field: 'from',
-    });
-  }
-  if (to > last) throw new QuorumError('INPUT_INVALID', `--to ${to} is after the last day of the data ${last}; ${available}`, { field: 'to' });
-  if (from > last) throw new QuorumError('INPUT_INVALID', `--from ${from} is after the last day of the data ${last}; ${available}`, { field: 'from' });
-  let fromIdx = view.days.findIndex((d) => d >= from);
-  let toIdx = -1;
-  for (let i = view.days.length - 1; i >= 0; i--) {
-    if ((view.days[i] ?? '') <= to) {
-      toIdx = i;
-      break;
-    }
-  }
-  if (fromIdx < 0 || toIdx < fromIdx) throw new QuorumError('INPUT_INVALID', `--from ${from} --to ${to}: no trading day in the range; ${available}`, { field: 'from' });
-  fromIdx = Math.max(fromIdx, minTrainDays);
-  return { fromIdx, toIdx, from: view.days[fromIdx] ?? from, to: view.days[toIdx] ?? to };
+  const fromIdx = view.indexOf(from);
+  const toIdx = view.indexOf(to);
+  // A trading day of the calendar on which no ticker of the universe has a bar (a gap in the data).
+  if (fromIdx < 0) throw new QuorumError('INPUT_INVALID', `--from ${from}: no bar of the universe is dated that day`, { field: 'from' });
+  if (toIdx < 0) throw new QuorumError('INPUT_INVALID', `--to ${to}: no bar of the universe is dated that day`, { field: 'to' });
+  return { fromIdx, toIdx, from, to };
 }

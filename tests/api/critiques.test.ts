@@ -95,6 +95,26 @@ describe.each(BACKENDS)('critiques over the API on $name', ({ open, available })
     expect((await t.db.query('SELECT id FROM committee_runs')).rows.length).toBe(runsBefore.rows.length);
   });
 
+  it.skipIf(!available)('answers 400 naming body.asOf for a date the stored bars cannot serve, with the range, and stores nothing', async () => {
+    const proposalsBefore = (await t.db.query('SELECT id FROM proposals')).rows.length;
+    const issuesOf = async (payload: unknown): Promise<Array<{ path: string; message: string }>> => {
+      const res = await post(payload);
+      expect(res.status).toBe(400);
+      const b = await body(res);
+      expect(b.error).toBe('INPUT_INVALID');
+      return b.issues as Array<{ path: string; message: string }>;
+    };
+    const range = 'available dates: 1991-03-13..2001-01-02 (from the first stored bar of DIS 1990-12-31, 51 bars';
+    const saturday = await issuesOf({ ticker: 'DIS', asOf: '1999-06-05' });
+    expect(saturday).toEqual([{ path: 'body.asOf', message: expect.stringContaining('asOf 1999-06-05 is not a trading day (a Saturday): the previous trading day is 1999-06-04, the next 1999-06-07') }]);
+    expect(saturday[0]?.message).toContain(range);
+    expect((await issuesOf({ ticker: 'DIS', asOf: '2030-01-02' }))[0]).toEqual({ path: 'body.asOf', message: expect.stringContaining('asOf 2030-01-02 is after the last stored bar of DIS 2001-01-02') });
+    // A time before the close sees only the earlier days' bars: the range starts a bar later.
+    expect((await issuesOf({ ticker: 'DIS', asOf: '1990-06-01T15:00:00Z' }))[0]?.message).toContain('asOf 1990-06-01T15:00:00.000Z is before the first usable date 1991-03-14; available dates: 1991-03-14..2001-01-02');
+    expect(await issuesOf({ ticker: 'ZZZZ', asOf: '1999-06-01' })).toEqual([{ path: 'body.ticker', message: expect.stringContaining('no bars for ZZZZ are stored') }]);
+    expect((await t.db.query('SELECT id FROM proposals')).rows.length).toBe(proposalsBefore);
+  });
+
   it.skipIf(!available)('streams the run node by node over SSE on a real socket', async () => {
     const proposal = makeProposal({ id: 'prop-api-sse', ticker: 'HD', asOf: '1999-06-01T20:00:00.000Z', featureSnapshotId: 'fs-api-sse' });
     const res = await fetch(`${base}/v1/critiques`, {

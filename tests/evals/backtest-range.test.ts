@@ -20,20 +20,19 @@ function refusal(from: string, to: string, minTrain = MIN_TRAIN): QuorumError {
 }
 
 describe('backtest range', () => {
-  it('refuses a --from before the data with the available range and the earliest allowed --from', () => {
+  it('refuses a --from before the data with the available range, from the first usable --from to the last stored bar', () => {
     const e = refusal('1980-01-02', '1995-06-30');
     expect(e.code).toBe('INPUT_INVALID');
-    expect(e.details).toMatchObject({ field: 'from' });
-    expect(e.message).toContain('--from 1980-01-02 is before the first day of the data 1990-12-31');
-    expect(e.message).toContain('available range 1990-12-31..2001-01-02');
+    expect(e.details).toMatchObject({ field: 'from', firstUsable: '1991-12-30', lastUsable: '2001-01-02', firstBar: '1990-12-31' });
     // The 253rd trading day: 252 days of history before it.
-    expect(e.message).toContain('earliest allowed --from is 1991-12-30');
+    expect(e.message).toContain('--from 1980-01-02 is before the first usable date 1991-12-30');
+    expect(e.message).toContain('available dates: 1991-12-30..2001-01-02 (from the first stored bar 1990-12-31, 253 bars');
   });
 
   it('refuses a --from inside the data but without a training window before it', () => {
     const e = refusal('1991-06-03', '1995-06-30');
     expect(e.details).toMatchObject({ field: 'from' });
-    expect(e.message).toContain('--from 1991-06-03 is before the first usable day 1991-12-30');
+    expect(e.message).toContain('--from 1991-06-03 is before the first usable date 1991-12-30');
     // A shorter window moves the earliest day earlier.
     expect(resolveRange(view, '1991-06-03', '1995-06-30', 100).from).toBe('1991-06-03');
   });
@@ -41,7 +40,7 @@ describe('backtest range', () => {
   it('refuses a --to after the data, naming --to', () => {
     const e = refusal('1995-01-03', '2005-01-03');
     expect(e.details).toMatchObject({ field: 'to' });
-    expect(e.message).toContain('--to 2005-01-03 is after the last day of the data 2001-01-02');
+    expect(e.message).toContain('--to 2005-01-03 is after the last stored bar 2001-01-02; available dates: 1991-12-30..2001-01-02');
   });
 
   it('refuses --from after --to', () => {
@@ -57,13 +56,17 @@ describe('backtest range', () => {
     expect(() => parseDateFlag('1995-1-3', 'from')).toThrow(/--from: expected a date/);
   });
 
-  it('refuses a range with no trading day in it', () => {
-    // A Saturday and a Sunday.
-    expect(refusal('1995-01-07', '1995-01-08').message).toContain('no trading day in the range');
+  it('refuses a --from or --to that is not a trading day, naming the trading days on either side', () => {
+    const saturday = refusal('1995-01-07', '1995-06-30');
+    expect(saturday.details).toMatchObject({ field: 'from', previousTradingDay: '1995-01-06', nextTradingDay: '1995-01-09' });
+    expect(saturday.message).toContain('--from 1995-01-07 is not a trading day (a Saturday): the previous trading day is 1995-01-06, the next 1995-01-09');
+    const goodFriday = refusal('1995-01-03', '1995-04-14');
+    expect(goodFriday.details).toMatchObject({ field: 'to' });
+    expect(goodFriday.message).toContain('--to 1995-04-14 is not a trading day (Good Friday): the previous trading day is 1995-04-13, the next 1995-04-17');
   });
 
-  it('snaps a range onto the trading days inside it', () => {
-    const r = resolveRange(view, '1995-01-01', '1995-12-31', MIN_TRAIN);
+  it('maps an accepted range onto the trading days', () => {
+    const r = resolveRange(view, '1995-01-03', '1995-12-29', MIN_TRAIN);
     expect(r).toMatchObject({ from: '1995-01-03', to: '1995-12-29' });
     expect(view.days[r.fromIdx]).toBe('1995-01-03');
     expect(view.days[r.toIdx]).toBe('1995-12-29');
