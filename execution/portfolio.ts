@@ -41,7 +41,8 @@ export async function buildPortfolioSnapshot(
     account.cash,
     broker.name,
   ]);
-  const peakRes = await db.query('SELECT max(equity) AS peak FROM equity_history');
+  // Point in time: a session dated before others that already ran sees neither their equity nor their orders.
+  const peakRes = await db.query('SELECT max(equity) AS peak FROM equity_history WHERE ts <= $1', [asOf]);
   const peak = z.object({ peak: z.number().nullable() }).parse(peakRes.rows[0]).peak ?? account.equity;
 
   const opened = await db.query('SELECT ticker, opened_at FROM positions');
@@ -69,16 +70,21 @@ export async function buildPortfolioSnapshot(
   }
 
   const dayStart = `${asOf.slice(0, 10)}T00:00:00Z`;
-  const recent = await db.query(`SELECT created_at FROM order_intents WHERE created_at >= $1 ORDER BY created_at`, [dayStart]);
-  const recentOrderTimes = recent.rows.map((r) => z.object({ created_at: z.coerce.date() }).parse(r).created_at.toISOString());
+  // An intent's time is its decision clock (payload createdAt), not when the row was written: a demo's are its as-of.
+  const recent = await db.query(
+    `SELECT payload->>'createdAt' AS at FROM order_intents
+      WHERE (payload->>'createdAt')::timestamptz >= $1 AND (payload->>'createdAt')::timestamptz <= $2 ORDER BY 1`,
+    [dayStart, asOf],
+  );
+  const recentOrderTimes = recent.rows.map((r) => new Date(z.object({ at: z.string() }).parse(r).at).toISOString());
 
   // A day trade: a ticker bought and sold on the same day, counted over the last 5 business days.
   const since = businessDaysBack(asOf, BUSINESS_DAYS_PDT - 1);
   const dt = await db.query(
     `SELECT count(*)::int AS n FROM (
-       SELECT ticker, filled_at::date AS d FROM fills WHERE filled_at::date >= $1::date
+       SELECT ticker, filled_at::date AS d FROM fills WHERE filled_at::date >= $1::date AND filled_at <= $2
         GROUP BY ticker, filled_at::date HAVING count(DISTINCT side) = 2) t`,
-    [since],
+    [since, asOf],
   );
   const dayTrades = z.object({ n: z.coerce.number() }).parse(dt.rows[0]).n;
 

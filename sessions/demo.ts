@@ -2,23 +2,28 @@ import path from 'node:path';
 import { PROJECT_ROOT, type Config, type Logger } from '../config/index.ts';
 import { errorMessage } from '../contracts/index.ts';
 import { openDb, pgliteDir } from '../db/index.ts';
-import { createBroker, startPaperExchange, syncOpenOrders } from '../execution/index.ts';
+import { createBroker, startPaperExchange } from '../execution/index.ts';
 import { openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
 import { barCoverage, ingestPriceCsv, newYorkToUtc } from '../market/index.ts';
-import { loadProposer, registerModel } from '../ml/index.ts';
+import { checkProposalDate, loadProposer, registerModel } from '../ml/index.ts';
 import { companyMatcher, createEmbedder, importNews, searchNews } from '../rag/index.ts';
 import { loadReportData, type ReportData } from './report-data.ts';
 import { runSession } from './run.ts';
 
 /** A trading day inside the bundled Dow 30 data (1991-2000), at midday New York time. */
 export const DEFAULT_DEMO_DATE = '1999-06-01';
+/** The demo session's New York time of day. */
+export const DEMO_TIME = { hour: 12, minute: 30 } as const;
 export const DEMO_PRICES = path.join(PROJECT_ROOT, 'data/samples/prices/DowJones30.csv');
 export const DEMO_NEWS = path.join(PROJECT_ROOT, 'data/samples/news-reuters-1987');
 
 export interface DemoOptions {
   config: Config;
   log: Logger;
-  /** YYYY-MM-DD inside the bundled data; the session runs at 12:30 New York time that day. */
+  /**
+   * YYYY-MM-DD, a trading day inside the stored bars (the bundled ones: 1991-03-14..2001-01-02); the
+   * session runs at 12:30 New York time that day and its orders fill at that day's close.
+   */
   date?: string;
   backend?: BackendChoice;
   onProgress?: (message: string) => void;
@@ -39,8 +44,11 @@ export interface DemoResult {
 /**
  * The whole product on embedded defaults: migrate the database (PGlite unless DATABASE_URL), import the
  * bundled prices and news once, load the committed default model, start the paper exchange in-process,
- * run one committee session, let the exchange fill the next bar, and write the report. Running it again
- * for the same date reports the stored session (one session per slot).
+ * run one committee session at the paper exchange's clock set to that date (also after a later date
+ * ran), let the exchange fill the session's next bar, and write the report. Running it again for the
+ * same date reports the stored session (one session per slot). A date that is no trading day, or
+ * outside the stored bars and the feature warm-up, is refused (INPUT_INVALID, field `date`) before the
+ * slow news import.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { config, log } = options;
@@ -49,7 +57,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     options.onProgress?.(m);
   };
   const date = options.date ?? DEFAULT_DEMO_DATE;
-  const asOf = newYorkToUtc(date, 12, 30);
+  const asOf = newYorkToUtc(date, DEMO_TIME.hour, DEMO_TIME.minute);
   const db = await openDb(config);
   const database = db.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `PGlite at ${pgliteDir(config)}`;
   say(`database: ${database}, migrated`);
@@ -60,6 +68,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const res = await ingestPriceCsv(db, DEMO_PRICES);
       say(`  ${res.bars} bars of ${res.tickers.length} tickers`);
     }
+    await checkProposalDate(db, date, { purpose: 'demo', field: 'date', label: '--date', at: DEMO_TIME });
     const embedder = await createEmbedder(config);
     const news = await db.query('SELECT count(*)::int AS n FROM news_items');
     if (Number(news.rows[0]?.n ?? 0) === 0) {
@@ -103,15 +112,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         searchNews: (q) => searchNews(db, embedder, q),
         now: () => asOf,
         checkpointer: checkpointer.saver,
+        exchangeClock: exchange.exchange,
       },
       { asOf, kind: 'demo', slot: `demo ${date} 12:30 America/New_York`, onProgress: options.onProgress },
     );
-    if (outcome.created) {
-      // Let the simulated market move one bar so market orders fill, then record the fills.
-      const now = await exchange.exchange.advanceBars(1);
-      const synced = await syncOpenOrders(db, broker);
-      say(`paper exchange advanced to ${now}; ${synced} order(s) synced`);
-    }
     const report = await loadReportData(db, outcome.sessionId, asOf);
     return {
       sessionId: outcome.sessionId,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Proposal, QuorumError } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { QUEUE_JUDGE, type JobQueue, type JudgeJob } from './queue.ts';
-import { finishSession, judgeProposal, prepareSession, type RunSessionOptions, type SessionEnv } from './run.ts';
+import { fillNextBar, finishSession, judgeProposal, prepareSession, type RunSessionOptions, type SessionEnv } from './run.ts';
 import type { WrittenReport } from './report.ts';
 
 /** How long a coordinator waits for the workers before giving up on a session. */
@@ -76,6 +76,7 @@ export async function runDistributedSession(
     if (Date.now() > deadline) throw new QuorumError('INTERNAL', `session ${prepared.sessionId}: ${ids.length - done.length} judge job(s) unfinished after the wait`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+  await fillNextBar(env, options);
   const report = await finishSession(env, prepared.sessionId, prepared.proposals);
   return { sessionId: prepared.sessionId, created: true, jobs: ids.length, failedJobs: failed, report };
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { PROJECT_ROOT, type Config, type Logger } from '../config/index.ts';
 import { errorMessage } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
-import { createBroker } from '../execution/index.ts';
+import { createBroker, httpExchangeClock } from '../execution/index.ts';
 import { openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
 import { loadProposer } from '../ml/index.ts';
 import { createEmbedder, searchNews } from '../rag/index.ts';
@@ -16,13 +16,15 @@ export interface BuiltEnv {
 /**
  * Everything a session needs, from the configuration: the broker (local paper exchange or Alpaca),
  * the committee backend (auto: Ollama, else llama.cpp, else the rules baseline, announced), the
- * proposer, point-in-time news search and one checkpointer. `now` is the wall clock.
+ * proposer, point-in-time news search and one checkpointer. `now` is the wall clock unless given.
+ * With `exchangeClock`, sessions on the paper exchange set its simulated clock to their as-of (see
+ * SessionEnv.exchangeClock).
  */
 export async function buildSessionEnv(
   db: Db,
   config: Config,
   log: Logger,
-  options: { backend?: BackendChoice; paperExchangeUrl?: string; now?: () => string } = {},
+  options: { backend?: BackendChoice; paperExchangeUrl?: string; now?: () => string; exchangeClock?: boolean } = {},
 ): Promise<BuiltEnv> {
   const closers: Array<() => Promise<void>> = [];
   try {
@@ -44,11 +46,14 @@ export async function buildSessionEnv(
     } catch (error) {
       log.warn({ err: errorMessage(error) }, 'news search unavailable: agents get a typed tool error instead');
     }
+    const broker = createBroker(config, { paperExchangeUrl: options.paperExchangeUrl });
+    const exchangeUrl = options.paperExchangeUrl ?? `http://127.0.0.1:${config.settings.execution.paperExchange.port}`;
     const env: SessionEnv = {
       db,
       config,
       log,
-      broker: createBroker(config, { paperExchangeUrl: options.paperExchangeUrl }),
+      broker,
+      ...(options.exchangeClock && broker.name === 'paper-exchange' ? { exchangeClock: httpExchangeClock(exchangeUrl) } : {}),
       backend,
       proposer,
       searchNews: search,

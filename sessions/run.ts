@@ -3,14 +3,14 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { Config, Logger } from '../config/index.ts';
-import { Verdict, errorMessage, type Proposal, type RiskDecision } from '../contracts/index.ts';
+import { QuorumError, Verdict, errorMessage, type Proposal, type RiskDecision } from '../contracts/index.ts';
 import { appendAudit, type Db } from '../db/index.ts';
-import { reconcile, type Broker, type SubmitOutcome } from '../execution/index.ts';
+import { reconcile, syncOpenOrders, type Broker, type ExchangeClock, type SubmitOutcome } from '../execution/index.ts';
 import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint';
 import { runCommittee, type SelectedBackend } from '../graph/index.ts';
 import { runOrderStage } from './order-graph.ts';
 import { barCoverage } from '../market/index.ts';
-import { propose, type Proposer } from '../ml/index.ts';
+import { checkProposalDate, propose, type Proposer } from '../ml/index.ts';
 import type { NewsSearcher } from '../tools/index.ts';
 import { writeSessionReport, type WrittenReport } from './report.ts';
 
@@ -30,6 +30,12 @@ export interface SessionEnv {
   now: () => string;
   /** One committee checkpointer shared by the session's runs (see graph/openCheckpointer). */
   checkpointer: BaseCheckpointSaver;
+  /**
+   * The paper exchange's simulated clock, when the session drives it: set to the session's as-of before
+   * it reconciles and, for a session at a past time, moved one bar on after its orders, so they fill
+   * at the session's own next bar (the demo, `quorum session run`).
+   */
+  exchangeClock?: ExchangeClock;
 }
 
 /** What happened to one proposal. */
@@ -61,6 +67,14 @@ export interface RunSessionOptions {
   /** Default: settings.market.universe, or every ticker with bars. */
   tickers?: readonly string[];
   topN?: number;
+  /**
+   * True when the session runs at the wall clock (`quorum session run` without --as-of, scheduled slots):
+   * its newest bar must be at most settings sessions.maxBarAgeTradingDays old. Otherwise `asOf` is a
+   * past time: a trading day inside the stored bars, with a bar after it to fill at.
+   */
+  live?: boolean;
+  /** How errors name the as-of (default `asOf`), e.g. `--as-of`. */
+  asOfLabel?: string;
   onProgress?: (message: string) => void;
 }
 
@@ -127,9 +141,46 @@ interface PreparedSession {
   proposals: number;
 }
 
-/** Session row, startup reconciliation, proposals, the top N. A slot that already ran returns created=false. */
+/**
+ * Refuses a session whose time the data cannot serve, before anything is stored: a past time must be
+ * a trading day inside the stored bars with a bar after it to fill at, and needs the paper exchange
+ * (a real broker fills at today's prices); a live session needs fresh bars.
+ */
+async function checkSessionTime(env: SessionEnv, options: RunSessionOptions): Promise<void> {
+  const label = options.asOfLabel ?? 'asOf';
+  if (!options.live && env.broker.name !== 'paper-exchange') {
+    throw new QuorumError(
+      'INPUT_INVALID',
+      `${label} ${options.asOf}: a session at a past time needs the local paper exchange (settings.yaml execution.broker: paper-exchange), which fills at that time's next bar; ${env.broker.name} would fill at today's prices`,
+      { field: 'asOf', broker: env.broker.name },
+    );
+  }
+  await checkProposalDate(env.db, options.asOf, {
+    purpose: options.live ? 'live' : options.kind === 'demo' ? 'demo' : 'session',
+    field: 'asOf',
+    label,
+    maxBarAgeTradingDays: env.config.settings.sessions.maxBarAgeTradingDays,
+  });
+}
+
+/**
+ * For a session at a past time on the paper exchange: move its clock one bar on (the session's next
+ * bar, where its market orders fill) and record the fills. Nothing later is filled in this session.
+ */
+export async function fillNextBar(env: SessionEnv, options: RunSessionOptions): Promise<void> {
+  if (options.live || !env.exchangeClock) return;
+  const now = await env.exchangeClock.advanceBars(1);
+  const synced = await syncOpenOrders(env.db, env.broker);
+  progress(env, options, `paper exchange advanced to the next bar ${now}; ${synced} order(s) synced`);
+}
+
+/**
+ * Checks the session's time, then the session row, startup reconciliation, proposals, the top N. A
+ * slot that already ran returns created=false.
+ */
 export async function prepareSession(env: SessionEnv, options: RunSessionOptions): Promise<PreparedSession> {
   const { db, config } = env;
+  await checkSessionTime(env, options);
   const sessionId = sessionIdFor(options.slot);
   if (!(await createSession(db, sessionId, options, env.backend.name))) {
     progress(env, options, `slot ${options.slot ?? ''} already has session ${sessionId}: not run again`);
@@ -138,6 +189,11 @@ export async function prepareSession(env: SessionEnv, options: RunSessionOptions
   await appendAudit(db, 'session.started', 'session', sessionId, { asOf: options.asOf, kind: options.kind, backend: env.backend.name });
   progress(env, options, env.backend.notice);
   try {
+    if (env.exchangeClock) {
+      // The exchange prices and fills at the session's own time, also when a later date ran before.
+      const now = await env.exchangeClock.startSession(options.asOf);
+      progress(env, options, `paper exchange clock set to ${now}`);
+    }
     // Startup reconciliation: a failure halts trading (risk then denies every new order).
     const rec = await reconcile(db, env.broker);
     progress(env, options, `reconciled with the broker: ${JSON.stringify(rec)}`);
@@ -209,6 +265,7 @@ export async function runSession(env: SessionEnv, options: RunSessionOptions): P
   try {
     const limit = pLimit(env.config.settings.committee.concurrency);
     const judged = await Promise.all(prepared.chosen.map((p) => limit(() => judgeSafely(env, prepared.sessionId, p, options.onProgress))));
+    await fillNextBar(env, options);
     const report = await finishSession(env, prepared.sessionId, prepared.proposals);
     progress(env, options, `report: ${report.html}`);
     return { sessionId: prepared.sessionId, created: true, judged, report, notice: env.backend.notice };

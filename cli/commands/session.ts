@@ -28,9 +28,11 @@ export function registerSession(program: Command): void {
     .action(async (raw: unknown) => {
       const args = parseOrThrow(RunArgs, raw, 'quorum session run');
       const ctx = cliContext();
+      // Without --as-of the session is live (wall clock, fresh bars required); with it, a past time on the paper exchange's clock.
+      const live = args.asOf === undefined;
       const asOf = args.asOf ?? new Date().toISOString();
       const db = await openDb(ctx.config);
-      const built = await buildSessionEnv(db, ctx.config, ctx.log, { backend: args.backend });
+      const built = await buildSessionEnv(db, ctx.config, ctx.log, { backend: args.backend, now: live ? undefined : () => asOf, exchangeClock: true });
       try {
         process.stderr.write(`${built.env.backend.notice}\n`);
         const slot = `manual ${slotName(new Date(asOf), ctx.config.settings.market.timezone)}`;
@@ -41,12 +43,12 @@ export function registerSession(program: Command): void {
               try {
                 // This process judges too, so a session completes even with no other worker running.
                 await startJudgeWorker(built.env, queue, ctx.config.settings.committee.concurrency);
-                return await runDistributedSession(built.env, queue, { asOf, kind: 'manual', slot, onProgress });
+                return await runDistributedSession(built.env, queue, { asOf, kind: 'manual', slot, onProgress, live, asOfLabel: live ? 'now' : '--as-of' });
               } finally {
                 await queue.stop();
               }
             })()
-          : await runSession(built.env, { asOf, kind: 'manual', slot, onProgress });
+          : await runSession(built.env, { asOf, kind: 'manual', slot, onProgress, live, asOfLabel: live ? 'now' : '--as-of' });
         if (args.json) printJson(outcome);
         else process.stdout.write(`session ${outcome.sessionId}${outcome.created ? '' : ' (slot already ran)'}; report ${outcome.report?.html ?? '-'}\n`);
       } finally {
@@ -110,12 +112,13 @@ export function registerSession(program: Command): void {
       const ctx = cliContext();
       const url = requireDatabaseUrl(ctx.config.secrets.databaseUrl, 'quorum worker');
       const db = await openDb(ctx.config);
-      const built = await buildSessionEnv(db, ctx.config, ctx.log);
+      const built = await buildSessionEnv(db, ctx.config, ctx.log, { exchangeClock: true });
       const queue = await JobQueue.start(url);
       process.stderr.write(`${built.env.backend.notice}\nworker judging up to ${args.concurrency} proposal(s) at once\n`);
       await startJudgeWorker(built.env, queue, args.concurrency);
       await queue.workSessions(async (job) => {
-        await runDistributedSession(built.env, queue, { asOf: job.asOf, kind: 'scheduled', slot: job.slot });
+        // Scheduled slots run at the wall clock: live.
+        await runDistributedSession(built.env, queue, { asOf: job.asOf, kind: 'scheduled', slot: job.slot, live: true });
       });
       const shutdown = (): void => {
         void queue

@@ -257,9 +257,11 @@ export function createPaperExchangeApp(exchange: PaperExchange, options: { fault
 
   // The simulated clock (not an Alpaca endpoint): tests and the demo step through bars with it.
   app.get('/v1/sim/clock', async (c) => c.json({ now: await exchange.now() }));
+  // `session: true` sets the clock for a session at `now`, back as well as forward (PaperExchange.startSession).
   app.post('/v1/sim/clock', async (c) => {
-    const body = parseBody(z.object({ now: z.iso.datetime({ offset: true }) }).strict(), await readJsonBody(c));
-    await exchange.setNow(body.now);
+    const body = parseBody(z.object({ now: z.iso.datetime({ offset: true }), session: z.boolean().optional() }).strict(), await readJsonBody(c));
+    if (body.session) await exchange.startSession(body.now);
+    else await exchange.setNow(body.now);
     return c.json({ now: await exchange.now() });
   });
   app.post('/v1/sim/advance', async (c) => {

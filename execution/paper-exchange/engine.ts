@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Settings } from '../../config/index.ts';
 import type { Db, Queryable } from '../../db/index.ts';
 import { barsAsOf, lastBar, type Bar } from '../../market/index.ts';
-import { nyDate, weekdaysBetween } from './market-time.ts';
+import { nyDate, nyInstant, weekdaysBetween } from './market-time.ts';
 
 /** The paper exchange's settings (settings.execution.paperExchange). */
 export type PaperExchangeSettings = Settings['execution']['paperExchange'];
@@ -470,8 +470,33 @@ export class PaperExchange {
   }
 
   /**
+   * Sets the clock for a session at `asOf`: forward as `setNow` (filling what the bars in between
+   * trigger), or back when the session is dated before the clock (an earlier date run after a later
+   * one). Going back fills and undoes nothing, and the book keeps what later-dated sessions did; their
+   * orders keep working only on bars that close after they were placed (`matchBar`), so the session's
+   * own orders are priced and filled from its own next bar. Returns the new now.
+   */
+  async startSession(asOf: string): Promise<string> {
+    const to = new Date(Date.parse(asOf)).toISOString();
+    if (Date.parse(to) >= Date.parse(await this.now())) {
+      await this.setNow(to);
+      return to;
+    }
+    await this.db.transaction(async (tx) => {
+      await this.lockedAccount(tx);
+      await tx.query('UPDATE paper_account SET sim_now = $1 WHERE id = 1', [to]);
+      // last_equity is the book at the close before the new day, as a forward move leaves it.
+      const dayStart = new Date(nyInstant(nyDate(to), 0)).toISOString();
+      const prev = await tx.query('SELECT max(ts) AS ts FROM bars WHERE ts < $1', [dayStart]);
+      const prevClose = z.object({ ts: z.coerce.date().nullable() }).parse(prev.rows[0]).ts;
+      if (prevClose) await this.markLastEquity(tx, prevClose.toISOString());
+    });
+    return to;
+  }
+
+  /**
    * Moves the simulated clock forward to `to`, filling what every bar in between triggers, bar by bar.
-   * The clock never moves back (a 422).
+   * The clock never moves back here (a 422); a session dated earlier than the clock uses `startSession`.
    */
   async setNow(to: string): Promise<void> {
     await this.db.transaction(async (tx) => {

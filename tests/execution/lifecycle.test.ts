@@ -64,9 +64,12 @@ describe.each(BACKENDS)('order lifecycle through the real Alpaca SDK over HTTP (
       tradingState: 'ACTIVE',
       positions: [expect.objectContaining({ ticker: 'MSFT', qty: 10, avgPrice: 100.2, sector: 'Technology' })],
       openOrders: [expect.objectContaining({ ticker: 'MSFT', clientOrderId: intent.clientOrderId })],
-      recentOrderTimes: [expect.any(String)],
+      // The order was decided at the exchange's 2020 clock: not one of today's orders for the throttle.
+      recentOrderTimes: [],
     });
     expect(snapshot.equity).toBeCloseTo(snapshot.cash + 10 * CLOSES[ENTRY_DAY + 1]!, 6);
+    // Read at the decision's own clock, the throttle counts it.
+    expect((await buildPortfolioSnapshot(t.db, broker, loadConfig({ env: {} }), { asOf: intent.createdAt })).recentOrderTimes).toEqual([intent.createdAt]);
 
     // Two bars later the low goes through 97: the stop leg fills, the take-profit leg is canceled.
     await px.exchange.advanceBars(2);
