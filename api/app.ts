@@ -14,6 +14,9 @@ import { CritiqueRequest, getCritique, proposalForRequest } from './critiques.ts
 import { bearerAuth, requireScope, type AuthEnv } from './auth.ts';
 import { ErrorBody, badRequest, toErrorResponse, validationHook } from './errors.ts';
 import { createMetrics } from './metrics.ts';
+import { named } from './openapi.ts';
+import { LOCAL_KEY_HEADER, LocalTokenReply, LocalTokenRequest, localKeyMatches } from './local-admin.ts';
+import { createApiToken } from './tokens.ts';
 import { auditChainForOrder, getSession, getVerdict, listSessions, portfolioView } from './read-models.ts';
 
 export interface AppDeps {
@@ -22,6 +25,8 @@ export interface AppDeps {
   log?: Logger;
   /** What the committee needs (backend, proposer, news search, checkpointer). Without it, critiques answer 503. */
   session?: SessionEnv;
+  /** The key of `<dataDir>/serve.json`: enables POST /local/tokens for the user who started the server. */
+  localKey?: string;
 }
 
 /** Verdicts are immutable once stored, so reads are cached (bounded). */
@@ -51,9 +56,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook });
   const metrics = createMetrics(db);
   const verdictCache = new Map<string, Verdict>();
-  // zod 4 gives `.openapi()` only to schemas made after @hono/zod-openapi loads; contracts/ is plain zod,
-  // so its schemas are named through the registry instead.
-  const VerdictSchema = app.openAPIRegistry.register('Verdict', Verdict);
+  const VerdictSchema = named('Verdict', Verdict);
 
   app.onError((error, c) => {
     if (!(error instanceof HTTPException) || error.status >= 500) deps.log?.error({ err: error, path: c.req.path }, 'request failed');
@@ -99,6 +102,29 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
     security: [{ bearer: [] }],
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  // Token creation for local processes while this server owns the embedded database (api/local-admin.ts).
+  const localKey = deps.localKey;
+  if (localKey) {
+    app.openAPIRegistry.registerComponent('securitySchemes', 'localKey', { type: 'apiKey', in: 'header', name: LOCAL_KEY_HEADER });
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: '/local/tokens',
+        summary: 'Create an API token (for `quorum token create` on this machine while the server owns the embedded database)',
+        security: [{ localKey: [] }],
+        request: { body: { required: true, content: { 'application/json': { schema: LocalTokenRequest } } } },
+        responses: { 200: { description: 'The token, shown once', content: { 'application/json': { schema: LocalTokenReply } } }, ...errors },
+      }),
+      async (c) => {
+        if (!localKeyMatches(localKey, c.req.header(LOCAL_KEY_HEADER))) {
+          throw new QuorumError('UNAUTHORIZED', `missing or wrong ${LOCAL_KEY_HEADER} (see serve.json in the data directory)`);
+        }
+        const { scope, name } = c.req.valid('json');
+        return c.json(await createApiToken(db, name, scope), 200);
+      },
+    );
+  }
 
   // Everything else needs a token; requests are rate limited per token.
   const auth = bearerAuth(db, config.secrets.apiToken);
