@@ -1,6 +1,7 @@
 export type { Db, Queryable, QueryResult, Row } from './db.ts';
-export { toVectorLiteral, valueGroups } from './db.ts';
+export { fromVectorLiteral, toVectorLiteral, valueGroups } from './db.ts';
 export { openPglite } from './pglite.ts';
+export { readDirLock, lockPath, type DirLockOwner } from './lock.ts';
 export { openPostgres, type PostgresOptions } from './postgres.ts';
 export { migrate, readMigrations, MIGRATIONS_DIR, type Migration, type MigrateResult } from './migrate.ts';
 export { openDb, pgliteDir, type OpenDbOptions } from './open.ts';

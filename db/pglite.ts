@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite, messages, parse as pgliteParse, protocol, type Results, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import type { Db, Queryable, QueryResult, Row } from './db.ts';
+import { acquireDirLock } from './lock.ts';
 
 function toResult<R extends Row>(res: Results<R>): QueryResult<R> {
   // PGlite reports affectedRows 0 for a SELECT; node-postgres counts the rows returned.
@@ -125,11 +126,19 @@ class OneCallQuery {
 
 /**
  * The embedded default: PGlite with pgvector, persisted under `dir` (or in memory when `dir` is null).
- * PGlite is single-connection, so transactions are serialised by PGlite itself.
+ * PGlite is single-connection, so transactions are serialised by PGlite itself. A directory is owned by
+ * one process at a time (db/lock.ts): another process opening it gets DB_LOCKED naming the owner.
  */
 export async function openPglite(dir: string | null): Promise<Db> {
   if (dir) mkdirSync(dir, { recursive: true });
-  const pg = await PGlite.create(dir ?? undefined, { extensions: { vector } });
+  const lock = dir ? acquireDirLock(dir) : null;
+  let pg: PGlite;
+  try {
+    pg = await PGlite.create(dir ?? undefined, { extensions: { vector } });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const fast = new OneCallQuery(pg);
   return {
     kind: 'pglite',
@@ -144,7 +153,11 @@ export async function openPglite(dir: string | null): Promise<Db> {
       return pg.transaction((tx) => fn(wrapTransaction(tx, fast)));
     },
     async close(): Promise<void> {
-      await pg.close();
+      try {
+        await pg.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }
