@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { createApiToken, revokeApiToken, TokenScope } from '../../api/index.ts';
-import { parseOrThrow } from '../../contracts/index.ts';
+import { createApiToken, createTokenThroughServer, readServeFile, revokeApiToken, TokenScope } from '../../api/index.ts';
+import { QuorumError, parseOrThrow } from '../../contracts/index.ts';
+import { readDirLock, pgliteDir } from '../../db/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 
 const CreateOptions = z.object({ scope: TokenScope, name: z.string().min(1).max(100), json: z.boolean().optional() }).strict();
@@ -17,9 +18,20 @@ export function registerToken(program: Command): void {
     .action(async (raw: unknown) => {
       const opts = parseOrThrow(CreateOptions, raw, 'quorum token create');
       const ctx = cliContext();
-      const created = await withDb(ctx, (db) => createApiToken(db, opts.name, opts.scope));
-      if (opts.json) printJson({ ...created, scope: opts.scope, name: opts.name });
-      else process.stdout.write(`${created.token}\n(id ${created.id}, scope ${opts.scope}; store it now: only its hash is kept)\n`);
+      let created: { id: string; token: string };
+      let via: string | null = null;
+      try {
+        created = await withDb(ctx, (db) => createApiToken(db, opts.name, opts.scope));
+      } catch (error) {
+        // The embedded database is owned by a running `quorum serve`: ask it (api/local-admin.ts).
+        const owner = QuorumError.is(error, 'DB_LOCKED') ? readDirLock(pgliteDir(ctx.config)) : null;
+        const serve = readServeFile(ctx.config.dataDir);
+        if (!owner || !serve || serve.pid !== owner.pid) throw error;
+        created = await createTokenThroughServer(serve, { scope: opts.scope, name: opts.name });
+        via = `created through quorum serve (pid ${serve.pid}, ${serve.url}), which owns the embedded database`;
+      }
+      if (opts.json) printJson({ ...created, scope: opts.scope, name: opts.name, via });
+      else process.stdout.write(`${created.token}\n(id ${created.id}, scope ${opts.scope}; store it now: only its hash is kept${via ? `; ${via}` : ''})\n`);
     });
   token
     .command('list')
