@@ -1,3 +1,4 @@
+import pgvector from 'pgvector';
 /** A row as the driver returns it: parse it with a zod schema before use. */
 export type Row = Record<string, unknown>;
 
@@ -21,9 +22,20 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-/** pgvector's text form of a vector, for a `$n::vector` parameter. */
+/** pgvector's text form of a vector, for a `$n::vector` parameter (the pgvector package's own encoder). */
 export function toVectorLiteral(values: readonly number[]): string {
-  return `[${values.join(',')}]`;
+  const sql: unknown = pgvector.toSql([...values]);
+  if (typeof sql !== 'string') throw new TypeError('pgvector.toSql did not return text');
+  return sql;
+}
+
+/** A vector read back as text (`embedding::text`), decoded by the pgvector package. */
+export function fromVectorLiteral(text: string): number[] {
+  const values: unknown = pgvector.fromSql(text);
+  if (!Array.isArray(values) || !values.every((v): v is number => typeof v === 'number' && Number.isFinite(v))) {
+    throw new TypeError(`not a pgvector vector: ${text.slice(0, 40)}`);
+  }
+  return values;
 }
 
 /**

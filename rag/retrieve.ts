@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { QuorumError } from '../contracts/errors.ts';
 import { parseOrThrow } from '../contracts/parse.ts';
-import { getEmbeddingStore, toVectorLiteral, type Db, type EmbeddingStoreInfo } from '../db/index.ts';
+import { fromVectorLiteral, getEmbeddingStore, toVectorLiteral, type Db, type EmbeddingStoreInfo } from '../db/index.ts';
 import type { Embedder } from './embeddings.ts';
 import { NewsSearchQuery, TickerMatch, type NewsSearchResult } from './schema.ts';
 
@@ -39,14 +39,9 @@ const Candidate = z.object({
 
 /** pgvector's text form `[x,y,…]` as a unit-length vector (all zeros stays zeros), so cosine is a dot product. */
 function parseUnitVector(text: string): Float64Array {
-  const parts = text.slice(1, -1).split(',');
-  const v = new Float64Array(parts.length);
+  const v = Float64Array.from(fromVectorLiteral(text));
   let norm = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const x = Number(parts[i]);
-    v[i] = x;
-    norm += x * x;
-  }
+  for (const x of v) norm += x * x;
   if (norm > 0) {
     const inv = 1 / Math.sqrt(norm);
     for (let i = 0; i < v.length; i++) v[i] = (v[i] ?? 0) * inv;
