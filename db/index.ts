@@ -7,3 +7,4 @@ export { migrate, readMigrations, MIGRATIONS_DIR, type Migration, type MigrateRe
 export { openDb, pgliteDir, type OpenDbOptions } from './open.ts';
 export { bindEmbeddingStore, getEmbeddingStore, EmbeddingStoreInfo } from './embedding-store.ts';
 export { appendAudit } from './audit.ts';
+export { TimestampColumn, NullableTimestampColumn, JsonColumn, queryRow, queryRows } from './rows.ts';

@@ -24,3 +24,4 @@ export * from './paper-exchange/index.ts';
 export { reconcile, intentCounts, type ReconcileReport } from './reconcile.ts';
 export { buildPortfolioSnapshot } from './portfolio.ts';
 export { runExitMonitor, macdCrossedAgainst, EXIT_MACD, type ExitAction, type ExitKind, type ExitMonitorOptions } from './exit-monitor.ts';
+export * from './read-models.ts';

@@ -49,3 +49,4 @@ export {
 } from './proposer.ts';
 export { registerModel, setModelStage, listModels, ModelStage, RegisteredModel } from './registry.ts';
 export { storeOutsideProposal, type ProposalOrigin } from './store-proposal.ts';
+export * from './read-models.ts';

@@ -7,3 +7,4 @@ export { runDistributedSession, startJudgeWorker, loadProposal, DEFAULT_SESSION_
 export { buildSessionEnv, type BuiltEnv } from './env.ts';
 export { nextSlots, scheduleSlots, slotName, type Slot } from './schedule.ts';
 export { runOrderStage, answerApproval, listApprovals, ApprovalAnswer, approvalIdOf, orderThreadId, type OrderStageResult } from './order-graph.ts';
+export * from './read-models.ts';
