@@ -3,6 +3,7 @@ import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { QuorumError, errorMessage } from '../contracts/errors.ts';
+import { parseJson } from '../contracts/parse.ts';
 import { TokenScope } from './tokens.ts';
 
 /**
@@ -38,12 +39,15 @@ export function writeServeFile(dataDir: string, entry: ServeFile): () => void {
 }
 
 export function readServeFile(dataDir: string): ServeFile | null {
+  let text: string;
   try {
-    const parsed = ServeFile.safeParse(JSON.parse(readFileSync(serveFilePath(dataDir), 'utf8')));
-    return parsed.success ? parsed.data : null;
+    text = readFileSync(serveFilePath(dataDir), 'utf8');
   } catch {
     return null;
   }
+  const json = parseJson(text);
+  const parsed = json.ok ? ServeFile.safeParse(json.value) : null;
+  return parsed?.success ? parsed.data : null;
 }
 
 export function localKeyMatches(expected: string, given: string | undefined): boolean {

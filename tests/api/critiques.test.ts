@@ -90,8 +90,12 @@ describe.each(BACKENDS)('critiques over the API on $name', ({ open, available })
     const bad = await post({ proposal: { ...makeProposal(), probability: 2, side: 'short' } });
     expect(bad.status).toBe(400);
     expect(((await body(bad)).issues as Array<{ path: string }>).map((i) => i.path).sort()).toEqual(['body.proposal.probability', 'body.proposal.side']);
-    const notJson = await app.request('/v1/critiques', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"ticker":' });
+    const notJson = await app.request('/v1/critiques', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"ticker":' });
     expect(notJson.status).toBe(400);
+    expect((await body(notJson)).issues).toEqual([{ path: 'body', message: expect.stringContaining('JSON') }]);
+    const notDeclared = await app.request('/v1/critiques', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"ticker":"DIS"}' });
+    expect(notDeclared.status).toBe(415);
+    expect((await body(notDeclared)).error).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect((await t.db.query('SELECT id FROM committee_runs')).rows.length).toBe(runsBefore.rows.length);
   });
 
