@@ -204,7 +204,7 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
   });
 
   it.sequential(
-    '`quorum serve`: health, OpenAPI 3.1, `token create` through the running server, the README curl example, 401 without a token, DB_LOCKED for a second opener, clean SIGTERM',
+    '`quorum serve`: health, OpenAPI 3.1, `token create` through the running server, the curl example, 401 without a token, DB_LOCKED for a second opener, clean SIGTERM',
     async () => {
       const example = readmeHttpExample();
       const port = await freePort();
