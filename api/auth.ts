@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
-import { HTTPException } from 'hono/http-exception';
+import type { HTTPException } from 'hono/http-exception';
 import type { Db } from '../db/index.ts';
-import type { ErrorBody } from './errors.ts';
+import { apiError } from './errors.ts';
 import { findToken, hashToken, type Principal, type TokenScope } from './tokens.ts';
 
 export type AuthEnv = { Variables: { principal: Principal } };
@@ -10,10 +10,7 @@ export type AuthEnv = { Variables: { principal: Principal } };
 export const TOKEN_CACHE_MS = 10_000;
 
 function deny(status: 401 | 403, message: string): HTTPException {
-  const body: ErrorBody = { error: status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message };
-  return new HTTPException(status, {
-    res: Response.json(body, { status, headers: status === 401 ? { 'www-authenticate': 'Bearer' } : {} }),
-  });
+  return status === 401 ? apiError(401, 'UNAUTHORIZED', message, { 'www-authenticate': 'Bearer' }) : apiError(403, 'FORBIDDEN', message);
 }
 
 /**
