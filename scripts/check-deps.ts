@@ -1,16 +1,25 @@
 /**
  * `npm run check` part 3: dependency rules of DESIGN.md.
- *  - no import cycles (madge);
+ *  - no import cycles (madge), type-only imports included: a cycle held by a type is still a cycle
+ *    of the layout, even though it vanishes at run time;
  *  - layering: a folder imports only the folders its row of the layout table allows;
- *  - risk/ is pure: only contracts/, type-only config/ imports, zod; no Node built-ins, no other packages.
+ *  - type-only rows: risk/, tools/ and api/ may import only types from config/;
+ *  - risk/ is pure: only contracts/, type-only config/ imports, zod and @noble/hashes; no Node built-ins.
  * Usage: tsx scripts/check-deps.ts [--root DIR]   (exit 1 and one line per violation)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import madge from 'madge';
 
-/** Which project folders each folder may import (contracts/ is open to all). */
+/**
+ * Which project folders each folder may import (contracts/ is open to all): DESIGN.md's layout
+ * table, row by row. The differences, each explained in docs/architecture.md ("Layout"):
+ *  - checkpoint/ (graph's checkpoint saver, "in its own folder below it") gets its own row, and the
+ *    rows that may import everything above them list it;
+ *  - tools/ and api/ may also import config/, types only (TYPES_ONLY below).
+ */
 export const ALLOWED: Record<string, readonly string[]> = {
   contracts: [],
   config: [],
@@ -18,19 +27,36 @@ export const ALLOWED: Record<string, readonly string[]> = {
   market: ['config', 'db'],
   ml: ['config', 'db', 'market'],
   rag: ['config', 'db'],
-  tools: ['config', 'db', 'market', 'ml', 'rag'],
-  agents: ['config', 'tools', 'db', 'market', 'ml', 'rag'],
-  graph: ['config', 'db', 'agents', 'tools', 'market', 'ml', 'rag'],
+  tools: ['market', 'ml', 'rag', 'db', 'config'],
+  agents: ['config', 'tools'],
+  checkpoint: ['config', 'db'],
+  graph: ['config', 'db', 'agents', 'tools', 'checkpoint'],
   risk: ['config'],
   execution: ['config', 'db', 'market', 'risk'],
-  sessions: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'graph', 'risk', 'execution'],
-  api: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'graph', 'risk', 'execution', 'sessions'],
-  evals: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'graph', 'risk', 'execution', 'sessions'],
-  cli: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'graph', 'risk', 'execution', 'sessions', 'api', 'evals'],
+  sessions: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution'],
+  api: ['sessions', 'graph', 'db', 'config'],
+  evals: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'sessions'],
+  cli: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'sessions', 'api', 'evals'],
 };
+/** Imports that must be type-only: folder -> target folders. */
+export const TYPES_ONLY: Record<string, readonly string[]> = {
+  risk: ['config'],
+  tools: ['config'],
+  api: ['config'],
+};
+/**
+ * Cycles that are reported but do not fail the check yet, each with what removes it. Listed as the
+ * files of the cycle, sorted. A listed cycle that no longer exists is reported too (drop the entry).
+ */
+export const KNOWN_CYCLES: ReadonlyArray<{ files: readonly string[]; why: string }> = [
+  {
+    files: ['sessions/order-graph.ts', 'sessions/run.ts'],
+    why: 'run.ts runs the order stage; order-graph.ts imports the SessionEnv type from run.ts. Goes when the order stage moves to execution/order-stage.ts (issue 18) with an env type of its own',
+  },
+];
 /** Folders with no restriction. */
 const FREE = new Set(['tests', 'bench', 'scripts']);
-const RISK_PACKAGES = new Set(['zod']);
+const RISK_PACKAGES = new Set(['zod', '@noble/hashes']);
 
 function listTs(dir: string, root: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -64,6 +90,8 @@ function importsOf(file: string): ImportRef[] {
       refs.push({ specifier: node.moduleSpecifier.text, typeOnly, line: lineOf(node) });
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       refs.push({ specifier: node.moduleSpecifier.text, typeOnly: node.isTypeOnly, line: lineOf(node) });
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+      refs.push({ specifier: node.argument.literal.text, typeOnly: true, line: lineOf(node) });
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       const arg = node.arguments[0];
       if (arg && ts.isStringLiteral(arg)) refs.push({ specifier: arg.text, typeOnly: false, line: lineOf(node) });
@@ -77,7 +105,7 @@ function importsOf(file: string): ImportRef[] {
   return refs;
 }
 
-export async function checkDeps(root: string): Promise<string[]> {
+export async function checkDeps(root: string): Promise<{ problems: string[]; notes: string[] }> {
   const problems: string[] = [];
   const files = listTs(root, root);
 
@@ -95,8 +123,9 @@ export async function checkDeps(root: string): Promise<string[]> {
           problems.push(`${where}: imports "${ref.specifier}" outside the project`);
         } else if (!allowed.has(targetFolder)) {
           problems.push(`LAYER ${where}: ${folder}/ may not import ${targetFolder}/ ("${ref.specifier}")`);
-        } else if (folder === 'risk' && targetFolder === 'config' && !ref.typeOnly) {
-          problems.push(`RISK_IO ${where}: risk/ may import only types from config/ ("${ref.specifier}")`);
+        } else if (TYPES_ONLY[folder]?.includes(targetFolder) && !ref.typeOnly) {
+          const code = folder === 'risk' ? 'RISK_IO' : 'TYPE_ONLY';
+          problems.push(`${code} ${where}: ${folder}/ may import only types from ${targetFolder}/ ("${ref.specifier}")`);
         }
       } else if (folder === 'risk') {
         const pkg = ref.specifier.startsWith('@') ? ref.specifier.split('/').slice(0, 2).join('/') : ref.specifier.split('/')[0] ?? '';
@@ -107,23 +136,61 @@ export async function checkDeps(root: string): Promise<string[]> {
     }
   }
 
+  const { cycles, notes } = await importCycles(root);
+  problems.push(...cycles);
+  return { problems, notes };
+}
+
+/** Import cycles, type-only imports included; known ones (KNOWN_CYCLES) become notes. */
+async function importCycles(root: string): Promise<{ cycles: string[]; notes: string[] }> {
   const graph = await madge(root, {
     fileExtensions: ['ts'],
     excludeRegExp: [/node_modules/, /^tests\/fixtures\//, /\.d\.ts$/],
-    detectiveOptions: { ts: { skipTypeImports: true }, es6: { skipTypeImports: true } },
+    detectiveOptions: { ts: { skipTypeImports: false }, es6: { skipTypeImports: false } },
     tsConfig: path.join(root, 'tsconfig.json'),
   });
-  for (const cycle of graph.circular()) problems.push(`CYCLE ${cycle.join(' -> ')} -> ${cycle[0] ?? ''}`);
-  return problems;
+  const cycles: string[] = [];
+  const notes: string[] = [];
+  const seen = new Set<string>();
+  for (const cycle of graph.circular()) {
+    const text = `${cycle.join(' -> ')} -> ${cycle[0] ?? ''}`;
+    const key = [...cycle].sort().join(' ');
+    const known = KNOWN_CYCLES.find((k) => [...k.files].sort().join(' ') === key);
+    if (known) {
+      seen.add(key);
+      notes.push(`known cycle (not failing yet): ${text}: ${known.why}`);
+    } else {
+      cycles.push(`CYCLE ${text}`);
+    }
+  }
+  for (const k of KNOWN_CYCLES) {
+    const key = [...k.files].sort().join(' ');
+    if (!seen.has(key) && k.files.every((f) => statExists(path.join(root, f)))) notes.push(`known cycle gone, drop it from KNOWN_CYCLES: ${k.files.join(' <-> ')}`);
+  }
+  return { cycles, notes };
 }
 
-const rootArg = process.argv.indexOf('--root');
-const root = path.resolve(rootArg > 0 ? (process.argv[rootArg + 1] ?? '.') : '.');
-const problems = await checkDeps(root);
-if (problems.length) {
-  for (const p of problems) process.stderr.write(`${p}\n`);
-  process.stderr.write(`check-deps: ${problems.length} problem(s) in ${root}\n`);
-  process.exitCode = 1;
-} else {
-  process.stdout.write(`check-deps: no cycles, layers respected, risk/ pure (${root})\n`);
+function statExists(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
+
+/** The command (not when a test imports the tables). */
+async function main(): Promise<void> {
+  const rootArg = process.argv.indexOf('--root');
+  const root = path.resolve(rootArg > 0 ? (process.argv[rootArg + 1] ?? '.') : '.');
+  const { problems, notes } = await checkDeps(root);
+  for (const note of notes) process.stdout.write(`check-deps: ${note}\n`);
+  if (problems.length) {
+    for (const p of problems) process.stderr.write(`${p}\n`);
+    process.stderr.write(`check-deps: ${problems.length} problem(s) in ${root}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stdout.write(`check-deps: no new cycles, layers respected, risk/ pure (${root})\n`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) await main();

@@ -25,9 +25,35 @@ describe('npm run check: dependency rules', () => {
     expect(output).toContain('RISK_IO risk/controller.ts:3: risk/ may import only types from config/');
   });
 
+  it('counts a cycle held only by a type import', () => {
+    const { output } = runCheck('tests/fixtures/bad-deps');
+    expect(output).toContain('CYCLE sessions/run.ts -> sessions/stage.ts -> sessions/run.ts');
+  });
+
+  it("holds api/ to DESIGN.md's row: sessions, graph, db, and config types only", () => {
+    const { output } = runCheck('tests/fixtures/bad-deps');
+    expect(output).toContain('LAYER api/app.ts:2: api/ may not import execution/');
+    expect(output).toContain('TYPE_ONLY api/app.ts:3: api/ may import only types from config/');
+    expect(output).not.toContain('api/app.ts:4');
+  });
+
   it('passes on the project itself', () => {
     const { code, output } = runCheck('.');
-    expect(output).toContain('no cycles, layers respected, risk/ pure');
+    expect(output).toContain('no new cycles, layers respected, risk/ pure');
     expect(code).toBe(0);
+  });
+});
+
+describe("check-deps' layer table", () => {
+  it("is DESIGN.md's table, plus the documented checkpoint/ row and the config-types rows", async () => {
+    const { ALLOWED, TYPES_ONLY } = await import('../scripts/check-deps.ts');
+    expect(ALLOWED.api).toEqual(['sessions', 'graph', 'db', 'config']);
+    expect(TYPES_ONLY.api).toEqual(['config']);
+    expect(ALLOWED.agents).toEqual(['config', 'tools']);
+    expect(ALLOWED.graph).toEqual(['config', 'db', 'agents', 'tools', 'checkpoint']);
+    expect(ALLOWED.checkpoint).toEqual(['config', 'db']);
+    expect(ALLOWED.risk).toEqual(['config']);
+    expect(ALLOWED.execution).toEqual(['config', 'db', 'market', 'risk']);
+    expect(ALLOWED.evals).not.toContain('api');
   });
 });
