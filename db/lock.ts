@@ -1,6 +1,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { QuorumError } from '../contracts/errors.ts';
+import { parseJson } from '../contracts/parse.ts';
 
 /**
  * One process owns an embedded PGlite directory: two processes writing one directory each keep their
@@ -47,11 +48,8 @@ export function readDirLock(dir: string): DirLockOwner | null {
 }
 
 function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
+  const parsed = parseJson(text);
+  return parsed.ok ? parsed.value : null;
 }
 
 const held = new Map<string, DirLock>();
