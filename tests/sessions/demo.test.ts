@@ -86,7 +86,10 @@ describe.each(BACKENDS)('quorum demo on $name', ({ name, open, available }) => {
 
   it.skipIf(!available)('reports the stored session when run again for the same date (one session per slot)', async () => {
     const config = loadConfig({ env });
+    // One process owns an embedded PGlite directory: the test lets go of it while the demo runs.
+    if (name === 'PGlite') await db.close();
     const again = await runDemo({ config, log: createLogger({ ...config, settings: { ...config.settings, logging: { level: 'silent' } } }) });
+    if (name === 'PGlite') db = await openDb(config);
     expect(again.created).toBe(false);
     expect(again.sessionId).toBe(result.sessionId);
     const sessions = await db.query('SELECT id FROM sessions');
