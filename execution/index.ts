@@ -25,3 +25,5 @@ export { reconcile, intentCounts, type ReconcileReport } from './reconcile.ts';
 export { buildPortfolioSnapshot } from './portfolio.ts';
 export { runExitMonitor, macdCrossedAgainst, EXIT_MACD, type ExitAction, type ExitKind, type ExitMonitorOptions } from './exit-monitor.ts';
 export * from './read-models.ts';
+export { runOrderStage, answerApproval, orderThreadId, type OrderStageEnv, type OrderStageInput, type OrderStageResult } from './order-stage.ts';
+export { ApprovalAnswer, ApprovalFilter, ApprovalStatus, ApprovalView, approvalIdOf, listApprovals, pendingApproval } from './approvals.ts';

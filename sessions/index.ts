@@ -6,5 +6,5 @@ export { JobQueue, QUEUE_JUDGE, QUEUE_SESSION, QUEUE_EXITS, JudgeJob, SessionJob
 export { runDistributedSession, startJudgeWorker, loadProposal, DEFAULT_SESSION_WAIT_MS, type DistributedOutcome, type JudgeHooks } from './distributed.ts';
 export { buildSessionEnv, type BuiltEnv } from './env.ts';
 export { nextSlots, scheduleSlots, slotName, type Slot } from './schedule.ts';
-export { runOrderStage, answerApproval, listApprovals, ApprovalAnswer, approvalIdOf, orderThreadId, type OrderStageResult } from './order-graph.ts';
+export { runOrderStage, answerApproval, listApprovals, ApprovalAnswer, ApprovalFilter, ApprovalView, approvalIdOf, orderThreadId, type OrderStageResult } from '../execution/index.ts';
 export * from './read-models.ts';
