@@ -6,6 +6,7 @@ import { BackendChoice } from '../../graph/index.ts';
 import { DEFAULT_DEMO_DATE, runDemo } from '../../sessions/index.ts';
 import { cliContext, printJson } from '../context.ts';
 import { progressBar } from '../progress.ts';
+import { tableStyle } from '../table.ts';
 
 const DemoArgs = z.object({ date: IsoDate, backend: BackendChoice.optional(), json: z.boolean().optional() }).strict();
 
@@ -41,7 +42,7 @@ export function registerDemo(program: Command): void {
       }
       const table = new Table({
         head: ['ticker', 'side', 'p', 'verdict', 'size x', 'risk', 'qty', 'failed rules', 'order'],
-        style: { head: [], border: [] },
+        style: tableStyle(),
       });
       const judged = result.report.items.filter((i) => i.verdict);
       for (const i of judged) {

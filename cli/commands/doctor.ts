@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { cliContext, printJson } from '../context.ts';
 import { doctorExitCode, runDoctor } from '../doctor.ts';
+import { tableStyle } from '../table.ts';
 
 export function registerDoctor(program: Command): void {
   program
@@ -15,7 +16,7 @@ export function registerDoctor(program: Command): void {
       if (opts.json) {
         printJson({ ok: code === 0, checks });
       } else {
-        const table = new Table({ head: ['part', 'status', 'detail'], wordWrap: true, colWidths: [14, 10, 80], style: { head: [], border: [] } });
+        const table = new Table({ head: ['part', 'status', 'detail'], wordWrap: true, colWidths: [14, 10, 80], style: tableStyle() });
         for (const c of checks) table.push([c.part, c.status, c.detail]);
         process.stdout.write(`${table.toString()}\n`);
         const warnings = checks.filter((c) => !c.required && c.status !== 'real' && c.status !== 'embedded');

@@ -6,6 +6,7 @@ import { QuorumError } from '../../contracts/errors.ts';
 import { parseOrThrow } from '../../contracts/parse.ts';
 import { createAlpacaDataClient, ingestAlpacaBars, ingestPriceCsv } from '../../market/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
+import { tableStyle } from '../table.ts';
 
 const AlpacaArgs = z
   .object({
@@ -48,7 +49,7 @@ export function registerIngestPrices(program: Command): void {
         printJson(result);
         return;
       }
-      const table = new Table({ head: ['file', 'shape', 'tickers', 'bars', 'first', 'last'] });
+      const table = new Table({ head: ['file', 'shape', 'tickers', 'bars', 'first', 'last'] , style: tableStyle() });
       table.push([result.file, result.shape, result.tickers.length <= 6 ? result.tickers.join(' ') : `${result.tickers.length}`, result.bars, result.firstDate, result.lastDate]);
       process.stdout.write(`${table.toString()}\n`);
     });

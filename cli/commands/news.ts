@@ -15,9 +15,10 @@ import {
 } from '../../rag/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 import { progressBar } from '../progress.ts';
+import { tableStyle } from '../table.ts';
 
 function printFeedSummary(results: readonly FeedPollResult[]): void {
-  const table = new Table({ head: ['feed', 'status', 'items', 'new', 'duplicates', 'attempts', 'error'] });
+  const table = new Table({ head: ['feed', 'status', 'items', 'new', 'duplicates', 'attempts', 'error'] , style: tableStyle() });
   for (const r of results) table.push([r.name, r.status, r.fetched, r.inserted, r.duplicates, r.attempts, r.error ?? '']);
   process.stdout.write(`${table.toString()}\n`);
   const failed = results.filter((r) => r.status === 'error');
@@ -110,7 +111,7 @@ export function registerNews(program: Command): void {
           process.stdout.write('no news published by then matches\n');
           return;
         }
-        const table = new Table({ head: ['#', 'id', 'published', 'score', 'tickers', 'sent.', 'title'], colWidths: [4, 19, 22, 7, 14, 7, 50], wordWrap: true });
+        const table = new Table({ head: ['#', 'id', 'published', 'score', 'tickers', 'sent.', 'title'], colWidths: [4, 19, 22, 7, 14, 7, 50], wordWrap: true , style: tableStyle() });
         results.forEach((r, i) =>
           table.push([i + 1, r.id, r.publishedAt.slice(0, 19), r.score.toFixed(3), r.tickers.map((t) => t.ticker).join(' '), (r.sentiment ?? 0).toFixed(2), r.title]),
         );

@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from '../../config/index.ts';
 import { barCoverage, dailyBarTs } from '../../market/index.ts';
 import { checkProposalDate, loadProposer, propose } from '../../ml/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
+import { tableStyle } from '../table.ts';
 
 const ProposeArgs = z
   .object({
@@ -44,7 +45,7 @@ export function registerPropose(program: Command): void {
         printJson(result);
         return;
       }
-      const table = new Table({ head: ['ticker', 'side', 'p', 'exp. return', 'horizon', 'top attributions'] });
+      const table = new Table({ head: ['ticker', 'side', 'p', 'exp. return', 'horizon', 'top attributions'] , style: tableStyle() });
       for (const p of result.proposals) {
         table.push([p.ticker, p.side, p.probability.toFixed(3), `${(p.expectedReturn * 100).toFixed(2)}%`, `${p.horizonDays}d`, p.attributions.slice(0, 3).map((a) => `${a.feature} ${a.contribution >= 0 ? '+' : ''}${a.contribution.toFixed(3)}`).join(', ')]);
       }

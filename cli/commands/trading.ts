@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { QuorumError, fieldIssues, formatIssues } from '../../contracts/index.ts';
 import { getTradingState, loadPositions, setTradingState } from '../../execution/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
+import { tableStyle } from '../table.ts';
 
 /** `quorum halt` and `quorum resume`: the manual kill switch (audited). */
 export function registerTradingState(program: Command): void {
@@ -50,7 +51,7 @@ export function registerPositions(program: Command): void {
         process.stdout.write('no positions\n');
         return;
       }
-      const table = new Table({ head: ['ticker', 'qty', 'avg price', 'opened'], style: { head: [], border: [] } });
+      const table = new Table({ head: ['ticker', 'qty', 'avg price', 'opened'], style: tableStyle() });
       for (const p of positions) table.push([p.ticker, String(p.qty), p.avgPrice.toFixed(4), p.openedAt]);
       process.stdout.write(`${table.toString()}\n`);
     });
@@ -106,7 +107,7 @@ export function registerOrders(program: Command): void {
         process.stdout.write('no orders\n');
         return;
       }
-      const table = new Table({ head: ['client_order_id', 'ticker', 'side', 'qty', 'intent', 'broker', 'filled', 'avg', 'created'], style: { head: [], border: [] } });
+      const table = new Table({ head: ['client_order_id', 'ticker', 'side', 'qty', 'intent', 'broker', 'filled', 'avg', 'created'], style: tableStyle() });
       for (const r of rows) {
         table.push([r.client_order_id, r.ticker, r.side, String(r.qty), r.intent_status, r.order_status ?? '-', String(r.filled_qty ?? 0), r.filled_avg_price?.toFixed(4) ?? '-', r.created_at.toISOString()]);
       }
