@@ -77,12 +77,6 @@ const COVERED: Record<string, string> = {
 };
 /** Covered only by the PostgreSQL suite (skipped without TEST_DATABASE_URL unless QUORUM_REQUIRE_PG=1). */
 const PG_ONLY = new Set(['session run', 'approvals approve', 'approvals reject']);
-/**
- * README flags another change is adding to its command right now; drop an entry once `--help`
- * shows the flag (the flag check below then covers it).
- */
-const PENDING_FLAGS: Record<string, readonly string[]> = { critique: ['--side', '--probability'] };
-
 // Two cores: three commands at once keep them busy (one waits on disk or HTTP) without thrashing.
 limitConcurrentRuns(3);
 /** A step's budget, including the time its commands wait for a free slot. */
@@ -586,7 +580,6 @@ describe('README.md names only commands that exist, and each is exercised here',
       if (name === null) continue;
       const options = optionsOf(name);
       for (const flag of m.flags) {
-        if (PENDING_FLAGS[name]?.includes(flag)) continue;
         if (!options?.has(flag)) wrong.push(`README.md:${m.line} \`${m.text}\`: quorum ${name} has no ${flag}`);
       }
     }
