@@ -9,7 +9,7 @@ import type { Proposal } from '../contracts/proposal.ts';
 import type { RiskAction, RiskDecision, RuleResult } from '../contracts/risk-decision.ts';
 import type { Verdict } from '../contracts/verdict.ts';
 import { clipDetails, num } from './format.ts';
-import { contentHash, TokenHash } from './hash.ts';
+import { contentHash, TokenEncoder } from './hash.ts';
 import {
   buyingPowerRule,
   exposureRules,
@@ -31,7 +31,7 @@ import {
 } from './rules.ts';
 import type { CancelCheck, ExitDecision, TradingStateAssessment } from './schema.ts';
 import { tradingStateAt, tradingStateFor } from './trading-state.ts';
-import { nowMs } from './time.ts';
+import { isoMs, nowMs } from './time.ts';
 
 /** Verdict decisions that may lead to an order. */
 export const ORDER_DECISIONS: readonly string[] = ['APPROVE', 'REDUCE'];
@@ -115,39 +115,37 @@ const RULE_KEYS_SET: Record<keyof RiskRules, true> = {
 const RULE_KEYS = Object.keys(RULE_KEYS_SET) as (keyof RiskRules)[];
 
 /** Version of the id's encoding: a change of what is hashed must change it, so old and new ids never meet. */
-const DECISION_ID_VERSION = 2;
-
-/** The one stream every decision id is written to (ids are computed synchronously, one at a time). */
-const ids = new TokenHash();
+const DECISION_ID_VERSION = 3;
 
 /** An array field of the portfolio: its items through `item`, or (malformed input) the whole value. */
-function hashItems<T>(items: unknown, item: (x: T) => void): void {
+function hashItems<T>(ids: TokenEncoder, items: unknown, item: (ids: TokenEncoder, x: T) => void): void {
   if (!Array.isArray(items)) return ids.scalar(items);
   ids.count(items.length);
   for (const x of items as readonly T[]) {
-    if (x !== null && typeof x === 'object') item(x);
-    // A malformed item (not an object) goes in wrapped, as one object token, so it cannot be read as
+    if (x !== null && typeof x === 'object') item(ids, x);
+    // A malformed item (not an object) goes in wrapped, as one array token, so it cannot be read as
     // the first field of an object item.
     else ids.scalar([x]);
   }
 }
 
-function hashPosition(p: PortfolioSnapshot['positions'][number]): void {
+function hashPosition(ids: TokenEncoder, p: PortfolioSnapshot['positions'][number]): void {
   ids.scalar(p.ticker);
   ids.scalar(p.qty);
   ids.scalar(p.marketPrice);
   ids.scalar(p.sector);
-  ids.scalar(p.openedAt);
+  // The PDT rule reads only the instant (its day): its milliseconds, NaN for anything unparsable.
+  ids.scalar(typeof p.openedAt === 'string' ? isoMs(p.openedAt) : p.openedAt);
 }
 
-function hashOpenOrder(o: PortfolioSnapshot['openOrders'][number]): void {
+function hashOpenOrder(ids: TokenEncoder, o: PortfolioSnapshot['openOrders'][number]): void {
   ids.scalar(o.ticker);
   ids.scalar(o.side);
   ids.scalar(o.qty);
 }
 
 /** Recent order times by their milliseconds, which is all the throttle reads of them. */
-function hashTimes(times: unknown, parsed: readonly number[] | null): void {
+function hashTimes(ids: TokenEncoder, times: unknown, parsed: readonly number[] | null): void {
   if (!Array.isArray(times)) return ids.scalar(times);
   const ms = parsed !== null && parsed.length === times.length ? parsed : parseTimes(times);
   ids.count(ms.length);
@@ -156,13 +154,14 @@ function hashTimes(times: unknown, parsed: readonly number[] | null): void {
 }
 
 /**
- * The decision's id: a 128-bit hash of exactly the inputs that can change the decision (its action,
+ * The decision's id: the first 128 bits of a SHA-256 (risk/hash.ts) of exactly the inputs that can change the decision (its action,
  * quantities, prices, state or any rule's detail), written in a fixed order as a canonical token stream:
  *
  * - verdict: id, proposalId, decision, sizeMultiplier, confidence;
  * - proposal: id, ticker, side;
  * - portfolio (or its absence): asOf, equity, cash, buyingPower, lastEquity, peakEquity,
- *   dayTradesLast5Days, tradingState; each position's ticker, qty, marketPrice, sector, openedAt; each
+ *   dayTradesLast5Days, tradingState; each position's ticker, qty, marketPrice, sector, and openedAt as
+ *   the milliseconds it parses to (all the PDT rule reads of it); each
  *   open order's ticker, side, qty; every recent order time, as the milliseconds it parses to (NaN
  *   alike), which is all the throttle reads of it (all lists in their given order);
  * - market: ticker, asOf, lastPrice, atr, sector, marketOpen;
@@ -181,8 +180,13 @@ export function decisionId(input: DecideInput): string {
 
 /** decisionId, reusing the recent order times the controller already parsed (null: parse them here). */
 function idOf(input: DecideInput, recentMs: readonly number[] | null): string {
+  return `rd_${encodeDecisionId(input, recentMs).digest()}`;
+}
+
+/** The token stream decisionId hashes (exported for tests and benches: its size, its determinism). */
+export function encodeDecisionId(input: DecideInput, recentMs: readonly number[] | null = null): TokenEncoder {
   const { verdict: v, proposal: p, portfolio: a, market: m, rules } = input;
-  ids.reset();
+  const ids = new TokenEncoder();
   ids.scalar(DECISION_ID_VERSION);
   ids.scalar(v.id);
   ids.scalar(v.proposalId);
@@ -205,9 +209,9 @@ function idOf(input: DecideInput, recentMs: readonly number[] | null): string {
     ids.scalar(a.peakEquity);
     ids.scalar(a.dayTradesLast5Days);
     ids.scalar(a.tradingState);
-    hashItems(a.positions, hashPosition);
-    hashItems(a.openOrders, hashOpenOrder);
-    hashTimes(a.recentOrderTimes, recentMs);
+    hashItems(ids, a.positions, hashPosition);
+    hashItems(ids, a.openOrders, hashOpenOrder);
+    hashTimes(ids, a.recentOrderTimes, recentMs);
   }
   ids.scalar(m.ticker);
   ids.scalar(m.asOf);
@@ -218,7 +222,7 @@ function idOf(input: DecideInput, recentMs: readonly number[] | null): string {
   for (const key of RULE_KEYS) ids.scalar(rules[key]);
   ids.scalar(input.now);
   ids.scalar(input.baseQty);
-  return `rd_${ids.digest()}`;
+  return ids;
 }
 
 /**

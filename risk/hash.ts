@@ -1,307 +1,193 @@
 /**
- * A deterministic, dependency-free content hash for decision ids. risk/ may not import node:crypto,
- * and the id only has to be stable and well spread, not secret, so a 128-bit non-cryptographic hash
- * (the cyrb128 mixing) is fed with tagged, length-prefixed tokens: numbers by their bits, strings by
- * their UTF-16 code units, no intermediate string.
+ * Content ids of the risk controller: SHA-256 (@noble/hashes, pure JS, audited, no dependencies;
+ * risk/ may not import node:crypto) of a canonical byte encoding of typed tokens.
  *
- * Two ways in: `contentHash` walks any JSON-like value (object entries combined in an order-free way),
- * and a `TokenHash` takes a caller's tokens in a fixed order (the controller's decision id knows the
- * shape of its input): a canonical encoding too, written as 32-bit words into one reused buffer and
- * mixed in a single tight loop, a fraction of the walk's cost (no key hashing, no per-entry seeding,
- * no state kept between calls in module variables).
+ * The encoding: every token starts with a tag byte; whole numbers from 0 to 2^53 are LEB128, other
+ * numbers their 8 IEEE-754 bytes (so -0 and 0 differ, as they may print differently; every NaN is one
+ * NaN); strings are their length in UTF-16
+ * code units (LEB128) and then their WTF-8 bytes (UTF-8, with a lone surrogate as its own 3 bytes,
+ * so two distinct strings never share bytes); counts are LEB128. Every token is self-delimiting, so
+ * a byte sequence decodes to exactly one token sequence, and two inputs share an id only by a
+ * SHA-256 collision of its first 128 bits.
+ *
+ * Two ways in: `TokenEncoder`, written by a caller in its own fixed order (the decision id knows the
+ * shape of its input and writes exactly the fields the rules read), and `contentHash`, which walks any
+ * JSON-like value with object keys sorted. No state outside an encoder: each id has its own.
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 
-// One shared scratch buffer to read a double's bits.
-const f64 = new Float64Array(1);
-const u32 = new Uint32Array(f64.buffer);
+const TAG_NULL = 0x00;
+const TAG_UNDEFINED = 0x01;
+const TAG_FALSE = 0x02;
+const TAG_TRUE = 0x03;
+const TAG_NUMBER = 0x04;
+const TAG_STRING = 0x05;
+const TAG_COUNT = 0x06;
+const TAG_ARRAY = 0x07;
+const TAG_OBJECT = 0x08;
+const TAG_OTHER = 0x09;
+const TAG_UINT = 0x0a;
 
-/** Object keys repeat in every decision; their hashes are cached (a pure memo, bounded by our schemas' keys). */
-const keyCodes = new Map<string, number>();
-const KEY_CACHE_MAX = 4096;
+/** Bytes an encoder starts with: a decision with ten positions and 25 order times needs about 800. */
+const INITIAL_BYTES = 1_024;
+/** Bytes of the digest kept in an id (128 bits, 32 hex characters). */
+const ID_BYTES = 16;
 
-function keyCode(key: string): number {
-  let code = keyCodes.get(key);
-  if (code === undefined) {
-    // FNV-1a over the key: it only has to tell field names apart (the length is mixed in too).
-    code = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) code = Math.imul(code ^ key.charCodeAt(i), 16777619);
-    code = (code ^ key.length) >>> 0;
-    if (keyCodes.size < KEY_CACHE_MAX) keyCodes.set(key, code);
-  }
-  return code;
-}
-
-// The running state of the one hash being computed (contentHash is synchronous and not re-entrant).
-let h1 = 0;
-let h2 = 0;
-let h3 = 0;
-let h4 = 0;
-
-function unit(k: number): void {
-  h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
-  h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
-  h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
-  h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
-}
-
-function text(s: string): void {
-  let a = h1;
-  let b = h2;
-  let c = h3;
-  let d = h4;
-  // Two UTF-16 code units per step (the length is mixed in by the caller, so an odd tail is unambiguous).
-  const n = s.length;
-  for (let i = 0; i < n; i += 2) {
-    const k = i + 1 < n ? s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16) : s.charCodeAt(i);
-    a = b ^ Math.imul(a ^ k, 597399067);
-    b = c ^ Math.imul(b ^ k, 2869860233);
-    c = d ^ Math.imul(c ^ k, 951274213);
-    d = a ^ Math.imul(d ^ k, 2716044179);
-  }
-  h1 = a;
-  h2 = b;
-  h3 = c;
-  h4 = d;
-}
-
-function value(v: unknown): void {
-  if (v === null) return unit(0x30);
-  switch (typeof v) {
-    case 'number':
-      f64[0] = v;
-      unit(0x31);
-      unit(u32[0] as number);
-      return unit(u32[1] as number);
-    case 'string':
-      // Tagged and length-prefixed, so ["ab"] and ["a","b"] never collide.
-      unit(0x32);
-      unit(v.length);
-      return text(v);
-    case 'boolean':
-      return unit(v ? 0x33 : 0x34);
-    case 'undefined':
-      return unit(0x35);
-    case 'object': {
-      if (Array.isArray(v)) {
-        unit(0x36);
-        unit(v.length);
-        for (let i = 0; i < v.length; i++) value(v[i]);
-        return;
-      }
-      // Key order must not matter: each entry is hashed on its own from a fixed seed and the entry
-      // hashes are summed (commutative), which needs no sorted copy of the keys.
-      const record = v as Record<string, unknown>;
-      const p1 = h1;
-      const p2 = h2;
-      const p3 = h3;
-      const p4 = h4;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let s4 = 0;
-      let entries = 0;
-      for (const key in record) {
-        const item = record[key];
-        // An absent optional field and an explicit undefined mean the same input.
-        if (item === undefined || !Object.hasOwn(record, key)) continue;
-        h1 = 1779033703;
-        h2 = 3144134277;
-        h3 = 1013904242;
-        h4 = 2773480762;
-        unit(keyCode(key));
-        value(item);
-        s1 = (s1 + h1) | 0;
-        s2 = (s2 + h2) | 0;
-        s3 = (s3 + h3) | 0;
-        s4 = (s4 + h4) | 0;
-        entries += 1;
-      }
-      h1 = p1;
-      h2 = p2;
-      h3 = p3;
-      h4 = p4;
-      unit(0x37);
-      unit(entries);
-      unit(s1);
-      unit(s2);
-      unit(s3);
-      return unit(s4);
-    }
-    default: {
-      const printed = String(v);
-      unit(0x3a);
-      unit(printed.length);
-      return text(printed);
-    }
-  }
-}
-
-// Hex by bytes from a table: Number#toString(16) took about a microsecond per id.
-const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-function hex(n: number): string {
-  return (HEX_BYTES[n >>> 24] as string) + (HEX_BYTES[(n >>> 16) & 255] as string) + (HEX_BYTES[(n >>> 8) & 255] as string) + (HEX_BYTES[n & 255] as string);
-}
-
-/** 128-bit hash (32 hex characters) of a JSON-like value; key order does not matter, numbers hash by their bits. */
-export function contentHash(input: unknown): string {
-  h1 = 1779033703;
-  h2 = 3144134277;
-  h3 = 1013904242;
-  h4 = 2773480762;
-  value(input);
-  return finish(h1, h2, h3, h4);
-}
-
-/** cyrb128's final avalanche of the four lanes, as 32 hex characters. */
-function finish(h1: number, h2: number, h3: number, h4: number): string {
-  let a = Math.imul(h3 ^ (h1 >>> 18), 597399067);
-  let b = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
-  let c = Math.imul(a ^ (h3 >>> 17), 951274213);
-  let d = Math.imul(b ^ (h4 >>> 19), 2716044179);
-  a ^= b ^ c ^ d;
-  b ^= a;
-  c ^= a;
-  d ^= a;
-  return hex(a) + hex(b) + hex(c) + hex(d);
-}
-
-// Token tags of the word encoding (the walk above uses the same values for the same types).
-const TAG_NULL = 0x30;
-const TAG_NUMBER = 0x31;
-const TAG_STRING = 0x32;
-const TAG_TRUE = 0x33;
-const TAG_FALSE = 0x34;
-const TAG_UNDEFINED = 0x35;
-const TAG_COUNT = 0x38;
-const TAG_OBJECT = 0x39;
-const TAG_OTHER = 0x3a;
-const TAG_STRING8 = 0x3b;
+const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
- * A hash over a stream of typed tokens: `reset`, then `scalar`/`count` in the caller's fixed order,
- * then `digest`. Every token is tagged and strings are length-prefixed (Latin-1 text packed four
- * characters a word under its own tag, wider text two), so the word sequence decodes to exactly one
- * token sequence: two streams share a digest only by a 128-bit chance. The words are
- * mixed with the same cyrb128 steps as `contentHash`. One instance is reused for every id (synchronous,
- * not re-entrant).
+ * A canonical token stream: `scalar`/`count` in the caller's fixed order, then `digest`. Meant to be
+ * used for one id and dropped (its buffer is its own, nothing is shared between ids).
  */
-export class TokenHash {
-  private words = new Uint32Array(1024);
+export class TokenEncoder {
+  private bytes = new Uint8Array(INITIAL_BYTES);
+  private view = new DataView(this.bytes.buffer);
   private n = 0;
-  private readonly f64 = new Float64Array(1);
-  private readonly bits = new Uint32Array(this.f64.buffer);
-
-  /** Starts a new stream. */
-  reset(): void {
-    this.n = 0;
-  }
 
   private room(k: number): void {
-    if (this.n + k <= this.words.length) return;
-    const grown = new Uint32Array(Math.max(this.words.length * 2, this.n + k));
-    grown.set(this.words.subarray(0, this.n));
-    this.words = grown;
+    if (this.n + k <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.n + k));
+    grown.set(this.bytes.subarray(0, this.n));
+    this.bytes = grown;
+    this.view = new DataView(grown.buffer);
+  }
+
+  private byte(b: number): void {
+    this.room(1);
+    this.bytes[this.n++] = b;
+  }
+
+  /** An unsigned integer below 2^53, LEB128 (7 bits a byte). */
+  private varint(v: number): void {
+    this.room(8);
+    let x = v;
+    while (x >= 0x80) {
+      this.bytes[this.n++] = (x % 0x80) | 0x80;
+      x = Math.floor(x / 0x80);
+    }
+    this.bytes[this.n++] = x;
   }
 
   /** A count (an array's length), so the tokens that follow cannot be read as another split. */
   count(n: number): void {
-    this.room(2);
-    this.words[this.n++] = TAG_COUNT;
-    this.words[this.n++] = n;
+    this.byte(TAG_COUNT);
+    this.varint(n);
   }
 
   /**
-   * One value, tagged by its type: `1`, `"1"`, `null` and `undefined` differ; numbers by their bits
-   * (so -0 and 0 differ, as they may print differently). Meant for scalars; anything else (malformed
-   * input) is added as the `contentHash` of all it holds.
+   * One value, tagged by its type: `1`, `"1"`, `null` and `undefined` differ. Meant for scalars;
+   * anything else (malformed input) is written whole, as `contentHash` would walk it.
    */
   scalar(v: unknown): void {
-    if (v === null) return this.tag(TAG_NULL);
+    if (v === null) return this.byte(TAG_NULL);
     switch (typeof v) {
-      case 'number': {
-        this.room(3);
-        this.f64[0] = v;
-        const w = this.words;
-        w[this.n++] = TAG_NUMBER;
-        w[this.n++] = this.bits[0] as number;
-        w[this.n++] = this.bits[1] as number;
-        return;
-      }
+      case 'number':
+        return this.number(v);
       case 'string':
-        return this.text(TAG_STRING, v);
+        this.byte(TAG_STRING);
+        return this.text(v);
       case 'boolean':
-        return this.tag(v ? TAG_TRUE : TAG_FALSE);
+        return this.byte(v ? TAG_TRUE : TAG_FALSE);
       case 'undefined':
-        return this.tag(TAG_UNDEFINED);
+        return this.byte(TAG_UNDEFINED);
       case 'object':
-        return this.text(TAG_OBJECT, contentHash(v));
+        return this.value(v);
       default:
-        return this.text(TAG_OTHER, String(v));
+        this.byte(TAG_OTHER);
+        return this.text(String(v));
     }
   }
 
-  private tag(t: number): void {
-    this.room(1);
-    this.words[this.n++] = t;
+  private number(v: number): void {
+    // Whole numbers from 0 to 2^53 (quantities, counts, milliseconds) as LEB128, under their own
+    // tag: a third of the bytes of a double, and SHA-256's cost is its bytes. -0 stays a double.
+    if (Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0)) {
+      this.byte(TAG_UINT);
+      return this.varint(v);
+    }
+    this.room(9);
+    this.bytes[this.n++] = TAG_NUMBER;
+    // One NaN: DataView may keep a NaN's payload bits, which no rule can tell apart.
+    this.view.setFloat64(this.n, Number.isNaN(v) ? Number.NaN : v, true);
+    this.n += 8;
   }
 
-  private text(tag: number, s: string): void {
+  /** Length in UTF-16 code units, then WTF-8 bytes. */
+  private text(s: string): void {
     const len = s.length;
-    this.room(2 + ((len + 1) >> 1));
-    const w = this.words;
-    const start = this.n;
-    let n = start;
-    // Latin-1 text (ids, tickers, timestamps: nearly all of it) four characters a word, under its own
-    // tag; anything wider two UTF-16 code units a word. The length makes a short last word unambiguous.
-    w[n++] = tag === TAG_STRING ? TAG_STRING8 : tag;
-    w[n++] = len;
-    let i = 0;
-    let wide = false;
-    for (; i + 3 < len; i += 4) {
-      const a = s.charCodeAt(i);
-      const b = s.charCodeAt(i + 1);
-      const c = s.charCodeAt(i + 2);
-      const d = s.charCodeAt(i + 3);
-      if ((a | b | c | d) > 0xff) {
-        wide = true;
-        break;
+    this.varint(len);
+    this.room(len * 3);
+    const b = this.bytes;
+    let n = this.n;
+    for (let i = 0; i < len; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) {
+        b[n++] = c;
+        continue;
       }
-      w[n++] = a | (b << 8) | (c << 16) | (d << 24);
-    }
-    if (!wide && i < len) {
-      let last = 0;
-      for (let k = 0; i + k < len; k++) {
-        const c = s.charCodeAt(i + k);
-        if (c > 0xff) wide = true;
-        last |= c << (8 * k);
+      if (c < 0x800) {
+        b[n++] = 0xc0 | (c >> 6);
+        b[n++] = 0x80 | (c & 0x3f);
+        continue;
       }
-      w[n++] = last;
-    }
-    if (wide) {
-      n = start;
-      w[n++] = tag;
-      w[n++] = len;
-      for (i = 0; i + 1 < len; i += 2) w[n++] = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
-      if (i < len) w[n++] = s.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          // A surrogate pair: one code point, four bytes (two UTF-16 units, so room(len * 3) holds).
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          i += 1;
+          b[n++] = 0xf0 | (c >> 18);
+          b[n++] = 0x80 | ((c >> 12) & 0x3f);
+          b[n++] = 0x80 | ((c >> 6) & 0x3f);
+          b[n++] = 0x80 | (c & 0x3f);
+          continue;
+        }
+      }
+      b[n++] = 0xe0 | (c >> 12);
+      b[n++] = 0x80 | ((c >> 6) & 0x3f);
+      b[n++] = 0x80 | (c & 0x3f);
     }
     this.n = n;
   }
 
-  /** The stream's 128-bit hash as 32 hex characters. */
-  digest(): string {
-    const w = this.words;
-    const n = this.n;
-    let a = 1779033703;
-    let b = 3144134277;
-    let c = 1013904242;
-    let d = 2773480762;
-    for (let i = 0; i < n; i++) {
-      const k = w[i] as number;
-      a = b ^ Math.imul(a ^ k, 597399067);
-      b = c ^ Math.imul(b ^ k, 2869860233);
-      c = d ^ Math.imul(c ^ k, 951274213);
-      d = a ^ Math.imul(d ^ k, 2716044179);
+  /** Any JSON-like value: arrays in order, objects by sorted key (an undefined entry counts as absent). */
+  value(v: unknown): void {
+    if (v === null || typeof v !== 'object') return this.scalar(v);
+    if (Array.isArray(v)) {
+      this.byte(TAG_ARRAY);
+      this.varint(v.length);
+      for (const item of v as readonly unknown[]) this.value(item);
+      return;
     }
-    return finish(a, b, c, d);
+    const record = v as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort();
+    this.byte(TAG_OBJECT);
+    this.varint(keys.length);
+    for (const key of keys) {
+      this.text(key);
+      this.value(record[key]);
+    }
   }
+
+  /** Bytes written so far. */
+  get byteLength(): number {
+    return this.n;
+  }
+
+  /** SHA-256 of the stream, its first 128 bits as 32 hex characters. */
+  digest(): string {
+    const d = sha256(this.bytes.subarray(0, this.n));
+    let hex = '';
+    for (let i = 0; i < ID_BYTES; i++) hex += HEX_BYTES[d[i] as number] as string;
+    return hex;
+  }
+}
+
+/** 128-bit id (32 hex characters) of a JSON-like value; key order does not matter, numbers by their bits. */
+export function contentHash(input: unknown): string {
+  const e = new TokenEncoder();
+  e.value(input);
+  return e.digest();
 }

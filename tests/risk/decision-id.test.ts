@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RiskRules } from '../../config/schema.ts';
 import type { PositionSnapshot, RiskDecision } from '../../contracts/index.ts';
-import { TokenHash } from '../../risk/hash.ts';
+import { encodeDecisionId } from '../../risk/controller.ts';
+import { TokenEncoder } from '../../risk/hash.ts';
 import { decide, decisionId, type DecideInput } from '../../risk/index.ts';
 import { DEFAULT_RULES, NOW, arbDecideInput, input, iso, openOrder, portfolio, position } from '../support/risk-fixtures.ts';
 
@@ -121,6 +122,14 @@ const IRRELEVANT: Record<string, Change> = {
     firstOrder(i).submittedAt = later(firstOrder(i).submittedAt);
   },
   'market.avgDollarVolume': (i) => void (i.market.avgDollarVolume = i.market.avgDollarVolume === null ? 1e9 : null),
+  // The PDT rule reads the instant a position was opened, not how it is written.
+  'position.openedAt spelled with an offset (same instant)': (i) => {
+    const p = firstPosition(i);
+    const at = need(p.openedAt);
+    const ms = Date.parse(at);
+    if (!Number.isFinite(ms)) throw new NotApplicable();
+    p.openedAt = new Date(ms + 3_600_000).toISOString().replace('Z', '+01:00');
+  },
 };
 
 const withoutId = (d: RiskDecision): Omit<RiskDecision, 'id'> => {
@@ -246,10 +255,9 @@ describe('decision id', () => {
   });
 });
 
-describe('TokenHash', () => {
-  const hashOf = (write: (h: TokenHash) => void): string => {
-    const h = new TokenHash();
-    h.reset();
+describe('TokenEncoder', () => {
+  const hashOf = (write: (h: TokenEncoder) => void): string => {
+    const h = new TokenEncoder();
     write(h);
     return h.digest();
   };
@@ -258,46 +266,67 @@ describe('TokenHash', () => {
     const seen = new Set([
       hashOf((h) => h.scalar(1)),
       hashOf((h) => h.scalar('1')),
+      hashOf((h) => h.scalar(1.5)),
       hashOf((h) => h.scalar(null)),
       hashOf((h) => h.scalar(undefined)),
       hashOf((h) => h.scalar(true)),
+      hashOf((h) => h.scalar(false)),
       hashOf((h) => h.scalar(0)),
       hashOf((h) => h.scalar(-0)),
+      hashOf((h) => h.scalar(-1)),
+      hashOf((h) => h.scalar(2 ** 53)),
+      hashOf((h) => h.scalar(Number.NaN)),
       hashOf((h) => (h.scalar('ab'), h.scalar('c'))),
       hashOf((h) => (h.scalar('a'), h.scalar('bc'))),
       hashOf((h) => (h.count(1), h.scalar('abc'))),
       hashOf((h) => h.scalar({ a: 1 })),
+      hashOf((h) => h.scalar([1])),
       hashOf(() => undefined),
-      // Latin-1 text is packed four characters a word, wider text two: neither may meet the other.
+      // One-, two-, three- and four-byte characters, and lone surrogates (WTF-8: never U+FFFD).
       hashOf((h) => h.scalar('aé')),
       hashOf((h) => h.scalar('a€')),
-      hashOf((h) => h.scalar('abcd€')),
-      hashOf((h) => h.scalar('abcdé')),
-      hashOf((h) => h.scalar('€abcd')),
+      hashOf((h) => h.scalar('a😀')),
+      hashOf((h) => h.scalar('a\ud83d')),
+      hashOf((h) => h.scalar('a\ude00')),
+      hashOf((h) => h.scalar('a\ufffd')),
       hashOf((h) => h.scalar('\u0000')),
       hashOf((h) => h.scalar('')),
     ]);
-    expect(seen.size).toBe(19);
+    expect(seen.size).toBe(26);
   });
 
-  it('is deterministic across reuse and buffer growth (strings longer than its first buffer)', () => {
+  it('is the first 128 bits of SHA-256 of the canonical bytes, deterministic across buffer growth', () => {
+    // The empty stream is SHA-256 of no bytes.
+    expect(hashOf(() => undefined)).toBe('e3b0c44298fc1c149afbf4c8996fb924');
     const long = 'x'.repeat(5_000);
-    const h = new TokenHash();
     const first = hashOf((t) => (t.scalar(long), t.scalar(2)));
-    h.reset();
-    h.scalar('short');
-    h.digest();
-    h.reset();
-    h.scalar(long);
-    h.scalar(2);
-    expect(h.digest()).toBe(first);
+    expect(hashOf((t) => (t.scalar(long), t.scalar(2)))).toBe(first);
     expect(first).toMatch(/^[0-9a-f]{32}$/);
     expect(hashOf((t) => (t.scalar(`${long}y`), t.scalar(2)))).not.toBe(first);
   });
 
+  it('keeps no state between ids: interleaved encoders give the ids each gives alone', () => {
+    const alone = [hashOf((h) => h.scalar('a')), hashOf((h) => h.scalar('b'))];
+    const a = new TokenEncoder();
+    const b = new TokenEncoder();
+    a.scalar('a');
+    b.scalar('b');
+    expect([a.digest(), b.digest()]).toEqual(alone);
+    const input = arbDecideInput();
+    fc.assert(
+      fc.property(input, input, (x, y) => {
+        const ex = encodeDecisionId(x);
+        const ey = encodeDecisionId(y);
+        expect(ex.digest()).toBe(decisionId(x).slice(3));
+        expect(ey.digest()).toBe(decisionId(y).slice(3));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('does not collide on 20,000 distinct token streams', () => {
     const streams = fc.sample(
-      fc.uniqueArray(fc.array(fc.oneof(fc.double(), fc.string(), fc.string({ unit: 'binary' }), fc.boolean(), fc.constant(null)), { maxLength: 6 }), { minLength: 20_000, maxLength: 20_000, selector: (s) => JSON.stringify(s.map((v) => (Object.is(v, -0) ? '-0' : typeof v === 'number' ? `n${v}` : v))) }),
+      fc.uniqueArray(fc.array(fc.oneof(fc.double(), fc.integer(), fc.string(), fc.string({ unit: 'binary' }), fc.boolean(), fc.constant(null)), { maxLength: 6 }), { minLength: 20_000, maxLength: 20_000, selector: (s) => JSON.stringify(s.map((v) => (Object.is(v, -0) ? '-0' : typeof v === 'number' ? `n${v}` : v))) }),
       { numRuns: 1, seed: 3 },
     )[0] ?? [];
     expect(streams.length).toBe(20_000);
