@@ -4,9 +4,80 @@
  */
 import { z } from 'zod';
 import type { Config } from '../config/index.ts';
-import { QuorumError, errorMessage } from '../contracts/index.ts';
-import { createLlamaCppBackend, createOllamaBackend, llamaCppOptionsFromConfig, ollamaOptionsFromConfig } from '../agents/index.ts';
-import type { CommitteeBackend } from './committee.ts';
+import { QuorumError, errorMessage, type Proposal } from '../contracts/index.ts';
+import {
+  RULES_BACKEND,
+  RULES_MODEL,
+  createLlamaCppBackend,
+  createOllamaBackend,
+  createRulesBackend,
+  llamaCppOptionsFromConfig,
+  ollamaOptionsFromConfig,
+  rulesPrompt,
+  type ChatBackend,
+  type RoleName,
+  type RolePrompt,
+} from '../agents/index.ts';
+import type { ToolOutcome } from '../tools/index.ts';
+
+/** Who judges, as a caller names it: an LLM backend, or `'rules'` for the deterministic rules baseline. */
+export type CommitteeBackend = ChatBackend | 'rules';
+
+/**
+ * What differs between an LLM backend and the rules baseline, behind one interface: the graph and
+ * its callers ask a Judge (judgeOf) instead of testing for `'rules'`.
+ */
+export interface Judge {
+  /** Stored with every run and verdict: `rules`, or the LLM backend's name. */
+  readonly name: string;
+  /** False for the rules baseline: its answers are not LLM calls, and it reads no prompt files. */
+  readonly usesLlm: boolean;
+  /** The LLM backend, null for the rules baseline (for a caller that needs its extras, e.g. a cassette's misses). */
+  readonly llm: ChatBackend | null;
+  /** The model that serves `role` (stored with every output). */
+  model(role: RoleName): string;
+  /** The prompt a role runs with: the given (agents.yaml) prompt for an LLM, the rules critic's description for the baseline. */
+  prompt(role: RoleName, prompts: Readonly<Record<RoleName, RolePrompt>> | null): RolePrompt;
+  /** The backend one agent call runs on; the rules critic judges on `outcomes`, the evidence the agent is shown. */
+  chat(proposal: Proposal, outcomes: readonly ToolOutcome[]): ChatBackend;
+  /** Who chooses a tool turn's calls, for people: "chosen by the agent", or the baseline's configured defaults. */
+  readonly toolChooser: string;
+  /** Releases what the backend holds (models, connections); nothing for the baseline. */
+  close(): Promise<void>;
+}
+
+const RULES_JUDGE: Judge = Object.freeze({
+  name: RULES_BACKEND,
+  usesLlm: false,
+  llm: null,
+  model: () => RULES_MODEL,
+  prompt: (role: RoleName) => rulesPrompt(role),
+  chat: (proposal: Proposal, outcomes: readonly ToolOutcome[]) => createRulesBackend({ proposal, outcomes }),
+  toolChooser: "the rules baseline's choice (configured defaults)",
+  close: async () => undefined,
+});
+
+/** The Judge of `backend` (cheap: made per run). */
+export function judgeOf(backend: CommitteeBackend): Judge {
+  if (backend === 'rules') return RULES_JUDGE;
+  return {
+    name: backend.name,
+    usesLlm: true,
+    llm: backend,
+    model: (role) => backend.model(role),
+    prompt: (role, prompts) => (prompts ? prompts[role] : rulesPrompt(role)),
+    chat: () => backend,
+    toolChooser: 'chosen by the agent',
+    close: async () => {
+      await backend.close?.();
+    },
+  };
+}
+
+/** Releases `backend` (an LLM backend's close(); nothing for the rules baseline). */
+export function closeBackend(backend: CommitteeBackend): Promise<void> {
+  return judgeOf(backend).close();
+}
 
 export const BackendChoice = z.enum(['auto', 'ollama', 'llama-cpp', 'rules']);
 export type BackendChoice = z.infer<typeof BackendChoice>;

@@ -6,60 +6,32 @@
  *
  * With N = 1 (the default) bull ∥ bear join straight into risk (no round_done step).
  *
+ * This module is the wiring: the graph's shape, its compilation, and a run's start, resume and end.
+ * The nodes are in graph/nodes.ts (tools: gather-tools.ts, stats: node-stats.ts, where their rows
+ * go: storage.ts); what differs between an LLM and the rules baseline is behind graph/backend.ts.
+ *
  * Each node has a time budget (settings.committee.nodeTimeoutMs): a late agent abstains (a late
  * committee gives an ABSTAIN verdict). A checkpointer on the database lets an interrupted run
  * resume with the same thread id without calling finished nodes again. Everything is stored.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { END, START, StateGraph, type BaseCheckpointSaver, type LangGraphRunnableConfig } from '@langchain/langgraph';
-import { QuorumError, errorMessage, type AgentOpinion, type AgentRole, type Proposal, type Verdict } from '../contracts/index.ts';
+import { QuorumError, errorMessage, type AgentOpinion, type Proposal, type Verdict } from '../contracts/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
-import {
-  createRulesBackend,
-  loadRolePrompts,
-  loadToolTurnPrompt,
-  rulesPrompt,
-  runAgent,
-  runToolTurn,
-  toolSpecs,
-  RULES_BACKEND,
-  type AgentRunResult,
-  type ChatBackend,
-  type RequestedToolCall,
-  type RoleName,
-  type RolePrompt,
-  type ToolTurnPrompt,
-  type ToolTurnResult,
-} from '../agents/index.ts';
-import { boundText, boundedArgs, cachedBarsReader, defaultToolRegistry, INDICATOR_LOOKBACK_BARS, type BarsReader, type NewsSearcher, type ToolCallRows, type ToolContext, type ToolOutcome, type ToolRegistry } from '../tools/index.ts';
-import { DbCheckpointSaver, sharedCheckpointer } from './checkpointer.ts';
+import { DbCheckpointSaver, sharedCheckpointer } from '../checkpoint/index.ts';
+import { loadRolePrompts, type RoleName, type RolePrompt } from '../agents/index.ts';
+import { cachedBarsReader, defaultToolRegistry, INDICATOR_LOOKBACK_BARS, type NewsSearcher, type ToolRegistry } from '../tools/index.ts';
+import { judgeOf, type CommitteeBackend } from './backend.ts';
 import { directNode } from './node.ts';
-import { SEEN_MAX_ITEMS, SEEN_TITLE_CHARS, selectEvidence, type EvidenceLimits } from './evidence.ts';
-import {
-  CommitteeState,
-  totalStats,
-  type CommitteeEvent,
-  type CommitteeNode,
-  type CommitteeStateValue,
-  type CommitteeStats,
-  type NodeStat,
-  type NodeToolCall,
-  type NodeTools,
-} from './state.ts';
-import { failRun, findRunByThread, finishRun, nodeRecordInserts, nodeTranscriptRows, startRun, storeNodeRecord, toolTurnRows, type NodeRecord, type RunFinish } from './transcript.ts';
+import { committeeNode, opinionNode } from './nodes.ts';
+import { shortHash, type RunDeps } from './run-deps.ts';
+import { CommitteeState, totalStats, type CommitteeEvent, type CommitteeStateValue, type CommitteeStats, type NodeTools } from './state.ts';
+import { failRun, findRunByThread, finishRun, startRun } from './transcript.ts';
 
-/** Who judges: an LLM backend, or the deterministic rules baseline. */
-export type CommitteeBackend = ChatBackend | 'rules';
-
-/** Bars the analyst's `bars` call asks for by default (the indicators already summarise more). */
-export const DEFAULT_ANALYST_BARS = 5;
-/** News items the analyst's search asks for by default. */
-export const DEFAULT_ANALYST_NEWS_K = 3;
-/** Where LangGraph puts a running task's id in the node's config (CONFIG_KEY_TASK_ID; not exported). */
-const TASK_ID_KEY = '__pregel_task_id';
-/** Characters of a call's arguments kept in the graph state and the transcript's tool-turn record. */
-const MAX_RECORDED_ARGS_CHARS = 1_000;
+export { verdictIdOf } from './run-deps.ts';
+export { DEFAULT_ANALYST_BARS, DEFAULT_ANALYST_NEWS_K } from './gather-tools.ts';
+export type { CommitteeBackend } from './backend.ts';
 
 export interface RunCommitteeOptions {
   db: Db;
@@ -82,7 +54,7 @@ export interface RunCommitteeOptions {
   /** Aborting it interrupts the run (resumable with the same thread id). */
   signal?: AbortSignal;
   onEvent?: (event: CommitteeEvent) => void;
-  /** Role prompts (default: loaded from agents.yaml). */
+  /** Role prompts of an LLM backend (default: loaded from agents.yaml); the rules baseline has its own. */
   prompts?: Readonly<Record<RoleName, RolePrompt>>;
   tools?: ToolRegistry;
   now?: () => Date;
@@ -101,26 +73,6 @@ export interface CommitteeResult {
   stats: CommitteeStats;
 }
 
-interface Deps {
-  db: Db;
-  config: Config;
-  proposal: Proposal;
-  backend: CommitteeBackend;
-  runId: string;
-  prompts: Readonly<Record<RoleName, RolePrompt>> | null;
-  tools: ToolRegistry;
-  searchNews?: NewsSearcher;
-  runSignal?: AbortSignal;
-  emit: (event: CommitteeEvent) => void;
-  now: () => Date;
-  /** The run's bars, read once for all its tool calls. */
-  readBars: BarsReader;
-  /** Set when the committee node handed the verdict and the run's close to `unit` with its writes. */
-  closed: boolean;
-  /** Our checkpointer, which stores a node's transcript with its writes; null: the node stores it itself. */
-  unit: DbCheckpointSaver | null;
-}
-
 // Prompts are files plus a schema hash: read them once per loaded agents config, not per proposal.
 const promptCache = new WeakMap<Config['agents'], Readonly<Record<RoleName, RolePrompt>>>();
 function cachedPrompts(agents: Config['agents']): Readonly<Record<RoleName, RolePrompt>> {
@@ -132,267 +84,21 @@ function cachedPrompts(agents: Config['agents']): Readonly<Record<RoleName, Role
   return prompts;
 }
 
-const shortHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 20);
-
-/** The deterministic verdict id of a run (a resumed run reuses it, so it is stored once). */
-export function verdictIdOf(runId: string): string {
-  return `vd_${shortHash(runId)}`;
-}
-
-/** The default arguments of each tool (the configured calls, the fallback, the rules baseline's choice). */
-function defaultArgs(tool: string, proposal: Proposal): unknown {
-  switch (tool) {
-    case 'bars':
-      return { limit: DEFAULT_ANALYST_BARS };
-    case 'news_search':
-      return { query: `${proposal.ticker} company news outlook`, k: DEFAULT_ANALYST_NEWS_K };
-    default:
-      return {};
-  }
-}
-
-/** The evidence limits of one prompt (settings.committee). */
-function evidenceLimits(config: Config): EvidenceLimits {
-  const c = config.settings.committee;
-  return { maxNewsItems: c.maxNewsItemsPerPrompt, maxChars: c.maxEvidenceCharsPerPrompt };
-}
-
-/** The tool-turn prompt, read once. */
-let toolTurnPrompt: ToolTurnPrompt | undefined;
-
-/** What a node's tools cost and gave: the outcomes, the record of the calls, the tool turn if any, and their rows to store. */
-interface GatheredTools {
-  outcomes: ToolOutcome[];
-  record: NodeTools | null;
-  turn: ToolTurnResult | null;
-  rows: NodeRecord;
-}
-
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('committee run aborted');
-}
-
-/**
- * A node's tool calls. With `toolTurn` (agents.yaml) the agent chooses them in a tool-request turn
- * (the rules baseline answers the defaults); otherwise, or when the turn fails, the role's
- * `defaultTools` are called with their default arguments. Every call goes through the registry
- * with the role's allowed list: an unknown tool, a tool not allowed to the role, bad arguments or a
- * call over maxToolCallsPerAgent becomes a typed tool error the agent sees, never an exception.
- * The as-of time comes from the proposal, never from the agent (no tool takes it as an argument).
- */
-async function gatherTools(deps: Deps, node: CommitteeNode, role: RoleName, state: CommitteeStateValue, round: number, deadline: number): Promise<GatheredTools> {
-  const settings = deps.config.settings;
-  const agent = deps.config.agents[role];
-  const max = settings.committee.maxToolCallsPerAgent;
-  const defaults: RequestedToolCall[] = (agent.defaultTools ?? agent.tools).slice(0, max).map((name) => ({ name, args: defaultArgs(name, deps.proposal) }));
-  let turn: ToolTurnResult | null = null;
-  if (agent.toolTurn && agent.tools.length > 0 && max > 0) {
-    toolTurnPrompt ??= loadToolTurnPrompt();
-    // The news this agent's prompt would show so far (bounded like its evidence block), not all of it.
-    const seen = selectEvidence(state.outcomes, role, evidenceLimits(deps.config))
-      .items.filter((e) => e.kind === 'news')
-      .slice(0, SEEN_MAX_ITEMS)
-      .map((e) => ({ id: e.id, title: boundText(e.title ?? '', SEEN_TITLE_CHARS).text }));
-    turn = await runToolTurn({
-      role,
-      backend: deps.backend === 'rules' ? createRulesBackend({ proposal: deps.proposal, outcomes: state.outcomes }) : deps.backend,
-      prompt: toolTurnPrompt,
-      proposal: deps.proposal,
-      tools: toolSpecs(deps.tools.describe(agent.tools)),
-      maxCalls: max,
-      defaults,
-      seen,
-      signal: deps.runSignal,
-      // At most half of what is left, so a tool turn that hangs still leaves the agent time to answer.
-      timeoutMs: Math.max(1, Math.floor(Math.min(deps.config.models.llm.timeoutMs, (deadline - performance.now()) / 2))),
-      maxOutputTokens: deps.config.models.llm.maxOutputTokens,
-    });
-    if (deps.runSignal?.aborted) throw abortError(deps.runSignal);
-  }
-  const requested = turn ? turn.requested : defaults;
-  const overLimit = turn ? turn.overLimit : [];
-  if (requested.length === 0 && overLimit.length === 0 && !turn) return { outcomes: [], record: null, turn: null, rows: { messages: [], calls: [] } };
-  const callRows: ToolCallRows[] = [];
-  const ctx: ToolContext = {
-    db: deps.db,
-    runId: deps.runId,
-    agent: role,
-    proposal: deps.proposal,
-    asOf: deps.proposal.asOf,
-    maxResultChars: settings.committee.maxToolResultChars,
-    riskRules: deps.config.riskRules,
-    sectors: settings.market.sectors,
-    searchNews: deps.searchNews,
-    signal: deps.runSignal,
-    readBars: deps.readBars,
-    // Stored with the node's transcript when the node finishes (storeNodeRows).
-    record: (rows) => callRows.push(rows),
-  };
-  const outcomes: ToolOutcome[] = [];
-  const calls: NodeToolCall[] = [];
-  const note = (o: ToolOutcome, args: unknown): void => {
-    outcomes.push(o);
-    calls.push({ callId: o.callId, evidenceId: o.evidenceId, tool: o.tool, args: boundedArgs(args, MAX_RECORDED_ARGS_CHARS), ok: o.ok, errorCode: o.ok ? null : o.error.code });
-  };
-  for (const call of requested) {
-    if (performance.now() >= deadline || deps.runSignal?.aborted) break;
-    note(await deps.tools.call(ctx, call.name, call.args, { allowed: agent.tools }), call.args);
-  }
-  for (const call of overLimit) {
-    if (deps.runSignal?.aborted) break;
-    const error = { code: 'FORBIDDEN' as const, message: `not run: over the limit of ${max} tool call(s) per agent (settings.committee.maxToolCallsPerAgent)` };
-    note(await deps.tools.reject(ctx, call.name, call.args, error), call.args);
-  }
-  const record: NodeTools = {
-    node,
-    round,
-    choice: turn ? turn.choice : 'configured',
-    reason: turn?.fallbackReason ?? null,
-    calls,
-    ignored: turn?.ignored ?? 0,
-  };
-  const messages = turn ? toolTurnRows({ runId: deps.runId, node, round, turn, tools: record }) : [];
-  return { outcomes, record, turn, rows: { messages, calls: callRows } };
-}
-
-/**
- * Opinions an agent sees: bull and bear see the analyst and earlier rounds; the risk officer judges
- * the risk facts and sees only the analyst (not the debate); the committee sees everything.
- */
-function visibleOpinions(state: CommitteeStateValue, role: RoleName, round: number): AgentOpinion[] {
-  if (role === 'bull' || role === 'bear') return state.opinions.filter((o) => o.role === 'analyst' || o.round < round);
-  if (role === 'risk') return state.opinions.filter((o) => o.role === 'analyst');
-  return state.opinions;
-}
-
-/** One agent node: tools (chosen or configured), then the agent (LLM or rules) within the node's time budget. */
-async function agentNode(
-  deps: Deps,
-  node: CommitteeNode,
-  role: RoleName,
-  state: CommitteeStateValue,
-  round: number,
-): Promise<{ result: AgentRunResult; newOutcomes: ToolOutcome[]; tools: NodeTools[]; stat: NodeStat; rows: NodeRecord }> {
-  const started = performance.now();
-  const budget = deps.config.settings.committee.nodeTimeoutMs;
-  const deadline = started + budget;
-  const gathered = await gatherTools(deps, node, role, state, round, deadline);
-  const newOutcomes = gathered.outcomes;
-  const evidence = selectEvidence([...state.outcomes, ...newOutcomes], role, evidenceLimits(deps.config));
-  const rules = deps.backend === 'rules';
-  // The rules critic judges on the tool data of the same bounded evidence an LLM is shown.
-  const backend = deps.backend === 'rules' ? createRulesBackend({ proposal: deps.proposal, outcomes: evidence.outcomes }) : deps.backend;
-  const prompt = rules || !deps.prompts ? rulesPrompt(role) : deps.prompts[role];
-  const remaining = Math.max(1, Math.ceil(Math.min(deps.config.models.llm.timeoutMs, deadline - performance.now())));
-  const result = await runAgent({
-    role,
-    backend,
-    prompt,
-    proposal: deps.proposal,
-    evidence: evidence.items,
-    omittedEvidence: evidence.dropped.length,
-    opinions: visibleOpinions(state, role, round),
-    round,
-    signal: deps.runSignal,
-    timeoutMs: remaining,
-    maxOutputTokens: deps.config.agents[role].maxOutputTokens ?? deps.config.models.llm.maxOutputTokens,
-    verdictId: verdictIdOf(deps.runId),
-    now: deps.now,
-  });
-  // A killed run must not checkpoint an ABSTAIN it produced only because it was killed.
-  if (deps.runSignal?.aborted) throw abortError(deps.runSignal);
-  const latencyMs = performance.now() - started;
-  const turn = gathered.turn;
-  const turnCalls = rules || !turn ? 0 : turn.llmCalls;
-  const stat: NodeStat = {
-    node,
-    round,
-    llmCalls: (rules ? 0 : result.calls) + turnCalls,
-    toolCalls: newOutcomes.length,
-    toolTurnCalls: turnCalls,
-    toolErrors: newOutcomes.filter((o) => !o.ok).length,
-    evidenceItems: evidence.items.length,
-    evidenceChars: evidence.chars,
-    evidenceDropped: evidence.dropped.length,
-    promptTokens: result.tokens.prompt + (turn?.tokens.prompt ?? 0),
-    completionTokens: result.tokens.completion + (turn?.tokens.completion ?? 0),
-    latencyMs,
-    timedOut: result.abstainCode === 'LLM_TIMEOUT' || latencyMs >= budget,
-    abstained: result.abstainReason !== null,
-  };
-  return { result, newOutcomes, tools: gathered.record ? [gathered.record] : [], stat, rows: gathered.rows };
-}
-
-/**
- * Stores a finished node's rows (tool turn, conversation, tool calls). With our checkpointer they
- * go into the statement that stores the node's writes (one unit: a crash cannot keep one without
- * the other, so a resumed run never stores a node's messages twice), with `finish` if given, and
- * it returns true when `finish` went with them; otherwise they are stored in one statement now.
- */
-async function storeNodeRows(deps: Deps, config: LangGraphRunnableConfig, rows: NodeRecord, finish?: RunFinish): Promise<boolean> {
-  const threadId = config.configurable?.thread_id;
-  const taskId = config.configurable?.[TASK_ID_KEY];
-  if (deps.unit && typeof threadId === 'string' && typeof taskId === 'string') {
-    const record = finish ? { ...rows, finish } : rows;
-    deps.unit.attachToTask(threadId, taskId, (params) => nodeRecordInserts(record, params));
-    return finish !== undefined;
-  }
-  await storeNodeRecord(deps.db, rows);
-  return false;
-}
-
-/**
- * An outcome as the state (and so every later checkpoint) keeps it. Evidence reads `text` only of
- * successful calls other than news_search (graph/evidence.ts builds news hits and errors from their
- * data), and tool_calls stored the hash and size of the full text already: for the others the text
- * is dropped, which cuts each checkpoint by the news result's bounded JSON (up to maxToolResultChars).
- */
-const stateOutcome = (o: ToolOutcome): ToolOutcome => (!o.ok || o.tool === 'news_search' ? { ...o, text: '' } : o);
-
-async function opinionNode(deps: Deps, node: CommitteeNode, role: AgentRole, state: CommitteeStateValue, round: number, config: LangGraphRunnableConfig) {
-  if (!deps.config.agents[role].enabled) return {};
-  const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, node, role, state, round);
-  if (result.role === 'committee') throw new QuorumError('INTERNAL', `node ${node} produced a committee result`);
-  rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node, round, result, output: result.opinion }));
-  await storeNodeRows(deps, config, rows);
-  deps.emit({ type: 'node_finished', runId: deps.runId, node, round, opinion: result.opinion, verdict: null, stat });
-  return { outcomes: newOutcomes.map(stateOutcome), opinions: [result.opinion], nodeStats: [stat], toolCalls: tools };
-}
-
-/** The ABSTAIN verdict of a disabled committee (agents.yaml committee.enabled: false). */
-function disabledVerdict(deps: Deps): Verdict {
-  return {
-    id: verdictIdOf(deps.runId),
-    proposalId: deps.proposal.id,
-    decision: 'ABSTAIN',
-    sizeMultiplier: 0,
-    confidence: 0,
-    reasons: [],
-    dissent: [],
-    backend: deps.backend === 'rules' ? RULES_BACKEND : deps.backend.name,
-    model: 'none',
-    promptVersion: 'none',
-    tokens: { prompt: 0, completion: 0 },
-    abstainReason: 'the committee role is disabled in agents.yaml',
-    createdAt: deps.now().toISOString(),
-  };
-}
-
 /** What a node reads from its run: LangGraph hands it over as the run's context (config.context). */
 interface RunContext {
-  deps?: Deps;
+  deps?: RunDeps;
 }
 type NodeConfig = LangGraphRunnableConfig<RunContext>;
 type NodeUpdate = Partial<CommitteeStateValue>;
 
-function depsOf(config: NodeConfig): Deps {
+function depsOf(config: NodeConfig): RunDeps {
   const deps = config.context?.deps;
   if (!deps) throw new QuorumError('INTERNAL', 'a committee node ran without its run context');
   return deps;
 }
 
 /** A committee node: called directly (graph/node.ts), with the run's deps from its context. */
-const node = (name: string, fn: (deps: Deps, s: CommitteeStateValue, config: NodeConfig) => Promise<NodeUpdate>) =>
+const node = (name: string, fn: (deps: RunDeps, s: CommitteeStateValue, config: NodeConfig) => Promise<NodeUpdate>) =>
   directNode<CommitteeStateValue, NodeUpdate>(name, (s, config) => fn(depsOf(config), s, config));
 
 /**
@@ -416,21 +122,7 @@ function buildGraph(config: Config, checkpointer: BaseCheckpointSaver) {
     .addNode('bull', debater('bull'))
     .addNode('bear', debater('bear'))
     .addNode('risk', node('risk', (deps, s, c) => opinionNode(deps, 'risk', 'risk', s, s.round, c)))
-    .addNode(
-      'committee',
-      node('committee', async (deps, s, c) => {
-        if (!deps.config.agents.committee.enabled) return { verdict: disabledVerdict(deps) };
-        const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, 'committee', 'committee', s, s.round);
-        if (result.role !== 'committee') throw new QuorumError('INTERNAL', 'committee node produced an opinion');
-        rows.messages.push(...nodeTranscriptRows({ runId: deps.runId, node: 'committee', round: s.round, result, output: result.verdict }));
-        // With our checkpointer the verdict and the closed run go into the statement of this node's
-        // writes (nothing can store one without the other); runCommittee then has nothing to close.
-        const finish = { runId: deps.runId, verdict: result.verdict, stats: totalStats([...s.nodeStats, stat]) };
-        deps.closed = await storeNodeRows(deps, c, rows, finish);
-        deps.emit({ type: 'node_finished', runId: deps.runId, node: 'committee', round: s.round, opinion: null, verdict: result.verdict, stat });
-        return { verdict: result.verdict, nodeStats: [stat], outcomes: newOutcomes.map(stateOutcome), toolCalls: tools };
-      }),
-    )
+    .addNode('committee', node('committee', committeeNode))
     .addEdge(START, 'analyst')
     .addEdge('risk', 'committee')
     .addEdge('committee', END);
@@ -471,8 +163,9 @@ function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
  * called again. With the thread id of a finished run, it returns the stored verdict.
  */
 export async function runCommittee(options: RunCommitteeOptions): Promise<CommitteeResult> {
-  const { db, config, proposal, backend } = options;
-  const backendName = backend === 'rules' ? RULES_BACKEND : backend.name;
+  const { db, config, proposal } = options;
+  const judge = judgeOf(options.backend);
+  const backendName = judge.name;
   // A thread id we make up here is new: no run and no checkpoint can exist for it, so the lookups
   // a resume needs (the run row, the graph's state) are skipped.
   const fresh = options.threadId === undefined;
@@ -490,13 +183,13 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
       // A listener's failure (e.g. a closed SSE stream) must not fail the run.
     }
   };
-  const deps: Deps = {
+  const deps: RunDeps = {
     db,
     config,
     proposal,
-    backend,
+    judge,
     runId,
-    prompts: backend === 'rules' ? null : (options.prompts ?? cachedPrompts(config.agents)),
+    prompts: judge.usesLlm ? (options.prompts ?? cachedPrompts(config.agents)) : null,
     tools: options.tools ?? defaultToolRegistry(),
     searchNews: options.searchNews,
     runSignal: options.signal,
@@ -526,6 +219,9 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
   try {
     // null input = continue from the checkpoint; an input would start the graph over.
     final = (await graph.invoke(hasCheckpoint ? null : { round: 0 }, runConfig)) as CommitteeStateValue;
+    // Every node that finished handed its rows over with its writes; rows left here were never stored.
+    const unclaimed = deps.unit?.stagedCount(threadId) ?? 0;
+    if (unclaimed > 0) throw new QuorumError('INTERNAL', `committee run ${runId}: ${unclaimed} node record(s) matched no checkpoint writes (graph/storage.ts writesOfNode)`, { threadId });
   } catch (error) {
     const aborted = isAbort(error, options.signal);
     await failRun(db, runId, aborted ? 'interrupted' : 'failed', errorMessage(error));
@@ -542,4 +238,3 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
   emit({ type: 'run_finished', runId, verdict: final.verdict });
   return { verdict: final.verdict, runId, threadId, backend: backendName, resumed: hasCheckpoint, opinions: final.opinions, toolCalls: final.toolCalls, stats };
 }
-

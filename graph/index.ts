@@ -3,7 +3,6 @@ export {
   verdictIdOf,
   DEFAULT_ANALYST_BARS,
   DEFAULT_ANALYST_NEWS_K,
-  type CommitteeBackend,
   type CommitteeResult,
   type RunCommitteeOptions,
 } from './committee.ts';
@@ -18,7 +17,8 @@ export {
   type EvidenceLimits,
   type EvidenceSelection,
 } from './evidence.ts';
-export { selectBackend, ollamaReachable, BackendChoice, OLLAMA_PROBE_TIMEOUT_MS, type SelectedBackend } from './backend.ts';
-export { DELTA_CHECKPOINT_TYPE, DbCheckpointSaver, openCheckpointer, sharedCheckpointer, type OpenCheckpointer } from './checkpointer.ts';
+export { selectBackend, ollamaReachable, judgeOf, closeBackend, BackendChoice, OLLAMA_PROBE_TIMEOUT_MS, type CommitteeBackend, type Judge, type SelectedBackend } from './backend.ts';
+// The checkpoint saver lives in checkpoint/; re-exported for the callers that reach it through graph/.
+export { DELTA_CHECKPOINT_TYPE, DbCheckpointSaver, openCheckpointer, sharedCheckpointer, type OpenCheckpointer } from '../checkpoint/index.ts';
 export { CommitteeEvent, CommitteeNode, CommitteeStats, NodeStat, NodeToolCall, NodeTools, totalStats } from './state.ts';
 export { findRunByThread } from './transcript.ts';

@@ -2,7 +2,7 @@
  * The committee's transcript in the database: committee_runs (one per thread), agent_messages
  * (every prompt and answer per node, prompt version, tokens, latency, validated output), verdicts
  * (+ the Verdict payload). A node's messages, tool calls and retrievals are stored together, with
- * the node's checkpoint writes when the checkpointer is ours (DbCheckpointSaver.attachToTask).
+ * the node's checkpoint writes when the checkpointer is ours (checkpoint/ DbCheckpointSaver.attachToWrites, graph/storage.ts).
  */
 import { z } from 'zod';
 import { QuorumError, type AgentOpinion, type Verdict } from '../contracts/index.ts';

@@ -2,7 +2,7 @@ import type { RunnableConfig } from '@langchain/core/runnables';
 import { Annotation, END, START, StateGraph } from '@langchain/langgraph';
 import { emptyCheckpoint } from '@langchain/langgraph-checkpoint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DELTA_CHECKPOINT_TYPE, DbCheckpointSaver, openCheckpointer } from '../../graph/index.ts';
+import { DELTA_CHECKPOINT_TYPE, DbCheckpointSaver, openCheckpointer, type WritesMatcher } from '../../checkpoint/index.ts';
 import type { Db } from '../../db/index.ts';
 import { BACKENDS, type TestDb } from '../support/db.ts';
 
@@ -273,17 +273,55 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     };
     const cfg = { configurable: { thread_id: 'th-attach', checkpoint_ns: '' } };
     const c1 = await saver.put(cfg, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000031' }, { source: 'input', step: -1, parents: {} });
-    saver.attachToTask('th-attach', 'task-a', rows('task-a'));
-    saver.attachToTask('th-attach', 'task-lost', rows('task-lost'));
+    const logs = (entry: string): WritesMatcher => (writes) => writes.some(([channel, value]) => channel === 'log' && Array.isArray(value) && value[0] === entry);
+    saver.attachToWrites('th-attach', logs('a'), rows('task-a'));
+    saver.attachToWrites('th-attach', logs('lost'), rows('task-lost'));
+    // Writes no staged rows claim store nothing of them.
+    await saver.putWrites(c1, [['log', ['other']]], 'task-other');
+    expect(saver.stagedCount('th-attach')).toBe(2);
     statements.length = 0;
     await saver.putWrites(c1, [['log', ['a']]], 'task-a');
     // One statement: the writes and the task's rows.
     expect(statements).toHaveLength(1);
     expect(statements[0]).toMatch(/attached_rows[\s\S]*graph_checkpoint_task_writes/);
+    expect(saver.stagedCount('th-attach')).toBe(1);
     saver.endRun('th-attach');
+    expect(saver.stagedCount('th-attach')).toBe(0);
     await saver.putWrites(c1, [['log', ['lost']]], 'task-lost');
     const stored = await t.db.query<{ task: string }>(`SELECT task FROM attached_rows ORDER BY task`);
     expect(stored.rows).toEqual([{ task: 'task-a' }]);
+  });
+
+  it.skipIf(!available)('hands each of two parallel tasks its own attached rows, through LangGraph\'s public flow only (a node\'s update reaches putWrites as its writes)', async () => {
+    t = shared;
+    if (!t) throw new Error('no database');
+    await t.db.exec(`CREATE TABLE IF NOT EXISTS attached_rows (task text, note text)`);
+    const saver = new DbCheckpointSaver(t.db);
+    const threadId = 'th-attach-graph';
+    const insert = (task: string) => (params: unknown[]) => {
+      params.push(task, threadId);
+      return [`INSERT INTO attached_rows (task, note) VALUES ($${params.length - 1}, $${params.length})`];
+    };
+    const node = (name: string) => async () => {
+      // What graph/ does: rows claimed by the writes that carry this node's own entry.
+      saver.attachToWrites(threadId, (writes) => writes.some(([channel, value]) => channel === 'log' && Array.isArray(value) && value[0] === name), insert(name));
+      await new Promise((resolve) => setTimeout(resolve, name === 'left' ? 5 : 0));
+      return { log: [name] };
+    };
+    const graph = new StateGraph(State)
+      .addNode('left', node('left'))
+      .addNode('right', node('right'))
+      .addEdge(START, 'left')
+      .addEdge(START, 'right')
+      .addEdge('left', END)
+      .addEdge('right', END)
+      .compile({ checkpointer: saver });
+    const out = await graph.invoke({ log: [] }, { configurable: { thread_id: threadId }, durability: 'sync' });
+    expect([...out.log].sort()).toEqual(['left', 'right']);
+    expect(saver.stagedCount(threadId)).toBe(0);
+    const stored = await t.db.query<{ task: string }>(`SELECT task FROM attached_rows WHERE note = $1 ORDER BY task`, [threadId]);
+    expect(stored.rows).toEqual([{ task: 'left' }, { task: 'right' }]);
+    saver.endRun(threadId);
   });
 
   it.skipIf(!available)('answers the first read of a thread marked new without a query, and every later read from the database', async () => {

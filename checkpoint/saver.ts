@@ -4,11 +4,9 @@
  * search_path schema). On PGlite: DbCheckpointSaver, a BaseCheckpointSaver over our Db interface
  * (tables from migration 0030), modelled on LangGraph's MemorySaver.
  */
-import pg from 'pg';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import {
   BaseCheckpointSaver,
-  JsonPlusSerializer,
   WRITES_IDX_MAP,
   compareWritesSortKeys,
   copyCheckpoint,
@@ -22,10 +20,10 @@ import {
   type PendingWrite,
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint';
-import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { z } from 'zod';
 import { QuorumError, parseJson } from '../contracts/index.ts';
 import { valueGroups, type Db } from '../db/index.ts';
+import { DELTA_CHECKPOINT_TYPE, DeltaCheckpoint, FastJsonSerializer, MAX_DELTA_CHAIN, MAX_REMEMBERED_THREADS, applyDelta, channelDelta, isPlainJson } from './delta.ts';
 
 // Bytes are read as hex text (encode in SQL): PGlite's own bytea parser maps every byte through
 // parseInt. They are written as binary parameters (db/pglite.ts and node-postgres send a
@@ -77,61 +75,6 @@ const WriteRow = z.object({
 /** A packed row's writes: [idx, channel, value] in the order the task wrote them. */
 const PackedWrites = z.array(z.tuple([z.number().int().min(0), z.string(), z.unknown()]));
 
-/**
- * checkpoint_type of a checkpoint stored as the changes to its parent's channel values (see put):
- * UTF-8 JSON of the checkpoint with `channel_delta` in place of `channel_values`.
- */
-export const DELTA_CHECKPOINT_TYPE = 'quorum-delta';
-/** At most this many delta checkpoints in a row: then a full one, so a read never walks far. */
-const MAX_DELTA_CHAIN = 16;
-/** Threads whose last checkpoint is kept for deltas; the least recently written are forgotten. */
-const MAX_REMEMBERED_THREADS = 256;
-
-/** One channel of a delta checkpoint: [0] as in the parent, [1, items] the parent's array plus items, [2, value] this value. */
-const ChannelOp = z.union([z.tuple([z.literal(0)]), z.tuple([z.literal(1), z.array(z.unknown())]), z.tuple([z.literal(2), z.unknown()])]);
-type ChannelOp = z.infer<typeof ChannelOp>;
-const DeltaCheckpoint = z.looseObject({ channel_delta: z.record(z.string(), ChannelOp) });
-
-/**
- * The changes from `parent` to `values` (a checkpoint's channel values), or null when a new value
- * is not plain JSON (then the checkpoint is stored whole). LangGraph's reducers build a new array
- * from the old one's items (the committee's `outcomes`, `opinions`, … grow by concat), so an array
- * that starts with the very same items as the parent's is stored as the items it adds.
- */
-function channelDelta(parent: Readonly<Record<string, unknown>>, values: Readonly<Record<string, unknown>>): Record<string, ChannelOp> | null {
-  const delta: Record<string, ChannelOp> = {};
-  for (const [channel, value] of Object.entries(values)) {
-    const old = Object.hasOwn(parent, channel) ? parent[channel] : undefined;
-    if (old !== undefined && value === old) {
-      delta[channel] = [0];
-    } else if (Array.isArray(value) && Array.isArray(old) && old.length <= value.length && old.every((item, i) => value[i] === item)) {
-      const added = value.slice(old.length);
-      if (!isPlainJson(added)) return null;
-      delta[channel] = [1, added];
-    } else {
-      if (!isPlainJson(value)) return null;
-      delta[channel] = [2, value];
-    }
-  }
-  return delta;
-}
-
-/** `parent`'s channel values changed by `delta` (channels not in it are gone, as in LangGraph). */
-function applyDelta(parent: Readonly<Record<string, unknown>>, delta: Readonly<Record<string, ChannelOp>>, checkpointId: string): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
-  for (const [channel, op] of Object.entries(delta)) {
-    if (op[0] === 2) {
-      values[channel] = op[1];
-      continue;
-    }
-    const old = parent[channel];
-    if (op[0] === 0) values[channel] = old;
-    else if (Array.isArray(old)) values[channel] = old.concat(op[1]);
-    else throw new QuorumError('INTERNAL', `checkpointer: checkpoint ${checkpointId} appends to channel ${channel}, which is not a list in its parent`, { field: 'graph_checkpoints.checkpoint' });
-  }
-  return values;
-}
-
 function requireString(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') {
     throw new QuorumError('INPUT_INVALID', `checkpointer: configurable.${field} must be a non-empty string`, { field });
@@ -139,41 +82,6 @@ function requireString(value: unknown, field: string): string {
   return value;
 }
 
-/** Deepest nesting a value may have to take the plain-JSON path (the committee state is ~6 deep). */
-const MAX_PLAIN_DEPTH = 64;
-
-/** True when JSON.stringify writes exactly what `value` holds: no undefined, class instance, or LangChain record. */
-function isPlainJson(value: unknown, depth = 0): boolean {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (typeof value !== 'object' || depth > MAX_PLAIN_DEPTH) return false;
-  if (Array.isArray(value)) {
-    for (const item of value) if (!isPlainJson(item, depth + 1)) return false;
-    return true;
-  }
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
-  // JsonPlus revives objects with an `lc` marker on load: leave those to it.
-  if ('lc' in value) return false;
-  for (const item of Object.values(value)) if (!isPlainJson(item, depth + 1)) return false;
-  return true;
-}
-
-/**
- * LangGraph's JsonPlusSerializer, with a fast path for plain JSON (all of the committee's state):
- * the native JSON.stringify without a replacer, instead of JsonPlus's cycle scan plus a replacer
- * called on every value. The bytes are the same JSON JsonPlus writes for such values (type
- * `json`), so JsonPlus reads them back; anything else (undefined, Map, Uint8Array, Send, …) still
- * goes through JsonPlus.
- */
-export class FastJsonSerializer extends JsonPlusSerializer {
-  override async dumpsTyped(obj: unknown): Promise<[string, Uint8Array]> {
-    if (!(obj instanceof Uint8Array) && isPlainJson(obj)) return ['json', Buffer.from(JSON.stringify(obj))];
-    return super.dumpsTyped(obj);
-  }
-}
-
-const stagedKey = (threadId: string, taskId: string): string => `${threadId}\u0000${taskId}`;
 
 /** A checkpoint row to store (serialised). */
 interface CheckpointInsert {
@@ -217,6 +125,18 @@ interface PackedWritesInsert {
  */
 export type TaskRows = (params: unknown[]) => string[];
 
+/**
+ * Tells a task's writes (as putWrites receives them: [channel, value] pairs) from the writes of the
+ * other tasks of its step, e.g. by the node name and round its update carries.
+ */
+export type WritesMatcher = (writes: readonly PendingWrite[]) => boolean;
+
+/** Rows waiting for the putWrites of the task whose writes `belongs` recognises. */
+interface StagedRows {
+  belongs: WritesMatcher;
+  rows: TaskRows;
+}
+
 /** What one put/putWrites call waits for: its rows, and its promise's settlement. */
 interface QueuedSave {
   checkpoints: CheckpointInsert[];
@@ -243,8 +163,8 @@ interface QueuedSave {
 export class DbCheckpointSaver extends BaseCheckpointSaver {
   private queue: QueuedSave[] = [];
   private flushing: Promise<void> | null = null;
-  /** Task rows waiting for their task's putWrites, by thread and task id. */
-  private readonly staged = new Map<string, { threadId: string; rows: TaskRows }>();
+  /** Task rows waiting for their task's putWrites, by thread (a step has a few tasks at most). */
+  private readonly staged = new Map<string, StagedRows[]>();
   /** Threads the caller made up and nothing was read from yet (see newThread). */
   private readonly newThreads = new Set<string>();
   /** The last checkpoint stored per thread: its namespace, id, channel values and place in a delta chain. */
@@ -459,9 +379,7 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
           return { threadId, ns, checkpointId, taskId, idx: w.idx, channel: w.channel, vType, vBytes, taskPath: path };
         }),
     );
-    const key = stagedKey(threadId, taskId);
-    const staged = this.staged.get(key);
-    this.staged.delete(key);
+    const staged = this.takeStaged(threadId, writes);
     if (rows.length > 0 || packed.length > 0 || staged) await this.save([], rows, packed, staged ? [staged.rows] : []);
   }
 
@@ -469,11 +387,33 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
    * Hands a task's own rows (its transcript and tool calls) to the saver: they are stored in the
    * statement that stores the task's writes, so a task's rows exist exactly when its result does.
    * A crash before that statement loses both, and the resumed run runs the task again and stores
-   * them once; a crash after it keeps both, and the task is not run again. `taskId` is the one
-   * LangGraph gives the node (config.configurable.__pregel_task_id).
+   * them once; a crash after it keeps both, and the task is not run again.
+   *
+   * The task is found by its writes (`belongs`), not by its task id: LangGraph passes putWrites the
+   * task id, but gives a node its own id only under a private config key (`__pregel_task_id`), while
+   * a node's returned update reaching putWrites as its [channel, value] writes is the public
+   * contract of BaseCheckpointSaver. Rows of a thread that no write claimed are dropped by endRun.
    */
-  attachToTask(threadId: string, taskId: string, rows: TaskRows): void {
-    this.staged.set(stagedKey(threadId, taskId), { threadId, rows });
+  attachToWrites(threadId: string, belongs: WritesMatcher, rows: TaskRows): void {
+    const list = this.staged.get(threadId);
+    if (list) list.push({ belongs, rows });
+    else this.staged.set(threadId, [{ belongs, rows }]);
+  }
+
+  /** The staged rows of the task that wrote `writes`, taken off the thread's list. */
+  private takeStaged(threadId: string, writes: readonly PendingWrite[]): StagedRows | undefined {
+    const list = this.staged.get(threadId);
+    if (!list) return undefined;
+    const i = list.findIndex((s) => s.belongs(writes));
+    if (i < 0) return undefined;
+    const [found] = list.splice(i, 1);
+    if (list.length === 0) this.staged.delete(threadId);
+    return found;
+  }
+
+  /** Staged rows no write has claimed yet, for `threadId` (0 after a run whose every task finished). */
+  stagedCount(threadId: string): number {
+    return this.staged.get(threadId)?.length ?? 0;
   }
 
   /**
@@ -493,7 +433,7 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
   endRun(threadId: string): void {
     this.newThreads.delete(threadId);
     this.lastStored.delete(threadId);
-    for (const [key, s] of this.staged) if (s.threadId === threadId) this.staged.delete(key);
+    this.staged.delete(threadId);
   }
 
   /** Queues rows for the next group commit; resolves when they are stored. */
@@ -593,71 +533,3 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
   }
 }
 
-/** A checkpointer and how to release it. */
-export interface OpenCheckpointer {
-  saver: BaseCheckpointSaver;
-  /** `postgres-saver` (LangGraph's) or `db-saver` (ours). */
-  kind: 'postgres-saver' | 'db-saver';
-  close(): Promise<void>;
-}
-
-/** The advisory lock that serialises PostgresSaver.setup() across processes. */
-const SETUP_LOCK = 'quorum:langgraph-checkpoint-setup';
-
-/**
- * The checkpointer for `db`: PostgresSaver on PostgreSQL when a connection URL is known (it opens
- * a small pool of its own and creates its tables in the connection's current schema), else
- * DbCheckpointSaver (PGlite, or PostgreSQL without a URL).
- */
-export async function openCheckpointer(db: Db, options: { databaseUrl?: string | null; allowExitOnIdle?: boolean } = {}): Promise<OpenCheckpointer> {
-  if (db.kind === 'postgres' && options.databaseUrl) {
-    const schemaRes = await db.query('SELECT current_schema() AS schema');
-    const schema = z.object({ schema: z.string() }).parse(schemaRes.rows[0]).schema;
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2, allowExitOnIdle: options.allowExitOnIdle ?? false });
-    pool.on('error', () => undefined);
-    const saver = new PostgresSaver(pool, undefined, { schema });
-    try {
-      // setup() creates its tables and runs its migrations with IF NOT EXISTS; two at once still
-      // collide in the catalog (duplicate pg_type rows). A transaction-scoped advisory lock on one
-      // of db's connections serialises them, across processes too, while setup runs on the pool.
-      await db.transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SETUP_LOCK]);
-        await saver.setup();
-      });
-    } catch (error) {
-      await saver.end().catch(() => undefined);
-      throw error;
-    }
-    return { saver, kind: 'postgres-saver', close: () => saver.end() };
-  }
-  // The committee's reducers build new lists and never change a checkpointed value: deltas are safe.
-  return { saver: new DbCheckpointSaver(db, { deltas: true }), kind: 'db-saver', close: async () => undefined };
-}
-
-const shared = new WeakMap<Db, Map<string, Promise<BaseCheckpointSaver>>>();
-
-/**
- * One checkpointer per Db (and URL), opened and set up on first use: what runCommittee uses when
- * it is given none, so concurrent runs share one saver instead of each opening a pool and racing
- * in setup(). It is never closed: its pool lets the process exit when idle (allowExitOnIdle) and
- * drops idle connections after pg's idle timeout. Long-lived callers (sessions, the API) open
- * their own with openCheckpointer and close it.
- */
-export function sharedCheckpointer(db: Db, options: { databaseUrl?: string | null } = {}): Promise<BaseCheckpointSaver> {
-  const key = db.kind === 'postgres' && options.databaseUrl ? options.databaseUrl : '';
-  let byUrl = shared.get(db);
-  if (!byUrl) {
-    byUrl = new Map();
-    shared.set(db, byUrl);
-  }
-  const known = byUrl.get(key);
-  if (known) return known;
-  const opening = openCheckpointer(db, { databaseUrl: options.databaseUrl, allowExitOnIdle: true }).then((o) => o.saver);
-  byUrl.set(key, opening);
-  // A failed open (database down) is not cached: the next run tries again.
-  const map = byUrl;
-  opening.catch(() => {
-    if (map.get(key) === opening) map.delete(key);
-  });
-  return opening;
-}
