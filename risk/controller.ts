@@ -31,7 +31,7 @@ import {
 } from './rules.ts';
 import type { CancelCheck, ExitDecision, TradingStateAssessment } from './schema.ts';
 import { tradingStateAt, tradingStateFor } from './trading-state.ts';
-import { isoMs, nowMs } from './time.ts';
+import { nowMs } from './time.ts';
 
 /** Verdict decisions that may lead to an order. */
 export const ORDER_DECISIONS: readonly string[] = ['APPROVE', 'REDUCE'];
@@ -134,8 +134,7 @@ function hashPosition(ids: TokenEncoder, p: PortfolioSnapshot['positions'][numbe
   ids.scalar(p.qty);
   ids.scalar(p.marketPrice);
   ids.scalar(p.sector);
-  // The PDT rule reads only the instant (its day): its milliseconds, NaN for anything unparsable.
-  ids.scalar(typeof p.openedAt === 'string' ? isoMs(p.openedAt) : p.openedAt);
+  ids.scalar(p.openedAt);
 }
 
 function hashOpenOrder(ids: TokenEncoder, o: PortfolioSnapshot['openOrders'][number]): void {
@@ -160,8 +159,7 @@ function hashTimes(ids: TokenEncoder, times: unknown, parsed: readonly number[] 
  * - verdict: id, proposalId, decision, sizeMultiplier, confidence;
  * - proposal: id, ticker, side;
  * - portfolio (or its absence): asOf, equity, cash, buyingPower, lastEquity, peakEquity,
- *   dayTradesLast5Days, tradingState; each position's ticker, qty, marketPrice, sector, and openedAt as
- *   the milliseconds it parses to (all the PDT rule reads of it); each
+ *   dayTradesLast5Days, tradingState; each position's ticker, qty, marketPrice, sector, openedAt; each
  *   open order's ticker, side, qty; every recent order time, as the milliseconds it parses to (NaN
  *   alike), which is all the throttle reads of it (all lists in their given order);
  * - market: ticker, asOf, lastPrice, atr, sector, marketOpen;

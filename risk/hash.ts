@@ -1,20 +1,22 @@
 /**
- * Content ids of the risk controller: SHA-256 (@noble/hashes, pure JS, audited, no dependencies;
- * risk/ may not import node:crypto) of a canonical byte encoding of typed tokens.
+ * Content ids of the risk controller: MurmurHash3_x86_128 (Austin Appleby's public-domain
+ * reference, seed 0; tests/risk/decision-id.test.ts pins it to the reference's outputs) of a
+ * canonical byte encoding of typed tokens. risk/ may not import node:crypto, and a SHA-256 in pure
+ * JS (@noble/hashes) halved the controller's throughput: see docs/adr/0019-risk-id-hash.md.
+ * The ids only have to be stable and well spread, not secret: no one gains by forging a decision id.
  *
- * The encoding: every token starts with a tag byte; whole numbers from 0 to 2^53 are LEB128, other
- * numbers their 8 IEEE-754 bytes (so -0 and 0 differ, as they may print differently; every NaN is one
- * NaN); strings are their length in UTF-16
- * code units (LEB128) and then their WTF-8 bytes (UTF-8, with a lone surrogate as its own 3 bytes,
- * so two distinct strings never share bytes); counts are LEB128. Every token is self-delimiting, so
- * a byte sequence decodes to exactly one token sequence, and two inputs share an id only by a
- * SHA-256 collision of its first 128 bits.
+ * The encoding, in 32-bit words (hashed as their little-endian bytes): every token starts with a tag
+ * word; a whole number from 0 to 2^24 is one word (its tag in the low byte, the number above it),
+ * other numbers their two IEEE-754 words (so -0 and 0 differ, as they may print differently; every
+ * NaN is one NaN); a string is a tag word, its length in UTF-16 code units, then four Latin-1
+ * characters a word under a Latin-1 tag, or two UTF-16 code units a word under another; a count is
+ * a tag word and the count. Every token is self-delimiting, so a word sequence decodes to exactly
+ * one token sequence, and distinct inputs share an id only by a 128-bit chance.
  *
  * Two ways in: `TokenEncoder`, written by a caller in its own fixed order (the decision id knows the
  * shape of its input and writes exactly the fields the rules read), and `contentHash`, which walks any
  * JSON-like value with object keys sorted. No state outside an encoder: each id has its own.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 
 const TAG_NULL = 0x00;
 const TAG_UNDEFINED = 0x01;
@@ -26,52 +28,138 @@ const TAG_COUNT = 0x06;
 const TAG_ARRAY = 0x07;
 const TAG_OBJECT = 0x08;
 const TAG_OTHER = 0x09;
-const TAG_UINT = 0x0a;
-
-/** Bytes an encoder starts with: a decision with ten positions and 25 order times needs about 800. */
-const INITIAL_BYTES = 1_024;
-/** Bytes of the digest kept in an id (128 bits, 32 hex characters). */
-const ID_BYTES = 16;
+const TAG_UINT24 = 0x0a;
+const TAG_STRING8 = 0x0b;
+const TAG_OTHER8 = 0x0c;
 
 const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const hex32 = (n: number): string =>
+  (HEX_BYTES[n >>> 24] as string) + (HEX_BYTES[(n >>> 16) & 255] as string) + (HEX_BYTES[(n >>> 8) & 255] as string) + (HEX_BYTES[n & 255] as string);
+
+const C1 = 0x239b961b;
+const C2 = 0xab0e9789;
+const C3 = 0x38b34ae5;
+const C4 = 0xa1e38b93;
+const rotl = (x: number, r: number): number => (x << r) | (x >>> (32 - r));
+function fmix(h0: number): number {
+  let h = h0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** MurmurHash3_x86_128's state after its blocks; `tail` holds the last len % 16 bytes as little-endian words. */
+function finish(h1In: number, h2In: number, h3In: number, h4In: number, tail: readonly [number, number, number, number], len: number): string {
+  let h1 = h1In;
+  let h2 = h2In;
+  let h3 = h3In;
+  let h4 = h4In;
+  const rest = len % 16;
+  if (rest > 12) h4 ^= Math.imul(rotl(Math.imul(tail[3], C4), 18), C1);
+  if (rest > 8) h3 ^= Math.imul(rotl(Math.imul(tail[2], C3), 17), C4);
+  if (rest > 4) h2 ^= Math.imul(rotl(Math.imul(tail[1], C2), 16), C3);
+  if (rest > 0) h1 ^= Math.imul(rotl(Math.imul(tail[0], C1), 15), C2);
+  // The reference mixes in the length as a 32-bit value.
+  h1 ^= len;
+  h2 ^= len;
+  h3 ^= len;
+  h4 ^= len;
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h3 = fmix(h3);
+  h4 = fmix(h4);
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  return hex32(h1 >>> 0) + hex32(h2 >>> 0) + hex32(h3 >>> 0) + hex32(h4 >>> 0);
+}
 
 /**
- * A canonical token stream: `scalar`/`count` in the caller's fixed order, then `digest`. Meant to be
- * used for one id and dropped (its buffer is its own, nothing is shared between ids).
+ * MurmurHash3_x86_128 (seed 0) of the little-endian bytes of `words[0..n)`, as the reference prints
+ * it (the four 32-bit lanes h1..h4, each as 8 hex digits). One loop over local variables.
+ */
+export function murmurWords(words: readonly number[], n: number): string {
+  let h1 = 0;
+  let h2 = 0;
+  let h3 = 0;
+  let h4 = 0;
+  const blocks = n - (n % 4);
+  for (let i = 0; i < blocks; i += 4) {
+    h1 ^= Math.imul(rotl(Math.imul(words[i] as number, C1), 15), C2);
+    h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0;
+    h2 ^= Math.imul(rotl(Math.imul(words[i + 1] as number, C2), 16), C3);
+    h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0;
+    h3 ^= Math.imul(rotl(Math.imul(words[i + 2] as number, C3), 17), C4);
+    h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0;
+    h4 ^= Math.imul(rotl(Math.imul(words[i + 3] as number, C4), 18), C1);
+    h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
+  }
+  const at = (i: number): number => (i < n ? (words[i] as number) : 0);
+  return finish(h1, h2, h3, h4, [at(blocks), at(blocks + 1), at(blocks + 2), 0], n * 4);
+}
+
+/** MurmurHash3_x86_128 (seed 0) of `bytes[0..len)`, as the reference prints it (the reference vectors' check). */
+export function murmur3x86x128(bytes: Uint8Array, len = bytes.length): string {
+  const whole = len - (len % 4);
+  const words: number[] = [];
+  for (let i = 0; i < whole; i += 4) words.push((bytes[i] as number) | ((bytes[i + 1] as number) << 8) | ((bytes[i + 2] as number) << 16) | ((bytes[i + 3] as number) << 24));
+  let last = 0;
+  for (let i = whole; i < len; i++) last |= (bytes[i] as number) << (8 * (i - whole));
+  if (whole === len) return murmurWords(words, words.length);
+  // A partial last word: hash the whole words' blocks, then finish with the bytes' true length.
+  const blocks = whole - (whole % 16);
+  const full = murmurState(words, blocks / 4);
+  const tailWords = words.slice(blocks / 4);
+  tailWords.push(last);
+  const tail: [number, number, number, number] = [tailWords[0] ?? 0, tailWords[1] ?? 0, tailWords[2] ?? 0, tailWords[3] ?? 0];
+  return finish(full[0], full[1], full[2], full[3], tail, len);
+}
+
+/** The lanes after the first `n` words (n a multiple of 4), for murmur3x86x128's partial words. */
+function murmurState(words: readonly number[], n: number): [number, number, number, number] {
+  let h1 = 0;
+  let h2 = 0;
+  let h3 = 0;
+  let h4 = 0;
+  for (let i = 0; i < n; i += 4) {
+    h1 ^= Math.imul(rotl(Math.imul(words[i] as number, C1), 15), C2);
+    h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0;
+    h2 ^= Math.imul(rotl(Math.imul(words[i + 1] as number, C2), 16), C3);
+    h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0;
+    h3 ^= Math.imul(rotl(Math.imul(words[i + 2] as number, C3), 17), C4);
+    h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0;
+    h4 ^= Math.imul(rotl(Math.imul(words[i + 3] as number, C4), 18), C1);
+    h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
+  }
+  return [h1, h2, h3, h4];
+}
+
+/**
+ * A canonical token stream: `scalar`/`count` in the caller's fixed order, then `digest`. Tokens
+ * are written as 32-bit words (tag words, Latin-1 text four characters a word, wider text two) to a
+ * plain array the encoder owns: it is used for one id and dropped, nothing is shared between ids.
  */
 export class TokenEncoder {
-  private bytes = new Uint8Array(INITIAL_BYTES);
-  private view = new DataView(this.bytes.buffer);
-  private n = 0;
+  private readonly words: number[] = [];
+  /** A double's bits are read through these (made at the first double: an ArrayBuffer costs more than a token). */
+  private f64: Float64Array | null = null;
+  private bits: Uint32Array | null = null;
 
-  private room(k: number): void {
-    if (this.n + k <= this.bytes.length) return;
-    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.n + k));
-    grown.set(this.bytes.subarray(0, this.n));
-    this.bytes = grown;
-    this.view = new DataView(grown.buffer);
-  }
-
-  private byte(b: number): void {
-    this.room(1);
-    this.bytes[this.n++] = b;
-  }
-
-  /** An unsigned integer below 2^53, LEB128 (7 bits a byte). */
-  private varint(v: number): void {
-    this.room(8);
-    let x = v;
-    while (x >= 0x80) {
-      this.bytes[this.n++] = (x % 0x80) | 0x80;
-      x = Math.floor(x / 0x80);
-    }
-    this.bytes[this.n++] = x;
+  /** Words written so far. */
+  get wordLength(): number {
+    return this.words.length;
   }
 
   /** A count (an array's length), so the tokens that follow cannot be read as another split. */
   count(n: number): void {
-    this.byte(TAG_COUNT);
-    this.varint(n);
+    this.words.push(TAG_COUNT, n | 0);
   }
 
   /**
@@ -79,83 +167,79 @@ export class TokenEncoder {
    * anything else (malformed input) is written whole, as `contentHash` would walk it.
    */
   scalar(v: unknown): void {
-    if (v === null) return this.byte(TAG_NULL);
+    if (v === null) return void this.words.push(TAG_NULL);
     switch (typeof v) {
       case 'number':
         return this.number(v);
       case 'string':
-        this.byte(TAG_STRING);
-        return this.text(v);
+        return this.text(TAG_STRING, v);
       case 'boolean':
-        return this.byte(v ? TAG_TRUE : TAG_FALSE);
+        return void this.words.push(v ? TAG_TRUE : TAG_FALSE);
       case 'undefined':
-        return this.byte(TAG_UNDEFINED);
+        return void this.words.push(TAG_UNDEFINED);
       case 'object':
         return this.value(v);
       default:
-        this.byte(TAG_OTHER);
-        return this.text(String(v));
+        return this.text(TAG_OTHER, String(v));
     }
   }
 
   private number(v: number): void {
-    // Whole numbers from 0 to 2^53 (quantities, counts, milliseconds) as LEB128, under their own
-    // tag: a third of the bytes of a double, and SHA-256's cost is its bytes. -0 stays a double.
-    if (Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0)) {
-      this.byte(TAG_UINT);
-      return this.varint(v);
+    // Whole numbers below 2^24 (quantities, counts, most limits) in one word with their tag.
+    if (v >= 0 && v < 0x1000000 && Number.isInteger(v) && !Object.is(v, -0)) return void this.words.push(TAG_UINT24 | (v << 8));
+    if (!this.f64 || !this.bits) {
+      this.f64 = new Float64Array(1);
+      this.bits = new Uint32Array(this.f64.buffer);
     }
-    this.room(9);
-    this.bytes[this.n++] = TAG_NUMBER;
-    // One NaN: DataView may keep a NaN's payload bits, which no rule can tell apart.
-    this.view.setFloat64(this.n, Number.isNaN(v) ? Number.NaN : v, true);
-    this.n += 8;
+    // One NaN: a NaN's payload bits, which no rule can tell apart, never reach the id.
+    this.f64[0] = Number.isNaN(v) ? Number.NaN : v;
+    this.words.push(TAG_NUMBER, (this.bits[0] as number) | 0, (this.bits[1] as number) | 0);
   }
 
-  /** Length in UTF-16 code units, then WTF-8 bytes. */
-  private text(s: string): void {
+  /**
+   * A string: its tag (TAG_STRING8 or TAG_OTHER8 for Latin-1 text, else the given tag), its length in
+   * UTF-16 code units, then four Latin-1 characters a word, or two UTF-16 code units a word.
+   */
+  private text(tag: number, s: string): void {
+    const w = this.words;
     const len = s.length;
-    this.varint(len);
-    this.room(len * 3);
-    const b = this.bytes;
-    let n = this.n;
-    for (let i = 0; i < len; i++) {
-      let c = s.charCodeAt(i);
-      if (c < 0x80) {
-        b[n++] = c;
-        continue;
+    const start = w.length;
+    w.push(tag === TAG_STRING ? TAG_STRING8 : TAG_OTHER8, len);
+    let i = 0;
+    let wide = false;
+    for (; i + 3 < len; i += 4) {
+      const a = s.charCodeAt(i);
+      const b = s.charCodeAt(i + 1);
+      const c = s.charCodeAt(i + 2);
+      const d = s.charCodeAt(i + 3);
+      if ((a | b | c | d) > 0xff) {
+        wide = true;
+        break;
       }
-      if (c < 0x800) {
-        b[n++] = 0xc0 | (c >> 6);
-        b[n++] = 0x80 | (c & 0x3f);
-        continue;
-      }
-      if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
-        const d = s.charCodeAt(i + 1);
-        if (d >= 0xdc00 && d <= 0xdfff) {
-          // A surrogate pair: one code point, four bytes (two UTF-16 units, so room(len * 3) holds).
-          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          i += 1;
-          b[n++] = 0xf0 | (c >> 18);
-          b[n++] = 0x80 | ((c >> 12) & 0x3f);
-          b[n++] = 0x80 | ((c >> 6) & 0x3f);
-          b[n++] = 0x80 | (c & 0x3f);
-          continue;
-        }
-      }
-      b[n++] = 0xe0 | (c >> 12);
-      b[n++] = 0x80 | ((c >> 6) & 0x3f);
-      b[n++] = 0x80 | (c & 0x3f);
+      w.push(a | (b << 8) | (c << 16) | (d << 24));
     }
-    this.n = n;
+    if (!wide && i < len) {
+      let last = 0;
+      for (let k = 0; i + k < len; k++) {
+        const c = s.charCodeAt(i + k);
+        if (c > 0xff) wide = true;
+        last |= c << (8 * k);
+      }
+      if (!wide) w.push(last);
+    }
+    if (wide) {
+      w.length = start;
+      w.push(tag, len);
+      for (i = 0; i + 1 < len; i += 2) w.push(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
+      if (i < len) w.push(s.charCodeAt(i));
+    }
   }
 
   /** Any JSON-like value: arrays in order, objects by sorted key (an undefined entry counts as absent). */
   value(v: unknown): void {
     if (v === null || typeof v !== 'object') return this.scalar(v);
     if (Array.isArray(v)) {
-      this.byte(TAG_ARRAY);
-      this.varint(v.length);
+      this.words.push(TAG_ARRAY, v.length);
       for (const item of v as readonly unknown[]) this.value(item);
       return;
     }
@@ -163,25 +247,16 @@ export class TokenEncoder {
     const keys = Object.keys(record)
       .filter((k) => record[k] !== undefined)
       .sort();
-    this.byte(TAG_OBJECT);
-    this.varint(keys.length);
+    this.words.push(TAG_OBJECT, keys.length);
     for (const key of keys) {
-      this.text(key);
+      this.text(TAG_STRING, key);
       this.value(record[key]);
     }
   }
 
-  /** Bytes written so far. */
-  get byteLength(): number {
-    return this.n;
-  }
-
-  /** SHA-256 of the stream, its first 128 bits as 32 hex characters. */
+  /** The stream's MurmurHash3_x86_128 (its words' little-endian bytes) as 32 hex characters. */
   digest(): string {
-    const d = sha256(this.bytes.subarray(0, this.n));
-    let hex = '';
-    for (let i = 0; i < ID_BYTES; i++) hex += HEX_BYTES[d[i] as number] as string;
-    return hex;
+    return murmurWords(this.words, this.words.length);
   }
 }
 
