@@ -14,8 +14,8 @@ export const TimestampColumn = z.preprocess(toIso, z.string());
 export const NullableTimestampColumn = z.preprocess(toIso, z.string().nullable());
 
 /**
- * A jsonb column whose shape the owning stage keeps (stats, raw broker replies, model cards): any
- * JSON value. Spelled out rather than `z.json()`, which the OpenAPI generator cannot walk.
+ * A jsonb column whose shape the owning stage keeps (stats, raw broker replies, model cards): every
+ * kind of JSON value. Spelled out rather than `z.json()`, which the OpenAPI generator cannot walk.
  */
 export const JsonColumn = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.unknown()), z.record(z.string(), z.unknown())]);
 export type JsonColumn = z.infer<typeof JsonColumn>;

@@ -86,21 +86,8 @@ function finish(h1In: number, h2In: number, h3In: number, h4In: number, tail: re
  * it (the four 32-bit lanes h1..h4, each as 8 hex digits). One loop over local variables.
  */
 export function murmurWords(words: readonly number[], n: number): string {
-  let h1 = 0;
-  let h2 = 0;
-  let h3 = 0;
-  let h4 = 0;
   const blocks = n - (n % 4);
-  for (let i = 0; i < blocks; i += 4) {
-    h1 ^= Math.imul(rotl(Math.imul(words[i] as number, C1), 15), C2);
-    h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0;
-    h2 ^= Math.imul(rotl(Math.imul(words[i + 1] as number, C2), 16), C3);
-    h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0;
-    h3 ^= Math.imul(rotl(Math.imul(words[i + 2] as number, C3), 17), C4);
-    h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0;
-    h4 ^= Math.imul(rotl(Math.imul(words[i + 3] as number, C4), 18), C1);
-    h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
-  }
+  const [h1, h2, h3, h4] = murmurState(words, blocks);
   const at = (i: number): number => (i < n ? (words[i] as number) : 0);
   return finish(h1, h2, h3, h4, [at(blocks), at(blocks + 1), at(blocks + 2), 0], n * 4);
 }
@@ -122,7 +109,7 @@ export function murmur3x86x128(bytes: Uint8Array, len = bytes.length): string {
   return finish(full[0], full[1], full[2], full[3], tail, len);
 }
 
-/** The lanes after the first `n` words (n a multiple of 4), for murmur3x86x128's partial words. */
+/** The lanes after the first `n` words (n a multiple of 4): the block loop of both entry points. */
 function murmurState(words: readonly number[], n: number): [number, number, number, number] {
   let h1 = 0;
   let h2 = 0;
