@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import { ApprovalFilter, ApprovalView, SubmitOutcomeView, listApprovals } from '../execution/index.ts';
-
-/** A pending or answered approval with what it would order (GET /v1/approvals, `quorum approvals`): execution/ owns the table. */
-export const ApprovalItem = ApprovalView;
-export type ApprovalItem = ApprovalView;
-export const ApprovalStatusFilter = ApprovalFilter;
-export type ApprovalStatusFilter = ApprovalFilter;
+import { SubmitOutcomeView } from '../execution/index.ts';
 
 /** What answering an approval led to: the human decision and the order (null when rejected or denied). */
 export const ApprovalReply = z.object({
@@ -16,5 +10,3 @@ export const ApprovalReply = z.object({
 });
 export type ApprovalReply = z.infer<typeof ApprovalReply>;
 
-/** Approvals (pending by default), each parsed with its schema. */
-export const listApprovalItems = listApprovals;

@@ -1,13 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/index.ts';
-import { ApprovalItem, ApprovalReply, ApprovalStatusFilter, answerApproval, listApprovalItems, type SessionEnv } from '../../sessions/index.ts';
+import { ApprovalFilter, ApprovalReply, ApprovalView, answerApproval, listApprovals, type SessionEnv } from '../../sessions/index.ts';
 import { requireScope } from '../auth.ts';
 import { CONFLICT_RESPONSE, ERROR_RESPONSES, UNAVAILABLE_RESPONSE } from '../errors.ts';
 import { named } from '../openapi.ts';
 import { IdParam, jsonResponses, resourceApp } from './shared.ts';
 import { requireSession } from './critiques.ts';
 
-const ApprovalList = z.object({ approvals: z.array(named('Approval', ApprovalItem)) }).openapi('ApprovalList');
+const ApprovalList = z.object({ approvals: z.array(named('Approval', ApprovalView)) }).openapi('ApprovalList');
 const AnswerBody = z.object({ approve: z.boolean(), reason: z.string().trim().min(1).max(1000) }).strict();
 
 /** GET /v1/approvals and POST /v1/approvals/{id} (control scope): orders waiting for a human. */
@@ -18,10 +18,10 @@ export function approvalRoutes(db: Db, session: SessionEnv | undefined) {
         method: 'get',
         path: '/',
         summary: 'Approvals (execution.requireApproval): orders waiting for a human, or decided ones',
-        request: { query: z.object({ status: ApprovalStatusFilter.default('pending') }) },
+        request: { query: z.object({ status: ApprovalFilter.default('pending') }) },
         responses: jsonResponses('Approvals', ApprovalList),
       }),
-      async (c) => c.json({ approvals: await listApprovalItems({ db }, c.req.valid('query').status) }, 200),
+      async (c) => c.json({ approvals: await listApprovals({ db }, c.req.valid('query').status) }, 200),
     )
     .openapi(
       createRoute({
