@@ -110,7 +110,12 @@ export async function selectBackend(config: Config, choice?: BackendChoice): Pro
   const baseUrl = config.models.ollama.baseUrl;
   if (wanted === 'rules') return { backend: 'rules', name: 'rules', notice: 'backend: rules baseline (deterministic critics, no LLM), as requested' };
   if (wanted === 'ollama') {
-    return { backend: createOllamaBackend(ollamaOptionsFromConfig(config.models)), name: 'ollama', notice: `backend: Ollama at ${baseUrl}, model ${config.models.ollama.model}` };
+    const backend = createOllamaBackend(ollamaOptionsFromConfig(config.models));
+    // Asked for by name, Ollama judges even when down (a session then abstains), but the notice says so up front.
+    const notice = (await ollamaReachable(baseUrl))
+      ? `backend: Ollama at ${baseUrl}, model ${config.models.ollama.model}`
+      : `WARNING: Ollama unreachable at ${baseUrl} (backend ollama as requested): every agent call fails, so every verdict is ABSTAIN (no trade); start Ollama or use --backend auto`;
+    return { backend, name: 'ollama', notice };
   }
   if (wanted === 'llama-cpp') {
     return { backend: createLlamaCppBackend(llamaCppOptionsFromConfig(config.models)), name: 'llama-cpp', notice: `backend: in-process llama.cpp, ${config.models.llamaCpp.modelPath ?? ''}` };

@@ -36,6 +36,8 @@ export {
   loadProposer,
   propose,
   proposeOne,
+  proposeIdea,
+  type TradeIdea,
   checkProposalDate,
   scoreSnapshot,
   storeProposals,

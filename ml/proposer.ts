@@ -310,3 +310,45 @@ export async function proposeOne(db: Db, options: Omit<ProposeOptions, 'tickers'
     : `the model could not score ${ticker} at ${asOf}: ${res.skipped.find((s) => s.ticker === ticker)?.reason ?? 'no proposal'}`;
   throw new QuorumError('NOT_FOUND', `no proposal to critique: ${why}`, { field: 'ticker' });
 }
+
+/** A trade idea from outside the model: which side, and optionally its own probability. */
+export interface TradeIdea {
+  side: 'buy' | 'sell';
+  /** The idea's P(forward return clears the threshold); default the model's own at asOf. */
+  probability?: number;
+}
+
+/**
+ * A caller's own idea on one ticker at asOf as a Proposal the committee can judge (`quorum critique
+ * --side`): the stored feature snapshot at asOf and the model's occlusion attributions, with the
+ * caller's side (and probability, if given) in place of the model's, so an idea is judged even where
+ * the model abstains. modelId `user` with the scoring model as its version says in the audit chain
+ * whose idea it was. Stores the snapshot and the proposal.
+ */
+export async function proposeIdea(db: Db, options: Omit<ProposeOptions, 'tickers' | 'sessionId'> & { ticker: string; idea: TradeIdea; asOfLabel?: string }): Promise<Proposal> {
+  const { ticker, asOf, asOfLabel, idea, proposer, settings } = options;
+  await checkProposalDate(db, asOf, { purpose: 'critique', field: 'asOf', label: asOfLabel ?? 'asOf', ticker });
+  const snap = await computeFeatures(db, { asOf, tickers: [ticker] });
+  // No abstain margin: the model's attributions at asOf, whichever side it leans to.
+  const scored = await scoreSnapshot(snap, { proposer, settings: { proposer: { ...settings.proposer, abstainMargin: -1 } }, tickers: [ticker] });
+  const model = scored.proposals[0];
+  if (!model) throw new QuorumError('NOT_FOUND', `no proposal to critique: the model could not score ${ticker} at ${asOf}: ${scored.skipped[0]?.reason ?? 'no features'}`, { field: 'ticker' });
+  const probability = idea.probability ?? model.probability;
+  const card = proposer.card;
+  const idSource = ['user', card.modelId, card.version, snap.id, ticker, idea.side, String(probability)].join('|');
+  const proposal = parseOrThrow(
+    Proposal,
+    {
+      ...model,
+      id: `prop_${createHash('sha256').update(idSource).digest('hex').slice(0, 20)}`,
+      side: idea.side,
+      probability,
+      expectedReturn: expectedReturn(card, probability),
+      modelId: 'user',
+      modelVersion: `${card.modelId}@${card.version}`,
+    },
+    `idea for ${ticker}`,
+  );
+  await storeProposals(db, [proposal]);
+  return proposal;
+}

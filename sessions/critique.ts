@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { IsoDate, IsoDateTime, Proposal, QuorumError, Ticker, Verdict } from '../contracts/index.ts';
+import { IsoDate, IsoDateTime, Proposal, QuorumError, Side, Ticker, Unit, Verdict } from '../contracts/index.ts';
 import { CommitteeStats, runCommittee, type CommitteeEvent } from '../graph/index.ts';
 import { dailyBarTs } from '../market/index.ts';
-import { proposeOne, storeOutsideProposal } from '../ml/index.ts';
+import { proposeIdea, proposeOne, storeOutsideProposal } from '../ml/index.ts';
 import type { SessionEnv } from './run.ts';
 
 /**
@@ -14,11 +14,16 @@ export const CritiqueRequest = z
     proposal: Proposal.optional(),
     ticker: Ticker.optional(),
     asOf: z.union([IsoDate, IsoDateTime]).optional(),
+    /** With {ticker, asOf}: judge the caller's own idea on this side (with the model's features) instead of the model's proposal. */
+    side: Side.optional(),
+    /** With side: the idea's probability; default the model's own. */
+    probability: Unit.optional(),
   })
   .strict()
   // One object rather than a union, so a bad field is named (`body.proposal.probability`), not "invalid input".
   .superRefine((b, ctx) => {
-    if (b.proposal && (b.ticker || b.asOf)) ctx.addIssue({ code: 'custom', path: ['proposal'], message: 'give either a proposal or {ticker, asOf}, not both' });
+    if (b.proposal && (b.ticker || b.asOf || b.side)) ctx.addIssue({ code: 'custom', path: ['proposal'], message: 'give either a proposal or {ticker, asOf[, side]}, not both' });
+    if (b.probability !== undefined && !b.side) ctx.addIssue({ code: 'custom', path: ['probability'], message: 'needs side (it is the probability of your own idea)' });
     if (!b.proposal) {
       if (!b.ticker) ctx.addIssue({ code: 'custom', path: ['ticker'], message: 'required (or give a whole proposal)' });
       if (!b.asOf) ctx.addIssue({ code: 'custom', path: ['asOf'], message: 'required (or give a whole proposal)' });
@@ -55,11 +60,15 @@ export async function proposalForCritique(env: SessionEnv, req: CritiqueRequest)
   const given = req.asOf ?? '';
   const asOf = /^\d{4}-\d{2}-\d{2}$/.test(given) ? dailyBarTs(given) : given;
   try {
+    if (req.side) return await proposeIdea(env.db, { asOf, ticker, idea: { side: req.side, probability: req.probability }, proposer: env.proposer, settings: env.config.settings });
     return await proposeOne(env.db, { asOf, ticker, proposer: env.proposer, settings: env.config.settings });
   } catch (error) {
     if (QuorumError.is(error, 'INPUT_INVALID')) {
       const field: z.infer<typeof CritiqueField> = error.details.field === 'ticker' ? 'ticker' : 'asOf';
       throw new QuorumError('INPUT_INVALID', error.message, { field }, { cause: error });
+    }
+    if (QuorumError.is(error, 'NOT_FOUND') && !req.side) {
+      throw new QuorumError('NOT_FOUND', `${error.message}; send side (buy or sell) to have the committee judge your own idea`, error.details, { cause: error });
     }
     throw error;
   }

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { IsoDate, IsoDateTime, QuorumError, Ticker, errorMessage, parseOrThrow, type AgentOpinion, type Proposal, type Verdict } from '../../contracts/index.ts';
+import { IsoDate, IsoDateTime, QuorumError, Side, Ticker, Unit, errorMessage, parseOrThrow, type AgentOpinion, type Proposal, type Verdict } from '../../contracts/index.ts';
 import { PROJECT_ROOT } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
-import { BackendChoice, runCommittee, selectBackend, type CommitteeEvent, type NodeTools } from '../../graph/index.ts';
+import { BackendChoice, closeBackend, judgeOf, runCommittee, selectBackend, type CommitteeEvent, type NodeTools } from '../../graph/index.ts';
 import { dailyBarTs } from '../../market/index.ts';
-import { checkProposalDate, loadProposer, proposeOne } from '../../ml/index.ts';
+import { checkProposalDate, loadProposer, proposeIdea, proposeOne, type TradeIdea } from '../../ml/index.ts';
 import { createEmbedder, searchNews, type NewsSearchQuery } from '../../rag/index.ts';
 import { cliContext, printJson, withDb, type CliContext } from '../context.ts';
 
@@ -16,11 +16,17 @@ const CritiqueArgs = z
     asOf: z.union([IsoDate, IsoDateTime]),
     backend: BackendChoice.optional(),
     thread: z.string().min(1).max(200).optional(),
+    side: Side.optional(),
+    probability: z.coerce.number().pipe(Unit).optional(),
   })
-  .strict();
+  .strict()
+  .refine((a) => a.probability === undefined || a.side !== undefined, { path: ['probability'], message: '--probability needs --side (it is the probability of your own idea)' });
 
-/** The proposal to judge: the stored default model's proposal for the ticker at asOf (proposed now). */
-async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string): Promise<Proposal> {
+/**
+ * The proposal to judge: the caller's own idea when `idea` is given (side, optional probability, with
+ * the model's features and attributions), else the default model's proposal (proposed now).
+ */
+async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string, idea: TradeIdea | undefined): Promise<Proposal> {
   // Before the model loads: no bars for the ticker, no trading day, or outside its bars and warm-up.
   await checkProposalDate(db, asOf, { purpose: 'critique', field: 'asOf', label: '--as-of', ticker });
   const cardPath = path.resolve(PROJECT_ROOT, ctx.config.models.proposer.cardPath);
@@ -31,7 +37,11 @@ async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string
     throw new QuorumError('NOT_FOUND', `no usable proposer model at ${cardPath} (models.yaml proposer.cardPath): ${errorMessage(error)}; train one with quorum train`, { cardPath }, { cause: error });
   }
   try {
+    if (idea) return await proposeIdea(db, { asOf, ticker, idea, proposer, settings: ctx.config.settings, asOfLabel: '--as-of' });
     return await proposeOne(db, { asOf, ticker, proposer, settings: ctx.config.settings, asOfLabel: '--as-of' });
+  } catch (error) {
+    if (!QuorumError.is(error, 'NOT_FOUND')) throw error;
+    throw new QuorumError('NOT_FOUND', `${error.message}; to have the committee judge your own idea, add --side buy|sell (and --probability p)`, error.details, { cause: error });
   } finally {
     await proposer.session.release();
   }
@@ -44,8 +54,7 @@ function printOpinion(o: AgentOpinion): void {
 }
 
 /** A node's tool calls: how they were chosen, each call with its arguments and how it ended. */
-function printToolCalls(t: NodeTools, backend: string): void {
-  const agent = backend === 'rules' ? "the rules baseline's choice (configured defaults)" : 'chosen by the agent';
+function printToolCalls(t: NodeTools, agent: string): void {
   const how = t.choice === 'agent' ? agent : t.choice === 'fallback' ? `defaults after a failed tool turn (${t.reason ?? 'no reason'})` : 'configured defaults';
   process.stdout.write(`\n[${t.node} tools: ${how}]\n`);
   for (const c of t.calls) process.stdout.write(`  ${c.tool} ${JSON.stringify(c.args)} -> ${c.ok ? `ok [${c.evidenceId}]` : `error ${c.errorCode ?? ''}`}\n`);
@@ -60,22 +69,36 @@ function printVerdict(v: Verdict): void {
   if (v.abstainReason) process.stdout.write(`  abstain reason: ${v.abstainReason}\n`);
 }
 
-/** `quorum critique --ticker T --as-of DATE [--backend ollama|llama-cpp|rules] [--json]`. */
+/** One line on who judged, saying plainly when the verdicts cannot be an LLM's (the notice gives why). */
+export function judgedByLine(notice: string, verdict: Verdict): string {
+  const line = `judged by: ${notice}`;
+  if (verdict.decision === 'ABSTAIN' && verdict.abstainReason) return `${line}\nthe committee ABSTAINS: ${verdict.abstainReason}`;
+  return line;
+}
+
+/** `quorum critique --ticker T --as-of DATE [--side buy|sell [--probability p]] [--backend ollama|llama-cpp|rules] [--json]`. */
 export function registerCritique(program: Command): void {
   program
     .command('critique')
-    .description('propose a trade for one ticker at a point in time and let the committee critique it (prints the debate and the verdict)')
+    .description("let the committee critique the model's proposal for one ticker at a point in time, or your own idea with --side (prints the debate and the verdict)")
     .requiredOption('--ticker <ticker>', 'ticker with stored bars, e.g. MSFT')
     .requiredOption('--as-of <date>', 'YYYY-MM-DD (that session close, 16:00 New York) or an ISO timestamp')
+    .option('--side <side>', "buy | sell: judge your own idea on this side instead of the model's proposal (works where the model abstains)")
+    .option('--probability <p>', "with --side: your idea's probability (0-1) that the move clears the label threshold (default: the model's)")
     .option('--backend <name>', 'auto | ollama | llama-cpp | rules (default: models.yaml llm.backend)')
     .option('--thread <id>', 'resume the committee run of this thread id')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { ticker?: string; asOf?: string; backend?: string; thread?: string; json?: boolean }) => {
-      const args = parseOrThrow(CritiqueArgs, { ticker: opts.ticker?.toUpperCase(), asOf: opts.asOf, backend: opts.backend, thread: opts.thread }, 'critique');
+    .action(async (opts: { ticker?: string; asOf?: string; backend?: string; thread?: string; side?: string; probability?: string; json?: boolean }) => {
+      const args = parseOrThrow(
+        CritiqueArgs,
+        { ticker: opts.ticker?.toUpperCase(), asOf: opts.asOf, backend: opts.backend, thread: opts.thread, side: opts.side, probability: opts.probability },
+        'critique',
+      );
       const ctx = cliContext();
       const asOf = /^\d{4}-\d{2}-\d{2}$/.test(args.asOf) ? dailyBarTs(args.asOf) : args.asOf;
+      const idea: TradeIdea | undefined = args.side ? { side: args.side, probability: args.probability } : undefined;
       const result = await withDb(ctx, async (db) => {
-        const proposal = await proposalFor(ctx, db, args.ticker, asOf);
+        const proposal = await proposalFor(ctx, db, args.ticker, asOf, idea);
         const selected = await selectBackend(ctx.config, args.backend);
         // Announce who judges on stderr, so --json output stays clean.
         process.stderr.write(`${selected.notice}\n`);
@@ -92,19 +115,21 @@ export function registerCritique(program: Command): void {
         };
         try {
           const res = await runCommittee({ db, config: ctx.config, proposal, backend: selected.backend, searchNews: search, threadId: args.thread, onEvent });
-          return { proposal, notice: selected.notice, ...res };
+          return { proposal, notice: selected.notice, toolChooser: judgeOf(selected.backend).toolChooser, ...res };
         } finally {
-          if (selected.backend !== 'rules') await selected.backend.close?.();
+          await closeBackend(selected.backend);
         }
       });
       if (opts.json) {
-        printJson(result);
+        const { toolChooser: _chooser, ...json } = result;
+        printJson(json);
         return;
       }
       const p = result.proposal;
-      process.stdout.write(`PROPOSAL ${p.id}: ${p.side} ${p.ticker} at ${p.asOf}, p=${p.probability.toFixed(3)}, expected ${(p.expectedReturn * 100).toFixed(2)}% over ${p.horizonDays}d (${p.modelId}@${p.modelVersion})\n`);
-      process.stdout.write(`judged by: ${result.notice}\n`);
-      for (const t of result.toolCalls) printToolCalls(t, result.backend);
+      const whose = p.modelId === 'user' ? `your idea, features and attributions from ${p.modelVersion}` : `${p.modelId}@${p.modelVersion}`;
+      process.stdout.write(`PROPOSAL ${p.id}: ${p.side} ${p.ticker} at ${p.asOf}, p=${p.probability.toFixed(3)}, expected ${(p.expectedReturn * 100).toFixed(2)}% over ${p.horizonDays}d (${whose})\n`);
+      process.stdout.write(`${judgedByLine(result.notice, result.verdict)}\n`);
+      for (const t of result.toolCalls) printToolCalls(t, result.toolChooser);
       for (const o of result.opinions) printOpinion(o);
       printVerdict(result.verdict);
       const s = result.stats;

@@ -80,7 +80,22 @@ describe.each(BACKENDS)('critiques over the API on $name', ({ open, available })
     expect(proposal.rows[0]).toEqual({ ticker: 'DIS', side: 'buy' });
     const abstain = await post({ ticker: 'AA', asOf: '1999-06-01' });
     expect(abstain.status).toBe(404);
-    expect(String((await body(abstain)).message)).toMatch(/model abstains on AA/);
+    expect(String((await body(abstain)).message)).toMatch(/model abstains on AA .*; send side \(buy or sell\) to have the committee judge your own idea/);
+  });
+
+  it.skipIf(!available)('critiques a caller\'s own idea {ticker, asOf, side, probability} where the model abstains, on the model\'s stored features', async () => {
+    const res = await post({ ticker: 'AA', asOf: '1999-06-01', side: 'sell', probability: 0.3 });
+    expect(res.status).toBe(200);
+    const proposalId = Verdict.parse((await body(res)).verdict).proposalId;
+    const row = await t.db.query<{ ticker: string; side: string; probability: number; model_id: string; feature_set: string }>(
+      'SELECT p.ticker, p.side, p.probability, p.model_id, f.feature_set FROM proposals p JOIN feature_snapshots f ON f.id = p.feature_snapshot_id WHERE p.id = $1',
+      [proposalId],
+    );
+    // The idea is the caller's (model_id user); its features are the proposer's point-in-time snapshot.
+    expect(row.rows[0]).toEqual({ ticker: 'AA', side: 'sell', probability: 0.3, model_id: 'user', feature_set: expect.not.stringMatching(/^external$/) });
+    const orphan = await post({ ticker: 'AA', asOf: '1999-06-01', probability: 0.3 });
+    expect(orphan.status).toBe(400);
+    expect(((await body(orphan)).issues as Array<{ path: string }>).map((i) => i.path)).toEqual(['body.probability']);
   });
 
   it.skipIf(!available)('answers 400 naming the fields of a bad critique request, and stores nothing', async () => {
