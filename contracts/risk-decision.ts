@@ -34,6 +34,8 @@ export const RiskDecision = z
     target: z.number().positive().nullable(),
     tradingState: TradingState,
     rules: z.array(RuleResult),
+    /** On RESIZE, the rules whose cap set finalQty (e.g. MAX_POSITION_PCT); empty otherwise. */
+    limitedBy: z.array(RuleName).max(32).default([]),
     decidedAt: IsoDateTime,
   })
   .strict();

@@ -269,11 +269,14 @@ export function decide(input: DecideInput): RiskDecision {
   const power = buyingPowerRule(ctx);
   results.push(position.result, gross.result, sector.result, power.result);
 
-  const capped = Math.max(0, Math.min(requested, cross.cap, sizing.cap, position.cap, gross.cap, sector.cap, power.cap));
+  const caps = [cross, sizing, position, gross, sector, power];
+  const capped = Math.max(0, Math.min(requested, ...caps.map((c) => c.cap)));
   results.push(minNotionalRule(ctx, capped));
 
   const action = actionFor(results, requested, capped);
   const allowed = action !== 'DENY';
+  // The rules whose cap set the final quantity, when it is below the requested one.
+  const limitedBy = action === 'RESIZE' ? caps.filter((c) => c.cap === capped).map((c) => c.result.rule) : [];
   const price = Number.isFinite(market.lastPrice) && market.lastPrice > 0 ? market.lastPrice : null;
   return {
     id: idOf(input, ctx.account ? ctx.recentMs : null),
@@ -289,6 +292,7 @@ export function decide(input: DecideInput): RiskDecision {
     target: allowed ? sizing.target : null,
     tradingState: ctx.state.state,
     rules: clipDetails(results),
+    limitedBy,
     decidedAt: now,
   };
 }

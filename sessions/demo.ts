@@ -3,14 +3,14 @@ import { PROJECT_ROOT, type Config, type Logger } from '../config/index.ts';
 import { errorMessage } from '../contracts/index.ts';
 import { openDb, pgliteDir } from '../db/index.ts';
 import { createBroker, startPaperExchange } from '../execution/index.ts';
-import { openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
+import { closeBackend, openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
 import { barCoverage, ingestPriceCsv, newYorkToUtc } from '../market/index.ts';
 import { checkProposalDate, loadProposer, registerModel } from '../ml/index.ts';
 import { companyMatcher, createEmbedder, importNews, searchNews } from '../rag/index.ts';
 import { loadReportData, type ReportData } from './report-data.ts';
 import { runSession } from './run.ts';
 
-/** A trading day inside the bundled Dow 30 data (1991-2000), at midday New York time. */
+/** A trading day inside the bundled Dow 30 data (usable 1991-03-14..2001-01-02), at midday New York time. */
 export const DEFAULT_DEMO_DATE = '1999-06-01';
 /** The demo session's New York time of day. */
 export const DEMO_TIME = { hour: 12, minute: 30 } as const;
@@ -64,7 +64,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const closers: Array<() => Promise<void>> = [() => db.close()];
   try {
     if ((await barCoverage(db)).length === 0) {
-      say('importing the bundled Dow 30 daily closes (1991-2000) ...');
+      say('importing the bundled Dow 30 daily closes (1990-12-31..2001-01-02) ...');
       const res = await ingestPriceCsv(db, DEMO_PRICES);
       say(`  ${res.bars} bars of ${res.tickers.length} tickers`);
     }
@@ -93,12 +93,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const broker = createBroker(config, { paperExchangeUrl: exchange.url });
 
     const backend = await selectBackend(config, options.backend);
-    if (backend.backend !== 'rules') {
-      const b = backend.backend;
-      closers.unshift(async () => {
-        await b.close?.();
-      });
-    }
+    closers.unshift(() => closeBackend(backend.backend));
     const checkpointer = await openCheckpointer(db, { databaseUrl: config.secrets.databaseUrl });
     closers.unshift(() => checkpointer.close());
     const outcome = await runSession(

@@ -2,6 +2,7 @@ export { runSession, judgeProposal, judgeSafely, prepareSession, finishSession, 
 export { runDemo, DEFAULT_DEMO_DATE, type DemoOptions, type DemoResult } from './demo.ts';
 export { writeSessionReport, type WrittenReport } from './report.ts';
 export { loadReportData, ReportData } from './report-data.ts';
+export { riskReason } from './report-render.ts';
 export { JobQueue, QUEUE_JUDGE, QUEUE_SESSION, QUEUE_EXITS, JudgeJob, SessionJob } from './queue.ts';
 export { runDistributedSession, startJudgeWorker, loadProposal, DEFAULT_SESSION_WAIT_MS, type DistributedOutcome, type JudgeHooks } from './distributed.ts';
 export { buildSessionEnv, type BuiltEnv } from './env.ts';

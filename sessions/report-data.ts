@@ -16,7 +16,19 @@ export const ReportItem = z.object({
     .object({ id: z.string(), decision: z.string(), sizeMultiplier: num, confidence: num, backend: z.string(), reasons: z.array(z.string()), abstainReason: z.string().nullable() })
     .nullable(),
   debate: z.array(z.object({ agent: z.string(), round: num, summary: z.string() })),
-  risk: z.object({ id: z.string(), action: z.string(), requestedQty: num, finalQty: num, stop: num.nullable(), target: num.nullable(), rules: z.array(ReportRule) }).nullable(),
+  risk: z
+    .object({
+      id: z.string(),
+      action: z.string(),
+      requestedQty: num,
+      finalQty: num,
+      stop: num.nullable(),
+      target: num.nullable(),
+      rules: z.array(ReportRule),
+      /** On RESIZE, the rules whose cap set the final quantity. */
+      limitedBy: z.array(z.string()),
+    })
+    .nullable(),
   orders: z.array(z.object({ id: z.string(), side: z.string(), qty: num, status: z.string(), filledQty: num, filledAvgPrice: num.nullable() })),
 });
 export type ReportItem = z.infer<typeof ReportItem>;
@@ -67,7 +79,7 @@ export async function loadReportData(db: Db, sessionId: string, now: string): Pr
           )
         ).rows.map((m) => ({ agent: z.string().parse(m.agent), round: num.parse(m.round), summary: summaryOf(z.string().parse(m.content)) }))
       : [];
-    const r = (await db.query('SELECT id, action, requested_qty, final_qty, stop, target FROM risk_decisions WHERE proposal_id = $1 ORDER BY created_at DESC LIMIT 1', [proposalId])).rows[0];
+    const r = (await db.query("SELECT id, action, requested_qty, final_qty, stop, target, coalesce(payload->'limitedBy', '[]'::jsonb) AS limited_by FROM risk_decisions WHERE proposal_id = $1 ORDER BY created_at DESC LIMIT 1", [proposalId])).rows[0];
     const rules = r ? (await db.query('SELECT rule, passed, detail FROM risk_rule_results WHERE decision_id = $1 ORDER BY passed, rule', [r.id])).rows : [];
     const orders = r
       ? (
@@ -97,7 +109,7 @@ export async function loadReportData(db: Db, sessionId: string, now: string): Pr
             }
           : null,
         debate,
-        risk: r ? { id: r.id, action: r.action, requestedQty: r.requested_qty, finalQty: r.final_qty, stop: r.stop, target: r.target, rules } : null,
+        risk: r ? { id: r.id, action: r.action, requestedQty: r.requested_qty, finalQty: r.final_qty, stop: r.stop, target: r.target, rules, limitedBy: r.limited_by } : null,
         orders: orders.map((o) => ({ id: o.id, side: o.side, qty: o.qty, status: o.status, filledQty: o.filled_qty, filledAvgPrice: o.filled_avg_price })),
       }),
     );

@@ -12,7 +12,25 @@ function orderText(item: ReportItem): string {
 
 function riskText(item: ReportItem): string {
   if (!item.risk) return '-';
-  return `${item.risk.action} ${item.risk.finalQty}/${item.risk.requestedQty}`;
+  const why = riskReason(item);
+  return `${item.risk.action} ${item.risk.finalQty}/${item.risk.requestedQty}${why === '-' ? '' : ` (${why})`}`;
+}
+
+/**
+ * Why risk did what it did, in a few words: on RESIZE the rules whose cap set the size; on DENY the
+ * committee's decision when it asked for no trade (the size rules then fail only as a consequence),
+ * else the rules that failed; '-' when the order went through as requested or nothing was decided.
+ */
+export function riskReason(item: Pick<ReportItem, 'risk' | 'verdict'>): string {
+  const r = item.risk;
+  if (!r) return '-';
+  if (r.action === 'RESIZE') return `cut by ${r.limitedBy.join(', ') || 'a size cap'}`;
+  if (r.action !== 'DENY') return '-';
+  const failed = r.rules.filter((x) => !x.passed).map((x) => x.rule);
+  if (failed.includes('DECISION_ALLOWED')) return `committee ${item.verdict?.decision ?? 'gave no order decision'}`;
+  // MIN_NOTIONAL fails whenever another rule capped the size at zero: name it only when it is the cause.
+  const causes = failed.length > 1 ? failed.filter((r) => r !== 'MIN_NOTIONAL') : failed;
+  return `denied by ${causes.join(', ') || 'no rule (zero size)'}`;
 }
 
 export const CHART_WIDTH = 720;

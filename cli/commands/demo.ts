@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { z } from 'zod';
 import { IsoDate, parseOrThrow } from '../../contracts/index.ts';
 import { BackendChoice } from '../../graph/index.ts';
+import { WARMUP_BARS } from '../../ml/index.ts';
 import { DEFAULT_DEMO_DATE, runDemo } from '../../sessions/index.ts';
 import { cliContext, printJson } from '../context.ts';
 import { progressBar } from '../progress.ts';
-import { tableStyle } from '../table.ts';
+import { sessionTable } from '../session-table.ts';
 
 const DemoArgs = z.object({ date: IsoDate, backend: BackendChoice.optional(), json: z.boolean().optional() }).strict();
 
@@ -15,7 +15,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run one whole committee session on the embedded defaults (bundled data, PGlite, in-process paper exchange)')
-    .option('--date <YYYY-MM-DD>', 'a trading day inside the bundled Dow 30 data (1991-2000)', DEFAULT_DEMO_DATE)
+    .option('--date <YYYY-MM-DD>', `a trading day of the bundled Dow 30 data: 1991-03-14..2001-01-02 (bars from 1990-12-31, less the features' ${WARMUP_BARS}-bar warm-up)`, DEFAULT_DEMO_DATE)
     .option('--backend <name>', 'auto | ollama | llama-cpp | rules (default auto: Ollama when reachable, else the rules baseline)')
     .option('--json', 'print the stored session as JSON')
     .action(async (raw: { date: string; backend?: string; json?: boolean }) => {
@@ -40,32 +40,10 @@ export function registerDemo(program: Command): void {
         printJson(result);
         return;
       }
-      const table = new Table({
-        head: ['ticker', 'side', 'p', 'verdict', 'size x', 'risk', 'qty', 'failed rules', 'order'],
-        style: tableStyle(),
-      });
-      const judged = result.report.items.filter((i) => i.verdict);
-      for (const i of judged) {
-        const failed = i.risk?.rules.filter((r) => !r.passed).map((r) => r.rule) ?? [];
-        const order = i.orders.map((o) => `${o.side} ${o.qty} ${o.status}${o.filledAvgPrice ? ` @ ${o.filledAvgPrice.toFixed(2)}` : ''}`).join('; ');
-        table.push([
-          i.ticker,
-          i.side,
-          i.probability.toFixed(3),
-          i.verdict?.decision ?? 'not judged',
-          i.verdict ? i.verdict.sizeMultiplier.toFixed(2) : '-',
-          i.risk?.action ?? '-',
-          i.risk ? `${i.risk.finalQty}/${i.risk.requestedQty}` : '-',
-          failed.join(', ') || '-',
-          order || '-',
-        ]);
-      }
       process.stdout.write(`\nQuorum demo session ${result.sessionId}${result.created ? '' : ' (already run for this date: showing the stored session)'}\n`);
       process.stdout.write(`as of ${result.report.session.asOf} · database: ${result.database}\n`);
       process.stdout.write(`judged by: ${result.notice}\n`);
-      process.stdout.write(`${table.toString()}\n`);
-      const orders = result.report.items.reduce((n, i) => n + i.orders.length, 0);
-      process.stdout.write(`${result.report.items.length} proposals, the top ${judged.length} judged, ${orders} paper order(s)\n`);
+      process.stdout.write(sessionTable(result.report));
       if (result.reportHtml) process.stdout.write(`report: ${result.reportHtml}\n        ${result.reportMarkdown ?? ''}\n`);
       process.stdout.write(`done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     });

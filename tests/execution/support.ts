@@ -61,6 +61,7 @@ export function decision(over: Partial<RiskDecision> = {}): RiskDecision {
     target: 110,
     tradingState: 'ACTIVE',
     rules: [{ rule: 'MAX_POSITIONS', passed: true, detail: 'open=0 limit=12' }],
+    limitedBy: [],
     decidedAt: '2020-02-11T21:00:00.000Z',
     ...over,
   };

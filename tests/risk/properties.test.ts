@@ -86,6 +86,8 @@ describe('risk controller properties', () => {
         expect(d.rules.every((r) => r.passed)).toBe(true);
         expectWithinCaps(input, d.finalQty);
         if (d.action === 'RESIZE') resized += 1;
+        // Exactly the rules of a RESIZE name the cap that set its size; nothing else names any.
+        expect(d.limitedBy.length > 0).toBe(d.action === 'RESIZE');
         if (reducesExposure(input)) reducing += 1;
         else opening += 1;
       }),

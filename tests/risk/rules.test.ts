@@ -37,7 +37,7 @@ describe('decide: sizing, stops and the result', () => {
 
   it('resizes to the max-position cap when the risk size is larger', () => {
     const d = decide(input());
-    expect(d).toMatchObject({ action: 'RESIZE', requestedQty: 125, finalQty: 100 });
+    expect(d).toMatchObject({ action: 'RESIZE', requestedQty: 125, finalQty: 100, limitedBy: ['MAX_POSITION_PCT'] });
     expect(rule(d, 'MAX_POSITION_PCT')).toEqual({
       passed: true,
       detail: 'MAX_POSITION_PCT: position(MSFT)=0.00 limit=10.00% of equity 100000.00=10000.00 price=100.00 maxQty=100',
@@ -126,7 +126,7 @@ describe('decide: account and market rules', () => {
 
   it('resizes to the gross exposure left', () => {
     const d = decide(input({ portfolio: portfolio({ positions: [position({ ticker: 'XOM', qty: 950, marketPrice: 100, sector: 'Energy' })] }) }));
-    expect(d).toMatchObject({ action: 'RESIZE', finalQty: 50 });
+    expect(d).toMatchObject({ action: 'RESIZE', finalQty: 50, limitedBy: ['MAX_GROSS_EXPOSURE'] });
     expect(rule(d, 'MAX_GROSS_EXPOSURE').detail).toBe('MAX_GROSS_EXPOSURE: gross=95000.00 limit=100.00% of equity 100000.00=100000.00 price=100.00 maxQty=50');
   });
 
@@ -142,7 +142,7 @@ describe('decide: account and market rules', () => {
 
   it('resizes to what the sector cap leaves, unclassified tickers sharing one bucket', () => {
     const d = decide(input({ portfolio: portfolio({ positions: [position({ ticker: 'AAPL', qty: 295, marketPrice: 100, sector: 'Tech' })] }) }));
-    expect(d).toMatchObject({ action: 'RESIZE', finalQty: 5 });
+    expect(d).toMatchObject({ action: 'RESIZE', finalQty: 5, limitedBy: ['SECTOR_CAP'] });
     expect(rule(d, 'SECTOR_CAP').detail).toBe('SECTOR_CAP: sector(Tech)=29500.00 limit=30.00% of equity 100000.00=30000.00 price=100.00 maxQty=5');
     const unclassified = decide(input({ market: market({ sector: null }), portfolio: portfolio({ positions: [position({ ticker: 'AAPL', qty: 300, marketPrice: 100, sector: null })] }) }));
     expect(rule(unclassified, 'SECTOR_CAP')).toMatchObject({ passed: false, detail: expect.stringContaining('sector(UNCLASSIFIED)=30000.00') });
@@ -150,7 +150,7 @@ describe('decide: account and market rules', () => {
 
   it('values a market buy 3% above the last price against buying power', () => {
     const d = decide(input({ portfolio: portfolio({ buyingPower: 5_150 }) }));
-    expect(d).toMatchObject({ action: 'RESIZE', finalQty: 50 });
+    expect(d).toMatchObject({ action: 'RESIZE', finalQty: 50, limitedBy: ['BUYING_POWER'] });
     expect(rule(d, 'BUYING_POWER').detail).toBe('BUYING_POWER: buyingPower=5150.00 price=100.00+3.00%=103.0000/share maxQty=50');
     // Without the buffer 5,150 would buy 51 shares.
     expect(decide(input({ portfolio: portfolio({ buyingPower: 5_150 }), rules: rules({ marketBuyBufferPct: 0 }) })).finalQty).toBe(51);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSessionReport } from '../../sessions/report.ts';
-import { equityChartSvg } from '../../sessions/report-render.ts';
+import { equityChartSvg, riskReason } from '../../sessions/report-render.ts';
 import { freshPglite, type TestDb } from '../support/db.ts';
 import { CHAIN, seedChain } from '../support/seed-chain.ts';
 
@@ -33,7 +33,7 @@ describe('session report', () => {
     const out = await writeSessionReport(t.db, CHAIN.session, dir, '1999-06-02T00:00:00.000Z');
     const md = readFileSync(out.markdown, 'utf8');
     expect(md).toContain(`# Quorum session ${CHAIN.session}`);
-    expect(md).toMatch(/\| XOM \| buy \| 0\.620 \| 1\.0% \| REDUCE \| 0\.50 \| 0\.70 \| RESIZE 25\/40 \| buy 25 filled @ 62\.10 \|/);
+    expect(md).toMatch(/\| XOM \| buy \| 0\.620 \| 1\.0% \| REDUCE \| 0\.50 \| 0\.70 \| RESIZE 25\/40 \(cut by MAX_POSITION_PCT\) \| buy 25 filled @ 62\.10 \|/);
     expect(md).toContain('| MAX_POSITION_PCT | **no** | MAX_POSITION_PCT: 12.1% > 10% -> resized |');
     expect(md).toContain('| MAX_POSITIONS | yes | MAX_POSITIONS: open=3 limit=12 |');
     expect(md).toContain('| analyst | 1 | 900 | 120 | 1500 |');
@@ -76,5 +76,30 @@ describe('session report', () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe('riskReason: why risk did what it did, in a few words', () => {
+  const rules = (failed: string[]): Array<{ rule: string; passed: boolean; detail: string }> =>
+    ['DECISION_ALLOWED', 'MARKET_HOURS', 'MIN_NOTIONAL', 'SIZE_MULTIPLIER', 'NO_CROSS_ZERO'].map((rule) => ({ rule, passed: !failed.includes(rule), detail: `${rule}: …` }));
+  const item = (action: string, failed: string[], decision: string, limitedBy: string[] = []): Parameters<typeof riskReason>[0] => ({
+    verdict: { id: 'v', decision, sizeMultiplier: 1, confidence: 0.7, backend: 'rules', reasons: [], abstainReason: null },
+    risk: { id: 'r', action, requestedQty: 100, finalQty: action === 'DENY' ? 0 : 40, stop: null, target: null, rules: rules(failed), limitedBy },
+  });
+
+  it('names the committee, not the size rules that fail as a consequence, when the committee asked for no trade', () => {
+    expect(riskReason(item('DENY', ['DECISION_ALLOWED', 'MIN_NOTIONAL', 'SIZE_MULTIPLIER'], 'REJECT'))).toBe('committee REJECT');
+    expect(riskReason(item('DENY', ['DECISION_ALLOWED', 'MARKET_HOURS'], 'ABSTAIN'))).toBe('committee ABSTAIN');
+  });
+
+  it('names the failed rules of an approved order, MIN_NOTIONAL only when it is the cause', () => {
+    expect(riskReason(item('DENY', ['NO_CROSS_ZERO', 'MIN_NOTIONAL'], 'APPROVE'))).toBe('denied by NO_CROSS_ZERO');
+    expect(riskReason(item('DENY', ['MIN_NOTIONAL'], 'APPROVE'))).toBe('denied by MIN_NOTIONAL');
+  });
+
+  it('names the cap that set a RESIZE, and nothing for an order allowed as requested', () => {
+    expect(riskReason(item('RESIZE', [], 'APPROVE', ['SECTOR_CAP']))).toBe('cut by SECTOR_CAP');
+    expect(riskReason(item('ALLOW', [], 'APPROVE'))).toBe('-');
+    expect(riskReason({ verdict: null, risk: null })).toBe('-');
   });
 });

@@ -79,7 +79,7 @@ export async function seedChain(q: Queryable): Promise<void> {
   );
   await q.query(
     `INSERT INTO risk_decisions (id, verdict_id, proposal_id, action, requested_qty, final_qty, stop, target, trading_state, payload)
-     VALUES ($1, $2, $3, 'RESIZE', 40, 25, 58.1, 66.3, 'ACTIVE', '{}')`,
+     VALUES ($1, $2, $3, 'RESIZE', 40, 25, 58.1, 66.3, 'ACTIVE', '{"limitedBy": ["MAX_POSITION_PCT"]}')`,
     [CHAIN.decision, CHAIN.verdict, CHAIN.proposal],
   );
   await q.query(
