@@ -254,7 +254,7 @@ export function createBroker(config: Pick<Config, 'settings' | 'secrets' | 'live
   }
   const { alpacaKeyId, alpacaSecretKey } = config.secrets;
   if (!alpacaKeyId || !alpacaSecretKey) {
-    throw new QuorumError('CONFIG_MISSING', 'execution.broker is alpaca but APCA_API_KEY_ID / APCA_API_SECRET_KEY are not set');
+    throw new QuorumError('CONFIG_MISSING', 'execution.broker is alpaca but ALPACA_API_KEY_ID / ALPACA_API_SECRET_KEY (or APCA_API_KEY_ID / APCA_API_SECRET_KEY) are not set');
   }
   return new AlpacaBroker({
     mode: exec.mode,

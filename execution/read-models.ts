@@ -155,3 +155,57 @@ export async function readPortfolio(q: Queryable): Promise<PortfolioView> {
   ]);
   return { positions, tradingState, equity };
 }
+
+/** An intent with what the broker made of it (`quorum orders`). */
+export const IntentListRow = z.object({
+  client_order_id: z.string(),
+  ticker: z.string(),
+  side: z.string(),
+  qty: Qty,
+  intent_status: z.string(),
+  order_id: z.string().nullable(),
+  order_status: z.string().nullable(),
+  filled_qty: Qty.nullable(),
+  filled_avg_price: Price.nullable(),
+  created_at: TimestampColumn,
+});
+export type IntentListRow = z.infer<typeof IntentListRow>;
+
+/** A bracket leg (stop or take-profit) of a listed order. */
+export const LegListRow = z.object({
+  parent_id: z.string(),
+  id: z.string(),
+  order_type: z.string(),
+  side: z.string(),
+  qty: Qty,
+  status: z.string(),
+  filled_qty: Qty,
+  filled_avg_price: Price.nullable(),
+  updated_at: TimestampColumn,
+});
+export type LegListRow = z.infer<typeof LegListRow>;
+
+/**
+ * Intents newest first (optionally in one status), each with its broker order and that order's bracket
+ * legs, so a position closed by a stop or a target shows the leg that closed it.
+ */
+export async function listIntents(q: Queryable, options: { status?: string; limit: number }): Promise<Array<IntentListRow & { legs: LegListRow[] }>> {
+  const intents = await queryRows(
+    q,
+    IntentListRow,
+    `SELECT i.client_order_id, i.ticker, i.side, i.qty, i.status AS intent_status, o.id AS order_id, o.status AS order_status, o.filled_qty, o.filled_avg_price, i.created_at
+       FROM order_intents i LEFT JOIN orders o ON o.client_order_id = i.client_order_id
+      WHERE ($1::text IS NULL OR i.status = $1) ORDER BY i.created_at DESC, i.id LIMIT $2`,
+    [options.status ?? null, options.limit],
+  );
+  const parents = intents.flatMap((i) => (i.order_id ? [i.order_id] : []));
+  const legs = parents.length
+    ? await queryRows(
+        q,
+        LegListRow,
+        'SELECT parent_id, id, order_type, side, qty, status, filled_qty, filled_avg_price, updated_at FROM orders WHERE parent_id = ANY($1::text[]) ORDER BY order_type, id',
+        [parents],
+      )
+    : [];
+  return intents.map((i) => ({ ...i, legs: legs.filter((l) => l.parent_id === i.order_id) }));
+}

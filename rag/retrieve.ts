@@ -73,7 +73,8 @@ const boundStores = new WeakMap<Db, EmbeddingStoreInfo>();
  * `asOf` (and, with `ticker`, tagged with it) are candidates. Without a ticker they come in HNSW
  * cosine order, pgvector's iterative scan keeping the as-of filter from cutting the list short;
  * with a ticker, the ticker's items are scanned exactly (see below). The candidates are re-scored
- * (w1 similarity + w2 ticker confidence + w3 recency decay) and near-duplicates removed by MMR.
+ * (w1 similarity + w2 ticker confidence + w3 recency decay), MMR picks k of them without near-duplicates,
+ * and those are returned best score first.
  * Returns [] while the store holds no embeddings; refuses a store built by another embedder.
  */
 export async function searchNews(db: Db, embedder: Embedder, input: NewsSearchQuery, options: SearchOptions = {}): Promise<NewsSearchResult[]> {
@@ -168,6 +169,8 @@ export async function searchNews(db: Db, embedder: Embedder, input: NewsSearchQu
     for (const c of pool) c.redundancy = Math.max(c.redundancy, dot(c.vector, chosen.vector));
   }
 
+  // MMR decides which items are shown; they are listed best score first (ties: newer, then id).
+  picked.sort((a, b) => b.score - a.score || b.row.published_at.getTime() - a.row.published_at.getTime() || a.row.id.localeCompare(b.row.id));
   return picked.map(({ row, tickers, parts, score }) => ({
     id: row.id,
     title: row.title,

@@ -85,8 +85,12 @@ function sessionIdFor(slot: string | undefined): string {
 /** Creates the session row; returns false when the slot already has one. */
 async function createSession(db: Db, id: string, options: RunSessionOptions, backend: string): Promise<boolean> {
   const res = await db.query(
+    // A slot runs once; a session that failed (e.g. the broker was down) may run again: its proposals,
+    // verdicts and orders are idempotent by id, so what the failed attempt stored is reused, never doubled.
     `INSERT INTO sessions (id, kind, slot, as_of, status, backend) VALUES ($1, $2, $3, $4, 'running', $5)
-     ON CONFLICT DO NOTHING RETURNING id`,
+     ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, finished_at = NULL, backend = EXCLUDED.backend, started_at = now()
+       WHERE sessions.status = 'failed'
+     RETURNING id`,
     [id, options.kind, options.slot ?? null, options.asOf, backend],
   );
   return res.rows.length > 0;

@@ -36,7 +36,7 @@ export function registerIngestPrices(program: Command): void {
         const args = parseOrThrow(AlpacaArgs, { tickers: (opts.tickers ?? '').split(',').map((s) => s.trim()).filter(Boolean), from: opts.from, to: opts.to }, 'ingest prices alpaca');
         const { alpacaKeyId, alpacaSecretKey } = ctx.config.secrets;
         if (!alpacaKeyId || !alpacaSecretKey) {
-          throw new QuorumError('CONFIG_MISSING', 'ingest prices alpaca needs APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment');
+          throw new QuorumError('CONFIG_MISSING', 'ingest prices alpaca needs ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY (or APCA_API_KEY_ID / APCA_API_SECRET_KEY) in the environment');
         }
         const client = createAlpacaDataClient({ keyId: alpacaKeyId, secret: alpacaSecretKey });
         const result = await withDb(ctx, (db) => ingestAlpacaBars(db, client, args.tickers, args.from, args.to));

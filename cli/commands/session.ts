@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { IsoDateTime, QuorumError, errorMessage, parseOrThrow } from '../../contracts/index.ts';
-import { createBroker, runExitMonitor } from '../../execution/index.ts';
+import { createBroker, runExitMonitor, startPaperExchange } from '../../execution/index.ts';
 import { isMarketOpen } from '../../market/index.ts';
 import { openDb } from '../../db/index.ts';
 import { BackendChoice } from '../../graph/index.ts';
-import { buildSessionEnv, JobQueue, nextSlots, runDistributedSession, runSession, scheduleSlots, slotName, startJudgeWorker } from '../../sessions/index.ts';
+import { buildSessionEnv, JobQueue, loadReportData, nextSlots, runDistributedSession, runSession, scheduleSlots, slotName, startJudgeWorker } from '../../sessions/index.ts';
 
 import { cliContext, printJson } from '../context.ts';
+import { sessionTable } from '../session-table.ts';
 
 const RunArgs = z.object({ asOf: IsoDateTime.optional(), backend: BackendChoice.optional(), json: z.boolean().optional() }).strict();
 const WorkerArgs = z.object({ concurrency: z.coerce.number().int().min(1).max(16) }).strict();
@@ -21,7 +22,7 @@ export function registerSession(program: Command): void {
   const session = program.command('session').description('committee sessions');
   session
     .command('run')
-    .description('run one session now (with DATABASE_URL, proposals are shared with running workers)')
+    .description('run one session now (with DATABASE_URL, proposals are shared with running workers and orders go to a running quorum paper-exchange; on PGlite the paper exchange runs in-process)')
     .option('--as-of <iso>', 'point in time (default: now)')
     .option('--backend <name>', 'auto | ollama | llama-cpp | rules')
     .option('--json', 'print the outcome as JSON')
@@ -31,10 +32,30 @@ export function registerSession(program: Command): void {
       // Without --as-of the session is live (wall clock, fresh bars required); with it, a past time on the paper exchange's clock.
       const live = args.asOf === undefined;
       const asOf = args.asOf ?? new Date().toISOString();
+      // Progress goes to stderr as plain lines; keep the JSON log for warnings unless a level was asked for.
+      if (!process.env.QUORUM_SETTINGS__LOGGING__LEVEL) ctx.log.level = 'warn';
       const db = await openDb(ctx.config);
-      const built = await buildSessionEnv(db, ctx.config, ctx.log, { backend: args.backend, now: live ? undefined : () => asOf, exchangeClock: true });
+      // PGlite is one process's database: no separate `quorum paper-exchange` can share it, so the session runs one in-process (as the demo does).
+      const exec = ctx.config.settings.execution;
+      const inProcess =
+        db.kind === 'pglite' && exec.broker === 'paper-exchange' && exec.mode !== 'live'
+          ? await startPaperExchange({ db, settings: exec.paperExchange, port: 0, initialNow: asOf }).catch(async (error: unknown) => {
+              await db.close();
+              throw error;
+            })
+          : null;
+      if (inProcess) process.stderr.write(`paper exchange: ${inProcess.url} (in-process, on the embedded PGlite database)\n`);
+      const built = await buildSessionEnv(db, ctx.config, ctx.log, {
+        backend: args.backend,
+        now: live ? undefined : () => asOf,
+        exchangeClock: true,
+        paperExchangeUrl: inProcess?.url,
+      }).catch(async (error: unknown) => {
+        await inProcess?.close();
+        await db.close();
+        throw error;
+      });
       try {
-        process.stderr.write(`${built.env.backend.notice}\n`);
         const slot = `manual ${slotName(new Date(asOf), ctx.config.settings.market.timezone)}`;
         const onProgress = (m: string): void => void process.stderr.write(`${m}\n`);
         const outcome = ctx.config.secrets.databaseUrl
@@ -49,10 +70,17 @@ export function registerSession(program: Command): void {
               }
             })()
           : await runSession(built.env, { asOf, kind: 'manual', slot, onProgress, live, asOfLabel: live ? 'now' : '--as-of' });
-        if (args.json) printJson(outcome);
-        else process.stdout.write(`session ${outcome.sessionId}${outcome.created ? '' : ' (slot already ran)'}; report ${outcome.report?.html ?? '-'}\n`);
+        if (args.json) {
+          printJson(outcome);
+          return;
+        }
+        process.stdout.write(`\nsession ${outcome.sessionId}${outcome.created ? '' : ' (slot already ran: showing the stored session)'} as of ${asOf}\n`);
+        process.stdout.write(`judged by: ${built.env.backend.notice}\n`);
+        process.stdout.write(sessionTable(await loadReportData(db, outcome.sessionId, new Date().toISOString())));
+        if (outcome.report) process.stdout.write(`report: ${outcome.report.html}\n        ${outcome.report.markdown}\n`);
       } finally {
         await built.close();
+        await inProcess?.close();
         await db.close();
       }
     });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { z } from 'zod';
 import { QuorumError, fieldIssues, formatIssues } from '../../contracts/index.ts';
-import { getTradingState, loadPositions, setTradingState } from '../../execution/index.ts';
+import { getTradingState, listIntents, loadPositions, setTradingState } from '../../execution/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 import { tableStyle } from '../table.ts';
 
@@ -57,17 +57,6 @@ export function registerPositions(program: Command): void {
     });
 }
 
-const OrderRow = z.object({
-  client_order_id: z.string(),
-  ticker: z.string(),
-  side: z.string(),
-  qty: z.number(),
-  intent_status: z.string(),
-  order_status: z.string().nullable(),
-  filled_qty: z.number().nullable(),
-  filled_avg_price: z.number().nullable(),
-  created_at: z.coerce.date(),
-});
 const STATUSES = ['pending', 'submitted', 'unknown', 'accepted', 'rejected', 'filled', 'canceled'] as const;
 const OrdersOptions = z.object({
   status: z.enum(STATUSES).optional(),
@@ -79,7 +68,7 @@ const OrdersOptions = z.object({
 export function registerOrders(program: Command): void {
   program
     .command('orders')
-    .description('order intents and their broker orders, newest first')
+    .description('order intents and their broker orders with their bracket legs (stop, target), newest first')
     .option('--status <status>', `only intents in this status (${STATUSES.join(', ')})`)
     .option('--limit <n>', 'how many', '50')
     .option('--json', 'print as JSON')
@@ -90,26 +79,23 @@ export function registerOrders(program: Command): void {
       }
       const opts = parsed.data;
       const ctx = cliContext();
-      const rows = await withDb(ctx, async (db) => {
-        const res = await db.query(
-          `SELECT i.client_order_id, i.ticker, i.side, i.qty, i.status AS intent_status, o.status AS order_status, o.filled_qty, o.filled_avg_price, i.created_at
-             FROM order_intents i LEFT JOIN orders o ON o.client_order_id = i.client_order_id
-            WHERE ($1::text IS NULL OR i.status = $1) ORDER BY i.created_at DESC, i.id LIMIT $2`,
-          [opts.status ?? null, opts.limit],
-        );
-        return res.rows.map((r) => OrderRow.parse(r));
-      });
+      const rows = await withDb(ctx, (db) => listIntents(db, { status: opts.status, limit: opts.limit }));
       if (opts.json) {
-        printJson(rows.map((r) => ({ ...r, created_at: r.created_at.toISOString() })));
+        printJson(rows);
         return;
       }
       if (rows.length === 0) {
         process.stdout.write('no orders\n');
         return;
       }
-      const table = new Table({ head: ['client_order_id', 'ticker', 'side', 'qty', 'intent', 'broker', 'filled', 'avg', 'created'], style: tableStyle() });
+      const table = new Table({ head: ['client_order_id', 'ticker', 'side', 'qty', 'intent', 'broker', 'filled', 'avg', 'created (legs: updated)'], style: tableStyle() });
       for (const r of rows) {
-        table.push([r.client_order_id, r.ticker, r.side, String(r.qty), r.intent_status, r.order_status ?? '-', String(r.filled_qty ?? 0), r.filled_avg_price?.toFixed(4) ?? '-', r.created_at.toISOString()]);
+        table.push([r.client_order_id, r.ticker, r.side, String(r.qty), r.intent_status, r.order_status ?? '-', String(r.filled_qty ?? 0), r.filled_avg_price?.toFixed(4) ?? '-', r.created_at]);
+        // A bracket's legs under their entry: a stop or target that filled is what closed the position.
+        for (const l of r.legs) {
+          const leg = l.order_type === 'limit' ? 'target' : l.order_type === 'stop' ? 'stop' : l.order_type;
+          table.push([`  └ ${leg} leg`, r.ticker, l.side, String(l.qty), '-', l.status, String(l.filled_qty), l.filled_avg_price?.toFixed(4) ?? '-', l.updated_at]);
+        }
       }
       process.stdout.write(`${table.toString()}\n`);
     });

@@ -56,7 +56,7 @@ const COVERED: Record<string, string> = {
   train: 'data in',
   propose: 'data in',
   critique: 'data in',
-  'session run': 'PostgreSQL (with paper-exchange and worker)',
+  'session run': 'quick start (PGlite, in-process paper exchange); PostgreSQL (with paper-exchange and worker)',
   'session schedule': 'without Ollama or keys (--dry-run)',
   worker: 'PostgreSQL',
   serve: 'HTTP API on PGlite; on PostgreSQL',
@@ -76,7 +76,7 @@ const COVERED: Record<string, string> = {
   backtest: 'without Ollama or keys',
 };
 /** Covered only by the PostgreSQL suite (skipped without TEST_DATABASE_URL unless QUORUM_REQUIRE_PG=1). */
-const PG_ONLY = new Set(['session run', 'approvals approve', 'approvals reject']);
+const PG_ONLY = new Set(['approvals approve', 'approvals reject']);
 // Two cores: three commands at once keep them busy (one waits on disk or HTTP) without thrashing.
 limitConcurrentRuns(3);
 /** A step's budget, including the time its commands wait for a free slot. */
@@ -144,6 +144,7 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
   const q = (...args: string[]): Promise<CliRun> => runQuorum(args, env);
   let sessionId = '';
   let orders: z.infer<typeof OrderRow>[] = [];
+  let printedOrderIds: string[] = [];
   let readToken = '';
 
   beforeAll(() => {
@@ -161,6 +162,18 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
     sessionId = id ?? '';
     expect(first.stdout).toMatch(/\d+ proposals, the top \d+ judged, [1-9]\d* paper order\(s\)/);
     for (const ext of ['html', 'md']) expect(existsSync(path.join(dir, 'reports', `session-${sessionId}.${ext}`)), ext).toBe(true);
+    // Each row says why risk did what it did: the committee for its own REJECT/ABSTAIN, the cap for a RESIZE.
+    const rows = first.stdout.split('\n').filter((l) => /^│ [A-Z]+ +│ (buy|sell) /.test(l));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      if (/│ (REJECT|ABSTAIN) +│/.test(row)) expect(row).toMatch(/│ DENY +│ 0\/0 +│ committee (REJECT|ABSTAIN) +│/);
+      if (/│ RESIZE +│/.test(row)) expect(row).toMatch(/│ cut by [A-Z_]+(, [A-Z_]+)* +│/);
+      expect(row).not.toContain('DECISION_ALLOWED');
+    }
+    // The ids to pass to `quorum audit`, one line per order.
+    const listed = first.stdout.split('orders (trace one with quorum audit <id>):\n')[1] ?? '';
+    printedOrderIds = [...listed.matchAll(/^ {2}[A-Z]+ +(\S+)$/gm)].map((m) => m[1] ?? '');
+    expect(printedOrderIds.length).toBe(Number(/(\d+) paper order\(s\)/.exec(first.stdout)?.[1]));
 
     const again = z.object({ sessionId: z.string(), created: z.boolean(), notice: z.string() }).passthrough().parse(jsonOf(await q('demo', '--json')));
     expect(again).toMatchObject({ sessionId, created: false, notice: NOTICE });
@@ -172,15 +185,41 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
     expect(orders.every((o) => o.intent_status === 'filled' && (o.filled_qty ?? 0) > 0)).toBe(true);
     const first = orders[0];
     if (!first) throw new Error('no order');
-    // One process at a time on an embedded PGlite directory: these run one after another.
-    const audit = ok(await q('audit', first.client_order_id));
-    expect(audit.stdout).toContain(`intent           ${first.client_order_id}`);
+    // Every entry is listed with its bracket's two legs (the target limit and the stop).
+    const text = ok(await q('orders'));
+    expect(text.stdout.match(/│ {3}└ target leg +│/g)?.length).toBe(orders.length);
+    expect(text.stdout.match(/│ {3}└ stop leg +│/g)?.length).toBe(orders.length);
+    // One process at a time on an embedded PGlite directory: these run one after another. The demo printed this id.
+    const audit = ok(await q('audit', printedOrderIds[0] ?? ''));
+    expect(audit.stdout).toContain('intent           q-');
     expect(audit.stdout).toMatch(/verdict {10}vd_\w+ (APPROVE|REDUCE) /);
     expect(audit.stdout).toMatch(/model {12}default@[0-9a-f]+ \(production/);
     expect(audit.stdout).toContain('every link present');
     const positions = ok(await q('positions'));
     expect(positions.stdout).toContain('trading ACTIVE');
     for (const o of orders) expect(positions.stdout).toContain(`│ ${o.ticker.padEnd(6)} │`);
+  });
+
+  it.sequential('`quorum session run --as-of T` on PGlite runs the paper exchange in-process; `positions` agrees with the fills `orders` lists, legs included', async () => {
+    const run = ok(await q('session', 'run', '--as-of', '1999-06-02T16:30:00Z'));
+    expect(run.stderr).toMatch(/paper exchange: http:\/\/127\.0\.0\.1:\d+ \(in-process, on the embedded PGlite database\)/);
+    // The notice once, as a plain line (the JSON log keeps to warnings).
+    expect(run.stderr.split(NOTICE).length - 1).toBe(1);
+    expect(run.stdout).toContain(`judged by: ${NOTICE}`);
+    expect(run.stdout).toMatch(/session ses_[0-9a-f]+ as of 1999-06-02T16:30:00Z\n/);
+    expect(run.stdout).toMatch(/\d+ proposals, the top \d+ judged, \d+ paper order\(s\)/);
+
+    const Leg = z.object({ side: z.enum(['buy', 'sell']), status: z.string(), filled_qty: z.number() }).passthrough();
+    const all = z.array(OrderRow.extend({ legs: z.array(Leg) })).parse(jsonOf(await q('orders', '--json', '--status', 'filled')));
+    const net = new Map<string, number>();
+    for (const o of all) {
+      const sign = o.side === 'buy' ? 1 : -1;
+      net.set(o.ticker, (net.get(o.ticker) ?? 0) + sign * (o.filled_qty ?? 0));
+      for (const l of all.flatMap((x) => (x === o ? x.legs : []))) net.set(o.ticker, (net.get(o.ticker) ?? 0) + (l.side === 'buy' ? 1 : -1) * l.filled_qty);
+    }
+    const book = z.object({ positions: z.array(z.object({ ticker: z.string(), qty: z.number() }).passthrough()) }).passthrough().parse(jsonOf(await q('positions', '--json')));
+    const held = Object.fromEntries(book.positions.map((p) => [p.ticker, p.qty]));
+    expect(held).toEqual(Object.fromEntries([...net].filter(([, qty]) => qty !== 0)));
   });
 
   it.sequential('`quorum halt` / `quorum resume [--reducing]` switch the trading state, with the reason', async () => {
@@ -369,10 +408,15 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
     expect(early.length).toBeGreaterThan(0);
     expect(early.every((r) => r.publishedAt <= '1987-03-01T00:00:00.000Z')).toBe(true);
     expect(early.length).toBeLessThan(20);
+    // Best score first (MMR picks which items; they are listed by score).
+    const scores = early.map((r) => z.number().parse(r.score));
+    expect(scores.length).toBeGreaterThan(1);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
     // As a user runs it from a terminal emulator (TERM set), with the output going to a pipe.
     const text = ok(await runQuorum(['news', 'search', 'prices', '--as-of', '1999-06-01T13:30:00Z', '--ticker', 'AA'], { ...env, TERM: 'xterm-256color' }));
     searchText = text;
     expect(text.stdout).toContain('Alcoa raises aluminum prices');
+
     // Tagged with another ticker, or (the IBM feed item at 14:00) published after --as-of: not found.
     for (const title of ['Disney park attendance rises', 'IBM wins services contract']) expect(text.stdout).not.toContain(title);
   });
@@ -397,6 +441,16 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
     expect(critiqued.stdout).toContain('PROPOSAL');
     expect(critiqued.stdout).toContain('[bull round 1]');
     expect(critiqued.stdout).toMatch(/VERDICT: (APPROVE|REDUCE|REJECT|ABSTAIN) size x\d\.\d\d \(confidence \d\.\d\d\) by rules\/rules-baseline\.v1/);
+
+    // Your own idea, with Ollama asked for by name but not running: the header says so before the verdict.
+    const idea = ok(await q('critique', '--ticker', 'MSFT', '--as-of', '2001-06-01', '--side', 'sell', '--probability', '0.35', '--backend', 'ollama'));
+    expect(idea.stdout).toMatch(/^PROPOSAL prop_\w+: sell MSFT at 2001-06-01T20:00:00\.000Z, p=0\.350, .*\(your idea, features and attributions from default@[0-9a-f]+\)$/m);
+    expect(idea.stdout).toContain('judged by: WARNING: Ollama unreachable at http://127.0.0.1:9 (backend ollama as requested): every agent call fails, so every verdict is ABSTAIN (no trade)');
+    expect(idea.stdout).toMatch(/^the committee ABSTAINS: LLM_UNAVAILABLE/m);
+    expect(idea.stdout).toContain('VERDICT: ABSTAIN size x0.00');
+    const orphan = await q('critique', '--ticker', 'MSFT', '--as-of', '2001-06-01', '--probability', '0.35');
+    expect(orphan.code).toBe(2);
+    expect(orphan.stderr).toContain('--probability needs --side');
   });
 
   it.sequential('`quorum paper-exchange --port P --now T` answers Alpaca-style on its own and stops cleanly', async () => {
@@ -452,7 +506,8 @@ describe('PostgreSQL: paper-exchange, worker and serve side by side; session run
 
   it.sequential('`quorum session run --as-of T` stops before orders for approval; `quorum approvals` lists them', async () => {
     const run = ok(await q('session', 'run', '--as-of', '1999-06-01T16:30:00Z', '--backend', 'rules'));
-    expect(run.stdout).toMatch(/^session ses_[0-9a-f]+; report .*session-ses_[0-9a-f]+\.html$/m);
+    expect(run.stdout).toMatch(/^session ses_[0-9a-f]+ as of 1999-06-01T16:30:00Z$/m);
+    expect(run.stdout).toMatch(/^report: .*session-ses_[0-9a-f]+\.html$/m);
     expect(run.stderr).toMatch(/enqueued \d+ judge job\(s\) for session ses_/);
     const Approval = z.object({ id: z.string(), status: z.string(), ticker: z.string() }).passthrough();
     const listed = z.array(Approval).parse(jsonOf(await q('approvals')));
