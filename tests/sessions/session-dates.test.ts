@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig } from '../../config/index.ts';
 import { QuorumError } from '../../contracts/index.ts';
+import { startPaperExchange } from '../../execution/index.ts';
 import { ingestPriceCsv } from '../../market/index.ts';
 import { buildSessionEnv, runSession, type BuiltEnv, type RunSessionOptions } from '../../sessions/index.ts';
 import { BACKENDS, type TestDb } from '../support/db.ts';
@@ -62,5 +63,25 @@ describe.each(BACKENDS)('session times on $name', ({ open, available }) => {
     expect(e.details).toMatchObject({ field: 'asOf', broker: 'alpaca-paper' });
     expect(e.message).toContain('--as-of 2001-06-01T16:30:00.000Z: a session at a past time needs the local paper exchange (settings.yaml execution.broker: paper-exchange)');
     expect((await t.db.query('SELECT id FROM sessions')).rows).toEqual([]);
+  });
+  it.skipIf(!available)('runs a slot again after it failed (here: no paper exchange listening), and not after it completed', async () => {
+    const options: RunSessionOptions = { asOf: '2001-06-01T16:30:00.000Z', kind: 'manual', slot: 'retry', topN: 1 };
+    // The env's exchange clock points at a port where nothing listens: the session fails and says so.
+    const down = await runSession(paper.env, options).then(() => null, (e: unknown) => e);
+    expect(QuorumError.is(down, 'BROKER_ERROR')).toBe(true);
+    expect((await t.db.query(`SELECT status FROM sessions WHERE slot = 'retry'`)).rows).toEqual([{ status: 'failed' }]);
+
+    const config = loadConfig({ env: { QUORUM_MODELS__LLM__BACKEND: 'rules', QUORUM_SETTINGS__LOGGING__LEVEL: 'silent', ...(t.url ? { DATABASE_URL: t.url } : {}) } });
+    const exchange = await startPaperExchange({ db: t.db, settings: config.settings.execution.paperExchange, port: 0, initialNow: options.asOf });
+    const up = await buildSessionEnv(t.db, config, createLogger(config), { exchangeClock: true, paperExchangeUrl: exchange.url });
+    try {
+      const retried = await runSession(up.env, options);
+      expect(retried.created).toBe(true);
+      expect((await t.db.query(`SELECT status, error FROM sessions WHERE slot = 'retry'`)).rows).toEqual([{ status: 'completed', error: null }]);
+      expect((await runSession(up.env, options)).created).toBe(false);
+    } finally {
+      await up.close();
+      await exchange.close();
+    }
   });
 });
