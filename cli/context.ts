@@ -1,5 +1,5 @@
 import { loadConfig, createLogger, type Config, type Logger } from '../config/index.ts';
-import { openDb, type Db } from '../db/index.ts';
+import type { Db } from '../db/index.ts';
 
 export interface CliContext {
   config: Config;
@@ -15,6 +15,8 @@ export function cliContext(): CliContext {
 
 /** Runs `fn` with a migrated database, closing it afterwards whatever happens. */
 export async function withDb<T>(ctx: CliContext, fn: (db: Db) => Promise<T>): Promise<T> {
+  // Loaded on use, so commands that need no database (and --help) do not pay for PGlite.
+  const { openDb } = await import('../db/index.ts');
   const db = await openDb(ctx.config);
   try {
     return await fn(db);

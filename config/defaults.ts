@@ -8,6 +8,8 @@ export const DEFAULT_OLLAMA_EMBEDDING_MODEL = 'nomic-embed-text';
 export const DEFAULT_EMBEDDING_DIMENSION = 512;
 export const DEFAULT_DEBATE_ROUNDS = 1;
 export const DEFAULT_TOP_N = 5;
+/** `quorum demo`'s day: a trading day inside the bundled Dow 30 data (usable 1991-03-14..2001-01-02), at midday New York time. */
+export const DEFAULT_DEMO_DATE = '1999-06-01';
 /**
  * Trading-day closes a live session's newest bar may lag behind the wall clock: one, so a session
  * before the evening's bars are ingested still runs on the previous close.

@@ -10,6 +10,10 @@ const positive = z.number().positive();
 const pct = z.number().min(0).max(100);
 const port = z.number().int().min(1).max(65535);
 
+/** Who judges: `auto` (Ollama when reachable, else llama-cpp when a GGUF path is set, else the rules baseline) or one by name. */
+export const BackendChoice = z.enum(['auto', 'ollama', 'llama-cpp', 'rules']);
+export type BackendChoice = z.infer<typeof BackendChoice>;
+
 export const FeedSettings = z.object({ name: z.string().min(1), url: z.url() }).strict();
 
 export const SettingsSchema = z
@@ -185,7 +189,7 @@ export const ModelsSchema = z
     llm: z
       .object({
         /** auto: Ollama when reachable, else llama-cpp when a GGUF path is set, else the rules baseline. */
-        backend: z.enum(['auto', 'ollama', 'llama-cpp', 'rules']).default('auto'),
+        backend: BackendChoice.default('auto'),
         temperature: z.number().min(0).max(2).default(0),
         seed: z.number().int().default(42),
         contextSize: z.number().int().min(256).max(131_072).default(8192),

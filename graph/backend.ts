@@ -2,8 +2,7 @@
  * Which backend judges. `auto`: Ollama when it answers, else llama-cpp when a GGUF path is set,
  * else the deterministic rules baseline, with a notice that says so.
  */
-import { z } from 'zod';
-import type { Config } from '../config/index.ts';
+import { BackendChoice, type Config } from '../config/index.ts';
 import { QuorumError, errorMessage, type Proposal } from '../contracts/index.ts';
 import {
   RULES_BACKEND,
@@ -79,8 +78,7 @@ export function closeBackend(backend: CommitteeBackend): Promise<void> {
   return judgeOf(backend).close();
 }
 
-export const BackendChoice = z.enum(['auto', 'ollama', 'llama-cpp', 'rules']);
-export type BackendChoice = z.infer<typeof BackendChoice>;
+export { BackendChoice };
 
 /** How long `auto` waits for Ollama's /api/tags before falling back. */
 export const OLLAMA_PROBE_TIMEOUT_MS = 1_500;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { PROJECT_ROOT, type Config, type Logger } from '../config/index.ts';
+import { DEFAULT_DEMO_DATE, PROJECT_ROOT, type Config, type Logger } from '../config/index.ts';
 import { errorMessage } from '../contracts/index.ts';
 import { openDb, pgliteDir } from '../db/index.ts';
 import { createBroker, startPaperExchange } from '../execution/index.ts';
@@ -10,8 +10,6 @@ import { companyMatcher, createEmbedder, importNews, searchNews } from '../rag/i
 import { loadReportData, type ReportData } from './report-data.ts';
 import { runSession } from './run.ts';
 
-/** A trading day inside the bundled Dow 30 data (usable 1991-03-14..2001-01-02), at midday New York time. */
-export const DEFAULT_DEMO_DATE = '1999-06-01';
 /** The demo session's New York time of day. */
 export const DEMO_TIME = { hour: 12, minute: 30 } as const;
 export const DEMO_PRICES = path.join(PROJECT_ROOT, 'data/samples/prices/DowJones30.csv');

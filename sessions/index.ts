@@ -1,5 +1,5 @@
 export { runSession, judgeProposal, judgeSafely, prepareSession, finishSession, topProposals, SessionKind, type SessionEnv, type SessionOutcome, type JudgedProposal, type RunSessionOptions } from './run.ts';
-export { runDemo, DEFAULT_DEMO_DATE, type DemoOptions, type DemoResult } from './demo.ts';
+export { runDemo, type DemoOptions, type DemoResult } from './demo.ts';
 export { writeSessionReport, type WrittenReport } from './report.ts';
 export { loadReportData, ReportData } from './report-data.ts';
 export { riskReason } from './report-render.ts';

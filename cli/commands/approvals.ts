@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { parseOrThrow } from '../../contracts/index.ts';
-import { openDb } from '../../db/index.ts';
-import { answerApproval, buildSessionEnv, listApprovals } from '../../sessions/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 
 const Status = z.enum(['pending', 'approved', 'rejected', 'all']);
@@ -18,6 +16,7 @@ export function registerApprovals(program: Command): void {
     .action(async (opts: { status: string }) => {
       const status = parseOrThrow(Status, opts.status, 'quorum approvals list --status');
       const ctx = cliContext();
+      const { listApprovals } = await import('../../execution/index.ts');
       printJson(await withDb(ctx, (db) => listApprovals({ db }, status)));
     });
   for (const verb of ['approve', 'reject'] as const) {
@@ -29,6 +28,8 @@ export function registerApprovals(program: Command): void {
       .action(async (id: string, opts: { reason?: string; by?: string }) => {
         const answer = parseOrThrow(Answer, { reason: opts.reason, by: opts.by }, `quorum approvals ${verb}`);
         const ctx = cliContext();
+        const { openDb } = await import('../../db/index.ts');
+        const { answerApproval, buildSessionEnv } = await import('../../sessions/index.ts');
         const db = await openDb(ctx.config);
         const built = await buildSessionEnv(db, ctx.config, ctx.log);
         try {

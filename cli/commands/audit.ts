@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { auditChainForOrder } from '../../api/read-models.ts';
 import { QuorumError } from '../../contracts/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 
@@ -15,6 +14,7 @@ export function registerAudit(program: Command): void {
     .option('--json', 'print the whole chain as JSON')
     .action(async (orderId: string, opts: { json?: boolean }) => {
       const ctx = cliContext();
+      const { auditChainForOrder } = await import('../../api/read-models.ts');
       const chain = await withDb(ctx, (db) => auditChainForOrder(db, orderId));
       if (!chain) throw new QuorumError('NOT_FOUND', `no order ${orderId}`);
       if (opts.json) {

@@ -1,10 +1,11 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { createOllamaBackend, ollamaOptionsFromConfig } from '../../agents/index.ts';
 import { Ticker, parseOrThrow } from '../../contracts/index.ts';
-import { BacktestCritic, DEFAULT_RESAMPLES, computeMetrics, loadBundledPrices, renderMarkdownSummary, runBacktest, writeBacktestReport } from '../../evals/backtest/index.ts';
-import { createCassetteBackend, emptyCassette, readCassette, writeCassette, type CassetteBackend } from '../../evals/index.ts';
+// Schemas and constants only (zod): the engine, the models and the committee load when the command runs.
+import { DEFAULT_RESAMPLES } from '../../evals/backtest/metrics.ts';
+import { BacktestCritic } from '../../evals/backtest/schema.ts';
+import type { CassetteBackend } from '../../evals/index.ts';
 import type { CommitteeBackend } from '../../graph/index.ts';
 import { cliContext, printJson } from '../context.ts';
 import { progressBar } from '../progress.ts';
@@ -97,6 +98,9 @@ export function registerBacktest(program: Command): void {
         'backtest',
       );
       const ctx = cliContext();
+      const { computeMetrics, loadBundledPrices, renderMarkdownSummary, runBacktest, writeBacktestReport } = await import('../../evals/backtest/index.ts');
+      const { createCassetteBackend, emptyCassette, readCassette, writeCassette } = await import('../../evals/index.ts');
+      const { createOllamaBackend, ollamaOptionsFromConfig } = await import('../../agents/index.ts');
       const { config } = ctx;
       const universe = args.tickers ?? (config.settings.market.universe.length > 0 ? config.settings.market.universe : undefined);
       const data = loadBundledPrices(universe);

@@ -2,12 +2,11 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { IsoDate, IsoDateTime, QuorumError, Side, Ticker, Unit, errorMessage, parseOrThrow, type AgentOpinion, type Proposal, type Verdict } from '../../contracts/index.ts';
-import { PROJECT_ROOT } from '../../config/index.ts';
+import { BackendChoice, PROJECT_ROOT } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
-import { BackendChoice, closeBackend, judgeOf, runCommittee, selectBackend, type CommitteeEvent, type NodeTools } from '../../graph/index.ts';
-import { dailyBarTs } from '../../market/index.ts';
-import { checkProposalDate, loadProposer, proposeIdea, proposeOne, type TradeIdea } from '../../ml/index.ts';
-import { createEmbedder, searchNews, type NewsSearchQuery } from '../../rag/index.ts';
+import type { CommitteeEvent, NodeTools } from '../../graph/index.ts';
+import type { TradeIdea } from '../../ml/index.ts';
+import type { NewsSearchQuery } from '../../rag/index.ts';
 import { cliContext, printJson, withDb, type CliContext } from '../context.ts';
 
 const CritiqueArgs = z
@@ -27,6 +26,7 @@ const CritiqueArgs = z
  * the model's features and attributions), else the default model's proposal (proposed now).
  */
 async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string, idea: TradeIdea | undefined): Promise<Proposal> {
+  const { checkProposalDate, loadProposer, proposeIdea, proposeOne } = await import('../../ml/index.ts');
   // Before the model loads: no bars for the ticker, no trading day, or outside its bars and warm-up.
   await checkProposalDate(db, asOf, { purpose: 'critique', field: 'asOf', label: '--as-of', ticker });
   const cardPath = path.resolve(PROJECT_ROOT, ctx.config.models.proposer.cardPath);
@@ -95,6 +95,10 @@ export function registerCritique(program: Command): void {
         'critique',
       );
       const ctx = cliContext();
+      // The committee, the model and the news store load when the command runs, so the CLI starts fast.
+      const { closeBackend, judgeOf, runCommittee, selectBackend } = await import('../../graph/index.ts');
+      const { dailyBarTs } = await import('../../market/index.ts');
+      const { createEmbedder, searchNews } = await import('../../rag/index.ts');
       const asOf = /^\d{4}-\d{2}-\d{2}$/.test(args.asOf) ? dailyBarTs(args.asOf) : args.asOf;
       const idea: TradeIdea | undefined = args.side ? { side: args.side, probability: args.probability } : undefined;
       const result = await withDb(ctx, async (db) => {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { migrate, openDb, pgliteDir } from '../../db/index.ts';
 import { cliContext, printJson } from '../context.ts';
 
 export function registerDb(program: Command): void {
@@ -9,6 +8,7 @@ export function registerDb(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }) => {
       const ctx = cliContext();
+      const { migrate, openDb, pgliteDir } = await import('../../db/index.ts');
       const handle = await openDb(ctx.config, { migrate: false });
       try {
         const result = await migrate(handle);

@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { IsoDate, parseOrThrow } from '../../contracts/index.ts';
-import { BackendChoice } from '../../graph/index.ts';
-import { WARMUP_BARS } from '../../ml/index.ts';
-import { DEFAULT_DEMO_DATE, runDemo } from '../../sessions/index.ts';
+import { BackendChoice, DEFAULT_DEMO_DATE } from '../../config/index.ts';
 import { cliContext, printJson } from '../context.ts';
 import { progressBar } from '../progress.ts';
-import { sessionTable } from '../session-table.ts';
 
 const DemoArgs = z.object({ date: IsoDate, backend: BackendChoice.optional(), json: z.boolean().optional() }).strict();
 
@@ -15,12 +12,14 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run one whole committee session on the embedded defaults (bundled data, PGlite, in-process paper exchange)')
-    .option('--date <YYYY-MM-DD>', `a trading day of the bundled Dow 30 data: 1991-03-14..2001-01-02 (bars from 1990-12-31, less the features' ${WARMUP_BARS}-bar warm-up)`, DEFAULT_DEMO_DATE)
+    .option('--date <YYYY-MM-DD>', 'a trading day of the bundled Dow 30 data: 1991-03-14..2001-01-02 (bars from 1990-12-31, less the features\' warm-up)', DEFAULT_DEMO_DATE)
     .option('--backend <name>', 'auto | ollama | llama-cpp | rules (default auto: Ollama when reachable, else the rules baseline)')
     .option('--json', 'print the stored session as JSON')
     .action(async (raw: { date: string; backend?: string; json?: boolean }) => {
       const args = parseOrThrow(DemoArgs, raw, 'quorum demo');
       const ctx = cliContext();
+      const { runDemo } = await import('../../sessions/index.ts');
+      const { sessionTable } = await import('../session-table.ts');
       // Progress goes to stderr as plain lines; keep the JSON log for warnings unless a level was asked for.
       if (!process.env.QUORUM_SETTINGS__LOGGING__LEVEL) ctx.log.level = 'warn';
       const started = performance.now();

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { cliContext, printJson } from '../context.ts';
-import { doctorExitCode, runDoctor } from '../doctor.ts';
 import { tableStyle } from '../table.ts';
 
 export function registerDoctor(program: Command): void {
@@ -11,6 +10,7 @@ export function registerDoctor(program: Command): void {
     .option('--json', 'print the checks as JSON')
     .action(async (opts: { json?: boolean }) => {
       const ctx = cliContext();
+      const { doctorExitCode, runDoctor } = await import('../doctor.ts');
       const checks = await runDoctor(ctx.config);
       const code = doctorExitCode(checks);
       if (opts.json) {

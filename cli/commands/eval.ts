@@ -1,35 +1,24 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { createLlamaCppBackend, createOllamaBackend, llamaCppOptionsFromConfig, ollamaOptionsFromConfig } from '../../agents/index.ts';
 import type { Config } from '../../config/index.ts';
 import { QuorumError } from '../../contracts/errors.ts';
 import { parseOrThrow } from '../../contracts/parse.ts';
-import { migrate, openPglite } from '../../db/index.ts';
 import type { CommitteeBackend } from '../../graph/index.ts';
-import {
-  ScenarioCategory,
-  createCassetteBackend,
-  emptyCassette,
-  loadScenarios,
-  readCassette,
-  runSuite,
-  writeCassette,
-  DEFAULT_SCENARIOS_DIR,
-  type Cassette,
-  type CassetteBackend,
-} from '../../evals/index.ts';
+import type { Cassette, CassetteBackend, ScenarioCategory } from '../../evals/index.ts';
 import { cliContext, printJson } from '../context.ts';
 
 /** Default seeds of `--seeds K`: models.yaml's seed, then seed+1, … */
 export const MAX_EVAL_SEEDS = 20;
 
-const EvalArgs = z
+/** The arguments of `quorum eval` (the category enum comes from evals/, loaded with the command). */
+const evalArgs = (category: z.ZodType<ScenarioCategory>) =>
+  z
   .object({
     backend: z.enum(['ollama', 'llama-cpp', 'rules']),
     model: z.string().min(1).optional(),
     seeds: z.coerce.number().int().min(1).max(MAX_EVAL_SEEDS).default(1),
     scenarios: z.string().min(1).optional(),
-    category: ScenarioCategory.optional(),
+    category: category.optional(),
     record: z.string().min(1).optional(),
     replay: z.string().min(1).optional(),
   })
@@ -63,8 +52,12 @@ export function registerEval(program: Command): void {
     .option('--update-baseline', 'rewrite the baseline with this run')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { backend?: string; model?: string; seeds?: string; scenarios?: string; category?: string; record?: string; replay?: string; updateBaseline?: boolean; json?: boolean }) => {
+      // The suite, the backends and the database load when the command runs, so the CLI starts fast.
+      const { ScenarioCategory, createCassetteBackend, emptyCassette, loadScenarios, readCassette, runSuite, writeCassette, DEFAULT_SCENARIOS_DIR } = await import('../../evals/index.ts');
+      const { createLlamaCppBackend, createOllamaBackend, llamaCppOptionsFromConfig, ollamaOptionsFromConfig } = await import('../../agents/index.ts');
+      const { migrate, openPglite } = await import('../../db/index.ts');
       const args = parseOrThrow(
-        EvalArgs,
+        evalArgs(ScenarioCategory),
         { backend: opts.backend, model: opts.model, seeds: opts.seeds, scenarios: opts.scenarios, category: opts.category, record: opts.record, replay: opts.replay },
         'eval',
       );

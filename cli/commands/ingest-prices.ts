@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { IsoDate, Ticker } from '../../contracts/common.ts';
 import { QuorumError } from '../../contracts/errors.ts';
 import { parseOrThrow } from '../../contracts/parse.ts';
-import { createAlpacaDataClient, ingestAlpacaBars, ingestPriceCsv } from '../../market/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 import { tableStyle } from '../table.ts';
 
@@ -32,6 +31,7 @@ export function registerIngestPrices(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (source: string, opts: { ticker?: string; tickers?: string; from?: string; to?: string; json?: boolean }) => {
       const ctx = cliContext();
+      const { createAlpacaDataClient, ingestAlpacaBars, ingestPriceCsv } = await import('../../market/index.ts');
       if (source === 'alpaca') {
         const args = parseOrThrow(AlpacaArgs, { tickers: (opts.tickers ?? '').split(',').map((s) => s.trim()).filter(Boolean), from: opts.from, to: opts.to }, 'ingest prices alpaca');
         const { alpacaKeyId, alpacaSecretKey } = ctx.config.secrets;

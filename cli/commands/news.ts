@@ -1,18 +1,9 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { QuorumError } from '../../contracts/errors.ts';
-import {
-  canonicalUrl,
-  companyMatcher,
-  createEmbedder,
-  importNews,
-  MAX_SEARCH_K,
-  pollFeeds,
-  searchNews,
-  type FeedPollResult,
-  type FeedSource,
-  type ImportResult,
-} from '../../rag/index.ts';
+import type { FeedPollResult, FeedSource, ImportResult } from '../../rag/index.ts';
+// The constant only: the news store and its embedder load when a command runs.
+import { MAX_SEARCH_K } from '../../rag/schema.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 import { progressBar } from '../progress.ts';
 import { tableStyle } from '../table.ts';
@@ -46,6 +37,7 @@ export function registerNews(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (source: string | undefined, opts: { skipInvalid?: boolean; json?: boolean }) => {
       const ctx = cliContext();
+      const { canonicalUrl, companyMatcher, createEmbedder, importNews, pollFeeds } = await import('../../rag/index.ts');
       const news = ctx.config.settings.news;
       const matcher = companyMatcher(news.companies);
       const embedder = await createEmbedder(ctx.config);
@@ -98,6 +90,7 @@ export function registerNews(program: Command): void {
       const k = Number(opts.limit);
       if (!Number.isInteger(k)) throw new QuorumError('INPUT_INVALID', `--limit: expected an integer, got "${opts.limit}"`);
       if (Number.isNaN(new Date(opts.asOf).getTime())) throw new QuorumError('INPUT_INVALID', `--as-of: not a date: "${opts.asOf}"`);
+      const { createEmbedder, searchNews } = await import('../../rag/index.ts');
       const embedder = await createEmbedder(ctx.config);
       await withDb(ctx, async (db) => {
         const results = await searchNews(db, embedder, { query, asOf: opts.asOf, ticker: opts.ticker ?? null, k }, {

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { QuorumError } from '../../contracts/index.ts';
-import { openDb } from '../../db/index.ts';
-import { startPaperExchange } from '../../execution/index.ts';
 import { cliContext, printJson } from '../context.ts';
 
 /** `quorum paper-exchange --port P`: the local Alpaca-compatible paper exchange, until Ctrl-C. */
@@ -18,6 +16,8 @@ export function registerPaperExchange(program: Command): void {
       const port = opts.port === undefined ? ctx.config.settings.execution.paperExchange.port : Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new QuorumError('INPUT_INVALID', `--port: expected an integer 0-65535, got "${opts.port}"`);
       if (opts.now !== undefined && Number.isNaN(Date.parse(opts.now))) throw new QuorumError('INPUT_INVALID', `--now: expected an ISO timestamp, got "${opts.now}"`);
+      const { openDb } = await import('../../db/index.ts');
+      const { startPaperExchange } = await import('../../execution/index.ts');
       const db = await openDb(ctx.config);
       const running = await startPaperExchange({ db, settings: ctx.config.settings.execution.paperExchange, port, host: opts.host, initialNow: opts.now });
       const now = await running.exchange.now();

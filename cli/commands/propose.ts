@@ -5,8 +5,6 @@ import { z } from 'zod';
 import { IsoDate, IsoDateTime, Ticker } from '../../contracts/common.ts';
 import { parseOrThrow } from '../../contracts/parse.ts';
 import { PROJECT_ROOT } from '../../config/index.ts';
-import { barCoverage, dailyBarTs } from '../../market/index.ts';
-import { checkProposalDate, loadProposer, propose } from '../../ml/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 import { tableStyle } from '../table.ts';
 
@@ -30,6 +28,8 @@ export function registerPropose(program: Command): void {
     .action(async (opts: { asOf?: string; tickers?: string; card?: string; json?: boolean }) => {
       const args = parseOrThrow(ProposeArgs, { asOf: opts.asOf, tickers: opts.tickers?.split(',').map((s) => s.trim()), card: opts.card }, 'propose');
       const ctx = cliContext();
+      const { barCoverage, dailyBarTs } = await import('../../market/index.ts');
+      const { checkProposalDate, loadProposer, propose } = await import('../../ml/index.ts');
       const asOf = /^\d{4}-\d{2}-\d{2}$/.test(args.asOf) ? dailyBarTs(args.asOf) : args.asOf;
       const cardPath = path.resolve(PROJECT_ROOT, args.card ?? ctx.config.models.proposer.cardPath);
       const proposer = await loadProposer(cardPath);

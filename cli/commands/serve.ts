@@ -1,10 +1,6 @@
-import { serve } from '@hono/node-server';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { createApp, newLocalKey, writeServeFile } from '../../api/index.ts';
 import { parseOrThrow } from '../../contracts/index.ts';
-import { openDb } from '../../db/index.ts';
-import { buildSessionEnv } from '../../sessions/index.ts';
 import { cliContext } from '../context.ts';
 
 const ServeArgs = z
@@ -23,6 +19,10 @@ export function registerServe(program: Command): void {
     .action(async (raw: unknown) => {
       const args = parseOrThrow(ServeArgs, raw, 'quorum serve');
       const ctx = cliContext();
+      const { serve } = await import('@hono/node-server');
+      const { createApp, newLocalKey, writeServeFile } = await import('../../api/index.ts');
+      const { openDb } = await import('../../db/index.ts');
+      const { buildSessionEnv } = await import('../../sessions/index.ts');
       const db = await openDb(ctx.config);
       const built = await buildSessionEnv(db, ctx.config, ctx.log);
       process.stderr.write(`${built.env.backend.notice}\n`);

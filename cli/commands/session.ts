@@ -1,14 +1,20 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { IsoDateTime, QuorumError, errorMessage, parseOrThrow } from '../../contracts/index.ts';
-import { createBroker, runExitMonitor, startPaperExchange } from '../../execution/index.ts';
-import { isMarketOpen } from '../../market/index.ts';
-import { openDb } from '../../db/index.ts';
-import { BackendChoice } from '../../graph/index.ts';
-import { buildSessionEnv, JobQueue, loadReportData, nextSlots, runDistributedSession, runSession, scheduleSlots, slotName, startJudgeWorker } from '../../sessions/index.ts';
-
+import { BackendChoice } from '../../config/index.ts';
 import { cliContext, printJson } from '../context.ts';
-import { sessionTable } from '../session-table.ts';
+
+/** What the session commands run, loaded on use so the rest of the CLI starts fast. */
+async function sessionModules() {
+  const [execution, market, db, sessions, table] = await Promise.all([
+    import('../../execution/index.ts'),
+    import('../../market/index.ts'),
+    import('../../db/index.ts'),
+    import('../../sessions/index.ts'),
+    import('../session-table.ts'),
+  ]);
+  return { ...execution, ...market, ...db, ...sessions, ...table };
+}
 
 const RunArgs = z.object({ asOf: IsoDateTime.optional(), backend: BackendChoice.optional(), json: z.boolean().optional() }).strict();
 const WorkerArgs = z.object({ concurrency: z.coerce.number().int().min(1).max(16) }).strict();
@@ -29,6 +35,7 @@ export function registerSession(program: Command): void {
     .action(async (raw: unknown) => {
       const args = parseOrThrow(RunArgs, raw, 'quorum session run');
       const ctx = cliContext();
+      const { buildSessionEnv, JobQueue, loadReportData, openDb, runDistributedSession, runSession, sessionTable, slotName, startJudgeWorker, startPaperExchange } = await sessionModules();
       // Without --as-of the session is live (wall clock, fresh bars required); with it, a past time on the paper exchange's clock.
       const live = args.asOf === undefined;
       const asOf = args.asOf ?? new Date().toISOString();
@@ -91,6 +98,7 @@ export function registerSession(program: Command): void {
     .option('--dry-run', 'print the next firings and exit')
     .action(async (opts: { dryRun?: boolean }) => {
       const ctx = cliContext();
+      const { createBroker, isMarketOpen, JobQueue, nextSlots, openDb, runExitMonitor, scheduleSlots } = await sessionModules();
       const { schedule } = ctx.config.settings.sessions;
       const tz = ctx.config.settings.market.timezone;
       const upcoming = nextSlots(schedule, tz, new Date(), 6);
@@ -138,6 +146,7 @@ export function registerSession(program: Command): void {
     .action(async (raw: unknown) => {
       const args = parseOrThrow(WorkerArgs, raw, 'quorum worker');
       const ctx = cliContext();
+      const { buildSessionEnv, JobQueue, openDb, runDistributedSession, startJudgeWorker } = await sessionModules();
       const url = requireDatabaseUrl(ctx.config.secrets.databaseUrl, 'quorum worker');
       const db = await openDb(ctx.config);
       const built = await buildSessionEnv(db, ctx.config, ctx.log, { exchangeClock: true });

@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { createApiToken, createTokenThroughServer, readServeFile, revokeApiToken, TokenScope } from '../../api/index.ts';
 import { QuorumError, parseOrThrow } from '../../contracts/index.ts';
-import { readDirLock, pgliteDir } from '../../db/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 
-const CreateOptions = z.object({ scope: TokenScope, name: z.string().min(1).max(100), json: z.boolean().optional() }).strict();
 
 export function registerToken(program: Command): void {
   const token = program.command('token').description('API bearer tokens (stored hashed; shown once)');
@@ -16,6 +13,10 @@ export function registerToken(program: Command): void {
     .option('--name <name>', 'a label for the token', 'cli')
     .option('--json', 'print as JSON')
     .action(async (raw: unknown) => {
+      // The API and database modules load on use, so the CLI starts fast.
+      const { createApiToken, createTokenThroughServer, readServeFile, TokenScope } = await import('../../api/index.ts');
+      const { readDirLock, pgliteDir } = await import('../../db/index.ts');
+      const CreateOptions = z.object({ scope: TokenScope, name: z.string().min(1).max(100), json: z.boolean().optional() }).strict();
       const opts = parseOrThrow(CreateOptions, raw, 'quorum token create');
       const ctx = cliContext();
       let created: { id: string; token: string };
@@ -46,6 +47,7 @@ export function registerToken(program: Command): void {
     .description('revoke a token by id')
     .action(async (id: string) => {
       const ctx = cliContext();
+      const { revokeApiToken } = await import('../../api/index.ts');
       const done = await withDb(ctx, (db) => revokeApiToken(db, id));
       process.stdout.write(done ? `revoked ${id}\n` : `no live token ${id}\n`);
       if (!done) process.exitCode = 1;

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { z } from 'zod';
 import { QuorumError, fieldIssues, formatIssues } from '../../contracts/index.ts';
-import { getTradingState, listIntents, loadPositions, setTradingState } from '../../execution/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 import { tableStyle } from '../table.ts';
 
@@ -15,6 +14,7 @@ export function registerTradingState(program: Command): void {
     .option('--json', 'print the new state as JSON')
     .action(async (opts: { reason: string; json?: boolean }) => {
       const ctx = cliContext();
+      const { setTradingState } = await import('../../execution/index.ts');
       const state = await withDb(ctx, (db) => setTradingState(db, 'HALTED', `manual: ${opts.reason}`, 'cli'));
       if (opts.json) printJson(state);
       else process.stdout.write(`trading ${state.state} (${state.reason})\n`);
@@ -27,6 +27,7 @@ export function registerTradingState(program: Command): void {
     .option('--json', 'print the new state as JSON')
     .action(async (opts: { reason: string; reducing?: boolean; json?: boolean }) => {
       const ctx = cliContext();
+      const { setTradingState } = await import('../../execution/index.ts');
       const state = await withDb(ctx, (db) => setTradingState(db, opts.reducing ? 'REDUCING' : 'ACTIVE', `manual: ${opts.reason}`, 'cli'));
       if (opts.json) printJson(state);
       else process.stdout.write(`trading ${state.state} (${state.reason})\n`);
@@ -41,6 +42,7 @@ export function registerPositions(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
       const ctx = cliContext();
+      const { getTradingState, loadPositions } = await import('../../execution/index.ts');
       const { positions, state } = await withDb(ctx, async (db) => ({ positions: await loadPositions(db), state: await getTradingState(db) }));
       if (opts.json) {
         printJson({ tradingState: state, positions });
@@ -79,6 +81,7 @@ export function registerOrders(program: Command): void {
       }
       const opts = parsed.data;
       const ctx = cliContext();
+      const { listIntents } = await import('../../execution/index.ts');
       const rows = await withDb(ctx, (db) => listIntents(db, { status: opts.status, limit: opts.limit }));
       if (opts.json) {
         printJson(rows);

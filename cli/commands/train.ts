@@ -5,8 +5,9 @@ import { z } from 'zod';
 import { Ticker } from '../../contracts/common.ts';
 import { parseOrThrow } from '../../contracts/parse.ts';
 import { PROJECT_ROOT } from '../../config/index.ts';
-import { ingestPriceCsv } from '../../market/index.ts';
-import { CLOSE_FEATURES, FEATURE_NAMES, ModelStage, setModelStage, trainModel, type FoldReport } from '../../ml/index.ts';
+import type { FoldReport } from '../../ml/index.ts';
+// The stage schema only (zod): onnxruntime and the trainer load when the command runs.
+import { ModelStage } from '../../ml/registry.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 import { tableStyle } from '../table.ts';
 
@@ -44,7 +45,7 @@ export function registerTrain(program: Command): void {
     .option('--out <dir>', 'output folder (default models/<model-id>)')
     .option('--from-csv <file>', 'first import this wide price CSV (e.g. data/samples/prices/DowJones30.csv)')
     .option('--tickers <list>', 'comma-separated tickers (default: every ticker with bars)')
-    .option('--features <set>', `close (${CLOSE_FEATURES.length} close-only features) | all (${FEATURE_NAMES.length}, needs OHLCV)`, 'close')
+    .option('--features <set>', 'close (close-only features) | all (adds volume and range features, needs OHLCV)', 'close')
     .option('--stage <stage>', 'registry stage: research | staging | production', 'research')
     .option('--trees <n>', 'override settings.training.trees')
     .option('--folds <n>', 'override settings.training.folds')
@@ -65,6 +66,8 @@ export function registerTrain(program: Command): void {
         'train',
       );
       const ctx = cliContext();
+      const { ingestPriceCsv } = await import('../../market/index.ts');
+      const { CLOSE_FEATURES, FEATURE_NAMES, setModelStage, trainModel } = await import('../../ml/index.ts');
       const training = { ...ctx.config.settings.training, ...(args.trees ? { trees: args.trees } : {}), ...(args.folds ? { folds: args.folds } : {}) };
       const outDir = args.out ?? path.join(PROJECT_ROOT, 'models', args.modelId);
       const reproduce = ['node bin/quorum.js train', ...process.argv.slice(3)].join(' ');
