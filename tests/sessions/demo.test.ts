@@ -2,10 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditChainForOrder } from '../../api/read-models.ts';
 import { createLogger, loadConfig } from '../../config/index.ts';
 import { openDb, type Db } from '../../db/index.ts';
-import { runDemo, type DemoResult } from '../../sessions/index.ts';
+import { auditChainForOrder, runDemo, type DemoResult } from '../../sessions/index.ts';
 import { BACKENDS, type TestDb } from '../support/db.ts';
 
 describe.each(BACKENDS)('quorum demo on $name', ({ name, open, available }) => {
