@@ -27,3 +27,21 @@ export { runExitMonitor, macdCrossedAgainst, EXIT_MACD, type ExitAction, type Ex
 export * from './read-models.ts';
 export { runOrderStage, answerApproval, orderThreadId, type OrderStageEnv, type OrderStageInput, type OrderStageResult } from './order-stage.ts';
 export { ApprovalAnswer, ApprovalFilter, ApprovalStatus, ApprovalView, approvalIdOf, listApprovals, pendingApproval } from './approvals.ts';
+export {
+  BPS,
+  barRange,
+  bracketExit,
+  commissionOf,
+  fillOn,
+  fillPrice,
+  isCloseOnly,
+  marketFillBasis,
+  paysSlippage,
+  slipped,
+  triggerPrice as fillTriggerPrice,
+  type FillBar,
+  type FillBracket,
+  type FillCosts,
+  type FillOrder,
+  type FillSide,
+} from './fill-model.ts';

@@ -5,15 +5,16 @@
  *
  * Costs: a buy fills at price x (1 + slippage), a sell at price x (1 - slippage); commission is
  * notional x commissionBps on every fill. A target is a limit order: it fills at its price (or better
- * on a gap), without slippage. A stop is a market order once triggered: slippage applies.
+ * on a gap; at the crossing close on close-only data), without slippage. A stop is a market order once
+ * triggered: slippage applies. Every price rule is execution/fill-model.ts, shared with the paper exchange.
  */
+import { BPS, bracketExit, commissionOf as fillCommission, marketFillBasis, slipped as fillSlipped } from '../../execution/index.ts';
 import type { Bar } from '../../market/index.ts';
 import type { PortfolioSnapshot, PositionSnapshot } from '../../contracts/index.ts';
 import { barDate } from './data.ts';
 import type { BacktestDay, BacktestTrade, ExitReason } from './schema.ts';
 
-/** Basis points in one. */
-export const BPS = 10_000;
+export { BPS };
 
 /** Commission and slippage, basis points per side. */
 export interface CostModel {
@@ -21,20 +22,19 @@ export interface CostModel {
   slippageBps: number;
 }
 
-/** Which price of a bar a market order decided the evening before fills at. */
+/** Which price of a bar a market order decided the evening before fills at (the fill model's rule). */
 export function fillBasis(bar: Bar): { price: number; at: 'open' | 'close' } {
-  return bar.open !== null ? { price: bar.open, at: 'open' } : { price: bar.close, at: 'close' };
+  return marketFillBasis(bar);
 }
 
 /** A market fill price after slippage: buys pay more, sells get less. */
 export function slipped(price: number, side: 'buy' | 'sell', costs: CostModel): number {
-  const f = costs.slippageBps / BPS;
-  return side === 'buy' ? price * (1 + f) : price * (1 - f);
+  return fillSlipped(price, side, costs.slippageBps);
 }
 
 /** Commission of a fill. */
 export function commissionOf(qty: number, price: number, costs: CostModel): number {
-  return (Math.abs(qty) * price * costs.commissionBps) / BPS;
+  return fillCommission(qty, price, { commissionBps: costs.commissionBps });
 }
 
 /** One open lot: the shares one order bought (or sold short), with its own bracket and time exit. */
@@ -100,24 +100,9 @@ export interface FillEvent {
   rejected: string | null;
 }
 
-/** Where a bracket leg fired on one bar, or null. Stop first when both could have: the worse case. */
+/** Where a bracket leg fired on one bar, or null: the fill model's `bracketExit` (stop first when both could have). */
 export function bracketHit(lot: Pick<Lot, 'side' | 'stop' | 'target'>, bar: Bar, costs: CostModel): { reason: 'stop' | 'target'; price: number } | null {
-  const long = lot.side === 'long';
-  const ohlc = bar.high !== null && bar.low !== null;
-  const adverse = ohlc ? (long ? (bar.low ?? bar.close) : (bar.high ?? bar.close)) : bar.close;
-  const favourable = ohlc ? (long ? (bar.high ?? bar.close) : (bar.low ?? bar.close)) : bar.close;
-  if (lot.stop !== null && (long ? adverse <= lot.stop : adverse >= lot.stop)) {
-    // With OHLC the stop fills at its price, or at the open when the bar gaps through it; with closes
-    // only, the close that crossed it is the first price known past the stop.
-    const base = ohlc ? (bar.open !== null ? (long ? Math.min(bar.open, lot.stop) : Math.max(bar.open, lot.stop)) : lot.stop) : bar.close;
-    return { reason: 'stop', price: slipped(base, long ? 'sell' : 'buy', costs) };
-  }
-  if (lot.target !== null && (long ? favourable >= lot.target : favourable <= lot.target)) {
-    // A limit fills at its price or better: better only when the open gaps through it.
-    const base = ohlc && bar.open !== null ? (long ? Math.max(bar.open, lot.target) : Math.min(bar.open, lot.target)) : lot.target;
-    return { reason: 'target', price: base };
-  }
-  return null;
+  return bracketExit(lot, bar, costs);
 }
 
 /** One closed round trip from a lot (or part of it). */
@@ -273,17 +258,17 @@ export class SimBroker {
   }
 
   /**
-   * Checks every lot's bracket against day `idx`'s bar. A lot filled at this day's open is checked
-   * on the same bar only when the bar has a high and low; a lot filled at a close is checked from the
-   * next bar on (with closes only, stops and targets are checked on closes).
+   * Checks every lot's bracket against day `idx`'s bar with the fill model (execution/fill-model.ts),
+   * as the paper exchange does: from the bar after the lot's fill on (with closes only, stops and
+   * targets are checked on closes, and a close that crosses either fills at that close).
    */
   checkBrackets(idx: number, date: string, barOn: (ticker: string) => Bar | null): FillEvent[] {
     const events: FillEvent[] = [];
     for (const lot of [...this.lots]) {
       const bar = barOn(lot.ticker);
       if (!bar) continue;
-      const sameDay = lot.entryIdx === idx;
-      if (sameDay && !(lot.filledAtOpen && bar.high !== null && bar.low !== null)) continue;
+      // The fill model's rule: a bracket's legs work from the bar after the entry's fill.
+      if (lot.entryIdx === idx) continue;
       const hit = bracketHit(lot, bar, this.costs);
       if (!hit) continue;
       const side = lot.side === 'long' ? 'sell' : 'buy';
@@ -414,8 +399,8 @@ export function hypotheticalTrade(
   for (let k = 0; k < bars.length; k++) {
     const bar = bars[k];
     if (!bar) break;
-    const checkable = k > 0 || (basis.at === 'open' && bar.high !== null && bar.low !== null);
-    if (checkable) {
+    // The legs work from the bar after the entry's fill (the fill model's rule).
+    if (k > 0) {
       const hit = bracketHit(lot, bar, costs);
       if (hit) return result(bar, hit.price, hit.reason, true);
     }

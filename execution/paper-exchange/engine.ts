@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Settings } from '../../config/index.ts';
 import type { Db, Queryable } from '../../db/index.ts';
 import { barsAsOf, lastBar, type Bar } from '../../market/index.ts';
+import { commissionOf, fillPrice, slipped, triggerPrice as triggerOf, type FillOrder } from '../fill-model.ts';
 import { nyDate, nyInstant, weekdaysBetween } from './market-time.ts';
 
 /** The paper exchange's settings (settings.execution.paperExchange). */
@@ -230,15 +231,18 @@ export class PaperExchange {
   }
 
   private slipped(price: number, side: 'buy' | 'sell'): number {
-    const f = this.settings.slippageBps / 10_000;
-    return side === 'buy' ? price * (1 + f) : price * (1 - f);
+    return slipped(price, side, this.settings.slippageBps);
+  }
+
+  private commission(qty: number, price: number): number {
+    return commissionOf(qty, price, { commissionPerShare: this.settings.commissionPerShare });
   }
 
   private async checkBuyingPower(tx: Queryable, cash: number, body: OrderRequestBody, lastClose: number): Promise<void> {
     if (body.side === 'buy') {
       const reserved = await this.reservedForBuys(tx);
       const price = body.type === 'limit' && body.limit_price != null ? body.limit_price : this.slipped(lastClose, 'buy');
-      const cost = body.qty * price + body.qty * this.settings.commissionPerShare;
+      const cost = body.qty * price + this.commission(body.qty, price);
       if (cost > cash - reserved) {
         throw new ExchangeError(403, ALPACA_ERROR.INSUFFICIENT_BUYING_POWER, `insufficient buying power: need ${cost.toFixed(2)}, have ${(cash - reserved).toFixed(2)}`);
       }
@@ -551,16 +555,15 @@ export class PaperExchange {
       const candidate = OrderRow.parse(raw);
       const order = await this.orderById(tx, candidate.id);
       if (!order || !OPEN_STATUSES.includes(order.status as (typeof OPEN_STATUSES)[number]) || order.status === 'held') continue;
-      const price = triggerPrice(order, bar);
+      const price = fillPrice(fillOrderOf(order), bar, this.settings);
       if (price === null) continue;
-      const fillPrice = order.order_type === 'market' ? this.slipped(price, order.side) : price;
-      await this.fill(tx, order, fillPrice, bar.ts);
+      await this.fill(tx, order, price, bar.ts);
     }
   }
 
   private async fill(tx: Queryable, order: PaperOrder, price: number, at: string): Promise<void> {
     const qty = order.qty - order.filled_qty;
-    const commission = qty * this.settings.commissionPerShare;
+    const commission = this.commission(qty, price);
     const signed = order.side === 'buy' ? qty : -qty;
     await tx.query(
       `INSERT INTO paper_fills (id, order_id, symbol, side, qty, price, commission, filled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -637,28 +640,19 @@ const BarRow = z.object({
   close: z.number(),
 });
 
+/** A paper order as the fill model sees it. */
+function fillOrderOf(order: Pick<PaperOrder, 'order_type' | 'side' | 'limit_price' | 'stop_price'>): FillOrder {
+  return { type: order.order_type, side: order.side, limitPrice: order.limit_price, stopPrice: order.stop_price };
+}
+
 /**
- * The price at which a working order fills on a bar, or null when the bar does not reach it.
+ * The price at which a working order is reached on a bar, before slippage, or null when the bar does
+ * not reach it: the fill model's `triggerPrice` (execution/fill-model.ts) over a paper order's fields.
  * Close-only bars (no open/high/low) use the close for all three.
  */
 export function triggerPrice(
   order: Pick<PaperOrder, 'order_type' | 'side' | 'limit_price' | 'stop_price'>,
   bar: { open: number | null; high: number | null; low: number | null; close: number },
 ): number | null {
-  const open = bar.open ?? bar.close;
-  const high = bar.high ?? bar.close;
-  const low = bar.low ?? bar.close;
-  if (order.order_type === 'market') return open;
-  if (order.order_type === 'limit' && order.limit_price !== null) {
-    const limit = order.limit_price;
-    if (order.side === 'buy') return open <= limit ? open : low <= limit ? limit : null;
-    return open >= limit ? open : high >= limit ? limit : null;
-  }
-  if (order.order_type === 'stop' && order.stop_price !== null) {
-    const stop = order.stop_price;
-    // A gap through the stop fills at the open, not at the stop.
-    if (order.side === 'sell') return open <= stop ? open : low <= stop ? stop : null;
-    return open >= stop ? open : high >= stop ? stop : null;
-  }
-  return null;
+  return triggerOf(fillOrderOf(order), bar);
 }

@@ -86,14 +86,15 @@ describe('simulated broker exits', () => {
     expect(b.cash).toBeCloseTo(100_000 + (t?.pnl ?? 0), 8);
   });
 
-  it('a target is a limit: it fills at its price without slippage', () => {
+  it('a target is a limit: without slippage; on a close-only bar it fills at the close that crossed it (the shared fill model)', () => {
     const b = new SimBroker('t', COSTS, 100_000);
     b.submit(entry(100, 95, 110));
     b.fillPending(1, '1995-01-04', () => close('1995-01-04', 100));
     const [exit] = b.checkBrackets(2, '1995-01-05', () => close('1995-01-05', 112));
-    expect(exit).toMatchObject({ reason: 'target', price: 110 });
-    // (110 - 100.05) x 100 - 1.0005 - 100 x 110 x 0.0001 = 995 - 1.0005 - 1.1.
-    expect(b.trades[0]?.pnl).toBeCloseTo(995 - 1.0005 - 1.1, 8);
+    // A close-only bar is open = high = low = close: the limit is reached "at the open", 112.
+    expect(exit).toMatchObject({ reason: 'target', price: 112 });
+    // (112 - 100.05) x 100 - 1.0005 - 100 x 112 x 0.0001 = 1195 - 1.0005 - 1.12.
+    expect(b.trades[0]?.pnl).toBeCloseTo(1195 - 1.0005 - 1.12, 8);
   });
 
   it('with highs and lows: a gap below the stop fills at the open, and a bar that touches both legs counts as the stop', () => {
