@@ -53,6 +53,6 @@ export {
   type CassetteBackend,
   type CassetteOptions,
 } from './cassette.ts';
-export { runEvals, recordOf, backendLabel, closeBackend, EvalResult, type EvalOptions } from './runner.ts';
+export { runEvals, recordOf, backendLabel, EvalResult, type EvalOptions } from './runner.ts';
 export { runSuite, type SuiteOptions, type SuiteResult } from './suite.ts';
 export { renderMarkdown, writeReports, EVAL_REPORTS_SUBDIR } from './report.ts';

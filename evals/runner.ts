@@ -4,11 +4,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { RULES_MODEL, RoleName, loadRolePrompts, loadToolTurnPrompt, rulesPrompt, type ChatBackend, type RolePrompt } from '../agents/index.ts';
+import { RoleName, loadRolePrompts, loadToolTurnPrompt, type RolePrompt } from '../agents/index.ts';
 import type { Config } from '../config/index.ts';
 import { IsoDateTime, QuorumError, Verdict } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
-import { DbCheckpointSaver, runCommittee, type CommitteeBackend, type CommitteeResult } from '../graph/index.ts';
+import { DbCheckpointSaver, judgeOf, runCommittee, type CommitteeBackend, type CommitteeResult, type Judge } from '../graph/index.ts';
 import type { CassetteBackend } from './cassette.ts';
 import { scenarioNewsSearcher, stageScenario } from './fixture.ts';
 import { scenarioProposal, type Scenario } from './scenario.ts';
@@ -19,7 +19,7 @@ export interface EvalOptions {
   db: Db;
   config: Config;
   scenarios: readonly Scenario[];
-  /** The backend for one seed ('rules' for the baseline critic). Called once per seed. */
+  /** The backend for one seed (an LLM backend, or the rules baseline). Called once per seed. */
   backendFor: (seed: number) => CommitteeBackend | Promise<CommitteeBackend>;
   /** Seeds; stability is measured across them. Default: models.yaml llm.seed. */
   seeds?: readonly number[];
@@ -45,18 +45,21 @@ export const EvalResult = z
   .strict();
 export type EvalResult = z.infer<typeof EvalResult>;
 
-function isCassette(b: CommitteeBackend): b is CassetteBackend {
-  return b !== 'rules' && 'misses' in b && Array.isArray((b as CassetteBackend).misses);
+/** The judge's LLM backend when it is a cassette (record or replay), else null. */
+function cassetteOf(judge: Judge): CassetteBackend | null {
+  const llm = judge.llm;
+  return llm !== null && 'misses' in llm && Array.isArray((llm as CassetteBackend).misses) ? (llm as CassetteBackend) : null;
 }
 
 /** The model label of a backend (the committee's model). */
 export function backendLabel(b: CommitteeBackend): { backend: string; model: string } {
-  return b === 'rules' ? { backend: 'rules', model: RULES_MODEL } : { backend: b.name, model: b.model('committee') };
+  const judge = judgeOf(b);
+  return { backend: judge.name, model: judge.model('committee') };
 }
 
 /** The prompt versions a run uses, per role, and the tool-request turn's (`tool-request`, the same for every backend). */
-function promptVersions(b: CommitteeBackend, prompts: Readonly<Record<RoleName, RolePrompt>>): Record<string, string> {
-  const roles = RoleName.options.map((r) => [r, b === 'rules' ? rulesPrompt(r).version : prompts[r].version]);
+function promptVersions(judge: Judge, prompts: Readonly<Record<RoleName, RolePrompt>>): Record<string, string> {
+  const roles = RoleName.options.map((r) => [r, judge.prompt(r, prompts).version]);
   return Object.fromEntries([...roles, ['tool-request', loadToolTurnPrompt().version]]);
 }
 
@@ -116,7 +119,8 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
     const searchNews = scenarioNewsSearcher(s.news);
     for (const seed of seeds) {
       const backend = backends.get(seed) as CommitteeBackend;
-      const missesBefore = isCassette(backend) ? backend.misses.length : 0;
+      const cassette = cassetteOf(judgeOf(backend));
+      const missesBefore = cassette ? cassette.misses.length : 0;
       const started = performance.now();
       const result = await runCommittee({
         db,
@@ -126,17 +130,18 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
         searchNews,
         checkpointer,
         threadId: `eval-${s.id}-seed${seed}-${randomUUID()}`,
-        prompts: backend === 'rules' ? undefined : prompts,
+        // The committee's Judge uses these for an LLM backend; the rules baseline has its own.
+        prompts,
         // The verdict's clock is the scenario's: a rerun stores the same verdict.
         now: () => new Date(s.asOf),
       });
       const latencyMs = performance.now() - started;
-      if (isCassette(backend) && backend.misses.length > missesBefore) {
-        const miss = backend.misses[missesBefore];
+      if (cassette && cassette.misses.length > missesBefore) {
+        const miss = cassette.misses[missesBefore];
         throw new QuorumError(
           'NOT_FOUND',
-          `cassette replay of scenario ${s.id} (seed ${seed}): no recorded answer for ${miss?.role ?? '?'} (request ${miss?.key.slice(0, 12) ?? '?'}…); the prompts, scenarios or code changed since ${backend.cassette.recordedAt}: record the cassette again`,
-          { scenario: s.id, seed, misses: backend.misses.slice(missesBefore) },
+          `cassette replay of scenario ${s.id} (seed ${seed}): no recorded answer for ${miss?.role ?? '?'} (request ${miss?.key.slice(0, 12) ?? '?'}…); the prompts, scenarios or code changed since ${cassette.cassette.recordedAt}: record the cassette again`,
+          { scenario: s.id, seed, misses: cassette.misses.slice(missesBefore) },
         );
       }
       const record = await recordOf(db, s, seed, result, latencyMs);
@@ -150,15 +155,10 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
     ...label,
     seeds,
     scenarios: scenarios.length,
-    promptVersions: promptVersions(first, prompts),
+    promptVersions: promptVersions(judgeOf(first), prompts),
     startedAt,
     finishedAt: new Date().toISOString(),
     runs,
     metrics: scoreReport(scenarios, runs),
   });
-}
-
-/** Closes what `backendFor` opened (LLM backends with a close()). */
-export async function closeBackend(b: CommitteeBackend | ChatBackend): Promise<void> {
-  if (b !== 'rules') await b.close?.();
 }

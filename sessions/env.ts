@@ -3,7 +3,7 @@ import { PROJECT_ROOT, type Config, type Logger } from '../config/index.ts';
 import { errorMessage } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { createBroker, httpExchangeClock } from '../execution/index.ts';
-import { openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
+import { closeBackend, openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
 import { loadProposer } from '../ml/index.ts';
 import { createEmbedder, searchNews } from '../rag/index.ts';
 import type { SessionEnv } from './run.ts';
@@ -31,12 +31,7 @@ export async function buildSessionEnv(
     const proposer = await loadProposer(path.resolve(PROJECT_ROOT, config.models.proposer.cardPath));
     closers.push(() => proposer.session.release());
     const backend = await selectBackend(config, options.backend);
-    if (backend.backend !== 'rules') {
-      const b = backend.backend;
-      closers.push(async () => {
-        await b.close?.();
-      });
-    }
+    closers.push(() => closeBackend(backend.backend));
     const checkpointer = await openCheckpointer(db, { databaseUrl: config.secrets.databaseUrl });
     closers.push(() => checkpointer.close());
     let search: SessionEnv['searchNews'];
