@@ -45,3 +45,4 @@ export {
   type FillOrder,
   type FillSide,
 } from './fill-model.ts';
+export { riskCheck, allowsOrder } from './fills/index.ts';

@@ -1,6 +1,7 @@
 /**
  * The backtest engine: a day-by-day replay of history with the same proposer (ml/), committee
- * (graph/ runCommittee), pure risk controller (risk/ decide) and a simulated broker.
+ * (graph/ runCommittee), pure risk controller (risk/ decide, through execution's riskCheck) and a
+ * simulated broker that fills with execution's fill model.
  *
  * One trading day t, in order:
  *  1. orders decided the evening before fill at t's open (its close for close-only data);
@@ -10,7 +11,7 @@
  *  5. on a retrain day, a new model is trained on bars through t-1 (walk-forward, expanding window);
  *  6. the proposer scores features at t's close; the most confident proposals go to each strategy:
  *     `proposer` (the proposal as its own APPROVE verdict) and `committee` (the committee's verdict),
- *     each through `decide` against its own book, at the next session's open.
+ *     each through execution's `riskCheck` (risk/ `decide`) against its own book, at the next session's open.
  * Nothing in steps 2-6 reads a bar after t: every read goes through PriceView with the day's index.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +22,7 @@ import pLimit from 'p-limit';
 import type { Config } from '../../config/index.ts';
 import { QuorumError, type MarketSnapshot, type PortfolioSnapshot, type Proposal, type RiskDecision, type Verdict } from '../../contracts/index.ts';
 import { migrate, openPglite, type Db } from '../../db/index.ts';
-import { macdCrossedAgainst } from '../../execution/index.ts';
+import { allowsOrder, macdCrossedAgainst, riskCheck } from '../../execution/index.ts';
 import { runCommittee, type CommitteeBackend } from '../../graph/index.ts';
 import type { NewsSearcher } from '../../tools/index.ts';
 import { ATR_PERIOD, DOLLAR_VOLUME_DAYS, NYSE, averageDollarVolume, averageTrueRange, dailyBarTs, newYorkToUtc, upsertBars, type Bar } from '../../market/index.ts';
@@ -40,7 +41,7 @@ import {
   type Proposer,
   type Sample,
 } from '../../ml/index.ts';
-import { decide, tradingStateFor } from '../../risk/index.ts';
+import { tradingStateFor } from '../../risk/index.ts';
 import { topProposals } from '../../sessions/index.ts';
 import { SimBroker, hypotheticalTrade, type CostModel, type FillEvent, type Lot } from './broker.ts';
 import { PriceView, barDate, resolveRange, type PriceData } from './data.ts';
@@ -483,12 +484,12 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
           if (!verdict) continue;
           if (book.name === 'committee') log.verdicts.push({ proposalId: p.id, decision: verdict.decision, sizeMultiplier: verdict.sizeMultiplier, confidence: verdict.confidence });
           const portfolio = snapshotOf(book);
-          const decision = decide({ verdict, proposal: p, portfolio, market, rules, now });
+          const decision = riskCheck({ verdict, proposal: p, portfolio, market, rules, now });
           log.risk.push({ strategy: book.name, proposalId: p.id, decisionId: decision.id, action: decision.action, finalQty: decision.finalQty, stop: decision.stop, target: decision.target });
           if (book.name === 'committee' && (verdict.decision === 'REJECT' || verdict.decision === 'ABSTAIN')) {
             // A veto that mattered: the proposal as its own verdict would have traded on this book.
-            const probe = decide({ verdict: own, proposal: p, portfolio, market, rules, now });
-            if (probe.action !== 'DENY' && probe.finalQty > 0) {
+            const probe = riskCheck({ verdict: own, proposal: p, portfolio, market, rules, now });
+            if (allowsOrder(probe)) {
               const held = book.broker.positionQty(p.ticker);
               const opening = held === 0 || (held > 0) === (p.side === 'buy');
               book.pendingVetoes.push({
@@ -501,7 +502,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
               });
             }
           }
-          if (decision.action === 'DENY' || decision.finalQty <= 0) continue;
+          if (!allowsOrder(decision)) continue;
           const held = book.broker.positionQty(p.ticker);
           const reducing = held !== 0 && (held > 0) !== (p.side === 'buy');
           const ref = `${book.name}-${p.id}`;

@@ -1,0 +1,1 @@
+export { riskCheck, allowsOrder } from './risk-check.ts';
