@@ -4,7 +4,7 @@
  *    of the layout, even though it vanishes at run time;
  *  - layering: a folder imports only the folders its row of the layout table allows;
  *  - type-only rows: risk/, tools/ and api/ may import only types from config/;
- *  - risk/ is pure: only contracts/, type-only config/ imports, zod and @noble/hashes; no Node built-ins.
+ *  - risk/ is pure: only contracts/, type-only config/ imports and zod; no Node built-ins.
  * Usage: tsx scripts/check-deps.ts [--root DIR]   (exit 1 and one line per violation)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -51,7 +51,7 @@ export const TYPES_ONLY: Record<string, readonly string[]> = {
 export const KNOWN_CYCLES: ReadonlyArray<{ files: readonly string[]; why: string }> = [];
 /** Folders with no restriction. */
 const FREE = new Set(['tests', 'bench', 'scripts']);
-const RISK_PACKAGES = new Set(['zod', '@noble/hashes']);
+const RISK_PACKAGES = new Set(['zod']);
 
 function listTs(dir: string, root: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

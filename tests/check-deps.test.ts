@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -35,6 +37,20 @@ describe('npm run check: dependency rules', () => {
     expect(output).toContain('LAYER api/app.ts:2: api/ may not import execution/');
     expect(output).toContain('TYPE_ONLY api/app.ts:3: api/ may import only types from config/');
     expect(output).not.toContain('api/app.ts:4');
+  });
+
+  it('lets risk/ import zod and no other package (@noble/hashes was removed)', async () => {
+    const { checkDeps } = await import('../scripts/check-deps.ts');
+    const dir = mkdtempSync(path.join(tmpdir(), 'quorum-check-deps-'));
+    try {
+      mkdirSync(path.join(dir, 'risk'));
+      writeFileSync(path.join(dir, 'tsconfig.json'), '{ "compilerOptions": { "module": "NodeNext", "moduleResolution": "NodeNext", "allowImportingTsExtensions": true, "noEmit": true } }\n');
+      writeFileSync(path.join(dir, 'risk', 'hash.ts'), "import { z } from 'zod';\nimport { sha256 } from '@noble/hashes/sha2';\nexport const h = [z, sha256];\n");
+      const { problems } = await checkDeps(dir);
+      expect(problems).toEqual([`RISK_IO ${path.join('risk', 'hash.ts')}:2: risk/ is pure and may not import "@noble/hashes/sha2"`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('passes on the project itself', () => {
