@@ -4,7 +4,7 @@ import type { Config } from '../config/index.ts';
 import { QuorumError, type Proposal, type RiskDecision, type Verdict } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { marketSnapshot } from '../market/index.ts';
-import { decide } from '../risk/index.ts';
+import { decide, type DecideInput } from '../risk/index.ts';
 import { ApprovalAnswer, approvalIdOf, pendingApproval, recordApprovalAnswer, requestApproval } from './approvals.ts';
 import type { Broker } from './broker.ts';
 import { intentFromDecision, recordRiskDecision, submitIntent, type SubmitOutcome } from './orders.ts';
@@ -43,7 +43,16 @@ type NodeConfig = LangGraphRunnableConfig;
 /** The thread of a proposal's order stage (one per proposal, so a resume finds it). */
 export const orderThreadId = (proposalId: string): string => `ord_${proposalId}`;
 
-const allows = (d: RiskDecision | null): d is RiskDecision => d !== null && d.action !== 'DENY' && d.finalQty > 0;
+/** True when a decision lets an order through (ALLOW or RESIZE with a positive quantity). */
+export const allowsOrder = (d: RiskDecision | null): d is RiskDecision => d !== null && d.action !== 'DENY' && d.finalQty > 0;
+
+/**
+ * The stage's risk check on given snapshots: risk/ `decide`, the last word. The order stage's
+ * risk_check node calls it with the stored book and market; the backtest with its simulated books.
+ */
+export function riskCheck(input: DecideInput): RiskDecision {
+  return decide(input);
+}
 
 function envOf(config: NodeConfig): OrderStageEnv {
   const context: { env?: OrderStageEnv } | undefined = config.context;
@@ -53,12 +62,12 @@ function envOf(config: NodeConfig): OrderStageEnv {
 }
 
 /** risk/ disposes: the controller's decision on the verdict, with the portfolio and market as of now. */
-async function riskCheck(s: OrderStateValue, config: NodeConfig): Promise<Partial<OrderStateValue>> {
+async function riskCheckNode(s: OrderStateValue, config: NodeConfig): Promise<Partial<OrderStateValue>> {
   const env = envOf(config);
   // Stale or missing account data fails closed inside risk/ (a null portfolio means HALTED).
   const portfolio = await buildPortfolioSnapshot(env.db, env.broker, env.config, { asOf: env.now() }).catch(() => null);
   const market = await marketSnapshot(env.db, s.proposal.ticker, s.proposal.asOf, env.config.settings);
-  const decision = decide({ verdict: s.verdict, proposal: s.proposal, portfolio, market, rules: env.config.riskRules, now: env.now() });
+  const decision = riskCheck({ verdict: s.verdict, proposal: s.proposal, portfolio, market, rules: env.config.riskRules, now: env.now() });
   await recordRiskDecision(env.db, decision);
   return { decision };
 }
@@ -66,7 +75,7 @@ async function riskCheck(s: OrderStateValue, config: NodeConfig): Promise<Partia
 /** With execution.requireApproval, an allowed order waits for a human (a LangGraph interrupt). */
 async function humanApproval(s: OrderStateValue, config: NodeConfig): Promise<Partial<OrderStateValue>> {
   const env = envOf(config);
-  if (!env.config.settings.execution.requireApproval || !allows(s.decision)) return {};
+  if (!env.config.settings.execution.requireApproval || !allowsOrder(s.decision)) return {};
   const id = approvalIdOf(s.decision.id);
   // Idempotent: on resume the node runs again from its start, and the row is already there.
   await requestApproval(env.db, { id, runId: s.runId, verdictId: s.verdict.id, decisionId: s.decision.id, qty: s.decision.finalQty });
@@ -78,7 +87,7 @@ async function humanApproval(s: OrderStateValue, config: NodeConfig): Promise<Pa
 /** The intent of an allowed (and, where required, approved) decision goes to the broker, idempotently. */
 async function placeOrder(s: OrderStateValue, config: NodeConfig): Promise<Partial<OrderStateValue>> {
   const env = envOf(config);
-  if (!allows(s.decision)) return { order: null };
+  if (!allowsOrder(s.decision)) return { order: null };
   if (env.config.settings.execution.requireApproval && !s.approval?.approve) return { order: null };
   const intent = intentFromDecision(s.decision, s.sessionId, { now: env.now() });
   return { order: await submitIntent(env.db, env.broker, intent) };
@@ -92,7 +101,7 @@ async function placeOrder(s: OrderStateValue, config: NodeConfig): Promise<Parti
  */
 function buildOrderGraph(checkpointer: BaseCheckpointSaver) {
   return new StateGraph(OrderState)
-    .addNode('risk_check', riskCheck)
+    .addNode('risk_check', riskCheckNode)
     .addNode('human_approval', humanApproval)
     .addNode('place_order', placeOrder)
     .addEdge(START, 'risk_check')

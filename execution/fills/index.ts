@@ -1,1 +1,0 @@
-export { riskCheck, allowsOrder } from './risk-check.ts';
