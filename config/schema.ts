@@ -103,7 +103,7 @@ export const SettingsSchema = z
       .object({
         topN: z.number().int().min(1).max(100).default(D.DEFAULT_TOP_N),
         /** Cron expressions in `timezone`, market days only. */
-        schedule: z.array(z.string().min(1)).default(['0 9 * * 1-5', '30 12 * * 1-5']),
+        schedule: z.array(z.string().min(1)).default(['0 10 * * 1-5', '30 12 * * 1-5']),
         exitMonitorCron: z.string().min(1).default('*/5 9-16 * * 1-5'),
         reportsDir: z.string().min(1).default('reports'),
         /**

@@ -102,7 +102,11 @@ export function registerSession(program: Command): void {
       const { schedule } = ctx.config.settings.sessions;
       const tz = ctx.config.settings.market.timezone;
       const upcoming = nextSlots(schedule, tz, new Date(), 6);
-      for (const s of upcoming) process.stdout.write(`next: ${s.slot} (${s.at})\n`);
+      // A slot outside market hours would have every order denied (MARKET_HOURS): say so per firing.
+      for (const s of upcoming) {
+        const open = isMarketOpen(s.at) ? 'market open: orders can fill' : 'market closed: orders would be denied (MARKET_HOURS)';
+        process.stdout.write(`next: ${s.slot} (${s.at}) ${open}\n`);
+      }
       if (opts.dryRun) return;
       const url = requireDatabaseUrl(ctx.config.secrets.databaseUrl, 'quorum session schedule');
       const queue = await JobQueue.start(url);

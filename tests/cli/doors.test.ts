@@ -563,11 +563,11 @@ describe('without Ollama, Alpaca keys, feeds or PostgreSQL: doctor, the refusals
     expect(backtest.stderr).toContain('1991-12-30');
   });
 
-  it('`quorum session schedule --dry-run` prints the next firings at 09:00 and 12:30 New York', async () => {
+  it('`quorum session schedule --dry-run` prints the next firings at 10:00 and 12:30 New York, each inside market hours', async () => {
     const run = ok(await q('session', 'schedule', '--dry-run'));
     const lines = run.stdout.trim().split('\n');
     expect(lines).toHaveLength(6);
-    for (const line of lines) expect(line).toMatch(/^next: \d{4}-\d{2}-\d{2}T(09:00|12:30) America\/New_York \(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\.000Z\)$/);
+    for (const line of lines) expect(line).toMatch(/^next: \d{4}-\d{2}-\d{2}T(10:00|12:30) America\/New_York \(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\.000Z\) market open: orders can fill$/);
   });
 
   it('`quorum eval --backend rules` scores every scenario and passes the committed gate', async () => {
