@@ -128,25 +128,124 @@ function murmurState(words: readonly number[], n: number): [number, number, numb
   return [h1, h2, h3, h4];
 }
 
+/** 2^k for k in [-1074, 1023] at POW2[k + 1074], made by exact doubling (a constant table). */
+const POW2: readonly number[] = (() => {
+  const t = new Array<number>(2098);
+  let p = 2 ** -1074;
+  for (let k = 0; k < 2098; k++, p *= 2) t[k] = p;
+  return t;
+})();
+const pow2 = (k: number): number => POW2[k + 1074] as number;
+const TWO_32 = 4294967296;
+const TWO_52 = 4503599627370496;
+const TWO_53 = 9007199254740992;
+
+/**
+ * The high IEEE-754 word of a double (sign, exponent, top 20 mantissa bits) and, through `lo`, the low
+ * one, by arithmetic: a typed array per id costs more (its ArrayBuffer) than a whole decision's numbers.
+ * Every NaN is one NaN (0x7ff80000 00000000, the bits V8 gives Number.NaN), -0 is 0x80000000 0.
+ */
+function doubleWords(v: number, out: { lo: number }): number {
+  if (v !== v) {
+    out.lo = 0;
+    return 0x7ff80000;
+  }
+  const sign = v < 0 || Object.is(v, -0) ? 0x80000000 : 0;
+  const a = Math.abs(v);
+  if (a === 0) {
+    out.lo = 0;
+    return sign | 0;
+  }
+  if (a === Number.POSITIVE_INFINITY) {
+    out.lo = 0;
+    return (sign | 0x7ff00000) | 0;
+  }
+  let biased: number;
+  let mant: number;
+  if (a < 2 ** -1022) {
+    // Subnormal: exponent bits 0, mantissa a / 2^-1074 (scaled in two exact steps).
+    biased = 0;
+    mant = a * 2 ** 1022 * TWO_52;
+  } else {
+    let e: number;
+    if (a >= 1 && a < TWO_53) {
+      // The exponent is the top bit of the whole part (prices, amounts, times in ms): no log2 needed.
+      const top = Math.floor(a / TWO_32);
+      e = top > 0 ? 63 - Math.clz32(top) : 31 - Math.clz32(a >>> 0);
+    } else {
+      e = Math.floor(Math.log2(a));
+      // log2 may be off by one next to a power of two: settle e with exact comparisons.
+      if (e > 1023) e = 1023;
+      if (e < -1022) e = -1022;
+      while (pow2(e) > a) e -= 1;
+      while (e < 1023 && pow2(e + 1) <= a) e += 1;
+    }
+    biased = e + 1023;
+    // a / 2^e is in [1, 2) and exact; its 52 fraction bits as a whole number, also exact.
+    mant = (a * pow2(-e) - 1) * TWO_52;
+  }
+  const high = Math.floor(mant / TWO_32);
+  out.lo = (mant - high * TWO_32) | 0;
+  return (sign | (biased << 20) | high) | 0;
+}
+
 /**
  * A canonical token stream: `scalar`/`count` in the caller's fixed order, then `digest`. Tokens
- * are written as 32-bit words (tag words, Latin-1 text four characters a word, wider text two) to a
- * plain array the encoder owns: it is used for one id and dropped, nothing is shared between ids.
+ * are 32-bit words (tag words, Latin-1 text four characters a word, wider text two), mixed into the
+ * encoder's own MurmurHash3_x86_128 lanes as they are written (the same hash as `murmurWords` of
+ * the whole stream): an encoder is used for one id and dropped, nothing is shared between ids.
  */
 export class TokenEncoder {
-  private readonly words: number[] = [];
-  /** A double's bits are read through these (made at the first double: an ArrayBuffer costs more than a token). */
-  private f64: Float64Array | null = null;
-  private bits: Uint32Array | null = null;
+  private h1 = 0;
+  private h2 = 0;
+  private h3 = 0;
+  private h4 = 0;
+  /** The current block's first three words (the fourth completes it). */
+  private b0 = 0;
+  private b1 = 0;
+  private b2 = 0;
+  private n = 0;
+  /** The low word of the last double (doubleWords' second result). */
+  private readonly low = { lo: 0 };
 
   /** Words written so far. */
   get wordLength(): number {
-    return this.words.length;
+    return this.n;
+  }
+
+  private word(w: number): void {
+    const k = this.n & 3;
+    this.n += 1;
+    if (k === 0) this.b0 = w;
+    else if (k === 1) this.b1 = w;
+    else if (k === 2) this.b2 = w;
+    else this.block(w);
+  }
+
+  /** MurmurHash3_x86_128's block step on b0, b1, b2 and `w3` (murmurState's loop body). */
+  private block(w3: number): void {
+    let h1 = this.h1;
+    let h2 = this.h2;
+    let h3 = this.h3;
+    let h4 = this.h4;
+    h1 ^= Math.imul(rotl(Math.imul(this.b0, C1), 15), C2);
+    h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0;
+    h2 ^= Math.imul(rotl(Math.imul(this.b1, C2), 16), C3);
+    h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0;
+    h3 ^= Math.imul(rotl(Math.imul(this.b2, C3), 17), C4);
+    h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0;
+    h4 ^= Math.imul(rotl(Math.imul(w3, C4), 18), C1);
+    h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
+    this.h1 = h1;
+    this.h2 = h2;
+    this.h3 = h3;
+    this.h4 = h4;
   }
 
   /** A count (an array's length), so the tokens that follow cannot be read as another split. */
   count(n: number): void {
-    this.words.push(TAG_COUNT, n | 0);
+    this.word(TAG_COUNT);
+    this.word(n | 0);
   }
 
   /**
@@ -154,16 +253,16 @@ export class TokenEncoder {
    * anything else (malformed input) is written whole, as `contentHash` would walk it.
    */
   scalar(v: unknown): void {
-    if (v === null) return void this.words.push(TAG_NULL);
+    if (v === null) return this.word(TAG_NULL);
     switch (typeof v) {
       case 'number':
         return this.number(v);
       case 'string':
         return this.text(TAG_STRING, v);
       case 'boolean':
-        return void this.words.push(v ? TAG_TRUE : TAG_FALSE);
+        return this.word(v ? TAG_TRUE : TAG_FALSE);
       case 'undefined':
-        return void this.words.push(TAG_UNDEFINED);
+        return this.word(TAG_UNDEFINED);
       case 'object':
         return this.value(v);
       default:
@@ -173,14 +272,12 @@ export class TokenEncoder {
 
   private number(v: number): void {
     // Whole numbers below 2^24 (quantities, counts, most limits) in one word with their tag.
-    if (v >= 0 && v < 0x1000000 && Number.isInteger(v) && !Object.is(v, -0)) return void this.words.push(TAG_UINT24 | (v << 8));
-    if (!this.f64 || !this.bits) {
-      this.f64 = new Float64Array(1);
-      this.bits = new Uint32Array(this.f64.buffer);
-    }
-    // One NaN: a NaN's payload bits, which no rule can tell apart, never reach the id.
-    this.f64[0] = Number.isNaN(v) ? Number.NaN : v;
-    this.words.push(TAG_NUMBER, (this.bits[0] as number) | 0, (this.bits[1] as number) | 0);
+    if (v >= 0 && v < 0x1000000 && Number.isInteger(v) && !Object.is(v, -0)) return this.word(TAG_UINT24 | (v << 8));
+    // The IEEE-754 words, low then high (a little-endian Float64 read as two 32-bit words).
+    const high = doubleWords(v, this.low);
+    this.word(TAG_NUMBER);
+    this.word(this.low.lo);
+    this.word(high);
   }
 
   /**
@@ -188,37 +285,30 @@ export class TokenEncoder {
    * UTF-16 code units, then four Latin-1 characters a word, or two UTF-16 code units a word.
    */
   private text(tag: number, s: string): void {
-    const w = this.words;
     const len = s.length;
-    const start = w.length;
-    w.push(tag === TAG_STRING ? TAG_STRING8 : TAG_OTHER8, len);
-    let i = 0;
     let wide = false;
-    for (; i + 3 < len; i += 4) {
-      const a = s.charCodeAt(i);
-      const b = s.charCodeAt(i + 1);
-      const c = s.charCodeAt(i + 2);
-      const d = s.charCodeAt(i + 3);
-      if ((a | b | c | d) > 0xff) {
+    for (let i = 0; i < len; i++) {
+      if (s.charCodeAt(i) > 0xff) {
         wide = true;
         break;
       }
-      w.push(a | (b << 8) | (c << 16) | (d << 24));
-    }
-    if (!wide && i < len) {
-      let last = 0;
-      for (let k = 0; i + k < len; k++) {
-        const c = s.charCodeAt(i + k);
-        if (c > 0xff) wide = true;
-        last |= c << (8 * k);
-      }
-      if (!wide) w.push(last);
     }
     if (wide) {
-      w.length = start;
-      w.push(tag, len);
-      for (i = 0; i + 1 < len; i += 2) w.push(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
-      if (i < len) w.push(s.charCodeAt(i));
+      this.word(tag);
+      this.word(len);
+      let i = 0;
+      for (; i + 1 < len; i += 2) this.word(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
+      if (i < len) this.word(s.charCodeAt(i));
+      return;
+    }
+    this.word(tag === TAG_STRING ? TAG_STRING8 : TAG_OTHER8);
+    this.word(len);
+    let i = 0;
+    for (; i + 3 < len; i += 4) this.word(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24));
+    if (i < len) {
+      let last = 0;
+      for (let k = 0; i + k < len; k++) last |= s.charCodeAt(i + k) << (8 * k);
+      this.word(last);
     }
   }
 
@@ -226,7 +316,8 @@ export class TokenEncoder {
   value(v: unknown): void {
     if (v === null || typeof v !== 'object') return this.scalar(v);
     if (Array.isArray(v)) {
-      this.words.push(TAG_ARRAY, v.length);
+      this.word(TAG_ARRAY);
+      this.word(v.length);
       for (const item of v as readonly unknown[]) this.value(item);
       return;
     }
@@ -234,7 +325,8 @@ export class TokenEncoder {
     const keys = Object.keys(record)
       .filter((k) => record[k] !== undefined)
       .sort();
-    this.words.push(TAG_OBJECT, keys.length);
+    this.word(TAG_OBJECT);
+    this.word(keys.length);
     for (const key of keys) {
       this.text(TAG_STRING, key);
       this.value(record[key]);
@@ -243,7 +335,8 @@ export class TokenEncoder {
 
   /** The stream's MurmurHash3_x86_128 (its words' little-endian bytes) as 32 hex characters. */
   digest(): string {
-    return murmurWords(this.words, this.words.length);
+    const k = this.n & 3;
+    return finish(this.h1, this.h2, this.h3, this.h4, [k > 0 ? this.b0 : 0, k > 1 ? this.b1 : 0, k > 2 ? this.b2 : 0, 0], this.n * 4);
   }
 }
 

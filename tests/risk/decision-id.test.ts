@@ -321,6 +321,24 @@ describe('TokenEncoder', () => {
     );
   });
 
+  it("writes a number as its IEEE-754 words, as a Float64Array holds them (every NaN one NaN)", () => {
+    const f64 = new Float64Array(1);
+    const words = new Int32Array(f64.buffer);
+    // Little-endian: words[0] is the low word. The encoder reads the bits by arithmetic instead.
+    const expectBits = (v: number): void => {
+      f64[0] = Number.isNaN(v) ? Number.NaN : v;
+      const expected = murmurWords([0x04, words[0] as number, words[1] as number], 3);
+      expect(hashOf((h) => h.scalar(v)), String(v)).toBe(expected);
+    };
+    const small = (v: number): boolean => v >= 0 && v < 0x1000000 && Number.isInteger(v) && !Object.is(v, -0);
+    fc.assert(fc.property(fc.double().filter((v) => !small(v)), expectBits), { numRuns: 20_000 });
+    for (let k = -1074; k <= 1023; k++) {
+      const p = 2 ** k;
+      for (const v of [p, -p, p * (1 + 2 ** -52), p * (1 - 2 ** -53)]) if (!small(v)) expectBits(v);
+    }
+    for (const v of [Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53, 2 ** 53 - 1, 2 ** 32 - 1, 2 ** 32 + 1, 1.7e12 + 0.5, 0.1, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) expectBits(v);
+  });
+
   it('is deterministic for long streams', () => {
     const long = 'x'.repeat(5_000);
     const first = hashOf((t) => (t.scalar(long), t.scalar(2)));
