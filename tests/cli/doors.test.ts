@@ -153,7 +153,8 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
   });
 
   it.sequential('`quorum demo` migrates, imports, runs one session with the rules baseline and writes the reports; run again it shows the stored session', async () => {
-    const first = ok(await q('demo'));
+    // The first demo imports and embeds the bundled news: minutes on a busy 2-core machine.
+    const first = ok(await runQuorum(['demo'], env, { timeoutMs: 220_000 }));
     expect(all(first)).toContain(`database: PGlite at ${path.join(dir, 'pglite')}, migrated`);
     expect(all(first)).toContain('75870 bars of 30 tickers');
     expect(all(first)).toContain(NOTICE);

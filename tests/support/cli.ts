@@ -84,11 +84,17 @@ function runToEnd(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: nu
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      // Say so in stderr, so a failing assertion shows why the process ended.
+      if (timedOut) stderr += `\n[test harness: killed after ${timeoutMs} ms]\n`;
       resolve({ args, code, signal, stdout, stderr });
     });
   });
