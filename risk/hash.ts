@@ -286,30 +286,46 @@ export class TokenEncoder {
    */
   private text(tag: number, s: string): void {
     const len = s.length;
-    let wide = false;
-    for (let i = 0; i < len; i++) {
-      if (s.charCodeAt(i) > 0xff) {
-        wide = true;
-        break;
-      }
-    }
-    if (wide) {
-      this.word(tag);
-      this.word(len);
-      let i = 0;
-      for (; i + 1 < len; i += 2) this.word(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
-      if (i < len) this.word(s.charCodeAt(i));
-      return;
-    }
+    // Written as Latin-1 in one pass; a wider character puts the lanes back as they were and writes
+    // the string again, two code units a word (rare: tickers, ids and timestamps are ASCII).
+    const { h1, h2, h3, h4, b0, b1, b2, n } = this;
     this.word(tag === TAG_STRING ? TAG_STRING8 : TAG_OTHER8);
     this.word(len);
     let i = 0;
-    for (; i + 3 < len; i += 4) this.word(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24));
-    if (i < len) {
-      let last = 0;
-      for (let k = 0; i + k < len; k++) last |= s.charCodeAt(i + k) << (8 * k);
-      this.word(last);
+    let wide = false;
+    for (; i + 3 < len; i += 4) {
+      const a = s.charCodeAt(i);
+      const b = s.charCodeAt(i + 1);
+      const c = s.charCodeAt(i + 2);
+      const d = s.charCodeAt(i + 3);
+      if ((a | b | c | d) > 0xff) {
+        wide = true;
+        break;
+      }
+      this.word(a | (b << 8) | (c << 16) | (d << 24));
     }
+    if (!wide && i < len) {
+      let last = 0;
+      for (let k = 0; i + k < len; k++) {
+        const c = s.charCodeAt(i + k);
+        if (c > 0xff) wide = true;
+        last |= c << (8 * k);
+      }
+      if (!wide) this.word(last);
+    }
+    if (!wide) return;
+    this.h1 = h1;
+    this.h2 = h2;
+    this.h3 = h3;
+    this.h4 = h4;
+    this.b0 = b0;
+    this.b1 = b1;
+    this.b2 = b2;
+    this.n = n;
+    this.word(tag);
+    this.word(len);
+    for (i = 0; i + 1 < len; i += 2) this.word(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
+    if (i < len) this.word(s.charCodeAt(i));
   }
 
   /** Any JSON-like value: arrays in order, objects by sorted key (an undefined entry counts as absent). */

@@ -26,11 +26,13 @@ function daysFromCivil(year: number, month: number, day: number): number {
   return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
 }
 
-const digit = (s: string, i: number): number => {
-  const d = s.charCodeAt(i) - 48;
-  return d >= 0 && d <= 9 ? d : Number.NaN;
-};
-const two = (s: string, i: number): number => digit(s, i) * 10 + digit(s, i + 1);
+/** Two decimal digits at `i` as a number, NaN when either is not a digit. */
+function two(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  // A digit d has d >= 0 and 9 - d >= 0: any other character makes the OR negative.
+  return (a | (9 - a) | b | (9 - b)) < 0 ? Number.NaN : a * 10 + b;
+}
 
 /**
  * Milliseconds of an ISO-8601 timestamp, or NaN when it does not parse. The common shapes
@@ -40,12 +42,31 @@ const two = (s: string, i: number): number => digit(s, i) * 10 + digit(s, i + 1)
 export function isoMs(iso: string): number {
   const n = iso.length;
   if (n >= 20 && iso.charCodeAt(4) === 45 && iso.charCodeAt(7) === 45 && (iso.charCodeAt(10) === 84 || iso.charCodeAt(10) === 116) && iso.charCodeAt(13) === 58 && iso.charCodeAt(16) === 58) {
-    const year = two(iso, 0) * 100 + two(iso, 2);
-    const month = two(iso, 5);
-    const day = two(iso, 8);
-    const hour = two(iso, 11);
-    const minute = two(iso, 14);
-    const second = two(iso, 17);
+    // The fourteen digits of YYYY-MM-DDTHH:MM:SS, checked at once: one that is not a digit means NaN.
+    const y0 = iso.charCodeAt(0) - 48;
+    const y1 = iso.charCodeAt(1) - 48;
+    const y2 = iso.charCodeAt(2) - 48;
+    const y3 = iso.charCodeAt(3) - 48;
+    const mo0 = iso.charCodeAt(5) - 48;
+    const mo1 = iso.charCodeAt(6) - 48;
+    const d0 = iso.charCodeAt(8) - 48;
+    const d1 = iso.charCodeAt(9) - 48;
+    const h0 = iso.charCodeAt(11) - 48;
+    const h1 = iso.charCodeAt(12) - 48;
+    const mi0 = iso.charCodeAt(14) - 48;
+    const mi1 = iso.charCodeAt(15) - 48;
+    const s0 = iso.charCodeAt(17) - 48;
+    const s1 = iso.charCodeAt(18) - 48;
+    const digits =
+      y0 | (9 - y0) | y1 | (9 - y1) | y2 | (9 - y2) | y3 | (9 - y3) | mo0 | (9 - mo0) | mo1 | (9 - mo1) | d0 | (9 - d0) | d1 | (9 - d1) |
+      h0 | (9 - h0) | h1 | (9 - h1) | mi0 | (9 - mi0) | mi1 | (9 - mi1) | s0 | (9 - s0) | s1 | (9 - s1);
+    if (digits < 0) return Number.NaN;
+    const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
+    const month = mo0 * 10 + mo1;
+    const day = d0 * 10 + d1;
+    const hour = h0 * 10 + h1;
+    const minute = mi0 * 10 + mi1;
+    const second = s0 * 10 + s1;
     let i = 19;
     let ms = 0;
     if (iso.charCodeAt(i) === 46) {
@@ -65,7 +86,7 @@ export function isoMs(iso: string): number {
     }
     const valid = month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59;
     // Date.parse (and Date.UTC) roll 2024-02-30 over to March; we call such a date invalid.
-    if (!valid || !Number.isFinite(year) || day > daysInMonth(year, month)) return Number.NaN;
+    if (!valid || day > daysInMonth(year, month)) return Number.NaN;
     if (Number.isFinite(offset)) return daysFromCivil(year, month, day) * DAY_MS + hour * HOUR_MS + minute * 60_000 + second * 1000 + Math.floor(ms) - offset;
   }
   return Date.parse(iso);
