@@ -66,3 +66,9 @@ export const DEFAULT_BACKTEST_PROPOSALS_PER_DAY = 3;
 export const DEFAULT_BACKTEST_RETRAIN_EVERY_DAYS = 126;
 /** Trading days of bars required before the first day of a backtest (the first training window). */
 export const DEFAULT_BACKTEST_MIN_TRAIN_DAYS = 252;
+
+/** Notifications (settings.notifications): one POST's timeout, attempts per (event, target), first backoff, audit-log poll. */
+export const DEFAULT_NOTIFY_TIMEOUT_MS = 5_000;
+export const DEFAULT_NOTIFY_MAX_ATTEMPTS = 5;
+export const DEFAULT_NOTIFY_BACKOFF_MS = 1_000;
+export const DEFAULT_NOTIFY_POLL_MS = 2_000;

@@ -5,7 +5,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { QuorumError } from '../contracts/errors.ts';
 import { fieldIssues } from '../contracts/parse.ts';
-import { CONFIG_FILES, SecretsSchema, type Config, type ConfigSection, type Secrets } from './schema.ts';
+import { CONFIG_FILES, SecretsSchema, type Config, type ConfigSection, type Secrets, type Settings } from './schema.ts';
 
 /** The directory of the bundled YAML files (this folder). */
 export const BUNDLED_CONFIG_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -44,7 +44,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const result = schema.safeParse(raw);
     if (!result.success) {
       const issues = fieldIssues(result.error);
-      const lines = issues.map((i) => `${file}: ${i.path || '(root)'}: ${i.message}${describeGot(raw, i.path)}`);
+      const lines = issues.map((i) => `${file}: ${i.path || '(root)'}: ${i.message}${HIDDEN_VALUE.test(i.path) ? '' : describeGot(raw, i.path)}`);
       throw new QuorumError('CONFIG_INVALID', `invalid configuration in ${filePath}:\n  ${lines.join('\n  ')}`, {
         file: filePath,
         fields: issues.map((i) => i.path),
@@ -53,7 +53,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     (sections as Record<string, unknown>)[key] = result.data;
   }
 
-  const secrets = readSecrets(env);
+  const secrets = readSecrets(env, sections.settings, path.join(configDir, CONFIG_FILES.settings.file));
   const cwd = options.cwd ?? process.cwd();
   const dataDir = path.resolve(cwd, env.QUORUM_DATA_DIR ?? sections.settings.dataDir);
   const liveTradingAllowed = sections.settings.execution.mode === 'live' && env.QUORUM_ALLOW_LIVE === 'yes';
@@ -141,6 +141,9 @@ function applyEnvOverrides(
   }
 }
 
+/** Fields whose value an error message never repeats: a notification target's URL may hold a token. */
+const HIDDEN_VALUE = /^notifications\.targets\.\d+\.url$/;
+
 function describeGot(raw: Record<string, unknown>, dotted: string): string {
   if (!dotted) return '';
   let node: unknown = raw;
@@ -153,7 +156,7 @@ function describeGot(raw: Record<string, unknown>, dotted: string): string {
   return ` (got ${JSON.stringify(node)})`;
 }
 
-function readSecrets(env: NodeJS.ProcessEnv): Secrets {
+function readSecrets(env: NodeJS.ProcessEnv, settings: Settings, settingsPath: string): Secrets {
   const pick = (...names: string[]): string | null => {
     for (const n of names) {
       const v = env[n];
@@ -166,6 +169,7 @@ function readSecrets(env: NodeJS.ProcessEnv): Secrets {
     alpacaKeyId: pick('ALPACA_API_KEY_ID', 'APCA_API_KEY_ID'),
     alpacaSecretKey: pick('ALPACA_API_SECRET_KEY', 'APCA_API_SECRET_KEY'),
     apiToken: pick('QUORUM_API_TOKEN'),
+    notificationUrls: notificationUrls(settings, settingsPath, pick),
   });
   if (!result.success) {
     const issues = fieldIssues(result.error).map((i) => `${i.path}: ${i.message}`);
@@ -182,10 +186,42 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * The URL of each notification target that names an environment variable (`urlEnv`): the variable
+ * must be set and hold an http(s) URL. The message names the field and the variable, never the value.
+ */
+function notificationUrls(settings: Settings, settingsPath: string, pick: (name: string) => string | null): Record<string, string> {
+  const urls: Record<string, string> = {};
+  for (const [i, target] of settings.notifications.targets.entries()) {
+    if (target.urlEnv === undefined) continue;
+    const field = `notifications.targets.${i}.urlEnv`;
+    const fail = (what: string): never => {
+      throw new QuorumError('CONFIG_INVALID', `invalid configuration in ${settingsPath}:\n  settings.yaml: ${field}: environment variable ${target.urlEnv} ${what}`, {
+        file: settingsPath,
+        fields: [field],
+      });
+    };
+    const value = pick(target.urlEnv);
+    if (value === null) fail(`is not set (target "${target.name}" takes its URL from it)`);
+    else if (!isHttpUrl(value)) fail(`does not hold an http(s) URL (target "${target.name}")`);
+    else urls[target.name] = value;
+  }
+  return urls;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 /** Every secret value currently set, for value-based redaction. */
 export function secretValues(secrets: Secrets): string[] {
   const values: string[] = [];
-  for (const v of Object.values(secrets)) {
+  for (const v of Object.values(secrets).flatMap((s) => (s !== null && typeof s === 'object' ? Object.values(s) : [s]))) {
     if (typeof v !== 'string' || v.length < 4) continue;
     values.push(v);
     // A database URL's password also appears on its own in driver errors.

@@ -16,6 +16,43 @@ export type BackendChoice = z.infer<typeof BackendChoice>;
 
 export const FeedSettings = z.object({ name: z.string().min(1), url: z.url() }).strict();
 
+/**
+ * The audit-event kinds a notification target may receive (notify/ maps each to a message): a
+ * session's end, a pending approval, a broker's refusal of an order, a change of the kill switch, a
+ * failed reconciliation.
+ */
+export const NOTIFICATION_EVENTS = ['session.completed', 'session.failed', 'approval.requested', 'order.rejected', 'trading_state.changed', 'reconcile.failed'] as const;
+export const NotificationEvent = z.enum(NOTIFICATION_EVENTS);
+export type NotificationEvent = z.infer<typeof NotificationEvent>;
+
+/** An environment variable's name, e.g. QUORUM_SLACK_WEBHOOK_URL. */
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name, e.g. QUORUM_SLACK_WEBHOOK_URL');
+const HttpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
+/**
+ * One place notifications go. The URL is given in the YAML (`url`, webhook targets only) or named
+ * by an environment variable (`urlEnv`); a Slack incoming-webhook URL is a secret, so a Slack target
+ * takes it from the environment only. Either way the URL is never logged.
+ */
+export const NotificationTarget = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected a short name of lower-case letters, digits, - and _'),
+    kind: z.enum(['webhook', 'slack']),
+    url: HttpUrl.optional(),
+    urlEnv: EnvName.optional(),
+    /** The events this target receives; default: all of NOTIFICATION_EVENTS. */
+    events: z.array(NotificationEvent).min(1).optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.url !== undefined && t.urlEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'give either url or urlEnv, not both' });
+    if (t.url === undefined && t.urlEnv === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required: the target\'s URL (url), or the environment variable holding it (urlEnv)' });
+    if (t.kind === 'slack' && t.url !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'a Slack webhook URL is a secret and is refused in YAML: name the environment variable that holds it (urlEnv)' });
+    }
+  });
+export type NotificationTarget = z.infer<typeof NotificationTarget>;
+
 export const SettingsSchema = z
   .object({
     dataDir: z.string().min(1).default(D.DEFAULT_DATA_DIR),
@@ -160,6 +197,28 @@ export const SettingsSchema = z
         holdingDays: z.number().int().min(1).max(250).nullable().default(null),
       })
       .strict()
+      .prefault({}),
+    notifications: z
+      .object({
+        /** Where notifications go; none (the default): nothing is sent. */
+        targets: z.array(NotificationTarget).default([]),
+        /** One HTTP POST's timeout. */
+        timeoutMs: z.number().int().min(100).max(120_000).default(D.DEFAULT_NOTIFY_TIMEOUT_MS),
+        /** POSTs per (event, target), the first included, before the delivery is marked failed. */
+        maxAttempts: z.number().int().min(1).max(20).default(D.DEFAULT_NOTIFY_MAX_ATTEMPTS),
+        /** Wait before the second attempt; doubled before each further one. */
+        backoffMs: z.number().int().min(0).max(600_000).default(D.DEFAULT_NOTIFY_BACKOFF_MS),
+        /** How often the notifier reads the audit log for new events. */
+        pollMs: z.number().int().min(50).max(600_000).default(D.DEFAULT_NOTIFY_POLL_MS),
+      })
+      .strict()
+      .superRefine((n, ctx) => {
+        const seen = new Set<string>();
+        for (const [i, t] of n.targets.entries()) {
+          if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+          seen.add(t.name);
+        }
+      })
       .prefault({}),
     api: z
       .object({
@@ -323,6 +382,8 @@ export const SecretsSchema = z
     alpacaSecretKey: z.string().min(1).nullable(),
     /** A bootstrap API token (optional); tokens are normally created with `quorum token create`. */
     apiToken: z.string().min(16).nullable(),
+    /** Notification target name -> the URL read from its `urlEnv` variable. */
+    notificationUrls: z.record(z.string(), z.string().min(1)),
   })
   .strict();
 export type Secrets = z.infer<typeof SecretsSchema>;

@@ -143,7 +143,7 @@ describe('loadConfig', () => {
 
   it('reads secrets from the environment only', () => {
     const c = loadConfig({ env: { APCA_API_KEY_ID: 'PKTEST', APCA_API_SECRET_KEY: 'shh-secret', DATABASE_URL: 'postgres://u:pw@h/db' } });
-    expect(c.secrets).toEqual({ alpacaKeyId: 'PKTEST', alpacaSecretKey: 'shh-secret', databaseUrl: 'postgres://u:pw@h/db', apiToken: null });
+    expect(c.secrets).toEqual({ alpacaKeyId: 'PKTEST', alpacaSecretKey: 'shh-secret', databaseUrl: 'postgres://u:pw@h/db', apiToken: null, notificationUrls: {} });
   });
 
   it('allows live trading only with execution.mode live AND QUORUM_ALLOW_LIVE=yes', () => {
