@@ -135,6 +135,11 @@ async function setIntentStatus(q: Queryable, intent: OrderIntent, status: Intent
   await appendAudit(q, kind, 'order_intent', intent.id, { clientOrderId: intent.clientOrderId, status, ...payload });
 }
 
+/** What a rejection's audit event says about the order, so its notification needs no other table. */
+function rejectionFacts(intent: OrderIntent): Record<string, unknown> {
+  return { ticker: intent.ticker, side: intent.side, qty: intent.qty, sessionId: intent.sessionId };
+}
+
 function intentStatusOf(order: BrokerOrder): IntentStatus {
   if (order.status === 'filled') return 'filled';
   if (order.status === 'rejected') return 'rejected';
@@ -190,7 +195,10 @@ export async function recordBrokerOrder(db: Db, order: BrokerOrder, brokerName: 
     const status = intentStatusOf(order);
     if (owner) {
       const current = await getIntent(tx, owner.clientOrderId);
-      if (current && current.status !== status) await setIntentStatus(tx, owner, status, `order.${status}`, { orderId: order.id, brokerStatus: order.status });
+      if (current && current.status !== status) {
+        const facts = status === 'rejected' ? rejectionFacts(owner) : {};
+        await setIntentStatus(tx, owner, status, `order.${status}`, { ...facts, orderId: order.id, brokerStatus: order.status });
+      }
     }
     return status;
   });
@@ -247,7 +255,8 @@ async function postOnce(db: Db, broker: Broker, intent: OrderIntent, hooks: Subm
       return { ...base, status, orderId: existing.id, alreadyExisted: true };
     }
     if (QuorumError.is(error, 'BROKER_ERROR')) {
-      await setIntentStatus(db, intent, 'rejected', 'order.rejected', { error: error.message });
+      // The status and its audit event (which notify/ delivers) in one transaction.
+      await db.transaction((tx) => setIntentStatus(tx, intent, 'rejected', 'order.rejected', { ...rejectionFacts(intent), error: error.message }));
       return { ...base, status: 'rejected', orderId: null, alreadyExisted: false, error: error.message };
     }
     // BROKER_UNKNOWN (timeout, 5xx) or anything unexpected: the order may exist. Never re-POST here.

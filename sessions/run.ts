@@ -254,7 +254,7 @@ export async function finishSession(env: SessionEnv, sessionId: string, proposal
   const stats = { proposals, ...z.object({ verdicts: z.number(), decisions: z.number(), orders: z.number() }).parse(counts.rows[0]) };
   await db.query(`UPDATE sessions SET status = 'completed', finished_at = now(), stats = $2 WHERE id = $1`, [sessionId, JSON.stringify(stats)]);
   const report = await writeSessionReport(db, sessionId, path.resolve(config.dataDir, config.settings.sessions.reportsDir), env.now());
-  await appendAudit(db, 'session.completed', 'session', sessionId, stats);
+  await appendAudit(db, 'session.completed', 'session', sessionId, { ...stats, report: { html: report.html, markdown: report.markdown } });
   return report;
 }
 
