@@ -18,7 +18,9 @@ import madge from 'madge';
  * table, row by row. The differences, each explained in docs/architecture.md ("Layout"):
  *  - checkpoint/ (graph's checkpoint saver, "in its own folder below it") gets its own row, and the
  *    rows that may import everything above them list it;
- *  - tools/ and api/ may also import config/, types only (TYPES_ONLY below).
+ *  - tools/ and api/ may also import config/, types only (TYPES_ONLY below);
+ *  - notify/ (notifications, with the audit log as outbox) gets its own row below execution/; the
+ *    "everything above" rows list it, and api/ reads its metrics through sessions/.
  */
 export const ALLOWED: Record<string, readonly string[]> = {
   contracts: [],
@@ -33,10 +35,11 @@ export const ALLOWED: Record<string, readonly string[]> = {
   graph: ['config', 'db', 'agents', 'tools', 'checkpoint'],
   risk: ['config'],
   execution: ['config', 'db', 'market', 'risk'],
-  sessions: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution'],
+  notify: ['config', 'db'],
+  sessions: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'notify'],
   api: ['sessions', 'graph', 'db', 'config'],
-  evals: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'sessions'],
-  cli: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'sessions', 'api', 'evals'],
+  evals: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'notify', 'sessions'],
+  cli: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'notify', 'sessions', 'api', 'evals'],
 };
 /** Imports that must be type-only: folder -> target folders. */
 export const TYPES_ONLY: Record<string, readonly string[]> = {
