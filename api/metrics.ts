@@ -1,11 +1,12 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/index.ts';
-import { readCounts, readLlmUsage, type CountKind, type LlmUsageRow } from '../sessions/index.ts';
+import { readCounts, readLlmUsage, readNotificationCounts, type CountKind, type LlmUsageRow } from '../sessions/index.ts';
 
 /**
  * Prometheus metrics. Request counters are kept in process; the business gauges (sessions, verdicts
- * by decision, risk denials by rule, LLM tokens and latency) are read from the database at scrape
- * time (sessions/metrics-views.ts), so every worker process reports the same totals.
+ * by decision, risk denials by rule, LLM tokens and latency, notification deliveries by status) are
+ * read from the database at scrape time (sessions/metrics-views.ts, notify/metrics-views.ts), so
+ * every worker process reports the same totals.
  */
 export function createMetrics(db: Db): { registry: Registry; httpRequests: Counter; httpDuration: Histogram } {
   const registry = new Registry();
@@ -51,6 +52,17 @@ export function createMetrics(db: Db): { registry: Registry; httpRequests: Count
   llmGauge('quorum_llm_prompt_tokens', 'LLM prompt tokens by agent', (r) => r.promptTokens);
   llmGauge('quorum_llm_completion_tokens', 'LLM completion tokens by agent', (r) => r.completionTokens);
   llmGauge('quorum_llm_latency_seconds_sum', 'Total LLM latency by agent, seconds', (r) => r.latencyMs / 1000);
+
+  new Gauge({
+    name: 'quorum_notifications',
+    help: 'Notification deliveries (audit event x target) by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await readNotificationCounts(db)) this.set({ status: r.status }, r.n);
+    },
+  });
 
   return { registry, httpRequests, httpDuration };
 }
