@@ -21,7 +21,7 @@ export const FeedSettings = z.object({ name: z.string().min(1), url: z.url() }).
  * session's end, a pending approval, a broker's refusal of an order, a change of the kill switch, a
  * failed reconciliation.
  */
-export const NOTIFICATION_EVENTS = ['session.completed', 'session.failed', 'approval.requested', 'order.rejected', 'trading_state.changed', 'reconcile.failed'] as const;
+export const NOTIFICATION_EVENTS = ['session.completed', 'session.failed', 'approval.requested', 'order.rejected', 'trading_state.changed', 'reconcile.failed', 'reconcile.position_mismatch'] as const;
 export const NotificationEvent = z.enum(NOTIFICATION_EVENTS);
 export type NotificationEvent = z.infer<typeof NotificationEvent>;
 
