@@ -16,6 +16,7 @@ import { registerSession } from './commands/session.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerApprovals } from './commands/approvals.ts';
 import { registerBacktest } from './commands/backtest.ts';
+import { registerRun } from './commands/run.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerApprovals(program);
   registerBacktest(program);
+  registerRun(program);
   return program;
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -57,7 +58,15 @@ describe('docker-compose.yml', () => {
     expect(config.settings.api.host).toBe('0.0.0.0');
     expect(config.dataDir).toBe('/data');
     expect(env.DATABASE_URL).toMatch(/^postgres:\/\/quorum:.*@postgres:5432\/quorum$/);
-    expect(q.healthcheck?.test.join(' ')).toContain('/healthz');
+    // Healthy once the database answers, not merely once the process is up.
+    expect(q.healthcheck?.test.join(' ')).toContain(`127.0.0.1:${config.settings.api.port}/readyz`);
+  });
+
+  it('runs the whole service (`quorum run`: scheduler, workers, exit monitor, API), a command the CLI has', () => {
+    const q = svc('quorum');
+    expect(q.command).toEqual(['node', 'bin/quorum.js', 'run']);
+    const help = execFileSync(process.execPath, [path.join(root, 'bin/quorum.js'), 'run', '--help'], { encoding: 'utf8' });
+    expect(help).toContain('scheduler, workers, exit monitor and HTTP API in one process');
   });
 
   it('uses only environment names the config loader understands', () => {
