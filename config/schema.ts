@@ -21,7 +21,7 @@ export const FeedSettings = z.object({ name: z.string().min(1), url: z.url() }).
  * session's end, a pending approval, a broker's refusal of an order, a change of the kill switch, a
  * failed reconciliation.
  */
-export const NOTIFICATION_EVENTS = ['session.completed', 'session.failed', 'approval.requested', 'order.rejected', 'trading_state.changed', 'reconcile.failed', 'reconcile.position_mismatch'] as const;
+export const NOTIFICATION_EVENTS = ['session.completed', 'session.skipped', 'session.failed', 'approval.requested', 'order.rejected', 'trading_state.changed', 'reconcile.failed', 'reconcile.position_mismatch'] as const;
 export const NotificationEvent = z.enum(NOTIFICATION_EVENTS);
 export type NotificationEvent = z.infer<typeof NotificationEvent>;
 
@@ -76,6 +76,8 @@ export const SettingsSchema = z
         sectors: z.record(z.string(), z.string()).default({}),
         /** Bars older than this at a live session's as-of time make the data stale. */
         maxBarAgeDays: z.number().int().positive().default(5),
+        /** The Alpaca data API's address (a proxy, a local test server); null: Alpaca's own. Used when keys are set. */
+        alpacaDataUrl: z.url().nullable().default(null),
       })
       .strict()
       .prefault({}),
@@ -148,6 +150,10 @@ export const SettingsSchema = z
          * this have passed since the newest stored bar.
          */
         maxBarAgeTradingDays: z.number().int().min(0).max(30).default(D.DEFAULT_MAX_BAR_AGE_TRADING_DAYS),
+        /** A live session's bar and news refresh: each source gives up after this long (the session then trades nothing). */
+        refreshTimeoutMs: z.number().int().positive().default(30_000),
+        /** With news.feeds configured, a live session whose newest news item is older than this trades nothing. */
+        maxNewsAgeHours: z.number().positive().default(72),
       })
       .strict()
       .prefault({}),

@@ -45,6 +45,8 @@ export interface DistributedOutcome {
   jobs: number;
   failedJobs: number;
   report: WrittenReport | null;
+  /** Why the session traded nothing (stale or unrefreshable inputs), or null. */
+  skipped: string | null;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function runDistributedSession(
   options: RunSessionOptions & { waitMs?: number },
 ): Promise<DistributedOutcome> {
   const prepared = await prepareSession(env, options);
-  if (!prepared.created) return { sessionId: prepared.sessionId, created: false, jobs: 0, failedJobs: 0, report: null };
+  if (!prepared.created || prepared.skipped) return { sessionId: prepared.sessionId, created: prepared.created, jobs: 0, failedJobs: 0, report: prepared.report, skipped: prepared.skipped };
   const ids: string[] = [];
   for (const p of prepared.chosen) {
     const id = await queue.boss.send(QUEUE_JUDGE, { sessionId: prepared.sessionId, proposalId: p.id }, { singletonKey: p.id, retryLimit: 2, retryDelay: 1, retryBackoff: true });
@@ -78,5 +80,5 @@ export async function runDistributedSession(
   }
   await fillNextBar(env, options);
   const report = await finishSession(env, prepared.sessionId, prepared.proposals);
-  return { sessionId: prepared.sessionId, created: true, jobs: ids.length, failedJobs: failed, report };
+  return { sessionId: prepared.sessionId, created: true, jobs: ids.length, failedJobs: failed, report, skipped: null };
 }

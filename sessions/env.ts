@@ -5,8 +5,34 @@ import type { Db } from '../db/index.ts';
 import { createBroker, httpExchangeClock } from '../execution/index.ts';
 import { closeBackend, openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
 import { loadProposer } from '../ml/index.ts';
-import { createEmbedder, searchNews } from '../rag/index.ts';
+import { createAlpacaDataClient, ingestAlpacaBars } from '../market/index.ts';
+import { companyMatcher, createEmbedder, pollFeeds, searchNews, type Embedder } from '../rag/index.ts';
+import type { InputSources } from './refresh.ts';
 import type { SessionEnv } from './run.ts';
+
+/**
+ * A live session's sources: the Alpaca data API when keys are set (settings market.alpacaDataUrl moves
+ * it), the configured feeds when news search works.
+ */
+function inputSources(db: Db, config: Config, embedder: Embedder | null): InputSources {
+  const { alpacaKeyId, alpacaSecretKey } = config.secrets;
+  const { market, news, sessions } = config.settings;
+  const fetchBars: InputSources['fetchBars'] =
+    alpacaKeyId && alpacaSecretKey
+      ? async (tickers, from, to) => {
+          const client = createAlpacaDataClient({ keyId: alpacaKeyId, secret: alpacaSecretKey, timeoutMs: sessions.refreshTimeoutMs, ...(market.alpacaDataUrl ? { baseUrls: { data: market.alpacaDataUrl } } : {}) });
+          return (await ingestAlpacaBars(db, client, tickers, from, to)).bars;
+        }
+      : undefined;
+  const pollNews: InputSources['pollNews'] =
+    embedder && news.feeds.length > 0
+      ? async () => {
+          const results = await pollFeeds(db, embedder, news.feeds, { matcher: companyMatcher(news.companies), timeoutMs: news.pollTimeoutMs, retries: news.retries, backoffMs: news.backoffMs });
+          return results.map((r) => ({ name: r.name, inserted: r.inserted, error: r.error }));
+        }
+      : undefined;
+  return { fetchBars, pollNews, feeds: pollNews ? news.feeds.length : 0 };
+}
 
 export interface BuiltEnv {
   env: SessionEnv;
@@ -35,9 +61,11 @@ export async function buildSessionEnv(
     const checkpointer = await openCheckpointer(db, { databaseUrl: config.secrets.databaseUrl });
     closers.push(() => checkpointer.close());
     let search: SessionEnv['searchNews'];
+    let embedder: Embedder | null = null;
     try {
-      const embedder = await createEmbedder(config);
-      search = (q) => searchNews(db, embedder, q);
+      const e = await createEmbedder(config);
+      embedder = e;
+      search = (q) => searchNews(db, e, q);
     } catch (error) {
       log.warn({ err: errorMessage(error) }, 'news search unavailable: agents get a typed tool error instead');
     }
@@ -54,6 +82,7 @@ export async function buildSessionEnv(
       searchNews: search,
       now: options.now ?? (() => new Date().toISOString()),
       checkpointer: checkpointer.saver,
+      inputs: inputSources(db, config, embedder),
     };
     return {
       env,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseJson, QuorumError } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
+import { InputRefresh } from './refresh.ts';
 
 const date = z.coerce.date().transform((d) => d.toISOString());
 const num = z.coerce.number();
@@ -37,7 +38,19 @@ export const AgentUsage = z.object({ agent: z.string(), calls: num, promptTokens
 export type AgentUsage = z.infer<typeof AgentUsage>;
 
 export const ReportData = z.object({
-  session: z.object({ id: z.string(), kind: z.string(), asOf: date, status: z.string(), backend: z.string().nullable(), startedAt: date, finishedAt: date.nullable() }),
+  session: z.object({
+    id: z.string(),
+    kind: z.string(),
+    asOf: date,
+    status: z.string(),
+    backend: z.string().nullable(),
+    startedAt: date,
+    finishedAt: date.nullable(),
+    /** Why a skipped session traded nothing, or why a failed one failed. */
+    error: z.string().nullable(),
+    /** What a live session refreshed before it proposed (null for a session at a past time). */
+    inputs: InputRefresh.nullable(),
+  }),
   items: z.array(ReportItem),
   usage: z.array(AgentUsage),
   equity: z.array(z.object({ ts: date, equity: num })),
@@ -59,7 +72,7 @@ const VerdictPayload = z.object({ reasons: z.array(z.object({ text: z.string() }
 
 /** Everything a session report shows, read from what the session stored. */
 export async function loadReportData(db: Db, sessionId: string, now: string): Promise<ReportData> {
-  const s = await db.query('SELECT id, kind, as_of, status, backend, started_at, finished_at FROM sessions WHERE id = $1', [sessionId]);
+  const s = await db.query('SELECT id, kind, as_of, status, backend, started_at, finished_at, error, inputs FROM sessions WHERE id = $1', [sessionId]);
   const row = s.rows[0];
   if (!row) throw new QuorumError('NOT_FOUND', `no session ${sessionId}`);
   const proposals = await db.query(
@@ -123,7 +136,7 @@ export async function loadReportData(db: Db, sessionId: string, now: string): Pr
   );
   const equity = await db.query('SELECT ts, equity FROM equity_history WHERE ts <= $1 ORDER BY ts', [row.finished_at ?? now]);
   return ReportData.parse({
-    session: { id: row.id, kind: row.kind, asOf: row.as_of, status: row.status, backend: row.backend, startedAt: row.started_at, finishedAt: row.finished_at },
+    session: { id: row.id, kind: row.kind, asOf: row.as_of, status: row.status, backend: row.backend, startedAt: row.started_at, finishedAt: row.finished_at, error: row.error, inputs: row.inputs },
     items,
     usage: usage.rows.map((u) => ({ agent: u.agent, calls: u.calls, promptTokens: u.prompt, completionTokens: u.completion, latencyMs: u.latency })),
     equity: equity.rows.map((e) => ({ ts: e.ts, equity: e.equity })),

@@ -79,12 +79,32 @@ export function equityChartSvg(points: ReadonlyArray<{ ts: string; equity: numbe
   ].join('\n');
 }
 
+/** What a live session refreshed, in one line (null for a session at a past time). */
+export function inputsText(s: ReportData['session']): string | null {
+  const i = s.inputs;
+  if (!i) return null;
+  const bars = `bars from ${i.bars.source === 'alpaca' ? 'the Alpaca data API' : 'the stored data'} (${i.bars.stored} new, newest ${i.bars.newest ?? 'none'}${i.bars.error ? `; failed: ${i.bars.error}` : ''})`;
+  const news = i.news.feeds === 0 ? 'news: no feeds configured' : `news from ${i.news.feeds} feed(s) (${i.news.inserted} new, newest ${i.news.newest ?? 'none'}${i.news.errors.length ? `; failed: ${i.news.errors.join('; ')}` : ''})`;
+  return `${bars}; ${news}`;
+}
+
+/** The line saying why a session traded nothing or failed, or null. */
+export function outcomeText(s: ReportData['session']): string | null {
+  if (s.status === 'skipped') return `Traded nothing: ${s.error ?? 'no reason stored'}`;
+  if (s.status === 'failed') return `Failed: ${s.error ?? 'no reason stored'}`;
+  return null;
+}
+
 /** The report as Markdown. */
 export function renderMarkdown(d: ReportData): string {
   const out: string[] = [];
   const s = d.session;
   out.push(`# Quorum session ${s.id}`, '');
-  out.push(`- as of: ${s.asOf}`, `- kind: ${s.kind}, status: ${s.status}`, `- judged by: ${s.backend ?? 'unknown'}`, `- generated: ${d.generatedAt}`, '');
+  out.push(`- as of: ${s.asOf}`, `- kind: ${s.kind}, status: ${s.status}`, `- judged by: ${s.backend ?? 'unknown'}`, `- generated: ${d.generatedAt}`);
+  const inputs = inputsText(s);
+  if (inputs) out.push(`- inputs: ${inputs}`);
+  const outcome = outcomeText(s);
+  out.push('', ...(outcome ? [`**${outcome}**`, ''] : []));
   out.push('## Verdicts', '', '| ticker | side | p | exp. return | verdict | size x | confidence | risk | orders |', '|---|---|---|---|---|---|---|---|---|');
   for (const i of d.items) {
     const v = i.verdict;
@@ -149,6 +169,8 @@ tr.fail td{background:#ffebe9}h1{font-size:22px}section{margin:16px 0}
 </style></head><body>
 <h1>Quorum session ${esc(s.id)}</h1>
 <p>As of <b>${esc(s.asOf)}</b> · ${esc(s.kind)} · ${esc(s.status)} · judged by <b>${esc(s.backend ?? 'unknown')}</b> · generated ${esc(d.generatedAt)}</p>
+${inputsText(s) === null ? '' : `<p id="inputs">Inputs: ${esc(inputsText(s) ?? '')}</p>`}
+${outcomeText(s) === null ? '' : `<p id="outcome" class="reject">${esc(outcomeText(s) ?? '')}</p>`}
 <h2>Verdicts</h2>
 <table id="verdicts"><tr><th>ticker</th><th>side</th><th>p</th><th>exp. return</th><th>verdict</th><th>size ×</th><th>confidence</th><th>risk</th><th>orders</th></tr>
 ${rows}

@@ -11,6 +11,8 @@ import { runCommittee, type SelectedBackend } from '../graph/index.ts';
 import { barCoverage } from '../market/index.ts';
 import { checkProposalDate, propose, type Proposer } from '../ml/index.ts';
 import type { NewsSearcher } from '../tools/index.ts';
+import { refreshInputs, staleReason } from './refresh.ts';
+import type { InputSources } from './refresh.ts';
 import { writeSessionReport, type WrittenReport } from './report.ts';
 
 export const SessionKind = z.enum(['scheduled', 'manual', 'demo', 'api', 'backtest']);
@@ -35,6 +37,8 @@ export interface SessionEnv {
    * at the session's own next bar (the demo, `quorum session run`).
    */
   exchangeClock?: ExchangeClock;
+  /** Where a live session refreshes its bars and news (absent: the stored ones, no feeds). */
+  inputs?: InputSources;
 }
 
 /** What happened to one proposal. */
@@ -56,6 +60,8 @@ export interface SessionOutcome {
   judged: JudgedProposal[];
   report: WrittenReport | null;
   notice: string;
+  /** Why the session traded nothing (stale or unrefreshable inputs), or null. */
+  skipped: string | null;
 }
 
 export interface RunSessionOptions {
@@ -142,28 +148,59 @@ interface PreparedSession {
   created: boolean;
   chosen: Proposal[];
   proposals: number;
+  /** Set when the session was stored as skipped (its report written): nothing to judge. */
+  skipped: string | null;
+  report: WrittenReport | null;
 }
 
 /**
- * Refuses a session whose time the data cannot serve, before anything is stored: a past time must be
+ * Refuses a session at a past time that the data cannot serve, before anything is stored: it must be
  * a trading day inside the stored bars with a bar after it to fill at, and needs the paper exchange
- * (a real broker fills at today's prices); a live session needs fresh bars.
+ * (a real broker fills at today's prices). A live session's inputs are checked after its refresh
+ * (liveInputs), and stale ones end it as skipped, with a report.
  */
 async function checkSessionTime(env: SessionEnv, options: RunSessionOptions): Promise<void> {
+  if (options.live) return;
   const label = options.asOfLabel ?? 'asOf';
-  if (!options.live && env.broker.name !== 'paper-exchange') {
+  if (env.broker.name !== 'paper-exchange') {
     throw new QuorumError(
       'INPUT_INVALID',
       `${label} ${options.asOf}: a session at a past time needs the local paper exchange (settings.yaml execution.broker: paper-exchange), which fills at that time's next bar; ${env.broker.name} would fill at today's prices`,
       { field: 'asOf', broker: env.broker.name },
     );
   }
-  await checkProposalDate(env.db, options.asOf, {
-    purpose: options.live ? 'live' : options.kind === 'demo' ? 'demo' : 'session',
-    field: 'asOf',
-    label,
-    maxBarAgeTradingDays: env.config.settings.sessions.maxBarAgeTradingDays,
+  await checkProposalDate(env.db, options.asOf, { purpose: options.kind === 'demo' ? 'demo' : 'session', field: 'asOf', label });
+}
+
+/**
+ * A live session's refresh (sessions/refresh.ts), stored with the session; returns why it must not
+ * trade, or null.
+ */
+async function liveInputs(env: SessionEnv, sessionId: string, options: RunSessionOptions, universe: readonly string[]): Promise<string | null> {
+  const { sessions } = env.config.settings;
+  const refresh = await refreshInputs(env.db, env.inputs ?? { feeds: 0 }, { asOf: options.asOf, tickers: universe, timeoutMs: sessions.refreshTimeoutMs });
+  await env.db.query('UPDATE sessions SET inputs = $2 WHERE id = $1', [sessionId, JSON.stringify(refresh)]);
+  await appendAudit(env.db, 'session.inputs', 'session', sessionId, refresh);
+  const { bars, news } = refresh;
+  progress(
+    env,
+    options,
+    `inputs: bars from ${bars.source} (${bars.stored} stored, newest ${bars.newest ?? 'none'}${bars.error ? `, error: ${bars.error}` : ''}); news from ${news.feeds} feed(s) (${news.inserted} new, newest ${news.newest ?? 'none'}${news.errors.length ? `, ${news.errors.length} failed` : ''})`,
+  );
+  return staleReason(env.db, refresh, {
+    asOf: options.asOf,
+    label: options.asOfLabel ?? 'asOf',
+    limits: { timeoutMs: sessions.refreshTimeoutMs, maxBarAgeTradingDays: sessions.maxBarAgeTradingDays, maxNewsAgeHours: sessions.maxNewsAgeHours },
   });
+}
+
+/** Ends a session that must not trade: stored as skipped with the reason, its report saying why. */
+async function skipSession(env: SessionEnv, sessionId: string, reason: string): Promise<WrittenReport> {
+  const { db, config } = env;
+  await db.query(`UPDATE sessions SET status = 'skipped', finished_at = now(), error = $2, stats = $3 WHERE id = $1`, [sessionId, reason, JSON.stringify({ proposals: 0, verdicts: 0, decisions: 0, orders: 0 })]);
+  const report = await writeSessionReport(db, sessionId, path.resolve(config.dataDir, config.settings.sessions.reportsDir), env.now());
+  await appendAudit(db, 'session.skipped', 'session', sessionId, { reason, report: { html: report.html, markdown: report.markdown } });
+  return report;
 }
 
 /**
@@ -187,11 +224,24 @@ export async function prepareSession(env: SessionEnv, options: RunSessionOptions
   const sessionId = sessionIdFor(options.slot);
   if (!(await createSession(db, sessionId, options, env.backend.name))) {
     progress(env, options, `slot ${options.slot ?? ''} already has session ${sessionId}: not run again`);
-    return { sessionId, created: false, chosen: [], proposals: 0 };
+    return { sessionId, created: false, chosen: [], proposals: 0, skipped: null, report: null };
   }
   await appendAudit(db, 'session.started', 'session', sessionId, { asOf: options.asOf, kind: options.kind, backend: env.backend.name });
   progress(env, options, env.backend.notice);
   try {
+    const universe = options.tickers?.length
+      ? [...options.tickers]
+      : config.settings.market.universe.length
+        ? [...config.settings.market.universe]
+        : (await barCoverage(db)).filter((c) => c.first <= options.asOf).map((c) => c.ticker);
+    if (options.live) {
+      const skipped = await liveInputs(env, sessionId, options, universe);
+      if (skipped) {
+        const report = await skipSession(env, sessionId, skipped);
+        progress(env, options, `session ${sessionId} trades nothing: ${skipped}`);
+        return { sessionId, created: true, chosen: [], proposals: 0, skipped, report };
+      }
+    }
     if (env.exchangeClock) {
       // The exchange prices and fills at the session's own time, also when a later date ran before.
       const now = await env.exchangeClock.startSession(options.asOf);
@@ -200,11 +250,6 @@ export async function prepareSession(env: SessionEnv, options: RunSessionOptions
     // Startup reconciliation: a failure halts trading (risk then denies every new order).
     const rec = await reconcile(db, env.broker);
     progress(env, options, `reconciled with the broker: ${JSON.stringify(rec)}`);
-    const universe = options.tickers?.length
-      ? [...options.tickers]
-      : config.settings.market.universe.length
-        ? [...config.settings.market.universe]
-        : (await barCoverage(db)).filter((c) => c.first <= options.asOf).map((c) => c.ticker);
     const proposed = await propose(db, { asOf: options.asOf, tickers: universe, proposer: env.proposer, settings: config.settings, sessionId });
     const chosen = topProposals(proposed.proposals, options.topN ?? config.settings.sessions.topN);
     progress(
@@ -212,7 +257,7 @@ export async function prepareSession(env: SessionEnv, options: RunSessionOptions
       options,
       `proposer: ${proposed.proposals.length} proposals, ${proposed.abstained.length} abstained, ${proposed.skipped.length} skipped; judging the top ${chosen.length}`,
     );
-    return { sessionId, created: true, chosen, proposals: proposed.proposals.length };
+    return { sessionId, created: true, chosen, proposals: proposed.proposals.length, skipped: null, report: null };
   } catch (error) {
     await failSession(env, sessionId, error);
     throw error;
@@ -264,14 +309,16 @@ export async function finishSession(env: SessionEnv, sessionId: string, proposal
  */
 export async function runSession(env: SessionEnv, options: RunSessionOptions): Promise<SessionOutcome> {
   const prepared = await prepareSession(env, options);
-  if (!prepared.created) return { sessionId: prepared.sessionId, created: false, judged: [], report: null, notice: env.backend.notice };
+  if (!prepared.created || prepared.skipped) {
+    return { sessionId: prepared.sessionId, created: prepared.created, judged: [], report: prepared.report, notice: env.backend.notice, skipped: prepared.skipped };
+  }
   try {
     const limit = pLimit(env.config.settings.committee.concurrency);
     const judged = await Promise.all(prepared.chosen.map((p) => limit(() => judgeSafely(env, prepared.sessionId, p, options.onProgress))));
     await fillNextBar(env, options);
     const report = await finishSession(env, prepared.sessionId, prepared.proposals);
     progress(env, options, `report: ${report.html}`);
-    return { sessionId: prepared.sessionId, created: true, judged, report, notice: env.backend.notice };
+    return { sessionId: prepared.sessionId, created: true, judged, report, notice: env.backend.notice, skipped: null };
   } catch (error) {
     await failSession(env, prepared.sessionId, error);
     throw error;

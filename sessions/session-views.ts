@@ -11,7 +11,7 @@ export const SessionSummary = z.object({
   kind: z.enum(['scheduled', 'manual', 'demo', 'api', 'backtest']),
   slot: z.string().nullable(),
   as_of: TimestampColumn,
-  status: z.enum(['running', 'completed', 'failed', 'awaiting_approval']),
+  status: z.enum(['running', 'completed', 'failed', 'awaiting_approval', 'skipped']),
   backend: z.string().nullable(),
   stats: JsonColumn,
   report_path: z.string().nullable(),

@@ -34,7 +34,7 @@ describe.each(BACKENDS)('market snapshot on $name', ({ open, available }) => {
   it.skipIf(!available)('builds a point-in-time snapshot from real OHLCV bars with sector and market hours', async () => {
     t = await open();
     await ingestPriceCsv(t.db, path.join(PRICES, 'msft.csv'), { ticker: 'MSFT' });
-    const settings = { market: { timezone: 'America/New_York', universe: [], sectors: { MSFT: 'Technology' }, maxBarAgeDays: 5 } };
+    const settings = { market: { timezone: 'America/New_York', universe: [], sectors: { MSFT: 'Technology' }, maxBarAgeDays: 5, alpacaDataUrl: null } };
     const s = await marketSnapshot(t.db, 'MSFT', '2001-09-10T15:00:00Z', settings);
     // 11:00 New York on 2001-09-10: the last bar is the 7th's close (no peeking at the 10th's).
     expect(s).toMatchObject({ ticker: 'MSFT', lastPrice: 55.4, sector: 'Technology', marketOpen: true });

@@ -1,6 +1,7 @@
 /**
  * A session's time is checked before anything is stored (sessions/run.ts): a past time must be a
- * trading day inside the stored bars and needs the paper exchange; a live session needs fresh bars.
+ * trading day inside the stored bars and needs the paper exchange. (A live session's stale inputs end
+ * it as skipped, with a report: tests/sessions/refresh.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig } from '../../config/index.ts';
@@ -42,13 +43,6 @@ describe.each(BACKENDS)('session times on $name', ({ open, available }) => {
     if (!QuorumError.is(error, 'INPUT_INVALID')) throw new Error(`expected INPUT_INVALID, got ${String(error)}`);
     return error;
   }
-
-  it.skipIf(!available)('refuses a live session on stale bars, naming the staleness setting, and stores nothing', async () => {
-    const e = await refused(paper, { asOf: '2001-10-03T16:00:00.000Z', kind: 'manual', slot: 'stale', live: true, asOfLabel: 'now' });
-    expect(e.details).toMatchObject({ field: 'asOf', newestBar: '2001-09-27', ageTradingDays: 3, maxBarAgeTradingDays: 1 });
-    expect(e.message).toContain('settings.yaml sessions.maxBarAgeTradingDays');
-    expect((await t.db.query('SELECT id FROM sessions')).rows).toEqual([]);
-  });
 
   it.skipIf(!available)('refuses a session at a past time that is no trading day or has no bar after it', async () => {
     const saturday = await refused(paper, { asOf: '2001-06-02T16:30:00.000Z', kind: 'manual', slot: 'saturday', asOfLabel: '--as-of' });
