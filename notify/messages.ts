@@ -65,6 +65,8 @@ const OrderRejected = z.object({
 const TradingStateChanged = z.object({ from: str.optional(), to: str, reason: z.string().optional(), actor: z.string().optional() });
 const PositionMismatch = z.object({ mismatches: z.array(z.object({ ticker: str, broker: num, local: num })).optional() });
 
+const SessionSkipped = z.object({ reason: z.string().optional(), report: z.object({ html: z.string().optional(), markdown: z.string().optional() }).optional() });
+
 function payloadOf(row: AuditEventRow): Record<string, unknown> {
   const p = row.payload;
   return p !== null && typeof p === 'object' && !Array.isArray(p) ? p : {};
@@ -89,6 +91,11 @@ export function messageOf(row: AuditEventRow): Message | null {
       const counts = `${p.proposals ?? 0} proposals judged, ${p.verdicts ?? 0} verdicts, ${p.decisions ?? 0} risk decisions, ${p.orders ?? 0} orders.`;
       const report = p.report?.html ?? p.report?.markdown;
       return { ...base, event: 'session.completed', subject: `Session ${id} completed`, text: report ? `${counts} Report: ${report}` : counts };
+    }
+    case 'session.skipped': {
+      const p = SessionSkipped.safeParse(payload).data ?? {};
+      const report = p.report?.html ?? p.report?.markdown;
+      return { ...base, event: 'session.skipped', subject: `Session ${id} traded nothing`, text: `${p.reason ?? 'no reason was recorded'}${report ? ` Report: ${report}` : ''}` };
     }
     case 'session.failed': {
       const p = WithError.safeParse(payload).data ?? {};

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { IsoDateTime, QuorumError, errorMessage, parseOrThrow } from '../../contracts/index.ts';
+import { IsoDateTime, parseOrThrow } from '../../contracts/index.ts';
 import { BackendChoice } from '../../config/index.ts';
 import { cliContext, printJson } from '../context.ts';
+import { closeNotifications, onShutdown, requireDatabaseUrl, startNotifications, startScheduler, startWorkers } from '../services.ts';
 
 /** What the session commands run, loaded on use so the rest of the CLI starts fast. */
 async function sessionModules() {
@@ -18,11 +19,6 @@ async function sessionModules() {
 
 const RunArgs = z.object({ asOf: IsoDateTime.optional(), backend: BackendChoice.optional(), json: z.boolean().optional() }).strict();
 const WorkerArgs = z.object({ concurrency: z.coerce.number().int().min(1).max(16) }).strict();
-
-function requireDatabaseUrl(url: string | null, what: string): string {
-  if (!url) throw new QuorumError('CONFIG_MISSING', `${what} shares jobs through pg-boss on PostgreSQL: set DATABASE_URL`);
-  return url;
-}
 
 export function registerSession(program: Command): void {
   const session = program.command('session').description('committee sessions');
@@ -42,11 +38,13 @@ export function registerSession(program: Command): void {
       // Progress goes to stderr as plain lines; keep the JSON log for warnings unless a level was asked for.
       if (!process.env.QUORUM_SETTINGS__LOGGING__LEVEL) ctx.log.level = 'warn';
       const db = await openDb(ctx.config);
+      const notifier = await startNotifications(ctx, db);
       // PGlite is one process's database: no separate `quorum paper-exchange` can share it, so the session runs one in-process (as the demo does).
       const exec = ctx.config.settings.execution;
       const inProcess =
         db.kind === 'pglite' && exec.broker === 'paper-exchange' && exec.mode !== 'live'
           ? await startPaperExchange({ db, settings: exec.paperExchange, port: 0, initialNow: asOf }).catch(async (error: unknown) => {
+              await notifier.stop();
               await db.close();
               throw error;
             })
@@ -59,6 +57,7 @@ export function registerSession(program: Command): void {
         paperExchangeUrl: inProcess?.url,
       }).catch(async (error: unknown) => {
         await inProcess?.close();
+        await notifier.stop();
         await db.close();
         throw error;
       });
@@ -77,6 +76,14 @@ export function registerSession(program: Command): void {
               }
             })()
           : await runSession(built.env, { asOf, kind: 'manual', slot, onProgress, live, asOfLabel: live ? 'now' : '--as-of' });
+        if (outcome.skipped) {
+          // Stale or unrefreshable inputs: the session is stored as skipped, its report says why.
+          process.exitCode = 1;
+          if (args.json) printJson(outcome);
+          else process.stdout.write(`\nsession ${outcome.sessionId} as of ${asOf} traded nothing: ${outcome.skipped}\n${outcome.report ? `report: ${outcome.report.html}\n` : ''}`);
+          process.stderr.write(`quorum: session ${outcome.sessionId} traded nothing: ${outcome.skipped}\n`);
+          return;
+        }
         if (args.json) {
           printJson(outcome);
           return;
@@ -88,6 +95,8 @@ export function registerSession(program: Command): void {
       } finally {
         await built.close();
         await inProcess?.close();
+        // What the session wrote (done, skipped, failed, approvals, rejections) goes out before exit.
+        await closeNotifications(notifier);
         await db.close();
       }
     });
@@ -98,7 +107,7 @@ export function registerSession(program: Command): void {
     .option('--dry-run', 'print the next firings and exit')
     .action(async (opts: { dryRun?: boolean }) => {
       const ctx = cliContext();
-      const { createBroker, isMarketOpen, JobQueue, nextSlots, openDb, runExitMonitor, scheduleSlots } = await sessionModules();
+      const { createBroker, isMarketOpen, JobQueue, nextSlots, openDb } = await sessionModules();
       const { schedule } = ctx.config.settings.sessions;
       const tz = ctx.config.settings.market.timezone;
       const upcoming = nextSlots(schedule, tz, new Date(), 6);
@@ -110,37 +119,16 @@ export function registerSession(program: Command): void {
       if (opts.dryRun) return;
       const url = requireDatabaseUrl(ctx.config.secrets.databaseUrl, 'quorum session schedule');
       const queue = await JobQueue.start(url);
-      // The session job is a pg-boss singleton per slot: two schedulers never start the same slot twice.
-      const stopSessions = scheduleSlots(schedule, tz, async (slot) => {
-        const id = await queue.enqueueSession({ slot: slot.slot, asOf: slot.at });
-        ctx.log.info({ slot: slot.slot, job: id }, id ? 'session enqueued' : 'slot already enqueued');
-      });
-      // Intraday: stops, targets, time exits, breakeven moves and momentum reversals, in market hours.
       const db = await openDb(ctx.config);
-      const broker = createBroker(ctx.config);
-      const stopExits = scheduleSlots([ctx.config.settings.sessions.exitMonitorCron], tz, async (slot) => {
-        if (!isMarketOpen(slot.at)) return;
-        try {
-          const actions = await runExitMonitor({ db, broker, config: ctx.config, asOf: slot.at });
-          ctx.log.info({ slot: slot.slot, actions: actions.length }, 'exit monitor ran');
-        } catch (error) {
-          ctx.log.error({ err: errorMessage(error) }, 'exit monitor failed');
-        }
+      const notifier = await startNotifications(ctx, db);
+      const stopScheduler = await startScheduler(ctx, queue, db, createBroker(ctx.config));
+      process.stderr.write('workers run the sessions (quorum worker), or run everything in one process with quorum run\n');
+      onShutdown(ctx, async () => {
+        stopScheduler();
+        await queue.stop();
+        await closeNotifications(notifier, 5_000);
+        await db.close();
       });
-      const stop = (): void => {
-        stopSessions();
-        stopExits();
-      };
-      process.stderr.write(`scheduler running (${schedule.join(', ')} in ${tz}); workers run the sessions (quorum worker)\n`);
-      const shutdown = (): void => {
-        stop();
-        void queue
-          .stop()
-          .then(() => db.close())
-          .finally(() => process.exit(0));
-      };
-      process.once('SIGINT', shutdown);
-      process.once('SIGTERM', shutdown);
     });
 
   program
@@ -150,25 +138,20 @@ export function registerSession(program: Command): void {
     .action(async (raw: unknown) => {
       const args = parseOrThrow(WorkerArgs, raw, 'quorum worker');
       const ctx = cliContext();
-      const { buildSessionEnv, JobQueue, openDb, runDistributedSession, startJudgeWorker } = await sessionModules();
+      const { buildSessionEnv, JobQueue, openDb } = await sessionModules();
       const url = requireDatabaseUrl(ctx.config.secrets.databaseUrl, 'quorum worker');
       const db = await openDb(ctx.config);
+      const notifier = await startNotifications(ctx, db);
       const built = await buildSessionEnv(db, ctx.config, ctx.log, { exchangeClock: true });
       const queue = await JobQueue.start(url);
-      process.stderr.write(`${built.env.backend.notice}\nworker judging up to ${args.concurrency} proposal(s) at once\n`);
-      await startJudgeWorker(built.env, queue, args.concurrency);
-      await queue.workSessions(async (job) => {
-        // Scheduled slots run at the wall clock: live.
-        await runDistributedSession(built.env, queue, { asOf: job.asOf, kind: 'scheduled', slot: job.slot, live: true });
+      process.stderr.write(`${built.env.backend.notice}\n`);
+      await startWorkers(built.env, queue, args.concurrency);
+      onShutdown(ctx, async () => {
+        // Jobs in flight finish (pg-boss waits up to 10 s); a committee run cut off resumes from its checkpoint.
+        await queue.stop();
+        await built.close();
+        await closeNotifications(notifier, 5_000);
+        await db.close();
       });
-      const shutdown = (): void => {
-        void queue
-          .stop()
-          .then(() => built.close())
-          .then(() => db.close())
-          .finally(() => process.exit(0));
-      };
-      process.once('SIGINT', shutdown);
-      process.once('SIGTERM', shutdown);
     });
 }

@@ -7,6 +7,8 @@
  * from `quorum --help` or from COVERED below (a README command with no test is a defect).
  */
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,6 +31,7 @@ import { registerIngestPrices } from '../../cli/commands/ingest-prices.ts';
 import { registerNews } from '../../cli/commands/news.ts';
 import { registerPropose } from '../../cli/commands/propose.ts';
 import { registerServe } from '../../cli/commands/serve.ts';
+import { registerRun } from '../../cli/commands/run.ts';
 import { registerSession } from '../../cli/commands/session.ts';
 import { registerToken } from '../../cli/commands/token.ts';
 import { registerTrain } from '../../cli/commands/train.ts';
@@ -40,6 +43,7 @@ import { commandTree, readmeMentions, resolveMention, type CommandTree } from '.
 
 const README = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
 const DOW30 = 'data/samples/prices/DowJones30.csv';
+const MSFT = 'data/samples/prices/msft.csv';
 const NOTICE = 'NOTICE: no LLM reachable (Ollama unreachable at http://127.0.0.1:9, no llamaCpp.modelPath set): the deterministic rules baseline judges instead';
 
 /**
@@ -59,6 +63,7 @@ const COVERED: Record<string, string> = {
   'session run': 'quick start (PGlite, in-process paper exchange); PostgreSQL (with paper-exchange and worker)',
   'session schedule': 'without Ollama or keys (--dry-run)',
   worker: 'PostgreSQL',
+  run: 'PostgreSQL (scheduler, workers, exit monitor, API and paper exchange in one process)',
   serve: 'HTTP API on PGlite; on PostgreSQL',
   'approvals list': 'PostgreSQL (`approvals`, its default)',
   'approvals approve': 'PostgreSQL',
@@ -539,6 +544,25 @@ describe('PostgreSQL: paper-exchange, worker and serve side by side; session run
     const ends = await Promise.all(running.splice(0).map((p) => p.stop('SIGTERM')));
     expect(ends).toEqual(ends.map(() => ({ code: 0, signal: null })));
   });
+
+  it.sequential('`quorum run` serves the API, works the queue and schedules slots in one process, and stops cleanly on SIGTERM', async () => {
+    const exchangePort = await freePort();
+    const service = spawnQuorum(['run', '--port', '0', '--workers', '2'], { ...env, QUORUM_SETTINGS__EXECUTION__PAPER_EXCHANGE__PORT: String(exchangePort) });
+    running.push(service);
+    const [, url = ''] = await service.waitFor(/quorum run: API (http:\/\/\S+), 2 worker\(s\), scheduler and exit monitor running/, { timeoutMs: 90_000 });
+    expect(service.stderr()).toContain(`paper exchange: http://127.0.0.1:${exchangePort} (in-process)`);
+    expect(service.stderr()).toContain(NOTICE);
+    expect(service.stderr()).toMatch(/scheduler running \(0 10 \* \* 1-5, 30 12 \* \* 1-5 in America\/New_York; exit monitor /);
+    const ready = await http(`${url}/readyz`);
+    expect(ready).toMatchObject({ status: 200, json: { status: 'ready', database: 'postgres' } });
+    // Its paper exchange holds the account the sessions above traded in (state in the database).
+    const account = await http(`http://127.0.0.1:${exchangePort}/v2/account`);
+    expect(account.status).toBe(200);
+    expect(service.stderr()).not.toMatch(/unexpected error|ERR_/);
+    running.splice(running.indexOf(service), 1);
+    expect(await service.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(service.stderr()).toContain('quorum: SIGTERM: stopping');
+  });
 });
 
 describe('without Ollama, Alpaca keys, feeds or PostgreSQL: doctor, the refusals, schedule, eval, backtest', { concurrent: true, timeout: STEP_TIMEOUT }, () => {
@@ -562,6 +586,37 @@ describe('without Ollama, Alpaca keys, feeds or PostgreSQL: doctor, the refusals
     expect(alpaca.stderr).toMatch(/CONFIG_MISSING: .*(ALPACA|APCA)_API_KEY_ID/);
     expect(news.stderr).toContain('news.feeds: no feeds configured in settings.yaml; pass a FEED_URL, FILE or DIR');
     expect(backtest.stderr).toContain('1991-12-30');
+  });
+
+  it('`quorum session run` at the wall clock on stale bars trades nothing, exits 1 saying why, and the webhook is told', async () => {
+    const bodies: unknown[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        bodies.push(JSON.parse(body) as unknown);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (receiver.address() as AddressInfo).port;
+      const env = cliEnv(tempDir('live'), { QUORUM_SETTINGS__NOTIFICATIONS__TARGETS: `[{ name: hook, kind: webhook, url: "http://127.0.0.1:${port}/hook" }]` });
+      ok(await runQuorum(['ingest', 'prices', MSFT, '--ticker', 'MSFT'], env));
+      const run = await runQuorum(['session', 'run', '--backend', 'rules'], env);
+      expect(run.code, run.stderr).toBe(1);
+      // On a trading day the bars are years old; on a weekend or holiday (New York) the time itself is refused.
+      expect(run.stdout).toMatch(/^session ses_[0-9a-f]+ as of \S+ traded nothing: bars: (.*2001-09-27.*settings\.yaml sessions\.maxBarAgeTradingDays|now \(\S+\) is not a trading day)/m);
+      expect(run.stdout).toMatch(/^report: .*session-ses_[0-9a-f]+\.html$/m);
+      expect(run.stderr).toMatch(/inputs: bars from stored \(0 stored, newest 2001-09-27/);
+      const Body = z.object({ event: z.string(), subject: z.string(), text: z.string() }).passthrough();
+      const skipped = z.array(Body).parse(bodies).filter((b) => b.event === 'session.skipped');
+      expect(skipped).toHaveLength(1);
+      expect(skipped[0]?.subject).toMatch(/^Session ses_[0-9a-f]+ traded nothing$/);
+      expect(skipped[0]?.text).toMatch(/^bars: /);
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 
   it('`quorum session schedule --dry-run` prints the next firings at 10:00 and 12:30 New York, each inside market hours', async () => {
@@ -592,7 +647,7 @@ describe('README.md names only commands that exist, and each is exercised here',
   let tree: CommandTree;
   // The same commands as bin/quorum.js, in this process: its groups' help without a process each.
   const program = new Command();
-  for (const register of [registerDb, registerDoctor, registerExecution, registerToken, registerServe, registerNews, registerIngestPrices, registerTrain, registerPropose, registerEval, registerCritique, registerDemo, registerSession, registerAudit, registerApprovals, registerBacktest]) register(program);
+  for (const register of [registerDb, registerDoctor, registerExecution, registerToken, registerServe, registerNews, registerIngestPrices, registerTrain, registerPropose, registerEval, registerCritique, registerDemo, registerSession, registerAudit, registerApprovals, registerBacktest, registerRun]) register(program);
   const command = (name: string): Command | undefined => program.commands.find((c) => c.name() === name);
 
   beforeAll(async () => {
