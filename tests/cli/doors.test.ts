@@ -594,7 +594,8 @@ describe('without Ollama, Alpaca keys, feeds or PostgreSQL: doctor, the refusals
       let body = '';
       req.setEncoding('utf8').on('data', (d: string) => (body += d));
       req.on('end', () => {
-        bodies.push(JSON.parse(body) as unknown);
+        const parsed = parseJson(body);
+        bodies.push(parsed.ok ? parsed.value : { invalid: body });
         res.writeHead(204).end();
       });
     });
