@@ -12,7 +12,7 @@ import { TokenEncoder, murmur3x86x128, murmurWords } from '../../risk/hash.ts';
 import { decide, decisionId, type DecideInput } from '../../risk/index.ts';
 import { DEFAULT_RULES, NOW, arbDecideInput, input, iso, openOrder, portfolio, position } from '../support/risk-fixtures.ts';
 
-const RUNS = 1_000;
+const RUNS = 300;
 
 type Change = (input: DecideInput) => void;
 
