@@ -26,15 +26,8 @@ export interface Message {
   data: Record<string, unknown>;
 }
 
-/** The generic webhook body. */
-export interface WebhookBody {
-  id: number;
-  event: NotificationEvent;
-  at: string;
-  subject: string;
-  text: string;
-  data: Record<string, unknown>;
-}
+/** The generic webhook body: the message as it is. */
+export type WebhookBody = Message;
 
 /** Slack's incoming-webhook body: the fallback text plus one simple section block. */
 export interface SlackBody {
