@@ -4,8 +4,9 @@
  * commission and slippage in basis points. Pure: no I/O, no clock; the engine drives it day by day.
  *
  * Costs: a buy fills at price x (1 + slippage), a sell at price x (1 - slippage); commission is
- * notional x commissionBps on every fill. A target is a limit order: it fills at its price (or better
- * on a gap; at the crossing close on close-only data), without slippage. A stop is a market order once
+ * notional x commissionBps, plus shares x commissionPerShare when set (the paper exchange's setting), on
+ * every fill. A target is a limit order: it fills at its price (or better on a gap; at the crossing
+ * close on close-only data), without slippage. A stop is a market order once
  * triggered: slippage applies. Every price rule is execution/fill-model.ts, shared with the paper exchange.
  */
 import { BPS, bracketExit, commissionOf as fillCommission, marketFillBasis, slipped as fillSlipped } from '../../execution/index.ts';
@@ -16,10 +17,12 @@ import type { BacktestDay, BacktestTrade, ExitReason } from './schema.ts';
 
 export { BPS };
 
-/** Commission and slippage, basis points per side. */
+/** Commission and slippage, basis points per side; optionally a per-share commission too (the paper exchange's). */
 export interface CostModel {
   commissionBps: number;
   slippageBps: number;
+  /** Per share and side, on top of commissionBps (default 0): lets a run use the paper exchange's commission setting. */
+  commissionPerShare?: number;
 }
 
 /** Which price of a bar a market order decided the evening before fills at (the fill model's rule). */
@@ -34,7 +37,7 @@ export function slipped(price: number, side: 'buy' | 'sell', costs: CostModel): 
 
 /** Commission of a fill. */
 export function commissionOf(qty: number, price: number, costs: CostModel): number {
-  return fillCommission(qty, price, { commissionBps: costs.commissionBps });
+  return fillCommission(qty, price, { commissionBps: costs.commissionBps, commissionPerShare: costs.commissionPerShare ?? 0 });
 }
 
 /** One open lot: the shares one order bought (or sold short), with its own bracket and time exit. */
@@ -224,7 +227,7 @@ export class SimBroker {
       let qty = order.qty;
       if (order.side === 'buy') {
         // A cash account: never spend more than the cash (the risk controller sized at the last close).
-        const affordable = Math.floor(this.cash / (price * (1 + this.costs.commissionBps / BPS)));
+        const affordable = Math.floor(this.cash / (price * (1 + this.costs.commissionBps / BPS) + (this.costs.commissionPerShare ?? 0)));
         qty = Math.min(qty, Math.max(0, affordable));
       }
       if (qty <= 0) {
@@ -393,7 +396,8 @@ export function hypotheticalTrade(
   const lot = { side: input.side, stop: input.stop, target: input.target };
   const result = (exitBar: Bar, exitPrice: number, reason: ExitReason, exitCosts: boolean): HypotheticalTrade => {
     const gross = (long ? 1 : -1) * (exitPrice - entryPrice);
-    const fees = (entryPrice * costs.commissionBps) / BPS + (exitCosts ? (exitPrice * costs.commissionBps) / BPS : 0);
+    // Commission per share of the trade, entry and (when it is a fill) exit.
+    const fees = commissionOf(1, entryPrice, costs) + (exitCosts ? commissionOf(1, exitPrice, costs) : 0);
     return { entryDate: barDate(entryBar), exitDate: barDate(exitBar), entryPrice, exitPrice, reason, returnPct: (gross - fees) / entryPrice };
   };
   for (let k = 0; k < bars.length; k++) {
