@@ -17,6 +17,7 @@ import { registerAudit } from './commands/audit.ts';
 import { registerApprovals } from './commands/approvals.ts';
 import { registerBacktest } from './commands/backtest.ts';
 import { registerRun } from './commands/run.ts';
+import { registerSoak } from './commands/soak.ts';
 
 /** Exit codes: 1 runtime failure, 2 bad input or configuration. */
 export const EXIT_FAILURE = 1;
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerApprovals(program);
   registerBacktest(program);
   registerRun(program);
+  registerSoak(program);
   return program;
 }
 

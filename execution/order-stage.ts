@@ -152,7 +152,11 @@ export async function runOrderStage(env: OrderStageEnv, input: OrderStageInput):
   // Finished before (a retried job): the stored outcome stands.
   if (state.next.length === 0 && state.values && 'decision' in state.values) return result(state.values as OrderStateValue, false);
   if (state.next.length > 0 && state.tasks.some((t) => t.interrupts.length > 0)) return result(state.values as OrderStateValue, true);
-  const out = await graph.invoke({ ...input, decision: null, approval: null, order: null }, cfg);
+  // Stopped mid-way with no interrupt (the process died): resume from the checkpoint, so a decision
+  // already taken stands. Invoking with the input again would start over at risk_check, which decides
+  // anew on a book that may now hold this stage's own order: a second decision for one verdict.
+  const resume = state.next.length > 0 && state.values !== undefined && 'proposal' in state.values;
+  const out = await graph.invoke(resume ? null : { ...input, decision: null, approval: null, order: null }, cfg);
   const after = await graph.getState(cfg);
   return result(out, after.next.length > 0);
 }

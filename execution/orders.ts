@@ -58,35 +58,41 @@ export function intentFromDecision(decision: RiskDecision, sessionId: string, op
   });
 }
 
-/** Stores a risk decision and its rule results (once; the verdict and proposal must be stored). */
-export async function recordRiskDecision(q: Queryable, decision: RiskDecision): Promise<void> {
-  const res = await q.query(
-    `INSERT INTO risk_decisions (id, verdict_id, proposal_id, action, requested_qty, final_qty, stop, target, trading_state, payload, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
-    [
-      decision.id,
-      decision.verdictId,
-      decision.proposalId,
-      decision.action,
-      decision.requestedQty,
-      decision.finalQty,
-      decision.stop,
-      decision.target,
-      decision.tradingState,
-      JSON.stringify(decision),
-      decision.decidedAt,
-    ],
-  );
-  if (res.rowCount === 0) return;
-  for (const r of decision.rules) {
-    await q.query('INSERT INTO risk_rule_results (decision_id, rule, passed, detail) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
-      decision.id,
-      r.rule,
-      r.passed,
-      r.detail,
-    ]);
-  }
-  await appendAudit(q, 'risk.decided', 'risk_decision', decision.id, { action: decision.action, finalQty: decision.finalQty });
+/**
+ * Stores a risk decision, its rule results and its audit event in one transaction (once; the verdict
+ * and proposal must be stored). A decision stored without its rules would stay so: a second write is a
+ * no-op.
+ */
+export async function recordRiskDecision(db: Db, decision: RiskDecision): Promise<void> {
+  await db.transaction(async (q) => {
+    const res = await q.query(
+      `INSERT INTO risk_decisions (id, verdict_id, proposal_id, action, requested_qty, final_qty, stop, target, trading_state, payload, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
+      [
+        decision.id,
+        decision.verdictId,
+        decision.proposalId,
+        decision.action,
+        decision.requestedQty,
+        decision.finalQty,
+        decision.stop,
+        decision.target,
+        decision.tradingState,
+        JSON.stringify(decision),
+        decision.decidedAt,
+      ],
+    );
+    if (res.rowCount === 0) return;
+    for (const r of decision.rules) {
+      await q.query('INSERT INTO risk_rule_results (decision_id, rule, passed, detail) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+        decision.id,
+        r.rule,
+        r.passed,
+        r.detail,
+      ]);
+    }
+    await appendAudit(q, 'risk.decided', 'risk_decision', decision.id, { action: decision.action, finalQty: decision.finalQty });
+  });
 }
 
 const IntentRow = z.object({ id: z.string(), client_order_id: z.string(), status: z.string(), payload: z.unknown(), created_at: z.coerce.date() });

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { z } from 'zod';
@@ -39,6 +40,8 @@ export interface SessionEnv {
   exchangeClock?: ExchangeClock;
   /** Where a live session refreshes its bars and news (absent: the stored ones, no feeds). */
   inputs?: InputSources;
+  /** Who runs its sessions (sessions.owner); default this process's PROCESS_OWNER. */
+  owner?: string;
 }
 
 /** What happened to one proposal. */
@@ -88,17 +91,66 @@ function sessionIdFor(slot: string | undefined): string {
   return `ses_${randomBytes(8).toString('hex')}`;
 }
 
-/** Creates the session row; returns false when the slot already has one. */
-async function createSession(db: Db, id: string, options: RunSessionOptions, backend: string): Promise<boolean> {
+/** This process as a session owner: `host:pid:token`, the token telling it from an earlier process with the same pid. */
+export const PROCESS_OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+
+/** Owners of this process declared gone (abandonSessionOwner): their running sessions may be taken over. */
+const abandonedOwners = new Set<string>();
+
+/**
+ * Declares an owner of this process gone, as if its process had died: its sessions left `running` may
+ * be run again. For an owner that runs sessions in-process and is torn down without finishing them
+ * (the soak's simulated crash); a process that dies needs no call (its pid is gone).
+ */
+export function abandonSessionOwner(owner: string): void {
+  abandonedOwners.add(owner);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * True when the owner of a `running` session is certainly gone: a process on this host whose pid no
+ * longer runs, or an owner of this process declared abandoned. An owner on another host, or none
+ * (a row from before sessions.owner), is never presumed gone.
+ */
+export function sessionOwnerGone(owner: string | null): boolean {
+  if (owner === null) return false;
+  const m = /^(.*):(\d+):([^:]+)$/.exec(owner);
+  if (!m || m[1] !== hostname()) return false;
+  const pid = Number(m[2]);
+  if (pid !== process.pid) return !pidAlive(pid);
+  return abandonedOwners.has(owner);
+}
+
+const SessionRowState = z.object({ status: z.string(), owner: z.string().nullable() });
+
+/**
+ * Creates the session row; returns false when the slot already has one. A slot runs once; it runs
+ * again when its session failed (e.g. the broker was down), or when it was left `running` by an owner
+ * that is gone (a killed or crashed process: sessionOwnerGone). Its proposals, verdicts and orders are
+ * idempotent by id, so what the earlier attempt stored is reused, never doubled. The takeover compares
+ * the owner it saw, so two processes restarting at once take a slot over once.
+ */
+async function createSession(db: Db, id: string, options: RunSessionOptions, backend: string, owner: string): Promise<boolean> {
+  const existing = await db.query('SELECT status, owner FROM sessions WHERE id = $1', [id]);
+  const row = existing.rows[0] ? SessionRowState.parse(existing.rows[0]) : null;
+  const takeOver = row?.status === 'running' && sessionOwnerGone(row.owner) ? row.owner : null;
   const res = await db.query(
-    // A slot runs once; a session that failed (e.g. the broker was down) may run again: its proposals,
-    // verdicts and orders are idempotent by id, so what the failed attempt stored is reused, never doubled.
-    `INSERT INTO sessions (id, kind, slot, as_of, status, backend) VALUES ($1, $2, $3, $4, 'running', $5)
-     ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, finished_at = NULL, backend = EXCLUDED.backend, started_at = now()
-       WHERE sessions.status = 'failed'
+    `INSERT INTO sessions (id, kind, slot, as_of, status, backend, owner) VALUES ($1, $2, $3, $4, 'running', $5, $6)
+     ON CONFLICT (id) DO UPDATE SET status = 'running', error = NULL, finished_at = NULL, backend = EXCLUDED.backend, owner = EXCLUDED.owner, started_at = now()
+       WHERE sessions.status = 'failed' OR (sessions.status = 'running' AND sessions.owner = $7::text)
      RETURNING id`,
-    [id, options.kind, options.slot ?? null, options.asOf, backend],
+    [id, options.kind, options.slot ?? null, options.asOf, backend, owner, takeOver],
   );
+  if (res.rows.length > 0 && takeOver !== null) await appendAudit(db, 'session.taken_over', 'session', id, { from: takeOver, to: owner });
   return res.rows.length > 0;
 }
 
@@ -222,7 +274,7 @@ export async function prepareSession(env: SessionEnv, options: RunSessionOptions
   const { db, config } = env;
   await checkSessionTime(env, options);
   const sessionId = sessionIdFor(options.slot);
-  if (!(await createSession(db, sessionId, options, env.backend.name))) {
+  if (!(await createSession(db, sessionId, options, env.backend.name, env.owner ?? PROCESS_OWNER))) {
     progress(env, options, `slot ${options.slot ?? ''} already has session ${sessionId}: not run again`);
     return { sessionId, created: false, chosen: [], proposals: 0, skipped: null, report: null };
   }
