@@ -33,6 +33,7 @@ import { registerPropose } from '../../cli/commands/propose.ts';
 import { registerServe } from '../../cli/commands/serve.ts';
 import { registerRun } from '../../cli/commands/run.ts';
 import { registerSession } from '../../cli/commands/session.ts';
+import { registerSoak } from '../../cli/commands/soak.ts';
 import { registerToken } from '../../cli/commands/token.ts';
 import { registerTrain } from '../../cli/commands/train.ts';
 import { ANSI_ESCAPE, cliEnv, freePort, jsonOf, limitConcurrentRuns, ranCommands, runQuorum, spawnQuorum, type CliRun, type LongRunning } from '../support/cli.ts';
@@ -79,6 +80,7 @@ const COVERED: Record<string, string> = {
   'token revoke': 'HTTP API (after serve stopped)',
   eval: 'without Ollama or keys',
   backtest: 'without Ollama or keys',
+  soak: 'without Ollama or keys',
 };
 /** Covered only by the PostgreSQL suite (skipped without TEST_DATABASE_URL unless QUORUM_REQUIRE_PG=1). */
 const PG_ONLY = new Set(['approvals approve', 'approvals reject']);
@@ -565,7 +567,7 @@ describe('PostgreSQL: paper-exchange, worker and serve side by side; session run
   });
 });
 
-describe('without Ollama, Alpaca keys, feeds or PostgreSQL: doctor, the refusals, schedule, eval, backtest', { concurrent: true, timeout: STEP_TIMEOUT }, () => {
+describe('without Ollama, Alpaca keys, feeds or PostgreSQL: doctor, the refusals, schedule, eval, backtest, soak', { concurrent: true, timeout: STEP_TIMEOUT }, () => {
   // Each test on a data dir of its own: the tests run at once, and a PGlite directory serves one process.
   const q = (...args: string[]): Promise<CliRun> => runQuorum(args, cliEnv(tempDir('bare')));
 
@@ -642,13 +644,23 @@ describe('without Ollama, Alpaca keys, feeds or PostgreSQL: doctor, the refusals
     expect(run.stdout).toContain('| Buy and hold, equal weight (2 tickers) |');
     for (const ext of ['html', 'json']) expect(existsSync(path.join(dir, 'reports', `backtest-1999-03-01-1999-03-31-rules.${ext}`)), ext).toBe(true);
   });
+
+  it('`quorum soak --from D --days 1` replays a day with a crash and prints the invariants', async () => {
+    const run = ok(await q('soak', '--from', '1999-05-03', '--days', '1', '--top-n', '2'));
+    expect(run.stdout).toMatch(/^sessions run: 2 \(completed 2, failed 0/m);
+    expect(run.stdout).toMatch(/^crashes survived: 1 /m);
+    expect(run.stdout).toMatch(/^double orders: 0$/m);
+    expect(run.stdout).toMatch(/^lost or half-stored records: 0$/m);
+    expect(run.stdout).toMatch(/^positions equal fills: true$/m);
+    expect(run.stdout).toMatch(/^soak: ok in /m);
+  });
 });
 
 describe('README.md names only commands that exist, and each is exercised here', () => {
   let tree: CommandTree;
   // The same commands as bin/quorum.js, in this process: its groups' help without a process each.
   const program = new Command();
-  for (const register of [registerDb, registerDoctor, registerExecution, registerToken, registerServe, registerNews, registerIngestPrices, registerTrain, registerPropose, registerEval, registerCritique, registerDemo, registerSession, registerAudit, registerApprovals, registerBacktest, registerRun]) register(program);
+  for (const register of [registerDb, registerDoctor, registerExecution, registerToken, registerServe, registerNews, registerIngestPrices, registerTrain, registerPropose, registerEval, registerCritique, registerDemo, registerSession, registerAudit, registerApprovals, registerBacktest, registerRun, registerSoak]) register(program);
   const command = (name: string): Command | undefined => program.commands.find((c) => c.name() === name);
 
   beforeAll(async () => {
