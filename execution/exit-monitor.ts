@@ -40,6 +40,11 @@ export function macdCrossedAgainst(closes: readonly number[], side: 'long' | 'sh
   return side === 'long' ? prev.MACD >= prev.signal && last.MACD < last.signal : prev.MACD <= prev.signal && last.MACD > last.signal;
 }
 
+/** A simple market order that closes the whole position (what closePosition sends). */
+function isClosingOrder(o: BrokerOrder, p: BrokerPosition): boolean {
+  return o.symbol === p.symbol && o.orderClass === 'simple' && o.type === 'market' && o.side === (p.qty > 0 ? 'sell' : 'buy') && Math.abs(o.qty - Math.abs(p.qty)) < 1e-9;
+}
+
 function openStopLeg(parent: BrokerOrder | undefined): BrokerOrder['legs'][number] | undefined {
   return parent?.legs.find((l) => l.type === 'stop' && !TERMINAL_ORDER_STATUSES.has(l.status));
 }
@@ -82,6 +87,9 @@ export async function runExitMonitor(options: ExitMonitorOptions): Promise<ExitA
   const [positions, openOrders] = await Promise.all([broker.listPositions(), broker.listOpenOrders()]);
   const actions: ExitAction[] = [];
   for (const p of positions) {
+    // Already on its way out: a simple market order for the whole position, sent by an earlier pass,
+    // waits for its bar. Exiting again would cancel it and send another, pass after pass.
+    if (openOrders.some((o) => isClosingOrder(o, p))) continue;
     try {
       const bars = await barsAsOf(db, { ticker: p.symbol, asOf, limit: BARS_NEEDED });
       const closes = bars.map((b) => b.close);
