@@ -303,11 +303,19 @@ export async function prepareSession(env: SessionEnv, options: RunSessionOptions
     const rec = await reconcile(db, env.broker);
     progress(env, options, `reconciled with the broker: ${JSON.stringify(rec)}`);
     const proposed = await propose(db, { asOf: options.asOf, tickers: universe, proposer: env.proposer, settings: config.settings, sessionId });
-    const chosen = topProposals(proposed.proposals, options.topN ?? config.settings.sessions.topN);
+    // A ticker with an order still working at the broker (the morning slot's entry on daily bars, a held
+    // position's bracket legs) would only be denied ONE_OPEN_ORDER_PER_TICKER, which reads the same
+    // broker list: the committee's time goes to the next proposals instead.
+    const working = new Set((await env.broker.listOpenOrders()).map((o) => o.symbol));
+    const open = proposed.proposals.filter((p) => working.has(p.ticker));
+    const chosen = topProposals(
+      proposed.proposals.filter((p) => !working.has(p.ticker)),
+      options.topN ?? config.settings.sessions.topN,
+    );
     progress(
       env,
       options,
-      `proposer: ${proposed.proposals.length} proposals, ${proposed.abstained.length} abstained, ${proposed.skipped.length} skipped; judging the top ${chosen.length}`,
+      `proposer: ${proposed.proposals.length} proposals, ${proposed.abstained.length} abstained, ${proposed.skipped.length} skipped${open.length ? `, ${open.length} passed over (order still working: ${open.map((p) => p.ticker).join(', ')})` : ''}; judging the top ${chosen.length}`,
     );
     return { sessionId, created: true, chosen, proposals: proposed.proposals.length, skipped: null, report: null };
   } catch (error) {

@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createLogger, loadConfig } from '../../config/index.ts';
+import { openDb } from '../../db/index.ts';
 import { dayEvents, runSoak, soakDays, type SoakReport } from '../../sessions/soak.ts';
 import { cliEnv, runQuorum } from '../support/cli.ts';
 
@@ -47,6 +49,27 @@ describe('the soak', { concurrent: true }, () => {
     expect(report.invariants.lost, summary).toEqual(Object.fromEntries(Object.keys(report.invariants.lost).map((k) => [k, 0])));
     expect(report.invariants.positionsMatchFills, summary).toBe(true);
     expect(report.ok).toBe(true);
+
+    // Orders from every default slot reach the broker and fill, and no order of a scheduled session is
+    // denied for market hours (the default slots lie inside them, early closes included).
+    const db = await openDb(config);
+    try {
+      const bySlot = await db.query(
+        `SELECT substr(s.slot, 12, 5) AS at, count(DISTINCT o.id)::int AS orders, count(DISTINCT o.id) FILTER (WHERE o.filled_qty > 0)::int AS filled
+           FROM sessions s JOIN order_intents i ON i.session_id = s.id JOIN orders o ON o.intent_id = i.id
+          WHERE s.kind = 'scheduled' GROUP BY 1 ORDER BY 1`,
+      );
+      const rows = z.array(z.object({ at: z.string(), orders: z.number(), filled: z.number() })).parse(bySlot.rows);
+      expect(rows.map((r) => r.at)).toEqual(['10:00', '12:30']);
+      for (const r of rows) expect(r.filled, JSON.stringify(rows)).toBeGreaterThan(0);
+      const marketHours = await db.query(
+        `SELECT count(*)::int AS n FROM risk_rule_results r JOIN risk_decisions d ON d.id = r.decision_id JOIN proposals p ON p.id = d.proposal_id
+           JOIN sessions s ON s.id = p.session_id WHERE s.kind = 'scheduled' AND r.rule = 'MARKET_HOURS' AND NOT r.passed`,
+      );
+      expect(marketHours.rows).toEqual([{ n: 0 }]);
+    } finally {
+      await db.close();
+    }
   });
 
   it('`quorum soak --days 2` on a fresh data dir prints the invariants and exits 0', { timeout: 180_000 }, async () => {
