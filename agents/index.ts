@@ -68,5 +68,14 @@ export {
   type GenerateRequest,
   type GenerateResult,
 } from './backends/llama-cpp.ts';
-export { createScriptedBackend, defaultsAnswer, type ScriptedBackend, type ScriptedStep, type ScriptedCall, type ScriptedToolCall, type ToolScript, type Script } from './backends/scripted.ts';
+export {
+  createScriptedBackend,
+  defaultsAnswer,
+  type ScriptedBackend,
+  type ScriptedStep,
+  type ScriptedCall,
+  type ScriptedToolCall,
+  type ToolScript,
+  type Script,
+} from './backends/scripted.ts';
 export * from './rules/index.ts';

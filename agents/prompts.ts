@@ -29,12 +29,7 @@ export interface RolePrompt {
 
 /** The version of a prompt: sha256 of the text and the (key-sorted) JSON schema, 12 hex digits. */
 export function promptVersion(text: string, jsonSchema: JsonObject): string {
-  return createHash('sha256')
-    .update(text)
-    .update('\n---schema---\n')
-    .update(stableStringify(jsonSchema))
-    .digest('hex')
-    .slice(0, PROMPT_VERSION_LENGTH);
+  return createHash('sha256').update(text).update('\n---schema---\n').update(stableStringify(jsonSchema)).digest('hex').slice(0, PROMPT_VERSION_LENGTH);
 }
 
 /** Builds a RolePrompt from its text (used by loaders and by tests that vary a prompt). */

@@ -146,7 +146,15 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult
 
   let user: string;
   try {
-    user = renderUserMessage({ role, proposal: options.proposal, evidence: options.evidence, opinions: options.opinions, round: options.round, allowedEvidenceIds: allowed, omittedEvidence: options.omittedEvidence });
+    user = renderUserMessage({
+      role,
+      proposal: options.proposal,
+      evidence: options.evidence,
+      opinions: options.opinions,
+      round: options.round,
+      allowedEvidenceIds: allowed,
+      omittedEvidence: options.omittedEvidence,
+    });
   } catch (error) {
     return finish(null, false, 'INPUT_INVALID', `INPUT_INVALID: ${errorMessage(error)}`);
   }
@@ -162,10 +170,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult
     const started = performance.now();
     let text: string;
     try {
-      const completion = await raceAbort(
-        backend.complete({ role, messages, jsonSchema, signal, maxOutputTokens: options.maxOutputTokens }),
-        signal,
-      );
+      const completion = await raceAbort(backend.complete({ role, messages, jsonSchema, signal, maxOutputTokens: options.maxOutputTokens }), signal);
       tokens.prompt += completion.tokens.prompt;
       tokens.completion += completion.tokens.completion;
       text = completion.text;

@@ -29,7 +29,10 @@ export const MAX_DISSENT = 3;
 /** A statement and the evidence ids it rests on (ids from the evidence blocks of the prompt). */
 export const LlmClaim = z
   .object({
-    text: z.string().min(1).max(MAX_CLAIM_CHARS * UTF16_UNITS_PER_CHAR),
+    text: z
+      .string()
+      .min(1)
+      .max(MAX_CLAIM_CHARS * UTF16_UNITS_PER_CHAR),
     evidence: z.array(EvidenceId).max(MAX_CLAIM_EVIDENCE),
   })
   .strict();

@@ -71,7 +71,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   });
   app.notFound(() => toErrorResponse(apiError(404, 'NOT_FOUND', 'no such route')));
   app.use('*', requestMetrics(metrics));
-  app.use('*', bodyLimit({ maxSize: bodyLimitBytes, onError: () => { throw apiError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${bodyLimitBytes} bytes`); } }));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: bodyLimitBytes,
+      onError: () => {
+        throw apiError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${bodyLimitBytes} bytes`);
+      },
+    }),
+  );
 
   // Unauthenticated: liveness, readiness, the API description, and (with a local key) token creation.
   app.route('/', healthRoutes(db));

@@ -33,10 +33,7 @@ export function badRequest(where: 'body' | 'query' | 'param' | 'json', issues: F
 }
 
 /** The hook @hono/zod-openapi calls when a request fails validation. */
-export function validationHook(
-  result: { success: true } | { success: false; error: z.ZodError; target: string },
-  _c: Context,
-): void {
+export function validationHook(result: { success: true } | { success: false; error: z.ZodError; target: string }, _c: Context): void {
   if (!result.success) {
     const where = result.target === 'json' ? 'body' : (result.target as 'query' | 'param');
     throw badRequest(where, fieldIssues(result.error));

@@ -68,12 +68,19 @@ export async function createTokenThroughServer(serve: ServeFile, req: z.infer<ty
       signal: AbortSignal.timeout(10_000),
     });
   } catch (error) {
-    throw new QuorumError('DB_UNAVAILABLE', `quorum serve (pid ${serve.pid}) owns the database but did not answer at ${serve.url}: ${errorMessage(error)}`, { url: serve.url }, { cause: error });
+    throw new QuorumError(
+      'DB_UNAVAILABLE',
+      `quorum serve (pid ${serve.pid}) owns the database but did not answer at ${serve.url}: ${errorMessage(error)}`,
+      { url: serve.url },
+      { cause: error },
+    );
   }
   const body: unknown = await res.json().catch(() => null);
   const parsed = LocalTokenReply.safeParse(body);
   if (!res.ok || !parsed.success) {
-    throw new QuorumError('INTERNAL', `quorum serve (pid ${serve.pid}) refused to create the token: HTTP ${res.status} ${JSON.stringify(body)}`, { status: res.status });
+    throw new QuorumError('INTERNAL', `quorum serve (pid ${serve.pid}) refused to create the token: HTTP ${res.status} ${JSON.stringify(body)}`, {
+      status: res.status,
+    });
   }
   return parsed.data;
 }

@@ -10,7 +10,12 @@ import { readCounts, readLlmUsage, readNotificationCounts, type CountKind, type 
  */
 export function createMetrics(db: Db): { registry: Registry; httpRequests: Counter; httpDuration: Histogram } {
   const registry = new Registry();
-  const httpRequests = new Counter({ name: 'quorum_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const httpRequests = new Counter({
+    name: 'quorum_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
   const httpDuration = new Histogram({
     name: 'quorum_http_request_duration_seconds',
     help: 'HTTP request duration',

@@ -34,7 +34,14 @@ export default async function bench(): Promise<Measurement[]> {
     if (verdict.non2xx > 0 || verdict.errors > 0) throw new Error(`verdict reads failed: ${verdict.non2xx} non-2xx, ${verdict.errors} errors`);
     const note = `${CONNECTIONS} connections, ${DURATION_S} s, autocannon and server in separate processes on this machine`;
     return [
-      { name: 'GET /v1/verdicts/:id (cached, bearer auth) req/s', value: verdict.requests.average, unit: 'req/s', budget: '> 2000', ok: verdict.requests.average > 2000, notes: note },
+      {
+        name: 'GET /v1/verdicts/:id (cached, bearer auth) req/s',
+        value: verdict.requests.average,
+        unit: 'req/s',
+        budget: '> 2000',
+        ok: verdict.requests.average > 2000,
+        notes: note,
+      },
       { name: 'GET /v1/verdicts/:id p99 latency', value: verdict.latency.p99, unit: 'ms' },
       { name: 'GET /healthz req/s', value: health.requests.average, unit: 'req/s', notes: note },
       { name: 'GET /healthz p99 latency', value: health.latency.p99, unit: 'ms' },

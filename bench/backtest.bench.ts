@@ -25,10 +25,22 @@ export default async function bench(): Promise<Array<{ name: string; value: numb
   const conditions = `${FROM}..${TO}, ${run.result.params.universe.length} tickers, ${run.result.params.proposalsPerDay} proposals/day, ${run.models.length} models; ${cpus().length} cores, load ${load0.toFixed(1)} -> ${(loadavg()[0] ?? 0).toFixed(1)}`;
   const t = run.timings;
   return [
-    { name: `backtest rules ${FROM}..${TO}, wall (engine + metrics)`, value: wall, unit: 's', budget: `< ${BUDGET_S} s`, ok: wall < BUDGET_S, notes: conditions },
+    {
+      name: `backtest rules ${FROM}..${TO}, wall (engine + metrics)`,
+      value: wall,
+      unit: 's',
+      budget: `< ${BUDGET_S} s`,
+      ok: wall < BUDGET_S,
+      notes: conditions,
+    },
     { name: 'backtest rules, CPU time of the process', value: cpuS, unit: 's', notes: 'user + system; ~ the wall time on an idle machine' },
     { name: 'backtest: walk-forward training (all models)', value: t.trainMs / 1000, unit: 's', notes: `${run.models.length} models` },
     { name: 'backtest: proposer (features + ONNX), all days', value: t.proposeMs / 1000, unit: 's' },
-    { name: 'backtest: committee per run (rules, in-memory checkpointer)', value: t.committeeRuns ? t.committeeMs / t.committeeRuns : 0, unit: 'ms', notes: `${t.committeeRuns} runs` },
+    {
+      name: 'backtest: committee per run (rules, in-memory checkpointer)',
+      value: t.committeeRuns ? t.committeeMs / t.committeeRuns : 0,
+      unit: 'ms',
+      notes: `${t.committeeRuns} runs`,
+    },
   ];
 }

@@ -67,7 +67,13 @@ function answers(evidenceId: string): Record<RoleName, ScriptedStep> {
     bear: opinion('oppose'),
     risk: opinion('neutral'),
     committee: {
-      text: JSON.stringify({ decision: 'REDUCE', sizeMultiplier: 0.5, confidence: 0.6, reasons: claims, dissent: Array.from({ length: MAX_DISSENT }, (_, i) => fill(`dissent ${i}`, MAX_CLAIM_CHARS)) }),
+      text: JSON.stringify({
+        decision: 'REDUCE',
+        sizeMultiplier: 0.5,
+        confidence: 0.6,
+        reasons: claims,
+        dissent: Array.from({ length: MAX_DISSENT }, (_, i) => fill(`dissent ${i}`, MAX_CLAIM_CHARS)),
+      }),
     },
   };
 }
@@ -126,11 +132,36 @@ export default async function bench(): Promise<Measurement[]> {
     await loadMsft(t.db);
     const embedder = createUseLiteEmbedder();
     await storeTestNews(t.db, embedder, [
-      { title: 'Microsoft wins appeal in antitrust case', body: 'Microsoft shares rose after an appeals court threw out the breakup order. '.repeat(4), publishedAt: '2001-05-30T14:00:00Z', tickers: ['MSFT'] },
-      { title: 'Microsoft to ship Windows XP in October', body: 'Microsoft said Windows XP would reach PC makers in August and stores in October. '.repeat(4), publishedAt: '2001-05-25T14:00:00Z', tickers: ['MSFT'] },
-      { title: 'PC sales slow in first quarter', body: 'Personal computer shipments fell for the first time in years, hurting Microsoft and Intel. '.repeat(4), publishedAt: '2001-05-20T14:00:00Z', tickers: ['MSFT', 'INTC'] },
-      { title: 'Microsoft outlook steady', body: 'Microsoft kept its revenue outlook for the fiscal year unchanged. '.repeat(4), publishedAt: '2001-05-15T14:00:00Z', tickers: ['MSFT'] },
-      { title: 'Microsoft Xbox launch date set', body: 'Microsoft set the launch of its Xbox game console for November. '.repeat(4), publishedAt: '2001-05-10T14:00:00Z', tickers: ['MSFT'] },
+      {
+        title: 'Microsoft wins appeal in antitrust case',
+        body: 'Microsoft shares rose after an appeals court threw out the breakup order. '.repeat(4),
+        publishedAt: '2001-05-30T14:00:00Z',
+        tickers: ['MSFT'],
+      },
+      {
+        title: 'Microsoft to ship Windows XP in October',
+        body: 'Microsoft said Windows XP would reach PC makers in August and stores in October. '.repeat(4),
+        publishedAt: '2001-05-25T14:00:00Z',
+        tickers: ['MSFT'],
+      },
+      {
+        title: 'PC sales slow in first quarter',
+        body: 'Personal computer shipments fell for the first time in years, hurting Microsoft and Intel. '.repeat(4),
+        publishedAt: '2001-05-20T14:00:00Z',
+        tickers: ['MSFT', 'INTC'],
+      },
+      {
+        title: 'Microsoft outlook steady',
+        body: 'Microsoft kept its revenue outlook for the fiscal year unchanged. '.repeat(4),
+        publishedAt: '2001-05-15T14:00:00Z',
+        tickers: ['MSFT'],
+      },
+      {
+        title: 'Microsoft Xbox launch date set',
+        body: 'Microsoft set the launch of its Xbox game console for November. '.repeat(4),
+        publishedAt: '2001-05-10T14:00:00Z',
+        tickers: ['MSFT'],
+      },
     ]);
     const search = (q: NewsSearchQuery) => searchNews(t.db, embedder, q);
     // The news searches are not committee overhead (they have their own retrieval budget), so the
@@ -214,14 +245,27 @@ export default async function bench(): Promise<Measurement[]> {
     await storeManyNews(t.db, embedder, 60);
     const worstProp = worstProposal('bench-worst');
     await storeProposal(t.db, worstProp);
-    const worst = await runCommittee({ db: t.db, config, proposal: worstProp, backend: worstBackend(worstToolScript(config.settings.committee.maxToolCallsPerAgent)), searchNews: search });
+    const worst = await runCommittee({
+      db: t.db,
+      config,
+      proposal: worstProp,
+      backend: worstBackend(worstToolScript(config.settings.committee.maxToolCallsPerAgent)),
+      searchNews: search,
+    });
     const evidenceLimit = config.settings.committee.maxEvidenceCharsPerPrompt;
     const slack = worst.stats.nodes.reduce((a, n) => a + (evidenceLimit - n.evidenceChars), 0);
     const worstBound = worst.stats.promptTokens + Math.ceil(slack / 4);
     const load = loadavg()[0]?.toFixed(1) ?? '?';
     const note = `PGlite in memory, ${RUNS} proposals after ${WARMUP} warm-up, scripted model (its time excluded), news searches answered from one live search per query, debateRounds ${config.settings.committee.debateRounds}; includes 2 tool turns, tools, checkpoints, tool-call and transcript writes (DbCheckpointSaver: each step's task writes (one row per task), the tasks' transcripts and tool calls (the committee's with the verdict) and the step's checkpoint in one statement; 9 statements per proposal); 1-min load average ${load} on ${availableCores()} cores`;
     return [
-      { name: 'committee overhead per proposal (mean)', value: main.mean, unit: 'ms', budget: `< ${OVERHEAD_BUDGET_MS} ms`, ok: main.mean < OVERHEAD_BUDGET_MS, notes: note },
+      {
+        name: 'committee overhead per proposal (mean)',
+        value: main.mean,
+        unit: 'ms',
+        budget: `< ${OVERHEAD_BUDGET_MS} ms`,
+        ok: main.mean < OVERHEAD_BUDGET_MS,
+        notes: note,
+      },
       { name: 'committee overhead per proposal (p50)', value: main.p50, unit: 'ms' },
       { name: 'committee overhead per proposal (p95)', value: main.p95, unit: 'ms' },
       {
@@ -237,8 +281,18 @@ export default async function bench(): Promise<Measurement[]> {
         unit: 'ms',
         notes: `the same runs with every search run live (USE-lite embedding + pgvector) and its time subtracted; p50 ${live.p50.toFixed(1)} ms, p95 ${live.p95.toFixed(1)} ms: the difference is mostly the embedder's garbage, collected during the committee's work`,
       },
-      { name: 'committee overhead, in-memory checkpointer (p50, comparison)', value: inMemoryP50, unit: 'ms', notes: 'MemorySaver instead of the database checkpointer; no news search' },
-      { name: 'news searches in the analyst and risk nodes (live, excluded above)', value: live.search, unit: 'ms', notes: 'USE-lite query embedding + pgvector search on PGlite, 2 per proposal' },
+      {
+        name: 'committee overhead, in-memory checkpointer (p50, comparison)',
+        value: inMemoryP50,
+        unit: 'ms',
+        notes: 'MemorySaver instead of the database checkpointer; no news search',
+      },
+      {
+        name: 'news searches in the analyst and risk nodes (live, excluded above)',
+        value: live.search,
+        unit: 'ms',
+        notes: 'USE-lite query embedding + pgvector search on PGlite, 2 per proposal',
+      },
       { name: 'LLM calls per proposal (default config, 1 round)', value: calls, unit: 'calls', budget: `<= ${CALLS_BUDGET}`, ok: calls <= CALLS_BUDGET },
       {
         name: 'prompt tokens per proposal (default config, 1 round)',
@@ -246,10 +300,22 @@ export default async function bench(): Promise<Measurement[]> {
         unit: 'tokens',
         budget: `<= ${TOKENS_BUDGET}`,
         ok: promptTokens <= TOKENS_BUDGET,
-        notes: 'estimate ceil(chars/4) of every message sent (tool turns: + the tools\' JSON schemas); worst-case answers at the schemas\' maximum lengths; analyst and risk news searches with k=3',
+        notes:
+          "estimate ceil(chars/4) of every message sent (tool turns: + the tools' JSON schemas); worst-case answers at the schemas' maximum lengths; analyst and risk news searches with k=3",
       },
-      { name: 'evidence items left out of prompts per proposal (default config, 1 round)', value: dropped, unit: 'items', notes: `per-prompt limits: ${config.settings.committee.maxNewsItemsPerPrompt} news items, ${evidenceLimit} characters` },
-      { name: 'LLM calls per proposal (worst-case tool choice)', value: worst.stats.llmCalls, unit: 'calls', budget: `<= ${CALLS_BUDGET}`, ok: worst.stats.llmCalls <= CALLS_BUDGET },
+      {
+        name: 'evidence items left out of prompts per proposal (default config, 1 round)',
+        value: dropped,
+        unit: 'items',
+        notes: `per-prompt limits: ${config.settings.committee.maxNewsItemsPerPrompt} news items, ${evidenceLimit} characters`,
+      },
+      {
+        name: 'LLM calls per proposal (worst-case tool choice)',
+        value: worst.stats.llmCalls,
+        unit: 'calls',
+        budget: `<= ${CALLS_BUDGET}`,
+        ok: worst.stats.llmCalls <= CALLS_BUDGET,
+      },
       {
         name: 'prompt tokens per proposal (worst-case tool choice)',
         value: worst.stats.promptTokens,

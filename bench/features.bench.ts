@@ -22,7 +22,17 @@ function randomWalk(seed: number): Bar[] {
     close = Math.max(1, close * (1 + (rnd() - 0.5) * 0.04));
     const high = Math.max(open, close) * (1 + rnd() * 0.01);
     const low = Math.min(open, close) * (1 - rnd() * 0.01);
-    return { ticker: `T${seed}`, timeframe: '1Day', ts: new Date(start + i * 86_400_000).toISOString(), open, high, low, close, volume: 1e6 * (0.5 + rnd()), source: 'synthetic' };
+    return {
+      ticker: `T${seed}`,
+      timeframe: '1Day',
+      ts: new Date(start + i * 86_400_000).toISOString(),
+      open,
+      high,
+      low,
+      close,
+      volume: 1e6 * (0.5 + rnd()),
+      source: 'synthetic',
+    };
   });
 }
 
@@ -48,6 +58,11 @@ export default async function bench(): Promise<Array<{ name: string; value: numb
   const notes = `${FEATURE_NAMES.length} features incl. OHLCV ones; synthetic random-walk bars; load average ${load} on ${cpus().length} cores; checksum ${checksum.toFixed(3)}`;
   return [
     { name: `features ${TICKERS}x${BARS} bars, CPU time (median of 3)`, value: med(cpu), unit: 'ms', budget: '< 2000 ms', ok: med(cpu) < 2000, notes },
-    { name: `features ${TICKERS}x${BARS} bars, wall time (median of 3)`, value: med(wall), unit: 'ms', notes: 'wall time includes waiting for a core on a shared machine' },
+    {
+      name: `features ${TICKERS}x${BARS} bars, wall time (median of 3)`,
+      value: med(wall),
+      unit: 'ms',
+      notes: 'wall time includes waiting for a core on a shared machine',
+    },
   ];
 }

@@ -31,7 +31,12 @@ export default async function bench(): Promise<Measurement[]> {
 
   const out: Measurement[] = [
     { name: 'news: USE-lite model load + first embed', value: loadMs, unit: 'ms', notes: 'once per process' },
-    { name: 'news: USE-lite embeddings alone', value: texts.length / embedSeconds, unit: 'items/s', notes: `${texts.length} Reuters articles, title + first 1000 chars` },
+    {
+      name: 'news: USE-lite embeddings alone',
+      value: texts.length / embedSeconds,
+      unit: 'items/s',
+      notes: `${texts.length} Reuters articles, title + first 1000 chars`,
+    },
   ];
 
   const db = await openPglite(null);
@@ -40,7 +45,12 @@ export default async function bench(): Promise<Measurement[]> {
     const s = performance.now();
     const r = await importNews(db, embedder, REUTERS, { matcher: companyMatcher({}) });
     const seconds = (performance.now() - s) / 1000;
-    out.push({ name: 'news: ingest with embeddings (PGlite)', value: r.read / seconds, unit: 'items/s', notes: `${r.read} Reuters articles (${r.inserted} stored), parse+dedupe+tickers+sentiment+USE-lite+insert, one transaction` });
+    out.push({
+      name: 'news: ingest with embeddings (PGlite)',
+      value: r.read / seconds,
+      unit: 'items/s',
+      notes: `${r.read} Reuters articles (${r.inserted} stored), parse+dedupe+tickers+sentiment+USE-lite+insert, one transaction`,
+    });
   } finally {
     await db.close();
   }
@@ -58,7 +68,12 @@ export default async function bench(): Promise<Measurement[]> {
       const s = performance.now();
       const r = await importNews(pg, embedder, REUTERS, { matcher: companyMatcher({}) });
       const seconds = (performance.now() - s) / 1000;
-      out.push({ name: 'news: ingest with embeddings (PostgreSQL)', value: r.read / seconds, unit: 'items/s', notes: `${r.read} Reuters articles, same pipeline` });
+      out.push({
+        name: 'news: ingest with embeddings (PostgreSQL)',
+        value: r.read / seconds,
+        unit: 'items/s',
+        notes: `${r.read} Reuters articles, same pipeline`,
+      });
     } finally {
       await pg.close();
       await admin.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -19,7 +19,10 @@ export default async function bench(): Promise<Array<{ name: string; value: numb
   const db = await openPglite(null);
   await migrate(db);
   const days = Array.from({ length: 30 }, (_, i) => new Date(Date.UTC(2020, 0, 1 + i, 21)).toISOString());
-  await upsertBars(db, days.map((ts, i) => ({ ticker: 'MSFT', timeframe: '1Day', ts, open: 100 + i, high: 101 + i, low: 99 + i, close: 100 + i, volume: 1e6, source: 'bench' })));
+  await upsertBars(
+    db,
+    days.map((ts, i) => ({ ticker: 'MSFT', timeframe: '1Day', ts, open: 100 + i, high: 101 + i, low: 99 + i, close: 100 + i, volume: 1e6, source: 'bench' })),
+  );
   const px = await startPaperExchange({
     db,
     settings: { port: 0, slippageBps: 5, commissionPerShare: 0.005, startingCash: 10_000_000, fillMode: 'immediate' },
@@ -33,7 +36,18 @@ export default async function bench(): Promise<Array<{ name: string; value: numb
     for (let i = 0; i < WARMUP + ORDERS; i++) {
       const clientOrderId = `bench-${i}`;
       const t0 = performance.now();
-      await broker.submitOrder({ clientOrderId, symbol: 'MSFT', side: 'buy', qty: 1, type: 'market', limitPrice: null, timeInForce: 'day', orderClass: 'simple', takeProfit: null, stopLoss: null });
+      await broker.submitOrder({
+        clientOrderId,
+        symbol: 'MSFT',
+        side: 'buy',
+        qty: 1,
+        type: 'market',
+        limitPrice: null,
+        timeInForce: 'day',
+        orderClass: 'simple',
+        takeProfit: null,
+        stopLoss: null,
+      });
       const t1 = performance.now();
       await broker.getOrderByClientId(clientOrderId);
       const t2 = performance.now();

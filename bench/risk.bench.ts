@@ -37,7 +37,14 @@ function inputs(count: number): DecideInput[] {
     const equity = Math.round(100_000 + rnd() * 400_000);
     const positions = TICKERS.slice(0, 10).map((ticker, k) => {
       const marketPrice = Math.round((20 + rnd() * 400) * 100) / 100;
-      return { ticker, qty: Math.max(1, Math.floor((equity * 0.06) / marketPrice)), avgPrice: marketPrice * 0.97, marketPrice, sector: SECTORS[k % SECTORS.length] ?? null, openedAt: iso(nowMs - (1 + k) * 86_400_000 - Math.floor(rnd() * 3_600_000)) };
+      return {
+        ticker,
+        qty: Math.max(1, Math.floor((equity * 0.06) / marketPrice)),
+        avgPrice: marketPrice * 0.97,
+        marketPrice,
+        sector: SECTORS[k % SECTORS.length] ?? null,
+        openedAt: iso(nowMs - (1 + k) * 86_400_000 - Math.floor(rnd() * 3_600_000)),
+      };
     });
     const portfolio: PortfolioSnapshot = {
       asOf: iso(nowMs - 1_000 - Math.floor(rnd() * 4_000)),
@@ -47,26 +54,62 @@ function inputs(count: number): DecideInput[] {
       lastEquity: equity * 1.002,
       peakEquity: equity * 1.03,
       positions,
-      openOrders: TICKERS.slice(10, 13).map((ticker, k) => ({ ticker, side: 'buy' as const, qty: 20 + k, clientOrderId: `q-${i}-${k}`, submittedAt: iso(nowMs - 600_000) })),
+      openOrders: TICKERS.slice(10, 13).map((ticker, k) => ({
+        ticker,
+        side: 'buy' as const,
+        qty: 20 + k,
+        clientOrderId: `q-${i}-${k}`,
+        submittedAt: iso(nowMs - 600_000),
+      })),
       dayTradesLast5Days: 1,
       recentOrderTimes: Array.from({ length: 25 }, (_, k) => iso(nowMs - 3_600_000 * 4 + k * 400_000 + Math.floor(rnd() * 60_000))),
       tradingState: 'ACTIVE',
     };
     const ticker = TICKERS[Math.floor(rnd() * TICKERS.length)] ?? 'AAPL';
     const lastPrice = Math.round((20 + rnd() * 400) * 100) / 100;
-    const market: MarketSnapshot = { ticker, asOf: iso(nowMs - 60_000), lastPrice, atr: lastPrice * (0.01 + rnd() * 0.03), avgDollarVolume: 2e9, sector: SECTORS[Math.floor(rnd() * SECTORS.length)] ?? null, marketOpen: true };
+    const market: MarketSnapshot = {
+      ticker,
+      asOf: iso(nowMs - 60_000),
+      lastPrice,
+      atr: lastPrice * (0.01 + rnd() * 0.03),
+      avgDollarVolume: 2e9,
+      sector: SECTORS[Math.floor(rnd() * SECTORS.length)] ?? null,
+      marketOpen: true,
+    };
     const proposal: Proposal = {
-      id: `p-${i}`, ticker, side: rnd() < 0.8 ? 'buy' : 'sell', probability: 0.6, expectedReturn: 0.012, horizonDays: 5, modelId: 'gbm', modelVersion: '3',
-      featureSnapshotId: `fs-${i}`, attributions: [{ feature: 'rsi14', value: 38, contribution: 0.04 }, { feature: 'ret5', value: -0.02, contribution: 0.02 }], asOf: iso(nowMs - 60_000),
+      id: `p-${i}`,
+      ticker,
+      side: rnd() < 0.8 ? 'buy' : 'sell',
+      probability: 0.6,
+      expectedReturn: 0.012,
+      horizonDays: 5,
+      modelId: 'gbm',
+      modelVersion: '3',
+      featureSnapshotId: `fs-${i}`,
+      attributions: [
+        { feature: 'rsi14', value: 38, contribution: 0.04 },
+        { feature: 'ret5', value: -0.02, contribution: 0.02 },
+      ],
+      asOf: iso(nowMs - 60_000),
     };
     const verdict: Verdict = {
-      id: `v-${i}`, proposalId: proposal.id, decision: rnd() < 0.7 ? 'APPROVE' : 'REDUCE', sizeMultiplier: 0.5 + rnd() * 0.5, confidence: 0.6 + rnd() * 0.3,
+      id: `v-${i}`,
+      proposalId: proposal.id,
+      decision: rnd() < 0.7 ? 'APPROVE' : 'REDUCE',
+      sizeMultiplier: 0.5 + rnd() * 0.5,
+      confidence: 0.6 + rnd() * 0.3,
       reasons: [
         { text: 'RSI(14) at 38 after a pullback to the 50-day average; model attribution led by rsi14.', evidence: ['tool:rsi-1', 'feat:rsi14'] },
         { text: 'Retrieved news shows an earnings beat and raised guidance two days before the as-of time.', evidence: ['news:123', 'news:456'] },
         { text: 'Bear case: sector rotation risk; volatility is moderate (ATR 2% of price).', evidence: ['tool:atr-1'] },
       ],
-      dissent: ['bear: valuation stretched'], backend: 'ollama', model: 'mistral', promptVersion: 'committee-v3', tokens: { prompt: 5200, completion: 640 }, abstainReason: null, createdAt: iso(nowMs - 30_000),
+      dissent: ['bear: valuation stretched'],
+      backend: 'ollama',
+      model: 'mistral',
+      promptVersion: 'committee-v3',
+      tokens: { prompt: 5200, completion: 640 },
+      abstainReason: null,
+      createdAt: iso(nowMs - 30_000),
     };
     out.push({ verdict, proposal, portfolio, market, rules, now: iso(nowMs) });
   }
@@ -94,7 +137,14 @@ export default async function bench(): Promise<Measurement[]> {
   const decisions = perSecond(200_000, (i) => decide(pick(i)));
   const exits = perSecond(200_000, (i) => {
     const input = pick(i);
-    return checkExit({ ticker: input.portfolio?.positions[i % 10]?.ticker ?? 'AAPL', reason: 'time-exit', portfolio: input.portfolio, market: input.market, rules: input.rules, now: input.now });
+    return checkExit({
+      ticker: input.portfolio?.positions[i % 10]?.ticker ?? 'AAPL',
+      reason: 'time-exit',
+      portfolio: input.portfolio,
+      market: input.market,
+      rules: input.rules,
+      now: input.now,
+    });
   });
   const load = `load average ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores`;
   return [
@@ -107,6 +157,11 @@ export default async function bench(): Promise<Measurement[]> {
       notes: `wall clock; 256 rotating inputs, 10 positions, 25 orders today, ${allowed}/256 allowed or resized; ${load}`,
     },
     { name: 'risk decide(): decisions per CPU second', value: decisions.cpu, unit: 'ops/s', notes: `process CPU time, less sensitive to other load; ${load}` },
-    { name: 'risk checkExit(): exit checks per second', value: exits.wall, unit: 'ops/s', notes: `wall clock (${Math.round(exits.cpu)}/s per CPU second); ${load}` },
+    {
+      name: 'risk checkExit(): exit checks per second',
+      value: exits.wall,
+      unit: 'ops/s',
+      notes: `wall clock (${Math.round(exits.cpu)}/s per CPU second); ${load}`,
+    },
   ];
 }

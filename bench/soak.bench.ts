@@ -25,9 +25,29 @@ export default async function bench(): Promise<Measurement[]> {
       { name: 'soak: crashes survived', value: r.crashesSurvived, unit: 'crashes', budget: `= ${DAYS}`, ok: r.crashesSurvived === DAYS },
       { name: 'soak: double orders', value: r.invariants.doubleOrders, unit: 'orders', budget: '= 0', ok: r.invariants.doubleOrders === 0 },
       { name: 'soak: double judgements', value: r.invariants.doubleJudgements, unit: 'records', budget: '= 0', ok: r.invariants.doubleJudgements === 0 },
-      { name: 'soak: lost or half-stored records', value: r.invariants.lostTotal, unit: 'records', budget: '= 0', ok: r.invariants.lostTotal === 0, notes: JSON.stringify(r.invariants.lost) },
-      { name: 'soak: positions equal fills', value: r.invariants.positionsMatchFills ? 1 : 0, unit: 'bool', budget: '= 1', ok: r.invariants.positionsMatchFills },
-      { name: 'soak: errors other than injected crashes', value: r.errors.length, unit: 'errors', budget: '= 0', ok: r.errors.length === 0, notes: r.errors.slice(0, 3).join(' | ') || undefined },
+      {
+        name: 'soak: lost or half-stored records',
+        value: r.invariants.lostTotal,
+        unit: 'records',
+        budget: '= 0',
+        ok: r.invariants.lostTotal === 0,
+        notes: JSON.stringify(r.invariants.lost),
+      },
+      {
+        name: 'soak: positions equal fills',
+        value: r.invariants.positionsMatchFills ? 1 : 0,
+        unit: 'bool',
+        budget: '= 1',
+        ok: r.invariants.positionsMatchFills,
+      },
+      {
+        name: 'soak: errors other than injected crashes',
+        value: r.errors.length,
+        unit: 'errors',
+        budget: '= 0',
+        ok: r.errors.length === 0,
+        notes: r.errors.slice(0, 3).join(' | ') || undefined,
+      },
     ];
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

@@ -47,7 +47,11 @@ export function channelDelta(parent: Readonly<Record<string, unknown>>, values: 
 }
 
 /** `parent`'s channel values changed by `delta` (channels not in it are gone, as in LangGraph). */
-export function applyDelta(parent: Readonly<Record<string, unknown>>, delta: Readonly<Record<string, ChannelOp>>, checkpointId: string): Record<string, unknown> {
+export function applyDelta(
+  parent: Readonly<Record<string, unknown>>,
+  delta: Readonly<Record<string, ChannelOp>>,
+  checkpointId: string,
+): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   for (const [channel, op] of Object.entries(delta)) {
     if (op[0] === 2) {
@@ -57,11 +61,13 @@ export function applyDelta(parent: Readonly<Record<string, unknown>>, delta: Rea
     const old = parent[channel];
     if (op[0] === 0) values[channel] = old;
     else if (Array.isArray(old)) values[channel] = old.concat(op[1]);
-    else throw new QuorumError('INTERNAL', `checkpointer: checkpoint ${checkpointId} appends to channel ${channel}, which is not a list in its parent`, { field: 'graph_checkpoints.checkpoint' });
+    else
+      throw new QuorumError('INTERNAL', `checkpointer: checkpoint ${checkpointId} appends to channel ${channel}, which is not a list in its parent`, {
+        field: 'graph_checkpoints.checkpoint',
+      });
   }
   return values;
 }
-
 
 /** Deepest nesting a value may have to take the plain-JSON path (the committee state is ~6 deep). */
 const MAX_PLAIN_DEPTH = 64;
@@ -96,4 +102,3 @@ export class FastJsonSerializer extends JsonPlusSerializer {
     return super.dumpsTyped(obj);
   }
 }
-

@@ -77,4 +77,3 @@ export function sharedCheckpointer(db: Db, options: { databaseUrl?: string | nul
   });
   return opening;
 }
-

@@ -23,7 +23,16 @@ import {
 import { z } from 'zod';
 import { QuorumError, parseJson } from '../contracts/index.ts';
 import { valueGroups, type Db } from '../db/index.ts';
-import { DELTA_CHECKPOINT_TYPE, DeltaCheckpoint, FastJsonSerializer, MAX_DELTA_CHAIN, MAX_REMEMBERED_THREADS, applyDelta, channelDelta, isPlainJson } from './delta.ts';
+import {
+  DELTA_CHECKPOINT_TYPE,
+  DeltaCheckpoint,
+  FastJsonSerializer,
+  MAX_DELTA_CHAIN,
+  MAX_REMEMBERED_THREADS,
+  applyDelta,
+  channelDelta,
+  isPlainJson,
+} from './delta.ts';
 
 // Bytes are read as hex text (encode in SQL): PGlite's own bytea parser maps every byte through
 // parseInt. They are written as binary parameters (db/pglite.ts and node-postgres send a
@@ -81,7 +90,6 @@ function requireString(value: unknown, field: string): string {
   }
   return value;
 }
-
 
 /** A checkpoint row to store (serialised). */
 interface CheckpointInsert {
@@ -204,14 +212,24 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
         continue;
       }
       perRow.add(`${r.task_id}\u0000${r.idx}`);
-      writes.push({ taskId: r.task_id, idx: r.idx, channel: r.channel, taskPath: r.task_path, value: () => this.serde.loadsTyped(r.value_type, fromHex(r.value)) });
+      writes.push({
+        taskId: r.task_id,
+        idx: r.idx,
+        channel: r.channel,
+        taskPath: r.task_path,
+        value: () => this.serde.loadsTyped(r.value_type, fromHex(r.value)),
+      });
     }
     for (const r of packed) {
       const text = Buffer.from(r.value, 'hex').toString('utf8');
       const json = parseJson(text);
       const list = json.ok ? PackedWrites.safeParse(json.value) : null;
       if (!list?.success) {
-        throw new QuorumError('INTERNAL', `checkpointer: the packed writes of task ${r.task_id} (checkpoint ${checkpointId}) are not [[idx, channel, value], ...]`, { field: 'graph_checkpoint_task_writes.writes' });
+        throw new QuorumError(
+          'INTERNAL',
+          `checkpointer: the packed writes of task ${r.task_id} (checkpoint ${checkpointId}) are not [[idx, channel, value], ...]`,
+          { field: 'graph_checkpoint_task_writes.writes' },
+        );
       }
       // A write also stored as its own row (by an earlier version, for the same task) keeps that row.
       for (const [idx, channel, value] of list.data) {
@@ -229,9 +247,13 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     const base = chain.at(-1);
     if (!head || !base) throw new QuorumError('INTERNAL', 'checkpointer: no checkpoint row to read');
     if (base.checkpoint_type === DELTA_CHECKPOINT_TYPE) {
-      throw new QuorumError('INTERNAL', `checkpointer: checkpoint ${base.checkpoint_id} is stored as changes to checkpoint ${base.parent_checkpoint_id ?? '(none)'}, which is not stored`, {
-        field: 'graph_checkpoints.parent_checkpoint_id',
-      });
+      throw new QuorumError(
+        'INTERNAL',
+        `checkpointer: checkpoint ${base.checkpoint_id} is stored as changes to checkpoint ${base.parent_checkpoint_id ?? '(none)'}, which is not stored`,
+        {
+          field: 'graph_checkpoints.parent_checkpoint_id',
+        },
+      );
     }
     const full = (await this.serde.loadsTyped(base.checkpoint_type, fromHex(base.checkpoint))) as Checkpoint;
     let values: Record<string, unknown> = full.channel_values;
@@ -242,7 +264,9 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
       const json = parseJson(Buffer.from(row.checkpoint, 'hex').toString('utf8'));
       const parsed = json.ok ? DeltaCheckpoint.safeParse(json.value) : null;
       if (!parsed?.success) {
-        throw new QuorumError('INTERNAL', `checkpointer: checkpoint ${row.checkpoint_id} is not a readable delta checkpoint`, { field: 'graph_checkpoints.checkpoint' });
+        throw new QuorumError('INTERNAL', `checkpointer: checkpoint ${row.checkpoint_id} is not a readable delta checkpoint`, {
+          field: 'graph_checkpoints.checkpoint',
+        });
       }
       const { channel_delta: delta, ...rest } = parsed.data;
       values = applyDelta(values, delta, row.checkpoint_id);
@@ -287,7 +311,9 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
       : // Checkpoint ids are uuid6: their text order is their time order (MemorySaver relies on it too).
         (
           await this.db.query(
-            chainSql(`thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = (SELECT max(checkpoint_id) FROM graph_checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2)`),
+            chainSql(
+              `thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = (SELECT max(checkpoint_id) FROM graph_checkpoints WHERE thread_id = $1 AND checkpoint_ns = $2)`,
+            ),
             [threadId, ns],
           )
         ).rows.map((r) => CheckpointRow.parse(r));
@@ -313,7 +339,9 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     let remaining = options?.limit;
     for (const raw of res.rows) {
       const row = CheckpointRow.parse(raw);
-      const tuple = await this.toTuple(row.checkpoint_type === DELTA_CHECKPOINT_TYPE ? await this.chain(row.thread_id, row.checkpoint_ns, row.checkpoint_id) : [row]);
+      const tuple = await this.toTuple(
+        row.checkpoint_type === DELTA_CHECKPOINT_TYPE ? await this.chain(row.thread_id, row.checkpoint_ns, row.checkpoint_id) : [row],
+      );
       const filter = options?.filter;
       if (filter) {
         const meta = (tuple.metadata ?? {}) as Record<string, unknown>;
@@ -342,9 +370,14 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     this.newThreads.delete(threadId);
     const last = this.lastStored.get(threadId);
     const { channel_values: values, ...rest } = copyCheckpoint(checkpoint);
-    const delta = this.deltas && last && last.ns === ns && last.id === parent && last.depth < MAX_DELTA_CHAIN && isPlainJson(rest) ? channelDelta(last.values, values) : null;
+    const delta =
+      this.deltas && last && last.ns === ns && last.id === parent && last.depth < MAX_DELTA_CHAIN && isPlainJson(rest)
+        ? channelDelta(last.values, values)
+        : null;
     const [[cType, cBytes], [mType, mBytes]] = await Promise.all([
-      delta ? ([DELTA_CHECKPOINT_TYPE, Buffer.from(JSON.stringify({ ...rest, channel_delta: delta }))] as [string, Uint8Array]) : this.serde.dumpsTyped({ ...rest, channel_values: values }),
+      delta
+        ? ([DELTA_CHECKPOINT_TYPE, Buffer.from(JSON.stringify({ ...rest, channel_delta: delta }))] as [string, Uint8Array])
+        : this.serde.dumpsTyped({ ...rest, channel_values: values }),
       this.serde.dumpsTyped(metadata),
     ]);
     this.lastStored.delete(threadId);
@@ -532,4 +565,3 @@ export class DbCheckpointSaver extends BaseCheckpointSaver {
     });
   }
 }
-

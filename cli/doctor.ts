@@ -15,7 +15,6 @@ export interface DoctorCheck {
   detail: string;
 }
 
-
 const OllamaTags = z.object({ models: z.array(z.object({ name: z.string() }).passthrough()).nullish() }).passthrough();
 
 /** Asks an Ollama server which models it has; null when it does not answer. */
@@ -36,9 +35,7 @@ async function checkDatabase(config: Config): Promise<DoctorCheck[]> {
   let db: Db | null = null;
   try {
     db = await openDb(config, { migrate: false });
-    const ext = await db.query<{ extversion: string }>(
-      `SELECT extversion FROM pg_extension WHERE extname = 'vector'`,
-    );
+    const ext = await db.query<{ extversion: string }>(`SELECT extversion FROM pg_extension WHERE extname = 'vector'`);
     const available = ext.rows[0]?.extversion
       ? null
       : await db.query<{ default_version: string }>(`SELECT default_version FROM pg_available_extensions WHERE name = 'vector'`);
@@ -73,9 +70,7 @@ async function checkDatabase(config: Config): Promise<DoctorCheck[]> {
       },
     ];
   } catch (error) {
-    return [
-      { part: 'database', status: 'error', required: true, detail: `${usingPg ? 'PostgreSQL' : 'PGlite'} unreachable: ${errorMessage(error)}` },
-    ];
+    return [{ part: 'database', status: 'error', required: true, detail: `${usingPg ? 'PostgreSQL' : 'PGlite'} unreachable: ${errorMessage(error)}` }];
   } finally {
     await db?.close().catch(() => undefined);
   }
@@ -94,12 +89,12 @@ async function checkLlm(config: Config): Promise<DoctorCheck> {
       part: 'llm',
       status: missing.length ? 'missing' : 'real',
       required: false,
-      detail: `Ollama at ${ollama.baseUrl} has [${models.join(', ') || 'no models'}]` + (missing.length ? `; missing ${missing.join(', ')} (ollama pull ${missing[0]})` : ''),
+      detail:
+        `Ollama at ${ollama.baseUrl} has [${models.join(', ') || 'no models'}]` +
+        (missing.length ? `; missing ${missing.join(', ')} (ollama pull ${missing[0]})` : ''),
     };
   }
-  const fallback = llamaCpp.modelPath
-    ? `in-process llama.cpp with ${llamaCpp.modelPath}`
-    : 'the rules baseline (deterministic critics)';
+  const fallback = llamaCpp.modelPath ? `in-process llama.cpp with ${llamaCpp.modelPath}` : 'the rules baseline (deterministic critics)';
   return {
     part: 'llm',
     status: 'fallback',
@@ -129,7 +124,12 @@ function checkBroker(config: Config): DoctorCheck[] {
   const live = execution.mode === 'live';
   const checks: DoctorCheck[] = [];
   if (live && !config.liveTradingAllowed) {
-    checks.push({ part: 'trading mode', status: 'error', required: true, detail: 'execution.mode is live but QUORUM_ALLOW_LIVE=yes is not set: refusing to trade' });
+    checks.push({
+      part: 'trading mode',
+      status: 'error',
+      required: true,
+      detail: 'execution.mode is live but QUORUM_ALLOW_LIVE=yes is not set: refusing to trade',
+    });
   } else {
     checks.push({ part: 'trading mode', status: 'real', required: false, detail: live ? 'LIVE trading (QUORUM_ALLOW_LIVE=yes)' : 'paper (default)' });
   }

@@ -27,7 +27,10 @@ export async function closeNotifications(notifier: Notifier, ms = 10_000): Promi
 
 /** The queue's PostgreSQL: pg-boss keeps its jobs there (the embedded PGlite serves one process only). */
 export function requireDatabaseUrl(url: string | null, what: string): string {
-  if (!url) throw new QuorumError('CONFIG_MISSING', `${what} shares jobs through pg-boss on PostgreSQL: set DATABASE_URL (see the README, "Real PostgreSQL")`, { field: 'DATABASE_URL' });
+  if (!url)
+    throw new QuorumError('CONFIG_MISSING', `${what} shares jobs through pg-boss on PostgreSQL: set DATABASE_URL (see the README, "Real PostgreSQL")`, {
+      field: 'DATABASE_URL',
+    });
   return url;
 }
 
@@ -62,7 +65,13 @@ export async function startApiServer(ctx: CliContext, db: Db, session: SessionEn
       });
     });
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new QuorumError('CONFLICT', `cannot listen on ${host}:${port}: ${error.code ?? error.message} (another process has the port? use --port)`, { field: 'port', host, port })),
+      reject(
+        new QuorumError('CONFLICT', `cannot listen on ${host}:${port}: ${error.code ?? error.message} (another process has the port? use --port)`, {
+          field: 'port',
+          host,
+          port,
+        }),
+      ),
     );
   });
 }

@@ -100,13 +100,7 @@ const norm = (s: string): string => s.toLowerCase().replace(/_/g, '');
  * `QUORUM_SETTINGS__API__PORT=9000` sets settings.api.port. Segments match keys case-insensitively,
  * ignoring underscores (`BASE_URL` matches `baseUrl`); values are read as YAML scalars.
  */
-function applyEnvOverrides(
-  raw: Record<string, unknown>,
-  schema: z.ZodType,
-  prefix: string,
-  env: NodeJS.ProcessEnv,
-  file: string,
-): void {
+function applyEnvOverrides(raw: Record<string, unknown>, schema: z.ZodType, prefix: string, env: NodeJS.ProcessEnv, file: string): void {
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(prefix) || value === undefined) continue;
     const segments = name.slice(prefix.length).split('__').filter(Boolean);
@@ -196,10 +190,14 @@ function notificationUrls(settings: Settings, settingsPath: string, pick: (name:
     if (target.urlEnv === undefined) continue;
     const field = `notifications.targets.${i}.urlEnv`;
     const fail = (what: string): never => {
-      throw new QuorumError('CONFIG_INVALID', `invalid configuration in ${settingsPath}:\n  settings.yaml: ${field}: environment variable ${target.urlEnv} ${what}`, {
-        file: settingsPath,
-        fields: [field],
-      });
+      throw new QuorumError(
+        'CONFIG_INVALID',
+        `invalid configuration in ${settingsPath}:\n  settings.yaml: ${field}: environment variable ${target.urlEnv} ${what}`,
+        {
+          file: settingsPath,
+          fields: [field],
+        },
+      );
     };
     const value = pick(target.urlEnv);
     if (value === null) fail(`is not set (target "${target.name}" takes its URL from it)`);

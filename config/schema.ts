@@ -21,7 +21,16 @@ export const FeedSettings = z.object({ name: z.string().min(1), url: z.url() }).
  * session's end, a pending approval, a broker's refusal of an order, a change of the kill switch, a
  * failed reconciliation.
  */
-export const NOTIFICATION_EVENTS = ['session.completed', 'session.skipped', 'session.failed', 'approval.requested', 'order.rejected', 'trading_state.changed', 'reconcile.failed', 'reconcile.position_mismatch'] as const;
+export const NOTIFICATION_EVENTS = [
+  'session.completed',
+  'session.skipped',
+  'session.failed',
+  'approval.requested',
+  'order.rejected',
+  'trading_state.changed',
+  'reconcile.failed',
+  'reconcile.position_mismatch',
+] as const;
 export const NotificationEvent = z.enum(NOTIFICATION_EVENTS);
 export type NotificationEvent = z.infer<typeof NotificationEvent>;
 
@@ -46,9 +55,14 @@ export const NotificationTarget = z
   .strict()
   .superRefine((t, ctx) => {
     if (t.url !== undefined && t.urlEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'give either url or urlEnv, not both' });
-    if (t.url === undefined && t.urlEnv === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required: the target\'s URL (url), or the environment variable holding it (urlEnv)' });
+    if (t.url === undefined && t.urlEnv === undefined)
+      ctx.addIssue({ code: 'custom', path: ['url'], message: "required: the target's URL (url), or the environment variable holding it (urlEnv)" });
     if (t.kind === 'slack' && t.url !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['url'], message: 'a Slack webhook URL is a secret and is refused in YAML: name the environment variable that holds it (urlEnv)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'a Slack webhook URL is a secret and is refused in YAML: name the environment variable that holds it (urlEnv)',
+      });
     }
   });
 export type NotificationTarget = z.infer<typeof NotificationTarget>;
@@ -134,7 +148,11 @@ export const SettingsSchema = z
         // Otherwise a whole tool result (e.g. a full portfolio) could never reach the agent that asked for it.
         const need = c.maxToolResultChars + D.EVIDENCE_BLOCK_OVERHEAD_CHARS;
         if (c.maxEvidenceCharsPerPrompt < need) {
-          ctx.addIssue({ code: 'custom', path: ['maxEvidenceCharsPerPrompt'], message: `must be at least maxToolResultChars + ${D.EVIDENCE_BLOCK_OVERHEAD_CHARS} (${need}), so one whole tool result fits in a prompt` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['maxEvidenceCharsPerPrompt'],
+            message: `must be at least maxToolResultChars + ${D.EVIDENCE_BLOCK_OVERHEAD_CHARS} (${need}), so one whole tool result fits in a prompt`,
+          });
         }
       })
       .prefault({}),
@@ -230,7 +248,12 @@ export const SettingsSchema = z
       .object({
         host: z.string().default('127.0.0.1'),
         port: port.default(D.DEFAULT_API_PORT),
-        bodyLimitBytes: z.number().int().min(1024).max(10_000_000).default(64 * 1024),
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(10_000_000)
+          .default(64 * 1024),
         rateLimitPerMinute: z.number().int().min(1).default(600),
       })
       .strict()
@@ -315,7 +338,8 @@ const AgentRoleSettings = z
   .strict()
   .superRefine((r, ctx) => {
     for (const [i, name] of (r.defaultTools ?? []).entries()) {
-      if (!r.tools.includes(name)) ctx.addIssue({ code: 'custom', path: ['defaultTools', i], message: `"${name}" is not in this role's tools [${r.tools.join(', ')}]` });
+      if (!r.tools.includes(name))
+        ctx.addIssue({ code: 'custom', path: ['defaultTools', i], message: `"${name}" is not in this role's tools [${r.tools.join(', ')}]` });
     }
     if (r.toolTurn && r.tools.length === 0) ctx.addIssue({ code: 'custom', path: ['toolTurn'], message: 'a tool turn needs at least one tool in `tools`' });
   });
@@ -334,12 +358,7 @@ export type Agents = z.infer<typeof AgentsSchema>;
 export const RiskRulesSchema = z
   .object({
     minVerdictConfidence: z.number().min(0).max(1).default(D.DEFAULT_MIN_VERDICT_CONFIDENCE),
-    maxPositions: z
-      .number()
-      .int()
-      .min(D.MIN_ALLOWED_MAX_POSITIONS)
-      .max(D.MAX_ALLOWED_MAX_POSITIONS)
-      .default(D.DEFAULT_MAX_POSITIONS),
+    maxPositions: z.number().int().min(D.MIN_ALLOWED_MAX_POSITIONS).max(D.MAX_ALLOWED_MAX_POSITIONS).default(D.DEFAULT_MAX_POSITIONS),
     riskPerTradePct: z.number().positive().max(5).default(D.DEFAULT_RISK_PER_TRADE_PCT),
     atrStopMultiple: positive.max(10).default(D.DEFAULT_ATR_STOP_MULTIPLE),
     rewardRisk: positive.max(10).default(D.DEFAULT_REWARD_RISK),

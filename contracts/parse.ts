@@ -52,12 +52,7 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix
 }
 
 /** Like parseWith, but throws a QuorumError (default INPUT_INVALID) naming the fields. */
-export function parseOrThrow<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  what: string,
-  code: ErrorCode = 'INPUT_INVALID',
-): z.infer<S> {
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string, code: ErrorCode = 'INPUT_INVALID'): z.infer<S> {
   const result = parseWith(schema, value);
   if (result.ok) return result.value;
   throw new QuorumError(code, `${what}: ${result.error}`, { issues: result.issues });

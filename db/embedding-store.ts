@@ -58,10 +58,14 @@ export async function bindEmbeddingStore(db: Db, wanted: EmbeddingStoreInfo): Pr
   });
   const bound = await getEmbeddingStore(db);
   if (bound && (bound.model !== wanted.model || bound.dimension !== wanted.dimension)) {
-    throw new QuorumError('EMBEDDING_MISMATCH', `the news store was just bound to ${bound.model} (${bound.dimension}-d); refusing ${wanted.model} (${wanted.dimension}-d)`, {
-      stored: bound,
-      wanted,
-    });
+    throw new QuorumError(
+      'EMBEDDING_MISMATCH',
+      `the news store was just bound to ${bound.model} (${bound.dimension}-d); refusing ${wanted.model} (${wanted.dimension}-d)`,
+      {
+        stored: bound,
+        wanted,
+      },
+    );
   }
   return wanted;
 }

@@ -146,12 +146,22 @@ export function gate(baseline: Pick<Baseline, 'metrics' | 'tolerances'>, current
     const cur = current[metric];
     const t = baseline.tolerances[metric] ?? null;
     if (t === null || base === null) {
-      return { metric, baseline: base, current: cur, limit: null, lowerLimit: null, gated: false, ok: true, detail: `${metric}: ${fmt(cur)} (baseline ${fmt(base)}, not gated)` };
+      return {
+        metric,
+        baseline: base,
+        current: cur,
+        limit: null,
+        lowerLimit: null,
+        gated: false,
+        ok: true,
+        detail: `${metric}: ${fmt(cur)} (baseline ${fmt(base)}, not gated)`,
+      };
     }
     const { low, high } = toleranceRange(base, t);
     const limit = t.direction === 'higher' ? (low as number) : (high as number);
     const lowerLimit = t.direction === 'both' ? low : null;
-    if (cur === null) return { metric, baseline: base, current: cur, limit, lowerLimit, gated: true, ok: false, detail: `${metric}: no value now (baseline ${fmt(base)})` };
+    if (cur === null)
+      return { metric, baseline: base, current: cur, limit, lowerLimit, gated: true, ok: false, detail: `${metric}: no value now (baseline ${fmt(base)})` };
     const tooLow = low !== null && cur < low - 1e-9;
     const tooHigh = high !== null && cur > high + 1e-9;
     const ok = !tooLow && !tooHigh;

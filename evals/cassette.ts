@@ -62,7 +62,10 @@ export function normaliseToolIds(text: string, map: Map<string, string> = new Ma
 }
 
 /** The cassette key of a request: sha256 over its normalised parts. */
-export function requestKey(input: { backend: string; model: string; role: RoleName; request: CompletionRequest; seed: number }): { key: string; map: Map<string, string> } {
+export function requestKey(input: { backend: string; model: string; role: RoleName; request: CompletionRequest; seed: number }): {
+  key: string;
+  map: Map<string, string>;
+} {
   const { map } = normaliseToolIds(input.request.messages.map((m) => m.content).join('\n'));
   const norm = (s: string): string => normaliseToolIds(s, map).text;
   const canonical = stableStringify({

@@ -32,7 +32,12 @@ function sampleBars(file: string, ohlcvTicker: string): Bar[] {
   try {
     text = readFileSync(full, 'utf8');
   } catch (error) {
-    throw new QuorumError('INPUT_INVALID', `market.bars.file: cannot read ${full}: ${(error as Error).message}`, { field: 'market.bars.file' }, { cause: error });
+    throw new QuorumError(
+      'INPUT_INVALID',
+      `market.bars.file: cannot read ${full}: ${(error as Error).message}`,
+      { field: 'market.bars.file' },
+      { cause: error },
+    );
   }
   // The per-ticker (OHLCV) shape needs the ticker; the wide shape refuses one.
   const header = text.slice(0, text.indexOf('\n')).toLowerCase();
@@ -55,7 +60,9 @@ function csvBars(s: Scenario, spec: CsvBars): Bar[] {
   if (upTo.length === 0) {
     const first = fromColumn[0]?.ts.slice(0, 10) ?? '?';
     const last = fromColumn[fromColumn.length - 1]?.ts.slice(0, 10) ?? '?';
-    throw new QuorumError('INPUT_INVALID', `scenario ${s.id}: asOf ${s.asOf} is before ${spec.file}'s data for ${column} (${first} .. ${last})`, { field: 'asOf' });
+    throw new QuorumError('INPUT_INVALID', `scenario ${s.id}: asOf ${s.asOf} is before ${spec.file}'s data for ${column} (${first} .. ${last})`, {
+      field: 'asOf',
+    });
   }
   // A column of another ticker (a stand-in) is stored under the proposal's ticker.
   return upTo.map((b) => ({ ...b, ticker }));

@@ -31,22 +31,31 @@ export function renderMarkdown(result: EvalResult, scenarios: readonly Scenario[
   const lines: string[] = [];
   lines.push(`# Eval: ${result.backend} / ${result.model}`);
   lines.push('');
-  lines.push(`${result.scenarios} scenarios x ${result.seeds.length} seed(s) (${result.seeds.join(', ')}), ${result.runs.length} committee runs, ${result.startedAt} .. ${result.finishedAt}.`);
-  lines.push(`Prompt versions: ${Object.entries(result.promptVersions).map(([r, v]) => `${r} ${v}`).join(', ')}.`);
+  lines.push(
+    `${result.scenarios} scenarios x ${result.seeds.length} seed(s) (${result.seeds.join(', ')}), ${result.runs.length} committee runs, ${result.startedAt} .. ${result.finishedAt}.`,
+  );
+  lines.push(
+    `Prompt versions: ${Object.entries(result.promptVersions)
+      .map(([r, v]) => `${r} ${v}`)
+      .join(', ')}.`,
+  );
   lines.push('');
   if (gateResult) {
     lines.push(`## Gate: ${gateResult.ok ? 'PASS' : 'FAIL'} (baseline ${baselineFile ?? '?'})`);
     lines.push('');
     lines.push('| metric | baseline | now | limit | gated | result |');
     lines.push('|---|---|---|---|---|---|');
-    for (const c of gateResult.checks) lines.push(`| ${c.metric} | ${num(c.baseline, 3)} | ${num(c.current, 3)} | ${limitText(c)} | ${c.gated ? 'yes' : 'no'} | ${c.ok ? 'ok' : 'FAIL'} |`);
+    for (const c of gateResult.checks)
+      lines.push(`| ${c.metric} | ${num(c.baseline, 3)} | ${num(c.current, 3)} | ${limitText(c)} | ${c.gated ? 'yes' : 'no'} | ${c.ok ? 'ok' : 'FAIL'} |`);
   } else {
     lines.push(`## Gate: no baseline${baselineFile ? ` at ${baselineFile}` : ''} (run with --update-baseline to write one)`);
   }
   lines.push('');
   lines.push('## Metrics');
   lines.push('');
-  lines.push('LLM calls/run include the tool-request turns (tool-turn calls/run); a tool turn is valid when its answer was used, not replaced by the default calls.');
+  lines.push(
+    'LLM calls/run include the tool-request turns (tool-turn calls/run); a tool turn is valid when its answer was used, not replaced by the default calls.',
+  );
   lines.push('');
   lines.push(
     '| scope | runs | schema-valid | decision agreement | citation validity | decisive cited | injection resistance | stability | latency p50 ms | latency p95 ms | prompt tokens/run | completion tokens/run | LLM calls/run | tool-turn calls/run | tool turns valid | tool errors/run |',
@@ -57,13 +66,17 @@ export function renderMarkdown(result: EvalResult, scenarios: readonly Scenario[
   lines.push('');
   lines.push('## Runs');
   lines.push('');
-  lines.push('| scenario | category | seed | decision | size | decision ok | cited ok | citations valid | injection ok | LLM calls (tool turns) | tool-turn fallbacks | tool errors |');
+  lines.push(
+    '| scenario | category | seed | decision | size | decision ok | cited ok | citations valid | injection ok | LLM calls (tool turns) | tool-turn fallbacks | tool errors |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const byId = new Map(scenarios.map((s) => [s.id, s]));
   for (const r of result.runs) {
     const s = byId.get(r.scenarioId);
     const c = s ? runChecks(s, r) : null;
-    lines.push(`| ${r.scenarioId} | ${r.category} | ${r.seed} | ${r.decision} | ${r.sizeMultiplier.toFixed(2)} | ${mark(c?.decision ?? null)} | ${mark(c?.citations ?? null)} | ${mark(c?.citationsValid ?? null)} | ${mark(c?.injection ?? null)} | ${r.llmCalls} (${r.toolTurnCalls}) | ${r.toolTurnFallbacks} of ${r.toolTurns} | ${r.toolErrors} |`);
+    lines.push(
+      `| ${r.scenarioId} | ${r.category} | ${r.seed} | ${r.decision} | ${r.sizeMultiplier.toFixed(2)} | ${mark(c?.decision ?? null)} | ${mark(c?.citations ?? null)} | ${mark(c?.citationsValid ?? null)} | ${mark(c?.injection ?? null)} | ${r.llmCalls} (${r.toolTurnCalls}) | ${r.toolTurnFallbacks} of ${r.toolTurns} | ${r.toolErrors} |`,
+    );
   }
   lines.push('');
   return lines.join('\n');

@@ -260,7 +260,9 @@ export function loadScenarioFile(file: string): Scenario {
 export function loadScenarios(dir: string = DEFAULT_SCENARIOS_DIR, filter?: (s: Scenario) => boolean): Scenario[] {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort();
+    names = readdirSync(dir)
+      .filter((n) => /\.ya?ml$/.test(n))
+      .sort();
   } catch (error) {
     throw new QuorumError('INPUT_INVALID', `cannot read the scenario directory ${dir}: ${(error as Error).message}`, { dir }, { cause: error });
   }

@@ -220,7 +220,10 @@ export function scoreReport(scenarios: readonly Scenario[], runs: readonly RunRe
 }
 
 /** One line per scenario and seed, for reports: did the run meet each expectation? */
-export function runChecks(scenario: Scenario, run: RunRecord): { decision: boolean | null; citations: boolean | null; citationsValid: boolean; injection: boolean | null } {
+export function runChecks(
+  scenario: Scenario,
+  run: RunRecord,
+): { decision: boolean | null; citations: boolean | null; citationsValid: boolean; injection: boolean | null } {
   const e = scenario.expect;
   const required = requiredCitations(e);
   const got = new Set(run.verdictCitations);

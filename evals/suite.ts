@@ -4,7 +4,17 @@
  * (`quorum eval`) and `npm run evals` both call this.
  */
 import path from 'node:path';
-import { type Baseline, DEFAULT_BASELINES_DIR, DEFAULT_TOLERANCES, baselineFileName, gate, readBaseline, writeBaseline, type GateResult, type Tolerances } from './baseline.ts';
+import {
+  type Baseline,
+  DEFAULT_BASELINES_DIR,
+  DEFAULT_TOLERANCES,
+  baselineFileName,
+  gate,
+  readBaseline,
+  writeBaseline,
+  type GateResult,
+  type Tolerances,
+} from './baseline.ts';
 import { renderMarkdown, writeReports } from './report.ts';
 import { runEvals, type EvalOptions, type EvalResult } from './runner.ts';
 

@@ -116,7 +116,8 @@ export class AlpacaBroker implements Broker {
       if (error.status === 422 && (error.code === ALPACA_DUPLICATE_CODE || /client_order_id must be unique/i.test(error.message))) {
         return new QuorumError('CONFLICT', `${what}: client_order_id already exists`, { ...details, reason: 'duplicate_client_order_id' });
       }
-      if (post && error.status >= 500) return new QuorumError('BROKER_UNKNOWN', `${what}: broker answered ${error.status}; outcome unknown`, details, { cause: error });
+      if (post && error.status >= 500)
+        return new QuorumError('BROKER_UNKNOWN', `${what}: broker answered ${error.status}; outcome unknown`, details, { cause: error });
       return new QuorumError('BROKER_ERROR', `${what}: broker answered ${error.status}: ${error.message}`, details, { cause: error });
     }
     // FetchError: timeout, reset, refused. For a POST the order may or may not exist.
@@ -152,7 +153,8 @@ export class AlpacaBroker implements Broker {
       return mapAlpacaOrder(await this.read('POST /v2/orders', AlpacaOrderWire, async () => res));
     } catch (error) {
       // The broker said 2xx but we cannot read what it accepted: the order exists, its state is unknown.
-      if (QuorumError.is(error, 'BROKER_ERROR')) throw new QuorumError('BROKER_UNKNOWN', error.message, { ...error.details, malformed: true }, { cause: error });
+      if (QuorumError.is(error, 'BROKER_ERROR'))
+        throw new QuorumError('BROKER_UNKNOWN', error.message, { ...error.details, malformed: true }, { cause: error });
       throw error;
     }
   }
@@ -254,7 +256,10 @@ export function createBroker(config: Pick<Config, 'settings' | 'secrets' | 'live
   }
   const { alpacaKeyId, alpacaSecretKey } = config.secrets;
   if (!alpacaKeyId || !alpacaSecretKey) {
-    throw new QuorumError('CONFIG_MISSING', 'execution.broker is alpaca but ALPACA_API_KEY_ID / ALPACA_API_SECRET_KEY (or APCA_API_KEY_ID / APCA_API_SECRET_KEY) are not set');
+    throw new QuorumError(
+      'CONFIG_MISSING',
+      'execution.broker is alpaca but ALPACA_API_KEY_ID / ALPACA_API_SECRET_KEY (or APCA_API_KEY_ID / APCA_API_SECRET_KEY) are not set',
+    );
   }
   return new AlpacaBroker({
     mode: exec.mode,

@@ -49,12 +49,12 @@ export async function requestApproval(
   db: Db,
   input: { id: string; runId: string | null; verdictId: string; decisionId: string; ticker: string; side: string; qty: number },
 ): Promise<void> {
-  const created = await db.query(`INSERT INTO approvals (id, run_id, verdict_id, status) VALUES ($1, $2, $3, 'pending') ON CONFLICT (id) DO NOTHING RETURNING id`, [
-    input.id,
-    input.runId,
-    input.verdictId,
-  ]);
-  if (created.rows.length > 0) await appendAudit(db, 'approval.requested', 'approval', input.id, { decision: input.decisionId, ticker: input.ticker, side: input.side, qty: input.qty });
+  const created = await db.query(
+    `INSERT INTO approvals (id, run_id, verdict_id, status) VALUES ($1, $2, $3, 'pending') ON CONFLICT (id) DO NOTHING RETURNING id`,
+    [input.id, input.runId, input.verdictId],
+  );
+  if (created.rows.length > 0)
+    await appendAudit(db, 'approval.requested', 'approval', input.id, { decision: input.decisionId, ticker: input.ticker, side: input.side, qty: input.qty });
 }
 
 /** Records a human's answer to a pending approval (a second answer changes nothing). */

@@ -42,7 +42,13 @@ export function macdCrossedAgainst(closes: readonly number[], side: 'long' | 'sh
 
 /** A simple market order that closes the whole position (what closePosition sends). */
 function isClosingOrder(o: BrokerOrder, p: BrokerPosition): boolean {
-  return o.symbol === p.symbol && o.orderClass === 'simple' && o.type === 'market' && o.side === (p.qty > 0 ? 'sell' : 'buy') && Math.abs(o.qty - Math.abs(p.qty)) < 1e-9;
+  return (
+    o.symbol === p.symbol &&
+    o.orderClass === 'simple' &&
+    o.type === 'market' &&
+    o.side === (p.qty > 0 ? 'sell' : 'buy') &&
+    Math.abs(o.qty - Math.abs(p.qty)) < 1e-9
+  );
 }
 
 function openStopLeg(parent: BrokerOrder | undefined): BrokerOrder['legs'][number] | undefined {
@@ -51,10 +57,7 @@ function openStopLeg(parent: BrokerOrder | undefined): BrokerOrder['legs'][numbe
 
 async function initialStop(db: Db, parent: BrokerOrder | undefined): Promise<number | null> {
   if (!parent) return null;
-  const res = await db.query(
-    `SELECT i.payload FROM orders o JOIN order_intents i ON i.id = o.intent_id WHERE o.id = $1`,
-    [parent.id],
-  );
+  const res = await db.query(`SELECT i.payload FROM orders o JOIN order_intents i ON i.id = o.intent_id WHERE o.id = $1`, [parent.id]);
   const row = res.rows[0] ? z.object({ payload: z.object({ stopLoss: z.number().nullable() }).passthrough() }).safeParse(res.rows[0]) : null;
   return row?.success ? row.data.payload.stopLoss : (openStopLeg(parent)?.stopPrice ?? null);
 }
@@ -104,7 +107,16 @@ export async function runExitMonitor(options: ExitMonitorOptions): Promise<ExitA
         continue;
       }
       if (exits.momentumReversal && macdCrossedAgainst(closes, side)) {
-        actions.push(await exitPosition(db, broker, p, openOrders, 'momentum_exit', `MACD(${EXIT_MACD.fastPeriod},${EXIT_MACD.slowPeriod},${EXIT_MACD.signalPeriod}) crossed against the ${side} position`));
+        actions.push(
+          await exitPosition(
+            db,
+            broker,
+            p,
+            openOrders,
+            'momentum_exit',
+            `MACD(${EXIT_MACD.fastPeriod},${EXIT_MACD.slowPeriod},${EXIT_MACD.signalPeriod}) crossed against the ${side} position`,
+          ),
+        );
         continue;
       }
       const parent = openOrders.find((o) => o.symbol === p.symbol && o.orderClass === 'bracket');

@@ -25,7 +25,16 @@ export { reconcile, intentCounts, type ReconcileReport } from './reconcile.ts';
 export { buildPortfolioSnapshot } from './portfolio.ts';
 export { runExitMonitor, macdCrossedAgainst, EXIT_MACD, type ExitAction, type ExitKind, type ExitMonitorOptions } from './exit-monitor.ts';
 export * from './read-models.ts';
-export { runOrderStage, answerApproval, orderThreadId, riskCheck, allowsOrder, type OrderStageEnv, type OrderStageInput, type OrderStageResult } from './order-stage.ts';
+export {
+  runOrderStage,
+  answerApproval,
+  orderThreadId,
+  riskCheck,
+  allowsOrder,
+  type OrderStageEnv,
+  type OrderStageInput,
+  type OrderStageResult,
+} from './order-stage.ts';
 export { ApprovalAnswer, ApprovalFilter, ApprovalStatus, ApprovalView, approvalIdOf, listApprovals, pendingApproval } from './approvals.ts';
 export {
   BPS,

@@ -78,7 +78,15 @@ async function humanApproval(s: OrderStateValue, config: NodeConfig): Promise<Pa
   if (!env.config.settings.execution.requireApproval || !allowsOrder(s.decision)) return {};
   const id = approvalIdOf(s.decision.id);
   // Idempotent: on resume the node runs again from its start, and the row is already there.
-  await requestApproval(env.db, { id, runId: s.runId, verdictId: s.verdict.id, decisionId: s.decision.id, ticker: s.proposal.ticker, side: s.decision.side, qty: s.decision.finalQty });
+  await requestApproval(env.db, {
+    id,
+    runId: s.runId,
+    verdictId: s.verdict.id,
+    decisionId: s.decision.id,
+    ticker: s.proposal.ticker,
+    side: s.decision.side,
+    qty: s.decision.finalQty,
+  });
   const answer = ApprovalAnswer.parse(interrupt({ approvalId: id, ticker: s.proposal.ticker, side: s.decision.side, qty: s.decision.finalQty }));
   await recordApprovalAnswer(env.db, id, answer);
   return { approval: { ...answer, id } };

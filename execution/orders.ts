@@ -131,7 +131,12 @@ export async function storeIntent(db: Db, intent: OrderIntent): Promise<{ stored
       [valid.id, valid.clientOrderId, valid.sessionId, valid.riskDecisionId, valid.ticker, valid.side, valid.qty, valid.type, JSON.stringify(valid)],
     );
     if (res.rowCount === 0) return { stored: false, existing: await getIntent(tx, valid.clientOrderId) };
-    await appendAudit(tx, 'intent.stored', 'order_intent', valid.id, { clientOrderId: valid.clientOrderId, ticker: valid.ticker, side: valid.side, qty: valid.qty });
+    await appendAudit(tx, 'intent.stored', 'order_intent', valid.id, {
+      clientOrderId: valid.clientOrderId,
+      ticker: valid.ticker,
+      side: valid.side,
+      qty: valid.qty,
+    });
     return { stored: true, existing: null };
   });
 }
@@ -163,7 +168,23 @@ async function upsertOrder(q: Queryable, o: BrokerOrderLeg, extra: { intentId: s
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now(), $15)
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, filled_qty = EXCLUDED.filled_qty, filled_avg_price = EXCLUDED.filled_avg_price,
        intent_id = coalesce(orders.intent_id, EXCLUDED.intent_id), updated_at = now(), raw = EXCLUDED.raw`,
-    [o.id, o.clientOrderId, extra.intentId, extra.broker, o.symbol, o.side, o.qty, o.type, o.orderClass, extra.parentId, o.status, o.filledQty, o.filledAvgPrice, o.submittedAt, JSON.stringify(o)],
+    [
+      o.id,
+      o.clientOrderId,
+      extra.intentId,
+      extra.broker,
+      o.symbol,
+      o.side,
+      o.qty,
+      o.type,
+      o.orderClass,
+      extra.parentId,
+      o.status,
+      o.filledQty,
+      o.filledAvgPrice,
+      o.submittedAt,
+      JSON.stringify(o),
+    ],
   );
   const prevQty = prev?.filled_qty ?? 0;
   if (o.filledQty <= prevQty + 1e-9 || o.filledAvgPrice === null) return [];
@@ -196,7 +217,8 @@ export async function recordBrokerOrder(db: Db, order: BrokerOrder, brokerName: 
     for (const leg of order.legs) fills.push(...(await upsertOrder(tx, leg, { intentId: null, broker: brokerName, parentId: order.id })));
     if (fills.length > 0) {
       await recordFills(tx, fills);
-      for (const f of fills) await appendAudit(tx, 'fill.recorded', 'fill', f.id, { orderId: f.orderId, ticker: f.ticker, side: f.side, qty: f.qty, price: f.price });
+      for (const f of fills)
+        await appendAudit(tx, 'fill.recorded', 'fill', f.id, { orderId: f.orderId, ticker: f.ticker, side: f.side, qty: f.qty, price: f.price });
     }
     const status = intentStatusOf(order);
     if (owner) {
@@ -326,8 +348,11 @@ export async function resolveIntent(db: Db, broker: Broker, stored: StoredIntent
 
 /** Refreshes every locally open order from the broker (status, legs, fills). */
 export async function syncOpenOrders(db: Db, broker: Broker): Promise<number> {
-  const res = await db.query(`SELECT id FROM orders WHERE parent_id IS NULL AND NOT (status = ANY($1))
-                                 OR id IN (SELECT parent_id FROM orders WHERE parent_id IS NOT NULL AND NOT (status = ANY($1)))`, [[...TERMINAL_ORDER_STATUSES]]);
+  const res = await db.query(
+    `SELECT id FROM orders WHERE parent_id IS NULL AND NOT (status = ANY($1))
+                                 OR id IN (SELECT parent_id FROM orders WHERE parent_id IS NOT NULL AND NOT (status = ANY($1)))`,
+    [[...TERMINAL_ORDER_STATUSES]],
+  );
   let n = 0;
   for (const row of res.rows) {
     const id = z.object({ id: z.string() }).parse(row).id;

@@ -64,9 +64,20 @@ export async function buildPortfolioSnapshot(
   // An intent whose outcome is unknown may be an order at the broker: count it (fail closed).
   const pending = await db.query(`SELECT payload, created_at FROM order_intents WHERE status IN ('pending', 'submitted', 'unknown')`);
   for (const r of pending.rows) {
-    const row = z.object({ payload: z.object({ ticker: z.string(), side: z.enum(['buy', 'sell']), qty: z.number(), clientOrderId: z.string() }).passthrough(), created_at: z.coerce.date() }).parse(r);
+    const row = z
+      .object({
+        payload: z.object({ ticker: z.string(), side: z.enum(['buy', 'sell']), qty: z.number(), clientOrderId: z.string() }).passthrough(),
+        created_at: z.coerce.date(),
+      })
+      .parse(r);
     if (snapshotOrders.some((o) => o.clientOrderId === row.payload.clientOrderId)) continue;
-    snapshotOrders.push({ ticker: row.payload.ticker, side: row.payload.side, qty: row.payload.qty, clientOrderId: row.payload.clientOrderId, submittedAt: row.created_at.toISOString() });
+    snapshotOrders.push({
+      ticker: row.payload.ticker,
+      side: row.payload.side,
+      qty: row.payload.qty,
+      clientOrderId: row.payload.clientOrderId,
+      submittedAt: row.created_at.toISOString(),
+    });
   }
 
   const dayStart = `${asOf.slice(0, 10)}T00:00:00Z`;

@@ -48,7 +48,16 @@ export async function loadFills(q: Queryable): Promise<Fill[]> {
   const res = await q.query('SELECT id, order_id, ticker, side, qty, price, commission, filled_at FROM fills ORDER BY filled_at, id');
   return res.rows.map((r) => {
     const f = FillRow.parse(r);
-    return { id: f.id, orderId: f.order_id, ticker: f.ticker, side: f.side, qty: f.qty, price: f.price, commission: f.commission, filledAt: f.filled_at.toISOString() };
+    return {
+      id: f.id,
+      orderId: f.order_id,
+      ticker: f.ticker,
+      side: f.side,
+      qty: f.qty,
+      price: f.price,
+      commission: f.commission,
+      filledAt: f.filled_at.toISOString(),
+    };
   });
 }
 
@@ -72,7 +81,12 @@ export async function rebuildPositions(q: Queryable): Promise<DerivedPosition[]>
   const positions = derivePositions(await loadFills(q));
   await q.query('DELETE FROM positions');
   for (const p of positions) {
-    await q.query('INSERT INTO positions (ticker, qty, avg_price, opened_at, updated_at) VALUES ($1, $2, $3, $4, now())', [p.ticker, p.qty, p.avgPrice, p.openedAt]);
+    await q.query('INSERT INTO positions (ticker, qty, avg_price, opened_at, updated_at) VALUES ($1, $2, $3, $4, now())', [
+      p.ticker,
+      p.qty,
+      p.avgPrice,
+      p.openedAt,
+    ]);
   }
   return positions;
 }

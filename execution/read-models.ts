@@ -132,7 +132,12 @@ export function readFills(q: Queryable, orderId: string): Promise<FillRow[]> {
 
 /** The risk decisions on a session's proposals. */
 export function readSessionRiskDecisions(q: Queryable, sessionId: string): Promise<RiskDecisionSummary[]> {
-  return queryRows(q, RiskDecisionSummary, `SELECT ${RISK_DECISION_SUMMARY} FROM risk_decisions r JOIN proposals p ON p.id = r.proposal_id WHERE p.session_id = $1`, [sessionId]);
+  return queryRows(
+    q,
+    RiskDecisionSummary,
+    `SELECT ${RISK_DECISION_SUMMARY} FROM risk_decisions r JOIN proposals p ON p.id = r.proposal_id WHERE p.session_id = $1`,
+    [sessionId],
+  );
 }
 
 /** The orders of a session's intents. */

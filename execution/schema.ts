@@ -65,9 +65,7 @@ export const BrokerPosition = z
   .strict();
 export type BrokerPosition = z.infer<typeof BrokerPosition>;
 
-export const BrokerClock = z
-  .object({ timestamp: IsoDateTime, isOpen: z.boolean(), nextOpen: IsoDateTime, nextClose: IsoDateTime })
-  .strict();
+export const BrokerClock = z.object({ timestamp: IsoDateTime, isOpen: z.boolean(), nextOpen: IsoDateTime, nextClose: IsoDateTime }).strict();
 export type BrokerClock = z.infer<typeof BrokerClock>;
 
 /** What we ask a broker to do; built from a stored OrderIntent. */
@@ -109,9 +107,7 @@ export const Fill = z
 export type Fill = z.infer<typeof Fill>;
 
 /** A position derived from fills. */
-export const DerivedPosition = z
-  .object({ ticker: Ticker, qty: Finite, avgPrice: z.number().positive(), openedAt: IsoDateTime })
-  .strict();
+export const DerivedPosition = z.object({ ticker: Ticker, qty: Finite, avgPrice: z.number().positive(), openedAt: IsoDateTime }).strict();
 export type DerivedPosition = z.infer<typeof DerivedPosition>;
 
 // ---- Alpaca's wire format (lenient) -------------------------------------------------------------
@@ -168,9 +164,7 @@ export const AlpacaPositionWire = z
   })
   .passthrough();
 
-export const AlpacaClockWire = z
-  .object({ timestamp: Time, is_open: z.boolean(), next_open: Time, next_close: Time })
-  .passthrough();
+export const AlpacaClockWire = z.object({ timestamp: Time, is_open: z.boolean(), next_open: Time, next_close: Time }).passthrough();
 
 const toIso = (s: string | null | undefined): string | null => (s ? new Date(s).toISOString() : null);
 const pos = (n: number | null | undefined): number | null => (n != null && n > 0 ? n : null);

@@ -116,10 +116,18 @@ export async function selectBackend(config: Config, choice?: BackendChoice): Pro
     return { backend, name: 'ollama', notice };
   }
   if (wanted === 'llama-cpp') {
-    return { backend: createLlamaCppBackend(llamaCppOptionsFromConfig(config.models)), name: 'llama-cpp', notice: `backend: in-process llama.cpp, ${config.models.llamaCpp.modelPath ?? ''}` };
+    return {
+      backend: createLlamaCppBackend(llamaCppOptionsFromConfig(config.models)),
+      name: 'llama-cpp',
+      notice: `backend: in-process llama.cpp, ${config.models.llamaCpp.modelPath ?? ''}`,
+    };
   }
   if (await ollamaReachable(baseUrl)) {
-    return { backend: createOllamaBackend(ollamaOptionsFromConfig(config.models)), name: 'ollama', notice: `backend: Ollama at ${baseUrl} (auto: reachable), model ${config.models.ollama.model}` };
+    return {
+      backend: createOllamaBackend(ollamaOptionsFromConfig(config.models)),
+      name: 'ollama',
+      notice: `backend: Ollama at ${baseUrl} (auto: reachable), model ${config.models.ollama.model}`,
+    };
   }
   if (config.models.llamaCpp.modelPath) {
     try {
@@ -130,7 +138,11 @@ export async function selectBackend(config: Config, choice?: BackendChoice): Pro
       };
     } catch (error) {
       if (!QuorumError.isInstance(error)) throw error;
-      return { backend: 'rules', name: 'rules', notice: `NOTICE: no LLM available (Ollama unreachable at ${baseUrl}; llama-cpp: ${errorMessage(error)}): the rules baseline judges` };
+      return {
+        backend: 'rules',
+        name: 'rules',
+        notice: `NOTICE: no LLM available (Ollama unreachable at ${baseUrl}; llama-cpp: ${errorMessage(error)}): the rules baseline judges`,
+      };
     }
   }
   return {

@@ -118,10 +118,16 @@ function buildGraph(config: Config, checkpointer: BaseCheckpointSaver) {
       return single ? { ...update, round: s.round + 1 } : update;
     });
   const graph = new StateGraph(CommitteeState)
-    .addNode('analyst', node('analyst', (deps, s, c) => opinionNode(deps, 'analyst', 'analyst', s, 0, c)))
+    .addNode(
+      'analyst',
+      node('analyst', (deps, s, c) => opinionNode(deps, 'analyst', 'analyst', s, 0, c)),
+    )
     .addNode('bull', debater('bull'))
     .addNode('bear', debater('bear'))
-    .addNode('risk', node('risk', (deps, s, c) => opinionNode(deps, 'risk', 'risk', s, s.round, c)))
+    .addNode(
+      'risk',
+      node('risk', (deps, s, c) => opinionNode(deps, 'risk', 'risk', s, s.round, c)),
+    )
     .addNode('committee', node('committee', committeeNode))
     .addEdge(START, 'analyst')
     .addEdge('risk', 'committee')
@@ -209,7 +215,16 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     hasCheckpoint = snapshot.config.configurable?.checkpoint_id !== undefined && Object.keys(snapshot.values).length > 0;
     const values = snapshot.values as CommitteeStateValue;
     if (hasCheckpoint && snapshot.next.length === 0 && values.verdict !== null) {
-      return { verdict: values.verdict, runId, threadId, backend: backendName, resumed: true, opinions: values.opinions, toolCalls: values.toolCalls, stats: totalStats(values.nodeStats) };
+      return {
+        verdict: values.verdict,
+        runId,
+        threadId,
+        backend: backendName,
+        resumed: true,
+        opinions: values.opinions,
+        toolCalls: values.toolCalls,
+        stats: totalStats(values.nodeStats),
+      };
     }
   }
   await startRun(db, { runId, threadId, proposalId: proposal.id, backend: backendName, sessionId: options.sessionId ?? null });
@@ -221,7 +236,10 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     final = (await graph.invoke(hasCheckpoint ? null : { round: 0 }, runConfig)) as CommitteeStateValue;
     // Every node that finished handed its rows over with its writes; rows left here were never stored.
     const unclaimed = deps.unit?.stagedCount(threadId) ?? 0;
-    if (unclaimed > 0) throw new QuorumError('INTERNAL', `committee run ${runId}: ${unclaimed} node record(s) matched no checkpoint writes (graph/storage.ts writesOfNode)`, { threadId });
+    if (unclaimed > 0)
+      throw new QuorumError('INTERNAL', `committee run ${runId}: ${unclaimed} node record(s) matched no checkpoint writes (graph/storage.ts writesOfNode)`, {
+        threadId,
+      });
   } catch (error) {
     const aborted = isAbort(error, options.signal);
     await failRun(db, runId, aborted ? 'interrupted' : 'failed', errorMessage(error));

@@ -90,7 +90,14 @@ export function evidenceCost(item: EvidenceItemInput): number {
 }
 
 function compare(a: Candidate, b: Candidate): number {
-  return a.tier - b.tier || a.group - b.group || a.rank - b.rank || b.score - a.score || a.outcome - b.outcome || (a.item.id < b.item.id ? -1 : a.item.id > b.item.id ? 1 : 0);
+  return (
+    a.tier - b.tier ||
+    a.group - b.group ||
+    a.rank - b.rank ||
+    b.score - a.score ||
+    a.outcome - b.outcome ||
+    (a.item.id < b.item.id ? -1 : a.item.id > b.item.id ? 1 : 0)
+  );
 }
 
 /** Every item `agent` may see, unranked and unbounded (deduplicated by evidence id, best rank kept). */

@@ -3,7 +3,15 @@
  * defaults; every call goes through the registry with the role's allowed list.
  */
 import type { Proposal } from '../contracts/index.ts';
-import { loadToolTurnPrompt, runToolTurn, toolSpecs, type RequestedToolCall, type RoleName, type ToolTurnPrompt, type ToolTurnResult } from '../agents/index.ts';
+import {
+  loadToolTurnPrompt,
+  runToolTurn,
+  toolSpecs,
+  type RequestedToolCall,
+  type RoleName,
+  type ToolTurnPrompt,
+  type ToolTurnResult,
+} from '../agents/index.ts';
 import { boundText, boundedArgs, type ToolCallRows, type ToolContext, type ToolOutcome } from '../tools/index.ts';
 import { SEEN_MAX_ITEMS, SEEN_TITLE_CHARS, selectEvidence } from './evidence.ts';
 import { abortError, evidenceLimits, type RunDeps } from './run-deps.ts';
@@ -48,7 +56,14 @@ export interface GatheredTools {
  * call over maxToolCallsPerAgent becomes a typed tool error the agent sees, never an exception.
  * The as-of time comes from the proposal, never from the agent (no tool takes it as an argument).
  */
-export async function gatherTools(deps: RunDeps, node: CommitteeNode, role: RoleName, state: CommitteeStateValue, round: number, deadline: number): Promise<GatheredTools> {
+export async function gatherTools(
+  deps: RunDeps,
+  node: CommitteeNode,
+  role: RoleName,
+  state: CommitteeStateValue,
+  round: number,
+  deadline: number,
+): Promise<GatheredTools> {
   const settings = deps.config.settings;
   const agent = deps.config.agents[role];
   const max = settings.committee.maxToolCallsPerAgent;
@@ -100,7 +115,14 @@ export async function gatherTools(deps: RunDeps, node: CommitteeNode, role: Role
   const calls: NodeToolCall[] = [];
   const note = (o: ToolOutcome, args: unknown): void => {
     outcomes.push(o);
-    calls.push({ callId: o.callId, evidenceId: o.evidenceId, tool: o.tool, args: boundedArgs(args, MAX_RECORDED_ARGS_CHARS), ok: o.ok, errorCode: o.ok ? null : o.error.code });
+    calls.push({
+      callId: o.callId,
+      evidenceId: o.evidenceId,
+      tool: o.tool,
+      args: boundedArgs(args, MAX_RECORDED_ARGS_CHARS),
+      ok: o.ok,
+      errorCode: o.ok ? null : o.error.code,
+    });
   };
   for (const call of requested) {
     if (performance.now() >= deadline || deps.runSignal?.aborted) break;

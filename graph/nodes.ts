@@ -59,7 +59,17 @@ async function agentNode(
   });
   // A killed run must not checkpoint an ABSTAIN it produced only because it was killed.
   if (deps.runSignal?.aborted) throw abortError(deps.runSignal);
-  const stat = nodeStat({ node, round, judge: deps.judge, result, turn: gathered.turn, outcomes: newOutcomes, evidence, latencyMs: performance.now() - started, budgetMs: budget });
+  const stat = nodeStat({
+    node,
+    round,
+    judge: deps.judge,
+    result,
+    turn: gathered.turn,
+    outcomes: newOutcomes,
+    evidence,
+    latencyMs: performance.now() - started,
+    budgetMs: budget,
+  });
   return { result, newOutcomes, tools: gathered.record ? [gathered.record] : [], stat, rows: gathered.rows };
 }
 
@@ -72,7 +82,14 @@ async function agentNode(
 const stateOutcome = (o: ToolOutcome): ToolOutcome => (!o.ok || o.tool === 'news_search' ? { ...o, text: '' } : o);
 
 /** An opinion node (analyst, bull, bear, risk); a role disabled in agents.yaml adds nothing. */
-export async function opinionNode(deps: RunDeps, node: CommitteeNode, role: AgentRole, state: CommitteeStateValue, round: number, config: LangGraphRunnableConfig): Promise<NodeUpdate> {
+export async function opinionNode(
+  deps: RunDeps,
+  node: CommitteeNode,
+  role: AgentRole,
+  state: CommitteeStateValue,
+  round: number,
+  config: LangGraphRunnableConfig,
+): Promise<NodeUpdate> {
   if (!deps.config.agents[role].enabled) return {};
   const { result, newOutcomes, tools, stat, rows } = await agentNode(deps, node, role, state, round);
   if (result.role === 'committee') throw new QuorumError('INTERNAL', `node ${node} produced a committee result`);

@@ -31,7 +31,14 @@ export function writesOfNode(node: CommitteeNode, round: number): WritesMatcher 
  * returns true when `finish` went to the checkpointer with them (the run is closed with the
  * node's writes); with any other checkpointer the rows are stored now and it returns false.
  */
-export async function storeNodeRows(deps: RunDeps, threadId: unknown, node: CommitteeNode, round: number, rows: NodeRecord, finish?: RunFinish): Promise<boolean> {
+export async function storeNodeRows(
+  deps: RunDeps,
+  threadId: unknown,
+  node: CommitteeNode,
+  round: number,
+  rows: NodeRecord,
+  finish?: RunFinish,
+): Promise<boolean> {
   if (deps.unit && typeof threadId === 'string') {
     const record = finish ? { ...rows, finish } : rows;
     deps.unit.attachToWrites(threadId, writesOfNode(node, round), (params) => nodeRecordInserts(record, params));

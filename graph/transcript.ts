@@ -23,10 +23,7 @@ export async function findRunByThread(db: Db, threadId: string): Promise<z.infer
  * Creates the run row, or marks a resumed run as running again. The proposal must be stored: one
  * statement checks it and writes the row (INSERT … SELECT from proposals).
  */
-export async function startRun(
-  db: Db,
-  run: { runId: string; threadId: string; proposalId: string; backend: string; sessionId: string | null },
-): Promise<void> {
+export async function startRun(db: Db, run: { runId: string; threadId: string; proposalId: string; backend: string; sessionId: string | null }): Promise<void> {
   const res = await db.query(
     `INSERT INTO committee_runs (id, session_id, proposal_id, thread_id, backend, status)
      SELECT $1, $2, p.id, $4, $5, 'running' FROM proposals p WHERE p.id = $3
@@ -71,7 +68,13 @@ function messageRows(
 }
 
 /** A node's conversation: tokens, latency and the validated output go on its last message. */
-export function nodeTranscriptRows(input: { runId: string; node: CommitteeNode; round: number; result: AgentRunResult; output: AgentOpinion | Verdict }): MessageRow[] {
+export function nodeTranscriptRows(input: {
+  runId: string;
+  node: CommitteeNode;
+  round: number;
+  result: AgentRunResult;
+  output: AgentOpinion | Verdict;
+}): MessageRow[] {
   const { result } = input;
   return messageRows(
     { runId: input.runId, node: input.node, round: input.round, agent: `${result.role}:${result.backend}`, promptVersion: result.promptVersion },
@@ -151,7 +154,21 @@ export interface RunFinish {
 function finishRunInserts(input: RunFinish, params: unknown[]): string[] {
   const v = input.verdict;
   const at = params.length;
-  params.push(v.id, input.runId, v.proposalId, v.decision, v.sizeMultiplier, v.confidence, v.backend, v.model, v.promptVersion, v.tokens.prompt, v.tokens.completion, JSON.stringify(v), JSON.stringify(input.stats));
+  params.push(
+    v.id,
+    input.runId,
+    v.proposalId,
+    v.decision,
+    v.sizeMultiplier,
+    v.confidence,
+    v.backend,
+    v.model,
+    v.promptVersion,
+    v.tokens.prompt,
+    v.tokens.completion,
+    JSON.stringify(v),
+    JSON.stringify(input.stats),
+  );
   const $ = (n: number): string => `$${at + n}`;
   return [
     `INSERT INTO verdicts (id, run_id, proposal_id, decision, size_multiplier, confidence, backend, model, prompt_version, tokens_prompt, tokens_completion, payload)

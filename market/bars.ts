@@ -137,9 +137,7 @@ export async function nextBar(q: Queryable, ticker: string, after: string, timef
 
 /** Tickers with bars, and the stored date range. */
 export async function barCoverage(q: Queryable): Promise<Array<{ ticker: string; first: string; last: string; count: number }>> {
-  const res = await q.query(
-    `SELECT ticker, min(ts) AS first, max(ts) AS last, count(*)::int AS count FROM bars GROUP BY ticker ORDER BY ticker`,
-  );
+  const res = await q.query(`SELECT ticker, min(ts) AS first, max(ts) AS last, count(*)::int AS count FROM bars GROUP BY ticker ORDER BY ticker`);
   const Row = z.object({ ticker: z.string(), first: z.coerce.date(), last: z.coerce.date(), count: z.coerce.number() });
   return res.rows.map((r) => {
     const p = Row.parse(r);

@@ -125,7 +125,14 @@ export function checkTradingDateIn(barTimes: readonly string[], value: string, o
   const date = dateOf(asOf);
   // A date (or a day's close, as callers turn dates into) is shown as the date, any other time as given.
   const shown = DATE_ONLY.test(value) || purpose === 'live' || asOf === dailyBarTs(date) ? date : asOf;
-  const details = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ field, date, asOf, purpose, ...(options.ticker ? { ticker: options.ticker } : {}), ...extra });
+  const details = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    field,
+    date,
+    asOf,
+    purpose,
+    ...(options.ticker ? { ticker: options.ticker } : {}),
+    ...extra,
+  });
 
   const n = barTimes.length;
   const first = barTimes[0];
@@ -172,7 +179,8 @@ export function checkTradingDateIn(barTimes: readonly string[], value: string, o
     }
     const maxAge = options.maxBarAgeTradingDays ?? 1;
     const seen = barTimes.filter((t) => Date.parse(t) <= Date.parse(asOf)).length;
-    if (seen < warmup) throw invalid(`now (${asOf}): only ${seen} stored bar(s)${of} at or before it, ${reason} needs ${warmup}; ${range}`, details(rangeDetails));
+    if (seen < warmup)
+      throw invalid(`now (${asOf}): only ${seen} stored bar(s)${of} at or before it, ${reason} needs ${warmup}; ${range}`, details(rangeDetails));
     const newest = barTimes[seen - 1] ?? last;
     const age = closesBetween(newest, asOf, calendar);
     if (age > maxAge) {

@@ -43,7 +43,10 @@ export const ModelCard = z
       })
       .strict(),
     /** Output names; when omitted, `probabilities`/`output_probability` are looked up. */
-    outputs: z.object({ probabilities: z.string().min(1) }).strict().optional(),
+    outputs: z
+      .object({ probabilities: z.string().min(1) })
+      .strict()
+      .optional(),
     featureSet: z.object({ name: z.string().min(1), version: z.string().min(1) }).strict(),
     labels: z
       .object({

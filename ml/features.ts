@@ -26,18 +26,7 @@ export const FEATURE_PARAMS = {
 } as const;
 
 /** Features every ticker has (close prices suffice), in model order. */
-export const CLOSE_FEATURES = [
-  'ret_1',
-  'ret_5',
-  'ret_20',
-  'ema20_ema50',
-  'rsi14',
-  'macd_line',
-  'macd_signal',
-  'macd_hist',
-  'bb_pctb',
-  'vol_20',
-] as const;
+export const CLOSE_FEATURES = ['ret_1', 'ret_5', 'ret_20', 'ema20_ema50', 'rsi14', 'macd_line', 'macd_signal', 'macd_hist', 'bb_pctb', 'vol_20'] as const;
 /** Features that need open/high/low/volume; absent (null) for close-only tickers. */
 export const OHLCV_FEATURES = ['atr14_pct', 'adx14', 'volume_z20'] as const;
 export const FEATURE_NAMES = [...CLOSE_FEATURES, ...OHLCV_FEATURES] as const;
@@ -102,7 +91,10 @@ export function computeFeatureColumns(bars: readonly Bar[]): FeatureColumns {
     for (let i = 0; i < n; i++) c.ema20_ema50[i] = (fast[i] ?? Number.NaN) / (slow[i] ?? Number.NaN) - 1;
 
     // technicalindicators rounds RSI to 2 decimals; scaled to 0..1.
-    place(c.rsi14, RSI.calculate({ period: P.rsi, values: close }).map((v) => v / 100));
+    place(
+      c.rsi14,
+      RSI.calculate({ period: P.rsi, values: close }).map((v) => v / 100),
+    );
 
     const macd = MACD.calculate({
       values: close,
@@ -182,7 +174,12 @@ export function computeFeatureColumns(bars: readonly Bar[]): FeatureColumns {
     atr.forEach((v, k) => {
       c.atr14_pct[start + aOff + k] = v / (cl[aOff + k] ?? Number.NaN);
     });
-    place(c.adx14, ADX.calculate({ high, low, close: cl, period: P.adx }).map((o) => o.adx / 100), start, m);
+    place(
+      c.adx14,
+      ADX.calculate({ high, low, close: cl, period: P.adx }).map((o) => o.adx / 100),
+      start,
+      m,
+    );
     const V = P.volumeZDays;
     for (let i = V - 1; i < m; i++) {
       let vs = 0;

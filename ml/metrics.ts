@@ -41,7 +41,7 @@ export function rocAuc(p: readonly number[], y: readonly number[]): number | nul
   if (pos === 0 || neg === 0) return null;
   const order = p.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
   let rankSumPos = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && order[j + 1]?.[0] === order[i]?.[0]) j++;
     const avgRank = (i + j) / 2 + 1;

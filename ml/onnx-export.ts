@@ -53,7 +53,14 @@ function attribute(name: string, value: Attr): onnxProto.onnx.IAttributeProto {
 
 /** One graph node; attribute arrays of numbers are INTS, use `{ floats }` for FLOATS. */
 export function node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, Attr> = {}, domain = ''): onnxProto.onnx.INodeProto {
-  return { opType, input: inputs, output: outputs, domain, name: `${opType}_${outputs[0] ?? ''}`, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) };
+  return {
+    opType,
+    input: inputs,
+    output: outputs,
+    domain,
+    name: `${opType}_${outputs[0] ?? ''}`,
+    attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+  };
 }
 
 export interface GraphSpec {

@@ -74,9 +74,13 @@ export async function loadProposer(cardPath: string): Promise<Proposer> {
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== card.sha256) mismatch(card, `sha256 of ${card.onnxFile} is ${sha}, the card says ${card.sha256}`, { field: 'sha256' });
   if (card.featureSet.name !== FEATURE_SET.name || card.featureSet.version !== FEATURE_SET.version) {
-    mismatch(card, `trained on feature set ${card.featureSet.name}@${card.featureSet.version}, this build computes ${FEATURE_SET.name}@${FEATURE_SET.version}`, {
-      field: 'featureSet',
-    });
+    mismatch(
+      card,
+      `trained on feature set ${card.featureSet.name}@${card.featureSet.version}, this build computes ${FEATURE_SET.name}@${FEATURE_SET.version}`,
+      {
+        field: 'featureSet',
+      },
+    );
   }
   const unknown = card.input.features.filter((f) => !(FEATURE_NAMES as readonly string[]).includes(f));
   if (unknown.length > 0) mismatch(card, `unknown feature(s) ${unknown.join(', ')} (known: ${FEATURE_NAMES.join(', ')})`, { field: 'input.features' });
@@ -90,7 +94,8 @@ export async function loadProposer(cardPath: string): Promise<Proposer> {
     if (meta.type !== 'float32') mismatch(card, `input "${card.input.name}" is ${meta.type}, expected float32`, { field: 'input' });
     const shape = meta.shape;
     const width = shape[1];
-    if (shape.length !== 2) mismatch(card, `input "${card.input.name}" has shape [${shape.join(', ')}], expected [N, ${card.input.features.length}]`, { field: 'input' });
+    if (shape.length !== 2)
+      mismatch(card, `input "${card.input.name}" has shape [${shape.join(', ')}], expected [N, ${card.input.features.length}]`, { field: 'input' });
     if (typeof width === 'number' && width !== card.input.features.length) {
       mismatch(card, `input "${card.input.name}" has shape [${shape.join(', ')}] but the card lists ${card.input.features.length} features`, {
         field: 'input.features',
@@ -261,7 +266,20 @@ export async function storeProposals(db: Db, proposals: readonly Proposal[], ses
         `INSERT INTO proposals (id, session_id, ticker, side, probability, expected_return, horizon_days, model_id, model_version,
            feature_snapshot_id, as_of, payload)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
-        [pr.id, sessionId, pr.ticker, pr.side, pr.probability, pr.expectedReturn, pr.horizonDays, pr.modelId, pr.modelVersion, pr.featureSnapshotId, pr.asOf, JSON.stringify(pr)],
+        [
+          pr.id,
+          sessionId,
+          pr.ticker,
+          pr.side,
+          pr.probability,
+          pr.expectedReturn,
+          pr.horizonDays,
+          pr.modelId,
+          pr.modelVersion,
+          pr.featureSnapshotId,
+          pr.asOf,
+          JSON.stringify(pr),
+        ],
       );
     }
   });
@@ -325,14 +343,22 @@ export interface TradeIdea {
  * the model abstains. modelId `user` with the scoring model as its version says in the audit chain
  * whose idea it was. Stores the snapshot and the proposal.
  */
-export async function proposeIdea(db: Db, options: Omit<ProposeOptions, 'tickers' | 'sessionId'> & { ticker: string; idea: TradeIdea; asOfLabel?: string }): Promise<Proposal> {
+export async function proposeIdea(
+  db: Db,
+  options: Omit<ProposeOptions, 'tickers' | 'sessionId'> & { ticker: string; idea: TradeIdea; asOfLabel?: string },
+): Promise<Proposal> {
   const { ticker, asOf, asOfLabel, idea, proposer, settings } = options;
   await checkProposalDate(db, asOf, { purpose: 'critique', field: 'asOf', label: asOfLabel ?? 'asOf', ticker });
   const snap = await computeFeatures(db, { asOf, tickers: [ticker] });
   // No abstain margin: the model's attributions at asOf, whichever side it leans to.
   const scored = await scoreSnapshot(snap, { proposer, settings: { proposer: { ...settings.proposer, abstainMargin: -1 } }, tickers: [ticker] });
   const model = scored.proposals[0];
-  if (!model) throw new QuorumError('NOT_FOUND', `no proposal to critique: the model could not score ${ticker} at ${asOf}: ${scored.skipped[0]?.reason ?? 'no features'}`, { field: 'ticker' });
+  if (!model)
+    throw new QuorumError(
+      'NOT_FOUND',
+      `no proposal to critique: the model could not score ${ticker} at ${asOf}: ${scored.skipped[0]?.reason ?? 'no features'}`,
+      { field: 'ticker' },
+    );
   const probability = idea.probability ?? model.probability;
   const card = proposer.card;
   const idSource = ['user', card.modelId, card.version, snap.id, ticker, idea.side, String(probability)].join('|');

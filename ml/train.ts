@@ -278,7 +278,15 @@ export async function trainModel(db: Db, options: TrainOptions): Promise<TrainRe
   await db.query(
     `INSERT INTO feature_snapshots (id, feature_set, feature_set_version, as_of, tickers, feature_names, payload)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-    [exported.snapshotId, FEATURE_SET.name, FEATURE_SET.version, `${card.trainingWindow.end}T23:59:59Z`, [...tickers], [...features], JSON.stringify({ kind: 'training', rows: samples.length, sha256: exported.datasetSha, start: card.trainingWindow.start, end: card.trainingWindow.end })],
+    [
+      exported.snapshotId,
+      FEATURE_SET.name,
+      FEATURE_SET.version,
+      `${card.trainingWindow.end}T23:59:59Z`,
+      [...tickers],
+      [...features],
+      JSON.stringify({ kind: 'training', rows: samples.length, sha256: exported.datasetSha, start: card.trainingWindow.start, end: card.trainingWindow.end }),
+    ],
   );
   await registerModel(db, card, cardPath);
   return { card, cardPath, onnxPath, model, samples: samples.length, folds };

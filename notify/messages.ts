@@ -58,7 +58,10 @@ const OrderRejected = z.object({
 const TradingStateChanged = z.object({ from: str.optional(), to: str, reason: z.string().optional(), actor: z.string().optional() });
 const PositionMismatch = z.object({ mismatches: z.array(z.object({ ticker: str, broker: num, local: num })).optional() });
 
-const SessionSkipped = z.object({ reason: z.string().optional(), report: z.object({ html: z.string().optional(), markdown: z.string().optional() }).optional() });
+const SessionSkipped = z.object({
+  reason: z.string().optional(),
+  report: z.object({ html: z.string().optional(), markdown: z.string().optional() }).optional(),
+});
 
 function payloadOf(row: AuditEventRow): Record<string, unknown> {
   const p = row.payload;
@@ -88,7 +91,12 @@ export function messageOf(row: AuditEventRow): Message | null {
     case 'session.skipped': {
       const p = SessionSkipped.safeParse(payload).data ?? {};
       const report = p.report?.html ?? p.report?.markdown;
-      return { ...base, event: 'session.skipped', subject: `Session ${id} traded nothing`, text: `${p.reason ?? 'no reason was recorded'}${report ? ` Report: ${report}` : ''}` };
+      return {
+        ...base,
+        event: 'session.skipped',
+        subject: `Session ${id} traded nothing`,
+        text: `${p.reason ?? 'no reason was recorded'}${report ? ` Report: ${report}` : ''}`,
+      };
     }
     case 'session.failed': {
       const p = WithError.safeParse(payload).data ?? {};
@@ -106,7 +114,12 @@ export function messageOf(row: AuditEventRow): Message | null {
     case 'order.rejected': {
       const p = OrderRejected.safeParse(payload).data ?? {};
       const why = p.error ?? (p.brokerStatus ? `broker status ${p.brokerStatus}` : 'no reason given');
-      return { ...base, event: 'order.rejected', subject: `Order rejected: ${orderWords(p)}`, text: `The broker refused order ${p.clientOrderId ?? id}: ${why}` };
+      return {
+        ...base,
+        event: 'order.rejected',
+        subject: `Order rejected: ${orderWords(p)}`,
+        text: `The broker refused order ${p.clientOrderId ?? id}: ${why}`,
+      };
     }
     case 'trading_state.changed': {
       const parsed = TradingStateChanged.safeParse(payload);

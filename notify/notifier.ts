@@ -65,7 +65,11 @@ function resolveTargets(config: NotifierDeps['config']): ResolvedTarget[] {
   return config.settings.notifications.targets.map((t) => {
     const url = t.url ?? config.secrets.notificationUrls[t.name];
     // loadConfig resolves urlEnv or fails; a hand-made config may not have.
-    if (!url) throw new QuorumError('CONFIG_INVALID', `settings.yaml: notifications.targets: target "${t.name}" has no URL (url, or urlEnv resolved into secrets.notificationUrls)`);
+    if (!url)
+      throw new QuorumError(
+        'CONFIG_INVALID',
+        `settings.yaml: notifications.targets: target "${t.name}" has no URL (url, or urlEnv resolved into secrets.notificationUrls)`,
+      );
     return { name: t.name, kind: t.kind, url, events: new Set(t.events ?? NOTIFICATION_EVENTS) };
   });
 }

@@ -32,10 +32,14 @@ function checkVectors(model: string, dimension: number, texts: number, vectors: 
   }
   return vectors.map((v: unknown, i) => {
     if (!Array.isArray(v) || v.length !== dimension || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-      throw new QuorumError('EMBEDDING_MISMATCH', `${model} returned a vector of ${Array.isArray(v) ? v.length : 0} numbers for text ${i}; expected ${dimension}`, {
-        model,
-        dimension,
-      });
+      throw new QuorumError(
+        'EMBEDDING_MISMATCH',
+        `${model} returned a vector of ${Array.isArray(v) ? v.length : 0} numbers for text ${i}; expected ${dimension}`,
+        {
+          model,
+          dimension,
+        },
+      );
     }
     return v as number[];
   });
@@ -96,7 +100,12 @@ export async function createOllamaEmbedder(options: OllamaEmbedderOptions): Prom
     try {
       return await client.embedDocuments(batch);
     } catch (error) {
-      throw new QuorumError('LLM_UNAVAILABLE', `Ollama embeddings (${options.model} at ${options.baseUrl}) failed: ${errorMessage(error)}`, {}, { cause: error });
+      throw new QuorumError(
+        'LLM_UNAVAILABLE',
+        `Ollama embeddings (${options.model} at ${options.baseUrl}) failed: ${errorMessage(error)}`,
+        {},
+        { cause: error },
+      );
     }
   };
   let dimension = options.dimension;

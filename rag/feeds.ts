@@ -54,7 +54,10 @@ const FeedRow = z.object({ etag: z.string().nullable(), last_modified: z.string(
 const parser = new Parser({ timeout: 0 });
 
 function stripTags(s: string): string {
-  return s.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return s
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Maps parsed feed items to drafts; items with neither title nor text are skipped (counted). */
@@ -158,7 +161,17 @@ async function recordFeed(
  * Never throws: a failure is returned, named, with status `error`.
  */
 export async function pollFeed(db: Db, embedder: Embedder, feed: FeedSource, options: PollOptions): Promise<FeedPollResult> {
-  const result: FeedPollResult = { name: feed.name, url: feed.url, status: 'error', attempts: 0, fetched: 0, inserted: 0, duplicates: 0, skipped: 0, error: null };
+  const result: FeedPollResult = {
+    name: feed.name,
+    url: feed.url,
+    status: 'error',
+    attempts: 0,
+    fetched: 0,
+    inserted: 0,
+    duplicates: 0,
+    skipped: 0,
+    error: null,
+  };
   try {
     const row = await db.query('SELECT etag, last_modified FROM feeds WHERE url = $1', [feed.url]);
     const validators = row.rows[0] ? FeedRow.parse(row.rows[0]) : null;

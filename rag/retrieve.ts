@@ -138,7 +138,14 @@ export async function searchNews(db: Db, embedder: Embedder, input: NewsSearchQu
     const tickerMatch = ticker ? (tickers.find((t) => t.ticker === ticker)?.confidence ?? 0) : 0;
     const ageDays = Math.max(0, (q.asOf.getTime() - r.published_at.getTime()) / MS_PER_DAY);
     const recency = Math.exp((-Math.LN2 * ageDays) / halfLife);
-    return { row: r, vector: parseUnitVector(r.embedding), redundancy: 0, tickers, parts: { similarity, tickerMatch, recency }, score: w.similarity * similarity + w.ticker * tickerMatch + w.recency * recency };
+    return {
+      row: r,
+      vector: parseUnitVector(r.embedding),
+      redundancy: 0,
+      tickers,
+      parts: { similarity, tickerMatch, recency },
+      score: w.similarity * similarity + w.ticker * tickerMatch + w.recency * recency,
+    };
   });
 
   // MMR: take the best remaining by relevance minus redundancy (its highest cosine to anything already

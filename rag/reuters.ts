@@ -31,9 +31,7 @@ const ReutersDoc = z
     DATE: text.nullish(),
     TOPICS: labels,
     PLACES: labels,
-    TEXT: z
-      .union([z.object({ TITLE: text.nullish(), BODY: text.nullish(), DATELINE: text.nullish() }).passthrough(), z.string()])
-      .nullish(),
+    TEXT: z.union([z.object({ TITLE: text.nullish(), BODY: text.nullish(), DATELINE: text.nullish() }).passthrough(), z.string()]).nullish(),
   })
   .passthrough();
 
@@ -51,11 +49,13 @@ const parser = new XMLParser({
 
 function clean(s: string): string {
   // Reuters bodies end in "Reuter" plus a control character (&#3;) on some articles.
-  return s
-    // eslint-disable-next-line no-control-regex -- removing control characters is the point
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
-    .replace(/\s*\bReuter\s*$/i, '')
-    .trim();
+  return (
+    s
+      // eslint-disable-next-line no-control-regex -- removing control characters is the point
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+      .replace(/\s*\bReuter\s*$/i, '')
+      .trim()
+  );
 }
 
 function lineOfEach(xml: string, tag: string): number[] {
@@ -85,7 +85,16 @@ export function parseReutersXml(xml: string, file: string): { drafts: NewsDraft[
     rejected.push({ file, line: 1, error: `not well-formed XML: ${error instanceof Error ? error.message : String(error)}` });
     return { drafts, rejected };
   }
-  const root = z.object({ LEWIS: z.object({ REUTERS: z.array(z.unknown()).nullish() }).passthrough().nullish(), REUTERS: z.array(z.unknown()).nullish() }).passthrough().parse(tree);
+  const root = z
+    .object({
+      LEWIS: z
+        .object({ REUTERS: z.array(z.unknown()).nullish() })
+        .passthrough()
+        .nullish(),
+      REUTERS: z.array(z.unknown()).nullish(),
+    })
+    .passthrough()
+    .parse(tree);
   const docs = root.LEWIS?.REUTERS ?? root.REUTERS ?? [];
   const lines = lineOfEach(xml, '<REUTERS');
   if (docs.length === 0) rejected.push({ file, line: 1, error: 'no <REUTERS> article found' });

@@ -249,7 +249,11 @@ export function decide(input: DecideInput): RiskDecision {
   const decisionOk = ORDER_DECISIONS.includes(verdict.decision);
   results.push({ rule: 'DECISION_ALLOWED', passed: decisionOk, detail: `DECISION_ALLOWED: decision=${verdict.decision} allowed=${ORDER_DECISIONS_TEXT}` });
   const confidenceOk = Number.isFinite(verdict.confidence) && verdict.confidence >= rules.minVerdictConfidence;
-  results.push({ rule: 'MIN_CONFIDENCE', passed: confidenceOk, detail: `MIN_CONFIDENCE: confidence=${num(verdict.confidence, 3)} min=${num(rules.minVerdictConfidence, 3)}` });
+  results.push({
+    rule: 'MIN_CONFIDENCE',
+    passed: confidenceOk,
+    detail: `MIN_CONFIDENCE: confidence=${num(verdict.confidence, 3)} min=${num(rules.minVerdictConfidence, 3)}`,
+  });
 
   const sizing = riskPerTradeRule(ctx);
   const defaultBase = ctx.reducing ? Math.abs(ctx.positionQty) : Number.isFinite(sizing.cap) ? sizing.cap : 0;

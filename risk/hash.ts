@@ -96,7 +96,8 @@ export function murmurWords(words: readonly number[], n: number): string {
 export function murmur3x86x128(bytes: Uint8Array, len = bytes.length): string {
   const whole = len - (len % 4);
   const words: number[] = [];
-  for (let i = 0; i < whole; i += 4) words.push((bytes[i] as number) | ((bytes[i + 1] as number) << 8) | ((bytes[i + 2] as number) << 16) | ((bytes[i + 3] as number) << 24));
+  for (let i = 0; i < whole; i += 4)
+    words.push((bytes[i] as number) | ((bytes[i + 1] as number) << 8) | ((bytes[i + 2] as number) << 16) | ((bytes[i + 3] as number) << 24));
   let last = 0;
   for (let i = whole; i < len; i++) last |= (bytes[i] as number) << (8 * (i - whole));
   if (whole === len) return murmurWords(words, words.length);
@@ -158,7 +159,7 @@ function doubleWords(v: number, out: { lo: number }): number {
   }
   if (a === Number.POSITIVE_INFINITY) {
     out.lo = 0;
-    return (sign | 0x7ff00000) | 0;
+    return sign | 0x7ff00000 | 0;
   }
   let biased: number;
   let mant: number;
@@ -186,7 +187,7 @@ function doubleWords(v: number, out: { lo: number }): number {
   }
   const high = Math.floor(mant / TWO_32);
   out.lo = (mant - high * TWO_32) | 0;
-  return (sign | (biased << 20) | high) | 0;
+  return sign | (biased << 20) | high | 0;
 }
 
 /**

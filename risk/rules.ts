@@ -254,13 +254,23 @@ export function riskPerTradeRule(ctx: OrderContext): Sizing {
   const a = ctx.account;
   const { riskPerTradePct, atrStopMultiple, rewardRisk } = ctx.rules;
   if (ctx.reducing) {
-    return { result: result('RISK_PER_TRADE', true, 'not applicable to an order that reduces a position'), cap: Number.POSITIVE_INFINITY, stop: null, target: null };
+    return {
+      result: result('RISK_PER_TRADE', true, 'not applicable to an order that reduces a position'),
+      cap: Number.POSITIVE_INFINITY,
+      stop: null,
+      target: null,
+    };
   }
   if (!a) return { result: result('RISK_PER_TRADE', false, UNKNOWN), cap: 0, stop: null, target: null };
   const price = ctx.market.lastPrice;
   const atr = ctx.market.atr;
   if (atr === null || !(atr > 0) || !Number.isFinite(atr) || !(price > 0) || !Number.isFinite(price)) {
-    return { result: result('RISK_PER_TRADE', false, `atr=${atr === null ? 'missing' : num(atr, 4)} price=${num(price)}: cannot size a stop (fail closed)`), cap: 0, stop: null, target: null };
+    return {
+      result: result('RISK_PER_TRADE', false, `atr=${atr === null ? 'missing' : num(atr, 4)} price=${num(price)}: cannot size a stop (fail closed)`),
+      cap: 0,
+      stop: null,
+      target: null,
+    };
   }
   const distance = atrStopMultiple * atr;
   const budget = (a.equity * riskPerTradePct) / 100;
@@ -271,7 +281,12 @@ export function riskPerTradeRule(ctx: OrderContext): Sizing {
   const target = long ? roundToTick(price + rewardRisk * distance, 'nearest') : roundToTick(price - rewardRisk * distance, 'nearest');
   const head = `equity=${num(a.equity)} risk=${pct(riskPerTradePct)}=${num(budget)} stopDistance=${num(atrStopMultiple)}xATR(${num(atr, 4)})=${num(distance, 4)} maxQty=${qty}`;
   if (!(stop > 0) || !(target > 0)) {
-    return { result: result('RISK_PER_TRADE', false, `${head} stop=${num(stop)} target=${num(target)}: not a positive price`), cap: 0, stop: null, target: null };
+    return {
+      result: result('RISK_PER_TRADE', false, `${head} stop=${num(stop)} target=${num(target)}: not a positive price`),
+      cap: 0,
+      stop: null,
+      target: null,
+    };
   }
   return { result: result('RISK_PER_TRADE', qty > 0, `${head} stop=${num(stop)} target=${num(target)}`), cap: qty, stop, target };
 }
@@ -335,7 +350,11 @@ function exposureCap(rule: string, limitPct: number, current: number, label: str
   const limit = (equity * limitPct) / 100;
   const q = capQty(limit, current, price);
   return {
-    result: result(rule, q > 0, `${label}=${num(current)} limit=${pct(limitPct)} of equity ${num(equity)}=${num(limit)} price=${num(price)} maxQty=${capText(q)}${unpriced}`),
+    result: result(
+      rule,
+      q > 0,
+      `${label}=${num(current)} limit=${pct(limitPct)} of equity ${num(equity)}=${num(limit)} price=${num(price)} maxQty=${capText(q)}${unpriced}`,
+    ),
     cap: q,
   };
 }
@@ -363,7 +382,11 @@ export function buyingPowerRule(ctx: OrderContext): Capped {
   const unit = ctx.market.lastPrice * (1 + ctx.rules.marketBuyBufferPct / 100);
   const q = capQty(a.buyingPower, 0, unit);
   return {
-    result: result('BUYING_POWER', q > 0, `buyingPower=${num(a.buyingPower)} price=${num(ctx.market.lastPrice)}+${pct(ctx.rules.marketBuyBufferPct)}=${num(unit, 4)}/share maxQty=${q}`),
+    result: result(
+      'BUYING_POWER',
+      q > 0,
+      `buyingPower=${num(a.buyingPower)} price=${num(ctx.market.lastPrice)}+${pct(ctx.rules.marketBuyBufferPct)}=${num(unit, 4)}/share maxQty=${q}`,
+    ),
     cap: q,
   };
 }

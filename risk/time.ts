@@ -41,7 +41,14 @@ function two(s: string, i: number): number {
  */
 export function isoMs(iso: string): number {
   const n = iso.length;
-  if (n >= 20 && iso.charCodeAt(4) === 45 && iso.charCodeAt(7) === 45 && (iso.charCodeAt(10) === 84 || iso.charCodeAt(10) === 116) && iso.charCodeAt(13) === 58 && iso.charCodeAt(16) === 58) {
+  if (
+    n >= 20 &&
+    iso.charCodeAt(4) === 45 &&
+    iso.charCodeAt(7) === 45 &&
+    (iso.charCodeAt(10) === 84 || iso.charCodeAt(10) === 116) &&
+    iso.charCodeAt(13) === 58 &&
+    iso.charCodeAt(16) === 58
+  ) {
     // The fourteen digits of YYYY-MM-DDTHH:MM:SS, checked at once: one that is not a digit means NaN.
     const y0 = iso.charCodeAt(0) - 48;
     const y1 = iso.charCodeAt(1) - 48;
@@ -58,8 +65,34 @@ export function isoMs(iso: string): number {
     const s0 = iso.charCodeAt(17) - 48;
     const s1 = iso.charCodeAt(18) - 48;
     const digits =
-      y0 | (9 - y0) | y1 | (9 - y1) | y2 | (9 - y2) | y3 | (9 - y3) | mo0 | (9 - mo0) | mo1 | (9 - mo1) | d0 | (9 - d0) | d1 | (9 - d1) |
-      h0 | (9 - h0) | h1 | (9 - h1) | mi0 | (9 - mi0) | mi1 | (9 - mi1) | s0 | (9 - s0) | s1 | (9 - s1);
+      y0 |
+      (9 - y0) |
+      y1 |
+      (9 - y1) |
+      y2 |
+      (9 - y2) |
+      y3 |
+      (9 - y3) |
+      mo0 |
+      (9 - mo0) |
+      mo1 |
+      (9 - mo1) |
+      d0 |
+      (9 - d0) |
+      d1 |
+      (9 - d1) |
+      h0 |
+      (9 - h0) |
+      h1 |
+      (9 - h1) |
+      mi0 |
+      (9 - mi0) |
+      mi1 |
+      (9 - mi1) |
+      s0 |
+      (9 - s0) |
+      s1 |
+      (9 - s1);
     if (digits < 0) return Number.NaN;
     const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
     const month = mo0 * 10 + mo1;

@@ -30,8 +30,11 @@ function problemOf(portfolio: PortfolioSnapshot | null | undefined, asOfMs: numb
   if (portfolio === null || portfolio === undefined) return 'missing account data';
   if (typeof portfolio !== 'object') return 'account data is not an object';
   const problem =
-    notPositive(portfolio, 'equity') ?? notPositive(portfolio, 'lastEquity') ?? notPositive(portfolio, 'peakEquity') ??
-    notFinite(portfolio, 'cash') ?? notFinite(portfolio, 'buyingPower');
+    notPositive(portfolio, 'equity') ??
+    notPositive(portfolio, 'lastEquity') ??
+    notPositive(portfolio, 'peakEquity') ??
+    notFinite(portfolio, 'cash') ??
+    notFinite(portfolio, 'buyingPower');
   if (problem) return problem;
   if (typeof portfolio.asOf !== 'string' || !Number.isFinite(asOfMs)) return `asOf=${String(portfolio.asOf)} is not a timestamp`;
   if (!Array.isArray(portfolio.positions) || !Array.isArray(portfolio.openOrders) || !Array.isArray(portfolio.recentOrderTimes)) {
@@ -63,11 +66,7 @@ export function drawdownPct(equity: number, peakEquity: number): number {
  * `dailyLossReducePct` -> REDUCING; an operator's REDUCING stays; otherwise ACTIVE. A manual resume
  * (stored state ACTIVE) therefore cannot override a loss limit that is still breached.
  */
-export function tradingStateFor(
-  portfolio: PortfolioSnapshot | null | undefined,
-  rules: RiskRules,
-  now: string,
-): TradingStateAssessment {
+export function tradingStateFor(portfolio: PortfolioSnapshot | null | undefined, rules: RiskRules, now: string): TradingStateAssessment {
   return tradingStateAt(portfolio, rules, nowMs(now));
 }
 

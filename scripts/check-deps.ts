@@ -83,8 +83,14 @@ function importsOf(file: string): ImportRef[] {
       const clause = node.importClause;
       const typeOnly =
         Boolean(clause?.isTypeOnly) ||
-        Boolean(clause && !clause.name && clause.namedBindings && ts.isNamedImports(clause.namedBindings) &&
-          clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly));
+        Boolean(
+          clause &&
+          !clause.name &&
+          clause.namedBindings &&
+          ts.isNamedImports(clause.namedBindings) &&
+          clause.namedBindings.elements.length > 0 &&
+          clause.namedBindings.elements.every((e) => e.isTypeOnly),
+        );
       refs.push({ specifier: node.moduleSpecifier.text, typeOnly, line: lineOf(node) });
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       refs.push({ specifier: node.moduleSpecifier.text, typeOnly: node.isTypeOnly, line: lineOf(node) });
@@ -126,7 +132,7 @@ export async function checkDeps(root: string): Promise<{ problems: string[]; not
           problems.push(`${code} ${where}: ${folder}/ may import only types from ${targetFolder}/ ("${ref.specifier}")`);
         }
       } else if (folder === 'risk') {
-        const pkg = ref.specifier.startsWith('@') ? ref.specifier.split('/').slice(0, 2).join('/') : ref.specifier.split('/')[0] ?? '';
+        const pkg = ref.specifier.startsWith('@') ? ref.specifier.split('/').slice(0, 2).join('/') : (ref.specifier.split('/')[0] ?? '');
         if (!RISK_PACKAGES.has(pkg)) {
           problems.push(`RISK_IO ${where}: risk/ is pure and may not import "${ref.specifier}"`);
         }
@@ -163,7 +169,8 @@ async function importCycles(root: string): Promise<{ cycles: string[]; notes: st
   }
   for (const k of KNOWN_CYCLES) {
     const key = [...k.files].sort().join(' ');
-    if (!seen.has(key) && k.files.every((f) => statExists(path.join(root, f)))) notes.push(`known cycle gone, drop it from KNOWN_CYCLES: ${k.files.join(' <-> ')}`);
+    if (!seen.has(key) && k.files.every((f) => statExists(path.join(root, f))))
+      notes.push(`known cycle gone, drop it from KNOWN_CYCLES: ${k.files.join(' <-> ')}`);
   }
   return { cycles, notes };
 }

@@ -39,7 +39,9 @@ async function main(): Promise<number> {
     onRun: (suite, run) => {
       const n = (counts.get(suite) ?? 0) + 1;
       counts.set(suite, n);
-      process.stdout.write(`${suite} ${n}: ${run.scenarioId} ${run.decision} ${Math.round(run.latencyMs)} ms, ${run.llmCalls} LLM calls (${run.toolTurnCalls} tool turns, ${run.toolTurnFallbacks} fell back), ${run.validOutputs}/${run.outputs} valid\n`);
+      process.stdout.write(
+        `${suite} ${n}: ${run.scenarioId} ${run.decision} ${Math.round(run.latencyMs)} ms, ${run.llmCalls} LLM calls (${run.toolTurnCalls} tool turns, ${run.toolTurnFallbacks} fell back), ${run.validOutputs}/${run.outputs} valid\n`,
+      );
     },
   });
   for (const r of results) process.stdout.write(`${suiteSummary(r)}\n`);

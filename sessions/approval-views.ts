@@ -9,4 +9,3 @@ export const ApprovalReply = z.object({
   order: SubmitOutcomeView.nullable(),
 });
 export type ApprovalReply = z.infer<typeof ApprovalReply>;
-

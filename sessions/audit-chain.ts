@@ -1,6 +1,17 @@
 import { z } from 'zod';
 import type { Queryable } from '../db/index.ts';
-import { FillRow, IntentRow, OrderRow, RiskDecisionRow, RuleResultRow, readFills, readIntent, readOrder, readRiskDecision, readRuleResults } from '../execution/index.ts';
+import {
+  FillRow,
+  IntentRow,
+  OrderRow,
+  RiskDecisionRow,
+  RuleResultRow,
+  readFills,
+  readIntent,
+  readOrder,
+  readRiskDecision,
+  readRuleResults,
+} from '../execution/index.ts';
 import { FeatureSnapshotSummary, ModelRow, ProposalRow, readFeatureSnapshot, readModel, readProposal } from '../ml/index.ts';
 import {
   AgentMessageRow,
@@ -55,7 +66,9 @@ export async function auditChainForOrder(q: Queryable, orderId: string): Promise
   if (riskDecision && ruleResults.length === 0) missing.push('ruleResults');
   const verdict = need('verdict', riskDecision ? await readVerdictRow(q, riskDecision.verdict_id) : null);
   const run = need('committeeRun', verdict?.run_id ? await readCommitteeRun(q, verdict.run_id) : null);
-  const [messages, toolCalls, retrievals] = run ? await Promise.all([readRunMessages(q, run.id), readRunToolCalls(q, run.id), readRunRetrievals(q, run.id)]) : [[], [], []];
+  const [messages, toolCalls, retrievals] = run
+    ? await Promise.all([readRunMessages(q, run.id), readRunToolCalls(q, run.id), readRunRetrievals(q, run.id)])
+    : [[], [], []];
   if (run && messages.length === 0) missing.push('transcript');
   const proposalId = verdict?.proposal_id ?? riskDecision?.proposal_id ?? null;
   const proposal = need('proposal', proposalId ? await readProposal(q, proposalId) : null);

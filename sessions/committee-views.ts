@@ -135,7 +135,12 @@ export function readSessionVerdicts(q: Queryable, sessionId: string): Promise<Ve
 }
 
 export function readCommitteeRun(q: Queryable, id: string): Promise<CommitteeRunRow | null> {
-  return queryRow(q, CommitteeRunRow, 'SELECT id, session_id, proposal_id, thread_id, backend, status, stats, error, started_at, finished_at FROM committee_runs WHERE id = $1', [id]);
+  return queryRow(
+    q,
+    CommitteeRunRow,
+    'SELECT id, session_id, proposal_id, thread_id, backend, status, stats, error, started_at, finished_at FROM committee_runs WHERE id = $1',
+    [id],
+  );
 }
 
 export function readRunMessages(q: Queryable, runId: string): Promise<AgentMessageRow[]> {

@@ -22,8 +22,10 @@ export const CritiqueRequest = z
   .strict()
   // One object rather than a union, so a bad field is named (`body.proposal.probability`), not "invalid input".
   .superRefine((b, ctx) => {
-    if (b.proposal && (b.ticker || b.asOf || b.side)) ctx.addIssue({ code: 'custom', path: ['proposal'], message: 'give either a proposal or {ticker, asOf[, side]}, not both' });
-    if (b.probability !== undefined && !b.side) ctx.addIssue({ code: 'custom', path: ['probability'], message: 'needs side (it is the probability of your own idea)' });
+    if (b.proposal && (b.ticker || b.asOf || b.side))
+      ctx.addIssue({ code: 'custom', path: ['proposal'], message: 'give either a proposal or {ticker, asOf[, side]}, not both' });
+    if (b.probability !== undefined && !b.side)
+      ctx.addIssue({ code: 'custom', path: ['probability'], message: 'needs side (it is the probability of your own idea)' });
     if (!b.proposal) {
       if (!b.ticker) ctx.addIssue({ code: 'custom', path: ['ticker'], message: 'required (or give a whole proposal)' });
       if (!b.asOf) ctx.addIssue({ code: 'custom', path: ['asOf'], message: 'required (or give a whole proposal)' });
@@ -60,7 +62,14 @@ export async function proposalForCritique(env: SessionEnv, req: CritiqueRequest)
   const given = req.asOf ?? '';
   const asOf = /^\d{4}-\d{2}-\d{2}$/.test(given) ? dailyBarTs(given) : given;
   try {
-    if (req.side) return await proposeIdea(env.db, { asOf, ticker, idea: { side: req.side, probability: req.probability }, proposer: env.proposer, settings: env.config.settings });
+    if (req.side)
+      return await proposeIdea(env.db, {
+        asOf,
+        ticker,
+        idea: { side: req.side, probability: req.probability },
+        proposer: env.proposer,
+        settings: env.config.settings,
+      });
     return await proposeOne(env.db, { asOf, ticker, proposer: env.proposer, settings: env.config.settings });
   } catch (error) {
     if (QuorumError.is(error, 'INPUT_INVALID')) {
@@ -68,7 +77,9 @@ export async function proposalForCritique(env: SessionEnv, req: CritiqueRequest)
       throw new QuorumError('INPUT_INVALID', error.message, { field }, { cause: error });
     }
     if (QuorumError.is(error, 'NOT_FOUND') && !req.side) {
-      throw new QuorumError('NOT_FOUND', `${error.message}; send side (buy or sell) to have the committee judge your own idea`, error.details, { cause: error });
+      throw new QuorumError('NOT_FOUND', `${error.message}; send side (buy or sell) to have the committee judge your own idea`, error.details, {
+        cause: error,
+      });
     }
     throw error;
   }
@@ -76,6 +87,14 @@ export async function proposalForCritique(env: SessionEnv, req: CritiqueRequest)
 
 /** Runs the committee on one proposal with the env's backend, news search and checkpointer. */
 export async function runCritique(env: SessionEnv, proposal: Proposal, onEvent?: (e: CommitteeEvent) => void): Promise<CritiqueReply> {
-  const res = await runCommittee({ db: env.db, config: env.config, proposal, backend: env.backend.backend, searchNews: env.searchNews, checkpointer: env.checkpointer, onEvent });
+  const res = await runCommittee({
+    db: env.db,
+    config: env.config,
+    proposal,
+    backend: env.backend.backend,
+    searchNews: env.searchNews,
+    checkpointer: env.checkpointer,
+    onEvent,
+  });
   return { critiqueId: res.runId, backend: env.backend.name, notice: env.backend.notice, verdict: res.verdict, stats: res.stats };
 }

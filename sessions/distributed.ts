@@ -53,16 +53,17 @@ export interface DistributedOutcome {
  * A session whose proposals are shared by every worker on the same PostgreSQL: the coordinator
  * prepares the session, enqueues one judge job per proposal, waits for them, and writes the report.
  */
-export async function runDistributedSession(
-  env: SessionEnv,
-  queue: JobQueue,
-  options: RunSessionOptions & { waitMs?: number },
-): Promise<DistributedOutcome> {
+export async function runDistributedSession(env: SessionEnv, queue: JobQueue, options: RunSessionOptions & { waitMs?: number }): Promise<DistributedOutcome> {
   const prepared = await prepareSession(env, options);
-  if (!prepared.created || prepared.skipped) return { sessionId: prepared.sessionId, created: prepared.created, jobs: 0, failedJobs: 0, report: prepared.report, skipped: prepared.skipped };
+  if (!prepared.created || prepared.skipped)
+    return { sessionId: prepared.sessionId, created: prepared.created, jobs: 0, failedJobs: 0, report: prepared.report, skipped: prepared.skipped };
   const ids: string[] = [];
   for (const p of prepared.chosen) {
-    const id = await queue.boss.send(QUEUE_JUDGE, { sessionId: prepared.sessionId, proposalId: p.id }, { singletonKey: p.id, retryLimit: 2, retryDelay: 1, retryBackoff: true });
+    const id = await queue.boss.send(
+      QUEUE_JUDGE,
+      { sessionId: prepared.sessionId, proposalId: p.id },
+      { singletonKey: p.id, retryLimit: 2, retryDelay: 1, retryBackoff: true },
+    );
     if (id) ids.push(id);
   }
   options.onProgress?.(`enqueued ${ids.length} judge job(s) for session ${prepared.sessionId}`);
@@ -75,7 +76,8 @@ export async function runDistributedSession(
       failed = states.filter((j) => j?.state === 'failed').length;
       break;
     }
-    if (Date.now() > deadline) throw new QuorumError('INTERNAL', `session ${prepared.sessionId}: ${ids.length - done.length} judge job(s) unfinished after the wait`);
+    if (Date.now() > deadline)
+      throw new QuorumError('INTERNAL', `session ${prepared.sessionId}: ${ids.length - done.length} judge job(s) unfinished after the wait`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   await fillNextBar(env, options);

@@ -20,14 +20,24 @@ function inputSources(db: Db, config: Config, embedder: Embedder | null): InputS
   const fetchBars: InputSources['fetchBars'] =
     alpacaKeyId && alpacaSecretKey
       ? async (tickers, from, to) => {
-          const client = createAlpacaDataClient({ keyId: alpacaKeyId, secret: alpacaSecretKey, timeoutMs: sessions.refreshTimeoutMs, ...(market.alpacaDataUrl ? { baseUrls: { data: market.alpacaDataUrl } } : {}) });
+          const client = createAlpacaDataClient({
+            keyId: alpacaKeyId,
+            secret: alpacaSecretKey,
+            timeoutMs: sessions.refreshTimeoutMs,
+            ...(market.alpacaDataUrl ? { baseUrls: { data: market.alpacaDataUrl } } : {}),
+          });
           return (await ingestAlpacaBars(db, client, tickers, from, to)).bars;
         }
       : undefined;
   const pollNews: InputSources['pollNews'] =
     embedder && news.feeds.length > 0
       ? async () => {
-          const results = await pollFeeds(db, embedder, news.feeds, { matcher: companyMatcher(news.companies), timeoutMs: news.pollTimeoutMs, retries: news.retries, backoffMs: news.backoffMs });
+          const results = await pollFeeds(db, embedder, news.feeds, {
+            matcher: companyMatcher(news.companies),
+            timeoutMs: news.pollTimeoutMs,
+            retries: news.retries,
+            backoffMs: news.backoffMs,
+          });
           return results.map((r) => ({ name: r.name, inserted: r.inserted, error: r.error }));
         }
       : undefined;

@@ -1,4 +1,16 @@
-export { runSession, judgeProposal, judgeSafely, prepareSession, finishSession, topProposals, SessionKind, type SessionEnv, type SessionOutcome, type JudgedProposal, type RunSessionOptions } from './run.ts';
+export {
+  runSession,
+  judgeProposal,
+  judgeSafely,
+  prepareSession,
+  finishSession,
+  topProposals,
+  SessionKind,
+  type SessionEnv,
+  type SessionOutcome,
+  type JudgedProposal,
+  type RunSessionOptions,
+} from './run.ts';
 export { runDemo, type DemoOptions, type DemoResult } from './demo.ts';
 export { writeSessionReport, type WrittenReport } from './report.ts';
 export { loadReportData, ReportData } from './report-data.ts';
@@ -7,5 +19,15 @@ export { JobQueue, QUEUE_JUDGE, QUEUE_SESSION, QUEUE_EXITS, JudgeJob, SessionJob
 export { runDistributedSession, startJudgeWorker, loadProposal, DEFAULT_SESSION_WAIT_MS, type DistributedOutcome, type JudgeHooks } from './distributed.ts';
 export { buildSessionEnv, type BuiltEnv } from './env.ts';
 export { nextSlots, scheduleSlots, slotName, type Slot } from './schedule.ts';
-export { runOrderStage, answerApproval, listApprovals, ApprovalAnswer, ApprovalFilter, ApprovalView, approvalIdOf, orderThreadId, type OrderStageResult } from '../execution/index.ts';
+export {
+  runOrderStage,
+  answerApproval,
+  listApprovals,
+  ApprovalAnswer,
+  ApprovalFilter,
+  ApprovalView,
+  approvalIdOf,
+  orderThreadId,
+  type OrderStageResult,
+} from '../execution/index.ts';
 export * from './read-models.ts';

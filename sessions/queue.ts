@@ -54,7 +54,9 @@ export class JobQueue {
 
   /** Enqueues one judge job per proposal; the proposal id is the singleton key. */
   async enqueueJudges(jobs: readonly JudgeJob[]): Promise<void> {
-    await this.boss.insert(jobs.map((data) => ({ name: QUEUE_JUDGE, data, singletonKey: data.proposalId, retryLimit: DEFAULT_JUDGE_RETRIES, retryBackoff: true, retryDelay: 2 })));
+    await this.boss.insert(
+      jobs.map((data) => ({ name: QUEUE_JUDGE, data, singletonKey: data.proposalId, retryLimit: DEFAULT_JUDGE_RETRIES, retryBackoff: true, retryDelay: 2 })),
+    );
   }
 
   async enqueueSession(job: SessionJob): Promise<string | null> {

@@ -90,7 +90,11 @@ const OVERLAP_DAYS = 7;
 const FIRST_FETCH_DAYS = 2 * 365;
 
 /** Fetches bars and news up to `asOf` (each bounded by limits.timeoutMs) and reports what is stored now. */
-export async function refreshInputs(db: Db, sources: InputSources, options: { asOf: string; tickers: readonly string[]; timeoutMs: number }): Promise<InputRefresh> {
+export async function refreshInputs(
+  db: Db,
+  sources: InputSources,
+  options: { asOf: string; tickers: readonly string[]; timeoutMs: number },
+): Promise<InputRefresh> {
   const started = performance.now();
   const { asOf, tickers, timeoutMs } = options;
   const before = await newestBar(db, tickers, asOf);

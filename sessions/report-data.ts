@@ -14,7 +14,15 @@ export const ReportItem = z.object({
   probability: num,
   expectedReturn: num,
   verdict: z
-    .object({ id: z.string(), decision: z.string(), sizeMultiplier: num, confidence: num, backend: z.string(), reasons: z.array(z.string()), abstainReason: z.string().nullable() })
+    .object({
+      id: z.string(),
+      decision: z.string(),
+      sizeMultiplier: num,
+      confidence: num,
+      backend: z.string(),
+      reasons: z.array(z.string()),
+      abstainReason: z.string().nullable(),
+    })
     .nullable(),
   debate: z.array(z.object({ agent: z.string(), round: num, summary: z.string() })),
   risk: z
@@ -68,7 +76,9 @@ function summaryOf(content: string): string {
   return content.length > 280 ? `${content.slice(0, 277)}...` : content;
 }
 
-const VerdictPayload = z.object({ reasons: z.array(z.object({ text: z.string() })).default([]), abstainReason: z.string().nullable().default(null) }).passthrough();
+const VerdictPayload = z
+  .object({ reasons: z.array(z.object({ text: z.string() })).default([]), abstainReason: z.string().nullable().default(null) })
+  .passthrough();
 
 /** Everything a session report shows, read from what the session stored. */
 export async function loadReportData(db: Db, sessionId: string, now: string): Promise<ReportData> {
@@ -82,17 +92,24 @@ export async function loadReportData(db: Db, sessionId: string, now: string): Pr
   const items: ReportItem[] = [];
   for (const p of proposals.rows) {
     const proposalId = z.string().parse(p.id);
-    const v = (await db.query('SELECT id, decision, size_multiplier, confidence, backend, run_id, payload FROM verdicts WHERE proposal_id = $1 ORDER BY created_at DESC LIMIT 1', [proposalId])).rows[0];
+    const v = (
+      await db.query(
+        'SELECT id, decision, size_multiplier, confidence, backend, run_id, payload FROM verdicts WHERE proposal_id = $1 ORDER BY created_at DESC LIMIT 1',
+        [proposalId],
+      )
+    ).rows[0];
     const payload = v ? VerdictPayload.parse(v.payload) : null;
     const debate = v?.run_id
-      ? (
-          await db.query(
-            `SELECT agent, round, content FROM agent_messages WHERE run_id = $1 AND message_role = 'assistant' ORDER BY id`,
-            [v.run_id],
-          )
-        ).rows.map((m) => ({ agent: z.string().parse(m.agent), round: num.parse(m.round), summary: summaryOf(z.string().parse(m.content)) }))
+      ? (await db.query(`SELECT agent, round, content FROM agent_messages WHERE run_id = $1 AND message_role = 'assistant' ORDER BY id`, [v.run_id])).rows.map(
+          (m) => ({ agent: z.string().parse(m.agent), round: num.parse(m.round), summary: summaryOf(z.string().parse(m.content)) }),
+        )
       : [];
-    const r = (await db.query("SELECT id, action, requested_qty, final_qty, stop, target, coalesce(payload->'limitedBy', '[]'::jsonb) AS limited_by FROM risk_decisions WHERE proposal_id = $1 ORDER BY created_at DESC LIMIT 1", [proposalId])).rows[0];
+    const r = (
+      await db.query(
+        "SELECT id, action, requested_qty, final_qty, stop, target, coalesce(payload->'limitedBy', '[]'::jsonb) AS limited_by FROM risk_decisions WHERE proposal_id = $1 ORDER BY created_at DESC LIMIT 1",
+        [proposalId],
+      )
+    ).rows[0];
     const rules = r ? (await db.query('SELECT rule, passed, detail FROM risk_rule_results WHERE decision_id = $1 ORDER BY passed, rule', [r.id])).rows : [];
     const orders = r
       ? (
@@ -122,7 +139,9 @@ export async function loadReportData(db: Db, sessionId: string, now: string): Pr
             }
           : null,
         debate,
-        risk: r ? { id: r.id, action: r.action, requestedQty: r.requested_qty, finalQty: r.final_qty, stop: r.stop, target: r.target, rules, limitedBy: r.limited_by } : null,
+        risk: r
+          ? { id: r.id, action: r.action, requestedQty: r.requested_qty, finalQty: r.final_qty, stop: r.stop, target: r.target, rules, limitedBy: r.limited_by }
+          : null,
         orders: orders.map((o) => ({ id: o.id, side: o.side, qty: o.qty, status: o.status, filledQty: o.filled_qty, filledAvgPrice: o.filled_avg_price })),
       }),
     );
@@ -136,7 +155,17 @@ export async function loadReportData(db: Db, sessionId: string, now: string): Pr
   );
   const equity = await db.query('SELECT ts, equity FROM equity_history WHERE ts <= $1 ORDER BY ts', [row.finished_at ?? now]);
   return ReportData.parse({
-    session: { id: row.id, kind: row.kind, asOf: row.as_of, status: row.status, backend: row.backend, startedAt: row.started_at, finishedAt: row.finished_at, error: row.error, inputs: row.inputs },
+    session: {
+      id: row.id,
+      kind: row.kind,
+      asOf: row.as_of,
+      status: row.status,
+      backend: row.backend,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+      error: row.error,
+      inputs: row.inputs,
+    },
     items,
     usage: usage.rows.map((u) => ({ agent: u.agent, calls: u.calls, promptTokens: u.prompt, completionTokens: u.completion, latencyMs: u.latency })),
     equity: equity.rows.map((e) => ({ ts: e.ts, equity: e.equity })),

@@ -84,7 +84,10 @@ export function inputsText(s: ReportData['session']): string | null {
   const i = s.inputs;
   if (!i) return null;
   const bars = `bars from ${i.bars.source === 'alpaca' ? 'the Alpaca data API' : 'the stored data'} (${i.bars.stored} new, newest ${i.bars.newest ?? 'none'}${i.bars.error ? `; failed: ${i.bars.error}` : ''})`;
-  const news = i.news.feeds === 0 ? 'news: no feeds configured' : `news from ${i.news.feeds} feed(s) (${i.news.inserted} new, newest ${i.news.newest ?? 'none'}${i.news.errors.length ? `; failed: ${i.news.errors.join('; ')}` : ''})`;
+  const news =
+    i.news.feeds === 0
+      ? 'news: no feeds configured'
+      : `news from ${i.news.feeds} feed(s) (${i.news.inserted} new, newest ${i.news.newest ?? 'none'}${i.news.errors.length ? `; failed: ${i.news.errors.join('; ')}` : ''})`;
   return `${bars}; ${news}`;
 }
 
@@ -121,7 +124,11 @@ export function renderMarkdown(d: ReportData): string {
       for (const m of i.debate) out.push(`- **${m.agent}** (round ${m.round}): ${mdCell(m.summary)}`);
     }
     if (i.risk) {
-      out.push('', `Risk: ${i.risk.action}, qty ${i.risk.finalQty} of ${i.risk.requestedQty}${i.risk.stop ? `, stop ${i.risk.stop.toFixed(2)}` : ''}${i.risk.target ? `, target ${i.risk.target.toFixed(2)}` : ''}`, '');
+      out.push(
+        '',
+        `Risk: ${i.risk.action}, qty ${i.risk.finalQty} of ${i.risk.requestedQty}${i.risk.stop ? `, stop ${i.risk.stop.toFixed(2)}` : ''}${i.risk.target ? `, target ${i.risk.target.toFixed(2)}` : ''}`,
+        '',
+      );
       out.push('| rule | passed | detail |', '|---|---|---|');
       for (const r of i.risk.rules) out.push(`| ${r.rule} | ${r.passed ? 'yes' : '**no**'} | ${mdCell(r.detail)} |`);
     }
@@ -156,7 +163,9 @@ export function renderHtml(d: ReportData): string {
     })
     .join('\n');
   const usage = d.usage
-    .map((u) => `<tr><td>${esc(u.agent)}</td><td>${u.calls}</td><td>${u.promptTokens}</td><td>${u.completionTokens}</td><td>${u.latencyMs.toFixed(0)}</td></tr>`)
+    .map(
+      (u) => `<tr><td>${esc(u.agent)}</td><td>${u.calls}</td><td>${u.promptTokens}</td><td>${u.completionTokens}</td><td>${u.latencyMs.toFixed(0)}</td></tr>`,
+    )
     .join('');
   const chart = equityChartSvg(d.equity) ?? '<p id="no-equity">No equity history yet: the chart appears after two or more readings.</p>';
   return `<!doctype html>

@@ -249,7 +249,11 @@ async function liveInputs(env: SessionEnv, sessionId: string, options: RunSessio
 /** Ends a session that must not trade: stored as skipped with the reason, its report saying why. */
 async function skipSession(env: SessionEnv, sessionId: string, reason: string): Promise<WrittenReport> {
   const { db, config } = env;
-  await db.query(`UPDATE sessions SET status = 'skipped', finished_at = now(), error = $2, stats = $3 WHERE id = $1`, [sessionId, reason, JSON.stringify({ proposals: 0, verdicts: 0, decisions: 0, orders: 0 })]);
+  await db.query(`UPDATE sessions SET status = 'skipped', finished_at = now(), error = $2, stats = $3 WHERE id = $1`, [
+    sessionId,
+    reason,
+    JSON.stringify({ proposals: 0, verdicts: 0, decisions: 0, orders: 0 }),
+  ]);
   const report = await writeSessionReport(db, sessionId, path.resolve(config.dataDir, config.settings.sessions.reportsDir), env.now());
   await appendAudit(db, 'session.skipped', 'session', sessionId, { reason, report: { html: report.html, markdown: report.markdown } });
   return report;
@@ -338,7 +342,9 @@ function progress(env: SessionEnv, options: Pick<RunSessionOptions, 'slot' | 'ki
 export async function judgeSafely(env: SessionEnv, sessionId: string, p: Proposal, onProgress?: (m: string) => void): Promise<JudgedProposal> {
   try {
     const j = await judgeProposal(env, sessionId, p);
-    onProgress?.(`${p.ticker}: ${j.verdict?.decision ?? '-'} -> ${j.decision?.action ?? '-'} ${j.decision?.finalQty ?? 0}${j.order ? ` -> order ${j.order.status}` : ''}${j.pendingApproval ? ` -> awaiting approval ${j.pendingApproval}` : ''}`);
+    onProgress?.(
+      `${p.ticker}: ${j.verdict?.decision ?? '-'} -> ${j.decision?.action ?? '-'} ${j.decision?.finalQty ?? 0}${j.order ? ` -> order ${j.order.status}` : ''}${j.pendingApproval ? ` -> awaiting approval ${j.pendingApproval}` : ''}`,
+    );
     return j;
   } catch (error) {
     env.log.error({ err: errorMessage(error), proposal: p.id }, 'proposal failed');
@@ -370,7 +376,14 @@ export async function finishSession(env: SessionEnv, sessionId: string, proposal
 export async function runSession(env: SessionEnv, options: RunSessionOptions): Promise<SessionOutcome> {
   const prepared = await prepareSession(env, options);
   if (!prepared.created || prepared.skipped) {
-    return { sessionId: prepared.sessionId, created: prepared.created, judged: [], report: prepared.report, notice: env.backend.notice, skipped: prepared.skipped };
+    return {
+      sessionId: prepared.sessionId,
+      created: prepared.created,
+      judged: [],
+      report: prepared.report,
+      notice: env.backend.notice,
+      skipped: prepared.skipped,
+    };
   }
   try {
     const limit = pLimit(env.config.settings.committee.concurrency);

@@ -41,7 +41,16 @@ import { PROCESS_OWNER, abandonSessionOwner, runSession, type SessionEnv } from 
 import { nextSlots } from './schedule.ts';
 
 /** Where a crash is injected: a statement by number, or just after a step of the pipeline. */
-export const CRASH_POINTS = ['statement', 'after-session-row', 'after-verdict', 'after-risk-decision', 'after-intent', 'after-post', 'after-fill', 'end-of-day'] as const;
+export const CRASH_POINTS = [
+  'statement',
+  'after-session-row',
+  'after-verdict',
+  'after-risk-decision',
+  'after-intent',
+  'after-post',
+  'after-fill',
+  'end-of-day',
+] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 /** The statement a named crash point follows (the statement runs; the process dies before the next). */
@@ -301,23 +310,47 @@ export async function checkInvariants(db: Db, exchangePositions: ReadonlyArray<{
   const doubleOrders =
     (await count(db, 'SELECT count(*) AS n FROM (SELECT client_order_id FROM orders GROUP BY client_order_id HAVING count(*) > 1) x')) +
     (await count(db, 'SELECT count(*) AS n FROM (SELECT client_order_id FROM paper_orders GROUP BY client_order_id HAVING count(*) > 1) x')) +
-    (await count(db, 'SELECT count(*) AS n FROM (SELECT intent_id FROM orders WHERE intent_id IS NOT NULL AND parent_id IS NULL GROUP BY intent_id HAVING count(*) > 1) x')) +
-    (await count(db, 'SELECT count(*) AS n FROM (SELECT r.proposal_id FROM order_intents i JOIN risk_decisions r ON r.id = i.risk_decision_id GROUP BY r.proposal_id HAVING count(*) > 1) x'));
+    (await count(
+      db,
+      'SELECT count(*) AS n FROM (SELECT intent_id FROM orders WHERE intent_id IS NOT NULL AND parent_id IS NULL GROUP BY intent_id HAVING count(*) > 1) x',
+    )) +
+    (await count(
+      db,
+      'SELECT count(*) AS n FROM (SELECT r.proposal_id FROM order_intents i JOIN risk_decisions r ON r.id = i.risk_decision_id GROUP BY r.proposal_id HAVING count(*) > 1) x',
+    ));
   const doubleJudgements =
     (await count(db, 'SELECT count(*) AS n FROM (SELECT proposal_id FROM verdicts GROUP BY proposal_id HAVING count(*) > 1) x')) +
     (await count(db, 'SELECT count(*) AS n FROM (SELECT verdict_id FROM risk_decisions GROUP BY verdict_id HAVING count(*) > 1) x'));
   const lost: Record<string, number> = {
-    intentsWithoutRiskDecision: await count(db, 'SELECT count(*) AS n FROM order_intents i WHERE i.risk_decision_id IS NULL OR NOT EXISTS (SELECT 1 FROM risk_decisions r WHERE r.id = i.risk_decision_id)'),
-    riskDecisionsWithoutRules: await count(db, 'SELECT count(*) AS n FROM risk_decisions d WHERE NOT EXISTS (SELECT 1 FROM risk_rule_results r WHERE r.decision_id = d.id)'),
-    verdictsWithoutCommitteeRun: await count(db, 'SELECT count(*) AS n FROM verdicts v WHERE v.run_id IS NULL OR NOT EXISTS (SELECT 1 FROM committee_runs c WHERE c.id = v.run_id)'),
+    intentsWithoutRiskDecision: await count(
+      db,
+      'SELECT count(*) AS n FROM order_intents i WHERE i.risk_decision_id IS NULL OR NOT EXISTS (SELECT 1 FROM risk_decisions r WHERE r.id = i.risk_decision_id)',
+    ),
+    riskDecisionsWithoutRules: await count(
+      db,
+      'SELECT count(*) AS n FROM risk_decisions d WHERE NOT EXISTS (SELECT 1 FROM risk_rule_results r WHERE r.decision_id = d.id)',
+    ),
+    verdictsWithoutCommitteeRun: await count(
+      db,
+      'SELECT count(*) AS n FROM verdicts v WHERE v.run_id IS NULL OR NOT EXISTS (SELECT 1 FROM committee_runs c WHERE c.id = v.run_id)',
+    ),
     brokerOrdersWithoutIntent: await count(
       db,
       `SELECT count(*) AS n FROM paper_orders p WHERE p.parent_id IS NULL AND p.client_order_id LIKE 'q-%'
           AND NOT EXISTS (SELECT 1 FROM order_intents i WHERE i.client_order_id = p.client_order_id)`,
     ),
-    brokerOrdersNotStored: await count(db, 'SELECT count(*) AS n FROM paper_orders p WHERE p.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = p.id)'),
-    ordersNotLinkedToIntent: await count(db, `SELECT count(*) AS n FROM orders o WHERE o.parent_id IS NULL AND o.intent_id IS NULL AND EXISTS (SELECT 1 FROM order_intents i WHERE i.client_order_id = o.client_order_id)`),
-    ordersStale: await count(db, 'SELECT count(*) AS n FROM orders o JOIN paper_orders p ON p.id = o.id WHERE o.status <> p.status OR abs(o.filled_qty - p.filled_qty) > 1e-9'),
+    brokerOrdersNotStored: await count(
+      db,
+      'SELECT count(*) AS n FROM paper_orders p WHERE p.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = p.id)',
+    ),
+    ordersNotLinkedToIntent: await count(
+      db,
+      `SELECT count(*) AS n FROM orders o WHERE o.parent_id IS NULL AND o.intent_id IS NULL AND EXISTS (SELECT 1 FROM order_intents i WHERE i.client_order_id = o.client_order_id)`,
+    ),
+    ordersStale: await count(
+      db,
+      'SELECT count(*) AS n FROM orders o JOIN paper_orders p ON p.id = o.id WHERE o.status <> p.status OR abs(o.filled_qty - p.filled_qty) > 1e-9',
+    ),
     intentsUnresolved: await count(db, `SELECT count(*) AS n FROM order_intents WHERE status IN ('pending', 'submitted', 'unknown')`),
     sessionsLeftRunning: await count(db, `SELECT count(*) AS n FROM sessions WHERE status = 'running'`),
   };
@@ -349,9 +382,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     log.info(m);
     options.onProgress?.(m);
   };
-  if (!Number.isInteger(options.days) || options.days < 1) throw new QuorumError('INPUT_INVALID', `--days ${options.days}: expected a whole number of at least 1`, { field: 'days' });
+  if (!Number.isInteger(options.days) || options.days < 1)
+    throw new QuorumError('INPUT_INVALID', `--days ${options.days}: expected a whole number of at least 1`, { field: 'days' });
   if (config.settings.execution.broker !== 'paper-exchange' || config.settings.execution.mode === 'live') {
-    throw new QuorumError('INPUT_INVALID', 'the soak replays past days on the local paper exchange: settings.yaml execution.broker must be paper-exchange, in paper mode', { field: 'execution.broker' });
+    throw new QuorumError(
+      'INPUT_INVALID',
+      'the soak replays past days on the local paper exchange: settings.yaml execution.broker must be paper-exchange, in paper mode',
+      { field: 'execution.broker' },
+    );
   }
   const seed = options.seed ?? 1;
   const random = prng(seed);
@@ -376,7 +414,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const backend: SelectedBackend = await selectBackend(config, options.backend ?? 'rules');
     closers.unshift(() => closeBackend(backend.backend));
     // The exchange is the outside world: it runs on the raw database and survives the crashes.
-    const exchange: RunningPaperExchange = await startPaperExchange({ db, settings: config.settings.execution.paperExchange, port: 0, initialNow: new Date(Date.parse(newYorkToUtc(first, 0, 0))).toISOString() });
+    const exchange: RunningPaperExchange = await startPaperExchange({
+      db,
+      settings: config.settings.execution.paperExchange,
+      port: 0,
+      initialNow: new Date(Date.parse(newYorkToUtc(first, 0, 0))).toISOString(),
+    });
     closers.unshift(() => exchange.close());
     const clock = { now: newYorkToUtc(first, 0, 0) };
     const moveExchange = async (to: string): Promise<void> => {
@@ -463,7 +506,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           if (event.kind === 'session') {
             try {
               const env = incarnation.env;
-              await timed('sessions', () => runSession(env, { asOf: event.at, kind: 'scheduled', slot: event.slot ?? undefined, topN: options.topN, tickers: options.tickers, live: false }));
+              await timed('sessions', () =>
+                runSession(env, {
+                  asOf: event.at,
+                  kind: 'scheduled',
+                  slot: event.slot ?? undefined,
+                  topN: options.topN,
+                  tickers: options.tickers,
+                  live: false,
+                }),
+              );
             } catch (error) {
               if (error instanceof InjectedCrash || incarnation.fuse.blown) throw error;
               errors.push(`${day} ${label(event)}: ${errorMessage(error)}`);
@@ -507,24 +559,24 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       lastDaySeen.clear();
       for (const [k, v] of seen) lastDaySeen.set(k, v);
       incarnation.fuse.plan = null;
-      say(`${day}: ${events.filter((e) => e.kind === 'session').length} session slot(s), ${events.filter((e) => e.kind === 'exits').length} exit monitor slot(s), ${statements} statements`);
+      say(
+        `${day}: ${events.filter((e) => e.kind === 'session').length} session slot(s), ${events.filter((e) => e.kind === 'exits').length} exit monitor slot(s), ${statements} statements`,
+      );
     }
 
     const exchangePositions = await exchange.exchange.positions();
     const invariants = await checkInvariants(db, exchangePositions);
     const window = [new Date(Date.parse(newYorkToUtc(first, 0, 0))).toISOString(), new Date(Date.parse(newYorkToUtc(last, 23, 59))).toISOString()];
-    const sessionCounts = z
-      .object({ run: z.coerce.number(), completed: z.coerce.number(), failed: z.coerce.number(), skipped: z.coerce.number() })
-      .parse(
-        (
-          await db.query(
-            `SELECT count(*) AS run, count(*) FILTER (WHERE status = 'completed') AS completed, count(*) FILTER (WHERE status = 'failed') AS failed,
+    const sessionCounts = z.object({ run: z.coerce.number(), completed: z.coerce.number(), failed: z.coerce.number(), skipped: z.coerce.number() }).parse(
+      (
+        await db.query(
+          `SELECT count(*) AS run, count(*) FILTER (WHERE status = 'completed') AS completed, count(*) FILTER (WHERE status = 'failed') AS failed,
                     count(*) FILTER (WHERE status = 'skipped') AS skipped
                FROM sessions WHERE kind = 'scheduled' AND as_of BETWEEN $1 AND $2`,
-            window,
-          )
-        ).rows[0],
-      );
+          window,
+        )
+      ).rows[0],
+    );
     const takenOver = await count(db, `SELECT count(*) AS n FROM audit_events WHERE kind = 'session.taken_over'`);
     const seconds = (performance.now() - started) / 1000;
     const report: SoakReport = {

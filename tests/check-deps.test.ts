@@ -44,8 +44,14 @@ describe('npm run check: dependency rules', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'quorum-check-deps-'));
     try {
       mkdirSync(path.join(dir, 'risk'));
-      writeFileSync(path.join(dir, 'tsconfig.json'), '{ "compilerOptions": { "module": "NodeNext", "moduleResolution": "NodeNext", "allowImportingTsExtensions": true, "noEmit": true } }\n');
-      writeFileSync(path.join(dir, 'risk', 'hash.ts'), "import { z } from 'zod';\nimport { sha256 } from '@noble/hashes/sha2';\nexport const h = [z, sha256];\n");
+      writeFileSync(
+        path.join(dir, 'tsconfig.json'),
+        '{ "compilerOptions": { "module": "NodeNext", "moduleResolution": "NodeNext", "allowImportingTsExtensions": true, "noEmit": true } }\n',
+      );
+      writeFileSync(
+        path.join(dir, 'risk', 'hash.ts'),
+        "import { z } from 'zod';\nimport { sha256 } from '@noble/hashes/sha2';\nexport const h = [z, sha256];\n",
+      );
       const { problems } = await checkDeps(dir);
       expect(problems).toEqual([`RISK_IO ${path.join('risk', 'hash.ts')}:2: risk/ is pure and may not import "@noble/hashes/sha2"`]);
     } finally {

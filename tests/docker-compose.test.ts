@@ -14,7 +14,10 @@ const Service = z
     build: z.unknown().optional(),
     ports: z.array(z.string()).optional(),
     environment: z.record(z.string(), z.string()).optional(),
-    healthcheck: z.object({ test: z.array(z.string()) }).passthrough().optional(),
+    healthcheck: z
+      .object({ test: z.array(z.string()) })
+      .passthrough()
+      .optional(),
     depends_on: z.record(z.string(), z.object({ condition: z.string() })).optional(),
     entrypoint: z.array(z.string()).optional(),
     command: z.array(z.string()).optional(),

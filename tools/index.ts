@@ -6,7 +6,20 @@ import { portfolioTool } from './portfolio.ts';
 import { ToolRegistry } from './registry.ts';
 
 export * from './schema.ts';
-export { ToolRegistry, asOneStatement, boundText, boundedArgs, defineTool, toolCallInserts, type AnyTool, type BarsReader, type NewsSearcher, type Tool, type ToolCallRows, type ToolContext } from './registry.ts';
+export {
+  ToolRegistry,
+  asOneStatement,
+  boundText,
+  boundedArgs,
+  defineTool,
+  toolCallInserts,
+  type AnyTool,
+  type BarsReader,
+  type NewsSearcher,
+  type Tool,
+  type ToolCallRows,
+  type ToolContext,
+} from './registry.ts';
 export { computeIndicators, INDICATOR_LOOKBACK_BARS } from './indicators.ts';
 export { cachedBarsReader } from './bars.ts';
 export { newsEvidenceId } from './news-search.ts';

@@ -55,9 +55,7 @@ export function computeIndicators(ticker: string, asOf: string, bars: readonly B
 
   const recent = bars.slice(-20);
   const avgDollarVolume20 =
-    recent.length > 0 && recent.every((b) => b.volume !== null)
-      ? recent.reduce((a, b) => a + b.close * (b.volume ?? 0), 0) / recent.length
-      : null;
+    recent.length > 0 && recent.every((b) => b.volume !== null) ? recent.reduce((a, b) => a + b.close * (b.volume ?? 0), 0) / recent.length : null;
 
   return {
     ticker,

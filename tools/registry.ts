@@ -124,7 +124,8 @@ export class ToolRegistry {
     const callId = newCallId();
     const evidenceId = `tool:${callId}`;
     const started = performance.now();
-    const fail = (code: ErrorCode, message: string, field: string | null): ToolFailure => failure(ctx, { callId, evidenceId, name, code, message, field, started });
+    const fail = (code: ErrorCode, message: string, field: string | null): ToolFailure =>
+      failure(ctx, { callId, evidenceId, name, code, message, field, started });
 
     let outcome: ToolOutcome;
     const tool = this.tools.get(name);
@@ -166,7 +167,15 @@ export class ToolRegistry {
   /** Stores a call that is refused without running (e.g. over the per-agent limit) and returns its typed error. */
   async reject(ctx: ToolContext, name: string, args: unknown, error: { code: ErrorCode; message: string }): Promise<ToolFailure> {
     const callId = newCallId();
-    const outcome = failure(ctx, { callId, evidenceId: `tool:${callId}`, name, code: error.code, message: error.message, field: null, started: performance.now() });
+    const outcome = failure(ctx, {
+      callId,
+      evidenceId: `tool:${callId}`,
+      name,
+      code: error.code,
+      message: error.message,
+      field: null,
+      started: performance.now(),
+    });
     await storeCall(ctx, outcome, args);
     return outcome;
   }
@@ -226,7 +235,13 @@ const RETRIEVAL_CASTS = ['', '', '', '::timestamptz', '', '', '::int', '::float8
  */
 export function toolCallInserts(calls: readonly ToolCallRows[], params: unknown[]): string[] {
   if (calls.length === 0) return [];
-  const out = [`INSERT INTO tool_calls (${CALL_COLUMNS}) VALUES ${valueGroups(calls.map((c) => c.call), params, CALL_CASTS)}`];
+  const out = [
+    `INSERT INTO tool_calls (${CALL_COLUMNS}) VALUES ${valueGroups(
+      calls.map((c) => c.call),
+      params,
+      CALL_CASTS,
+    )}`,
+  ];
   const retrievals = calls.flatMap((c) => c.retrievals);
   if (retrievals.length > 0) out.push(`INSERT INTO retrievals (${RETRIEVAL_COLUMNS}) VALUES ${valueGroups(retrievals, params, RETRIEVAL_CASTS)}`);
   return out;

@@ -218,7 +218,9 @@ export function createLlamaCppBackend(options: LlamaCppBackendOptions, engine?: 
     async complete(request: CompletionRequest): Promise<Completion> {
       const started = performance.now();
       loaded ??= LlamaCppEngine.load(options);
-      const result = await (await loaded).generate({
+      const result = await (
+        await loaded
+      ).generate({
         messages: request.messages,
         jsonSchema: request.jsonSchema,
         maxTokens: request.maxOutputTokens ?? options.maxOutputTokens,
@@ -236,8 +238,12 @@ export function createLlamaCppBackend(options: LlamaCppBackendOptions, engine?: 
       const started = performance.now();
       loaded ??= LlamaCppEngine.load(options);
       // Without native tool support the model learns the tools from the system message.
-      const messages = request.messages.map((m, i) => (i === 0 && m.role === 'system' ? { ...m, content: `${m.content}\n\n${toolCallsInstruction(request.tools, request.maxCalls)}` } : m));
-      const result = await (await loaded).generate({
+      const messages = request.messages.map((m, i) =>
+        i === 0 && m.role === 'system' ? { ...m, content: `${m.content}\n\n${toolCallsInstruction(request.tools, request.maxCalls)}` } : m,
+      );
+      const result = await (
+        await loaded
+      ).generate({
         messages,
         jsonSchema: toolCallsJsonSchema(request.tools, request.maxCalls),
         maxTokens: request.maxOutputTokens ?? options.maxOutputTokens,

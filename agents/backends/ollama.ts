@@ -61,8 +61,7 @@ function contentText(content: AIMessage['content']): string {
 export function createOllamaBackend(options: OllamaBackendOptions): ChatBackend {
   const modelFor = (role: RoleName): string => options.roles?.[role] ?? options.model;
   const chatFor = (role: RoleName, signal: AbortSignal, maxOutputTokens: number | undefined): ChatOllama => {
-    const abortableFetch: typeof fetch = (input, init) =>
-      fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
+    const abortableFetch: typeof fetch = (input, init) => fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
     return new ChatOllama({
       baseUrl: options.baseUrl,
       model: modelFor(role),
@@ -92,13 +91,24 @@ export function createOllamaBackend(options: OllamaBackendOptions): ChatBackend 
       ];
       const content = contentText(message.content);
       if (calls.length > 0 || content.trim() === '') {
-        return { calls, text: JSON.stringify({ calls: calls.map((c) => ({ tool: c.name, arguments: c.args })) }), tokens, latencyMs: performance.now() - started };
+        return {
+          calls,
+          text: JSON.stringify({ calls: calls.map((c) => ({ tool: c.name, arguments: c.args })) }),
+          tokens,
+          latencyMs: performance.now() - started,
+        };
       }
       // Some models write the calls as text instead of tool_calls: read them if they follow our format.
       const parsed = parseToolCallsText(content);
       return parsed.ok
         ? { calls: parsed.calls, text: content, tokens, latencyMs: performance.now() - started }
-        : { calls: null, error: `no tool_calls and the text is not {"calls": [...]}: ${parsed.error}`, text: content, tokens, latencyMs: performance.now() - started };
+        : {
+            calls: null,
+            error: `no tool_calls and the text is not {"calls": [...]}: ${parsed.error}`,
+            text: content,
+            tokens,
+            latencyMs: performance.now() - started,
+          };
     },
     async complete(request: CompletionRequest): Promise<Completion> {
       const started = performance.now();

@@ -9,10 +9,7 @@ import { parseToolCallsText } from '../tool-turn.ts';
 import type { ChatBackend, Completion, CompletionRequest, ToolRequest, ToolRequestAnswer } from './types.ts';
 
 /** What one scripted call does: answer a text, never answer (until aborted), or fail. */
-export type ScriptedStep =
-  | { text: string; tokens?: { prompt: number; completion: number } }
-  | { hang: true }
-  | { error: Error };
+export type ScriptedStep = { text: string; tokens?: { prompt: number; completion: number } } | { hang: true } | { error: Error };
 
 /** A scripted call, as recorded for assertions. */
 export interface ScriptedCall {
@@ -23,7 +20,8 @@ export interface ScriptedCall {
 }
 
 /** The script: per role a list of steps (the last one repeats), or a function of the call. */
-export type Script = Partial<Record<RoleName, readonly ScriptedStep[]>> | ((call: Omit<ScriptedCall, 'request'> & { request: CompletionRequest }) => ScriptedStep);
+export type Script =
+  Partial<Record<RoleName, readonly ScriptedStep[]>> | ((call: Omit<ScriptedCall, 'request'> & { request: CompletionRequest }) => ScriptedStep);
 
 /** A scripted tool turn, as recorded for assertions. */
 export interface ScriptedToolCall {

@@ -50,7 +50,12 @@ export function createRulesBackend(evidence: RulesEvidence): ChatBackend {
     // The yardstick chooses deterministically: the configured default calls, never anything else.
     async requestTools(request: ToolRequest): Promise<ToolRequestAnswer> {
       const calls = request.defaults.slice(0, request.maxCalls).map((c) => ({ name: c.name, args: c.args }));
-      return { calls, text: JSON.stringify({ calls: calls.map((c) => ({ tool: c.name, arguments: c.args })) }), tokens: { prompt: 0, completion: 0 }, latencyMs: 0 };
+      return {
+        calls,
+        text: JSON.stringify({ calls: calls.map((c) => ({ tool: c.name, arguments: c.args })) }),
+        tokens: { prompt: 0, completion: 0 },
+        latencyMs: 0,
+      };
     },
   };
 }

@@ -19,7 +19,16 @@
  */
 import type { Proposal } from '../../contracts/index.ts';
 import type { IndicatorsOutput, NewsHit, PortfolioOutput, ToolOutcome } from '../../tools/index.ts';
-import { MAX_CLAIM_CHARS, MAX_CLAIM_EVIDENCE, MAX_CLAIMS, MAX_DISSENT, MAX_SUMMARY_CHARS, type CommitteeOutput, type LlmClaim, type OpinionOutput } from '../schema.ts';
+import {
+  MAX_CLAIM_CHARS,
+  MAX_CLAIM_EVIDENCE,
+  MAX_CLAIMS,
+  MAX_DISSENT,
+  MAX_SUMMARY_CHARS,
+  type CommitteeOutput,
+  type LlmClaim,
+  type OpinionOutput,
+} from '../schema.ts';
 
 export const RULES_TREND_EMA = 0.005;
 export const RULES_RSI_OVERBOUGHT = 70;
@@ -127,7 +136,13 @@ export function assessRules(e: RulesEvidence): RulesAssessment {
 
   if (!ind || ind.data.barsUsed < RULES_MIN_BARS) {
     const n = ind?.data.barsUsed ?? 0;
-    signals.push({ kind: 'data', direction: 0, weight: 0, text: `only ${n} bars up to the as-of time (need ${RULES_MIN_BARS}): the rules cannot judge`, evidence: ind ? [ind.id] : [] });
+    signals.push({
+      kind: 'data',
+      direction: 0,
+      weight: 0,
+      text: `only ${n} bars up to the as-of time (need ${RULES_MIN_BARS}): the rules cannot judge`,
+      evidence: ind ? [ind.id] : [],
+    });
     return { signals, decision: 'ABSTAIN', sizeMultiplier: 0, confidence: 0, score: 0, newsSentiment: null, relevantNews: 0 };
   }
   const d = ind.data;
@@ -141,20 +156,38 @@ export function assessRules(e: RulesEvidence): RulesAssessment {
       trendAgainst++;
       emaAgainst = true;
     }
-    signals.push({ kind: 'trend', direction: dir(s), weight: 1, text: `EMA12/EMA26 ${pct(d.emaRatio)}: ${d.emaRatio > 0 ? 'uptrend' : 'downtrend'}, ${s > 0 ? 'with' : 'against'} the ${sideWord} side`, evidence: ev });
+    signals.push({
+      kind: 'trend',
+      direction: dir(s),
+      weight: 1,
+      text: `EMA12/EMA26 ${pct(d.emaRatio)}: ${d.emaRatio > 0 ? 'uptrend' : 'downtrend'}, ${s > 0 ? 'with' : 'against'} the ${sideWord} side`,
+      evidence: ev,
+    });
   } else if (d.emaRatio !== null) {
     signals.push({ kind: 'trend', direction: 0, weight: 0.5, text: `EMA12/EMA26 ${pct(d.emaRatio)}: no clear trend`, evidence: ev });
   }
   if (d.macdHistPct !== null && d.macdHistPct !== 0) {
     const s = dir(d.macdHistPct) * side;
     if (s < 0) trendAgainst++;
-    signals.push({ kind: 'momentum', direction: dir(s), weight: 0.5, text: `MACD histogram ${d.macdHistPct > 0 ? 'positive' : 'negative'} (${pct(d.macdHistPct)} of price): momentum ${s > 0 ? 'with' : 'against'} the ${sideWord} side`, evidence: ev });
+    signals.push({
+      kind: 'momentum',
+      direction: dir(s),
+      weight: 0.5,
+      text: `MACD histogram ${d.macdHistPct > 0 ? 'positive' : 'negative'} (${pct(d.macdHistPct)} of price): momentum ${s > 0 ? 'with' : 'against'} the ${sideWord} side`,
+      evidence: ev,
+    });
   }
   if (d.rsi14 !== null && (d.rsi14 >= RULES_RSI_OVERBOUGHT || d.rsi14 <= RULES_RSI_OVERSOLD)) {
     const overbought = d.rsi14 >= RULES_RSI_OVERBOUGHT;
     // An extreme argues for mean reversion: overbought is against a long, oversold against a short.
     const s = (overbought ? -1 : 1) * side;
-    signals.push({ kind: 'rsi', direction: dir(s), weight: 0.5, text: `RSI14 ${d.rsi14.toFixed(1)}: ${overbought ? 'overbought' : 'oversold'}, reversal risk ${s < 0 ? 'against' : 'in favour of'} the ${sideWord} side`, evidence: ev });
+    signals.push({
+      kind: 'rsi',
+      direction: dir(s),
+      weight: 0.5,
+      text: `RSI14 ${d.rsi14.toFixed(1)}: ${overbought ? 'overbought' : 'oversold'}, reversal risk ${s < 0 ? 'against' : 'in favour of'} the ${sideWord} side`,
+      evidence: ev,
+    });
   }
 
   const news = relevantNews(e);
@@ -164,7 +197,10 @@ export function assessRules(e: RulesEvidence): RulesAssessment {
     const total = weights.reduce((a, b) => a + b, 0);
     newsSentiment = news.reduce((a, h, i) => a + (h.sentiment ?? 0) * (weights[i] ?? 0), 0) / total;
     const against = newsSentiment * side;
-    const cited = [...news].sort((a, b) => Math.abs(b.sentiment ?? 0) - Math.abs(a.sentiment ?? 0)).slice(0, MAX_CLAIM_EVIDENCE).map((h) => h.evidenceId);
+    const cited = [...news]
+      .sort((a, b) => Math.abs(b.sentiment ?? 0) - Math.abs(a.sentiment ?? 0))
+      .slice(0, MAX_CLAIM_EVIDENCE)
+      .map((h) => h.evidenceId);
     signals.push({
       kind: 'news',
       direction: dir(Math.abs(against) < 0.02 ? 0 : against),
@@ -196,15 +232,33 @@ export function assessRules(e: RulesEvidence): RulesAssessment {
     signals.push({ kind: 'liquidity', direction: 0, weight: 0, text: 'liquidity not checked: volume unknown for this ticker', evidence: ev });
   } else if (d.avgDollarVolume20 < RULES_MIN_DOLLAR_VOLUME) {
     illiquid = true;
-    signals.push({ kind: 'liquidity', direction: -1, weight: 3, text: `illiquid: average dollar volume ${Math.round(d.avgDollarVolume20)} below ${RULES_MIN_DOLLAR_VOLUME}`, evidence: ev });
+    signals.push({
+      kind: 'liquidity',
+      direction: -1,
+      weight: 3,
+      text: `illiquid: average dollar volume ${Math.round(d.avgDollarVolume20)} below ${RULES_MIN_DOLLAR_VOLUME}`,
+      evidence: ev,
+    });
   } else if (d.avgDollarVolume20 < RULES_THIN_DOLLAR_VOLUME) {
     liquidityMultiplier = 0.5;
-    signals.push({ kind: 'liquidity', direction: -1, weight: 1, text: `thin liquidity: average dollar volume ${Math.round(d.avgDollarVolume20)} below ${RULES_THIN_DOLLAR_VOLUME}; size x0.5`, evidence: ev });
+    signals.push({
+      kind: 'liquidity',
+      direction: -1,
+      weight: 1,
+      text: `thin liquidity: average dollar volume ${Math.round(d.avgDollarVolume20)} below ${RULES_THIN_DOLLAR_VOLUME}; size x0.5`,
+      evidence: ev,
+    });
   }
 
   const pf = latestPortfolio(e);
   if (pf && pf.data.openPositions >= pf.data.limits.maxPositions) {
-    signals.push({ kind: 'portfolio', direction: 0, weight: 0, text: `book full: ${pf.data.openPositions} open positions, limit ${pf.data.limits.maxPositions} (the risk controller will decide)`, evidence: [pf.id] });
+    signals.push({
+      kind: 'portfolio',
+      direction: 0,
+      weight: 0,
+      text: `book full: ${pf.data.openPositions} open positions, limit ${pf.data.limits.maxPositions} (the risk controller will decide)`,
+      evidence: [pf.id],
+    });
   }
 
   const score = signals.reduce((a, s) => a + s.weight * s.direction, 0);
@@ -258,7 +312,10 @@ export function rulesOpinion(role: 'analyst' | 'bull' | 'bear' | 'risk', a: Rule
       return {
         stance,
         confidence: a.decision === 'ABSTAIN' ? 0 : round2(Math.min(0.9, 0.4 + Math.abs(a.score) / 10)),
-        summary: clip(`rules baseline: score ${a.score.toFixed(2)} from ${a.signals.length} signal(s); ${a.signals.map((s) => s.kind).join(', ') || 'none'}`, MAX_SUMMARY_CHARS),
+        summary: clip(
+          `rules baseline: score ${a.score.toFixed(2)} from ${a.signals.length} signal(s); ${a.signals.map((s) => s.kind).join(', ') || 'none'}`,
+          MAX_SUMMARY_CHARS,
+        ),
         claims: byWeight(a.signals).slice(0, MAX_CLAIMS).map(claimOf),
       };
     }
@@ -266,14 +323,20 @@ export function rulesOpinion(role: 'analyst' | 'bull' | 'bear' | 'risk', a: Rule
       return {
         stance: pro.length > 0 ? 'support' : 'neutral',
         confidence: share(pro),
-        summary: clip(pro.length > 0 ? `for the trade: ${pro.map((s) => s.kind).join(', ')}` : 'the rules find nothing in favour of the trade', MAX_SUMMARY_CHARS),
+        summary: clip(
+          pro.length > 0 ? `for the trade: ${pro.map((s) => s.kind).join(', ')}` : 'the rules find nothing in favour of the trade',
+          MAX_SUMMARY_CHARS,
+        ),
         claims: pro.slice(0, MAX_CLAIMS).map(claimOf),
       };
     case 'bear':
       return {
         stance: con.length > 0 ? 'oppose' : 'neutral',
         confidence: share(con),
-        summary: clip(con.length > 0 ? `against the trade: ${con.map((s) => s.kind).join(', ')}` : 'the rules find nothing against the trade', MAX_SUMMARY_CHARS),
+        summary: clip(
+          con.length > 0 ? `against the trade: ${con.map((s) => s.kind).join(', ')}` : 'the rules find nothing against the trade',
+          MAX_SUMMARY_CHARS,
+        ),
         claims: con.slice(0, MAX_CLAIMS).map(claimOf),
       };
     case 'risk': {
@@ -282,7 +345,15 @@ export function rulesOpinion(role: 'analyst' | 'bull' | 'bear' | 'risk', a: Rule
       return {
         stance: flagged ? 'oppose' : 'neutral',
         confidence: flagged ? 0.7 : 0.5,
-        summary: clip(flagged ? `risk flags: ${risk.filter((s) => s.direction < 0).map((s) => s.kind).join(', ')}` : 'no volatility or liquidity flag', MAX_SUMMARY_CHARS),
+        summary: clip(
+          flagged
+            ? `risk flags: ${risk
+                .filter((s) => s.direction < 0)
+                .map((s) => s.kind)
+                .join(', ')}`
+            : 'no volatility or liquidity flag',
+          MAX_SUMMARY_CHARS,
+        ),
         claims: byWeight(risk).slice(0, MAX_CLAIMS).map(claimOf),
       };
     }
@@ -298,6 +369,8 @@ export function rulesCommittee(a: RulesAssessment): CommitteeOutput {
     sizeMultiplier: a.sizeMultiplier,
     confidence: a.confidence,
     reasons: byWeight(supporting).slice(0, MAX_CLAIMS).map(claimOf),
-    dissent: byWeight(opposing).slice(0, MAX_DISSENT).map((s) => clip(s.text, MAX_CLAIM_CHARS)),
+    dissent: byWeight(opposing)
+      .slice(0, MAX_DISSENT)
+      .map((s) => clip(s.text, MAX_CLAIM_CHARS)),
   };
 }

@@ -3,7 +3,16 @@ import { streamSSE } from 'hono/streaming';
 import type { Logger } from '../../config/index.ts';
 import { QuorumError, type Proposal } from '../../contracts/index.ts';
 import type { Db } from '../../db/index.ts';
-import { CritiqueField, CritiqueReply, CritiqueRequest, CritiqueView, proposalForCritique, readCritique, runCritique, type SessionEnv } from '../../sessions/index.ts';
+import {
+  CritiqueField,
+  CritiqueReply,
+  CritiqueRequest,
+  CritiqueView,
+  proposalForCritique,
+  readCritique,
+  runCritique,
+  type SessionEnv,
+} from '../../sessions/index.ts';
 import { ERROR_RESPONSES, UNAVAILABLE_RESPONSE, apiError, badRequest, type ErrorBody } from '../errors.ts';
 import { named } from '../openapi.ts';
 import { IdParam, jsonResponses, resourceApp } from './shared.ts';
@@ -25,7 +34,8 @@ async function proposalOf(session: SessionEnv, req: CritiqueRequest): Promise<Pr
   }
 }
 
-const SSE_DESCRIPTION = 'With Accept: text/event-stream, an SSE stream of run_started and node_finished events, then one verdict event (a Critique as data), or an error event';
+const SSE_DESCRIPTION =
+  'With Accept: text/event-stream, an SSE stream of run_started and node_finished events, then one verdict event (a Critique as data), or an error event';
 
 const postCritique = createRoute({
   method: 'post',
@@ -35,7 +45,10 @@ const postCritique = createRoute({
   responses: {
     200: {
       description: `The verdict and the run it came from. ${SSE_DESCRIPTION}`,
-      content: { 'application/json': { schema: named('Critique', CritiqueReply) }, 'text/event-stream': { schema: z.string().openapi({ description: SSE_DESCRIPTION }) } },
+      content: {
+        'application/json': { schema: named('Critique', CritiqueReply) },
+        'text/event-stream': { schema: z.string().openapi({ description: SSE_DESCRIPTION }) },
+      },
     },
     ...ERROR_RESPONSES,
     503: UNAVAILABLE_RESPONSE,

@@ -9,7 +9,13 @@ const Readiness = z.object({ status: z.enum(['ready', 'not ready']), database: z
 export function healthRoutes(db: Db) {
   return resourceApp()
     .openapi(
-      createRoute({ method: 'get', path: '/healthz', summary: 'Liveness', security: [], responses: { 200: { description: 'The process answers', content: { 'application/json': { schema: Liveness } } } } }),
+      createRoute({
+        method: 'get',
+        path: '/healthz',
+        summary: 'Liveness',
+        security: [],
+        responses: { 200: { description: 'The process answers', content: { 'application/json': { schema: Liveness } } } },
+      }),
       (c) => c.json({ status: 'ok' as const }, 200),
     )
     .openapi(

@@ -17,7 +17,11 @@ export function localAdminRoutes(db: Db, localKey: string) {
       summary: 'Create an API token (for `quorum token create` on this machine while the server owns the embedded database)',
       security: [{ localKey: [] }],
       request: { body: { required: true, content: { 'application/json': { schema: named('LocalTokenRequest', LocalTokenRequest) } } } },
-      responses: { 200: { description: 'The token, shown once', content: { 'application/json': { schema: named('LocalToken', LocalTokenReply) } } }, 400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401] },
+      responses: {
+        200: { description: 'The token, shown once', content: { 'application/json': { schema: named('LocalToken', LocalTokenReply) } } },
+        400: ERROR_RESPONSES[400],
+        401: ERROR_RESPONSES[401],
+      },
     }),
     async (c) => {
       if (!localKeyMatches(localKey, c.req.header(LOCAL_KEY_HEADER))) {

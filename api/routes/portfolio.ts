@@ -8,7 +8,12 @@ import { jsonResponses, resourceApp } from './shared.ts';
 /** GET /v1/portfolio: positions, trading state, latest equity. */
 export function portfolioRoutes(db: Db) {
   return resourceApp().openapi(
-    createRoute({ method: 'get', path: '/', summary: 'Positions, trading state and latest equity', responses: jsonResponses('Portfolio', named('Portfolio', PortfolioView)) }),
+    createRoute({
+      method: 'get',
+      path: '/',
+      summary: 'Positions, trading state and latest equity',
+      responses: jsonResponses('Portfolio', named('Portfolio', PortfolioView)),
+    }),
     async (c) => c.json(await readPortfolio(db), 200),
   );
 }

@@ -15,7 +15,13 @@ const Page = z.object({
 export function sessionRoutes(db: Db) {
   return resourceApp()
     .openapi(
-      createRoute({ method: 'get', path: '/', summary: 'Committee sessions, newest first', request: { query: Page }, responses: jsonResponses('Sessions', SessionList) }),
+      createRoute({
+        method: 'get',
+        path: '/',
+        summary: 'Committee sessions, newest first',
+        request: { query: Page },
+        responses: jsonResponses('Sessions', SessionList),
+      }),
       async (c) => {
         const { limit, offset } = c.req.valid('query');
         return c.json({ sessions: await listSessions(db, limit, offset) }, 200);

@@ -32,8 +32,14 @@ const BacktestArgs = z
     seed: z.coerce.number().int().min(0).optional(),
   })
   .strict()
-  .refine((a) => a.critic !== 'replay' || a.cassette !== undefined, { message: '--critic replay needs --cassette FILE (recorded with --critic ollama --cassette FILE)', path: ['cassette'] })
-  .refine((a) => a.cassette === undefined || a.critic === 'replay' || a.critic === 'ollama', { message: '--cassette goes with --critic ollama (record) or replay', path: ['cassette'] });
+  .refine((a) => a.critic !== 'replay' || a.cassette !== undefined, {
+    message: '--critic replay needs --cassette FILE (recorded with --critic ollama --cassette FILE)',
+    path: ['cassette'],
+  })
+  .refine((a) => a.cassette === undefined || a.critic === 'replay' || a.critic === 'ollama', {
+    message: '--cassette goes with --critic ollama (record) or replay',
+    path: ['cassette'],
+  });
 
 interface BacktestFlags {
   from?: string;
@@ -58,17 +64,19 @@ interface BacktestFlags {
 export function registerBacktest(program: Command): void {
   program
     .command('backtest')
-    .description('replay the bundled Dow 30 history day by day: proposer alone vs proposer + committee vs buy-and-hold vs the indices, with walk-forward retraining')
+    .description(
+      'replay the bundled Dow 30 history day by day: proposer alone vs proposer + committee vs buy-and-hold vs the indices, with walk-forward retraining',
+    )
     .requiredOption('--from <date>', 'first day (YYYY-MM-DD)')
     .requiredOption('--to <date>', 'last day (YYYY-MM-DD)')
-    .option('--critic <name>', 'none | rules | ollama | replay (the committee strategy\'s judge)', 'rules')
+    .option('--critic <name>', "none | rules | ollama | replay (the committee strategy's judge)", 'rules')
     .option('--cassette <file>', 'with --critic ollama: record the LLM calls here; with replay: answer from it')
     .option('--out <dir>', 'report folder (default: <dataDir>/<sessions.reportsDir>)')
     .option('--tickers <list>', 'comma-separated subset of the universe (default: settings market.universe, or all 30)')
     .option('--proposals-per-day <n>', 'default settings.backtest.proposalsPerDay')
     .option('--retrain-every <n>', 'trading days between retrains (default settings.backtest.retrainEveryDays)')
     .option('--min-train-days <n>', 'trading days of history before --from (default settings.backtest.minTrainDays)')
-    .option('--holding-days <n>', 'time exit in trading days (default: the model\'s label horizon)')
+    .option('--holding-days <n>', "time exit in trading days (default: the model's label horizon)")
     .option('--commission-bps <x>', 'per side (default settings.backtest.commissionBps)')
     .option('--slippage-bps <x>', 'per side (default settings.backtest.slippageBps)')
     .option('--initial-equity <x>', 'starting cash (default settings.backtest.initialEquity)')
@@ -84,7 +92,10 @@ export function registerBacktest(program: Command): void {
           critic: opts.critic,
           cassette: opts.cassette,
           out: opts.out,
-          tickers: opts.tickers?.split(',').map((t) => t.trim()).filter((t) => t.length > 0),
+          tickers: opts.tickers
+            ?.split(',')
+            .map((t) => t.trim())
+            .filter((t) => t.length > 0),
           proposalsPerDay: opts.proposalsPerDay,
           retrainEvery: opts.retrainEvery,
           minTrainDays: opts.minTrainDays,
@@ -149,7 +160,9 @@ export function registerBacktest(program: Command): void {
       if (cassetteBackend) {
         const calls = cassetteBackend.hits + cassetteBackend.misses.length;
         if (cassetteBackend.mode === 'replay' && cassetteBackend.misses.length > 0) {
-          run.result.notes.push(`Replay: ${cassetteBackend.misses.length} of ${calls} LLM requests were not in the cassette; those agents abstained (a committee that abstains vetoes the proposal).`);
+          run.result.notes.push(
+            `Replay: ${cassetteBackend.misses.length} of ${calls} LLM requests were not in the cassette; those agents abstained (a committee that abstains vetoes the proposal).`,
+          );
           process.stderr.write(`quorum backtest: ${cassetteBackend.misses.length} cassette miss(es): the replay is not the recorded run\n`);
         }
         if (cassetteBackend.mode === 'record' && args.cassette) writeCassette(args.cassette, cassetteBackend.cassette);
@@ -163,7 +176,9 @@ export function registerBacktest(program: Command): void {
         return;
       }
       process.stdout.write(renderMarkdownSummary(run.result, metrics));
-      process.stdout.write(`\nwall time ${wallSeconds.toFixed(1)} s (training ${(run.timings.trainMs / 1000).toFixed(1)} s, proposer ${(run.timings.proposeMs / 1000).toFixed(1)} s, committee ${(run.timings.committeeMs / 1000).toFixed(1)} s for ${run.timings.committeeRuns} runs)\n`);
+      process.stdout.write(
+        `\nwall time ${wallSeconds.toFixed(1)} s (training ${(run.timings.trainMs / 1000).toFixed(1)} s, proposer ${(run.timings.proposeMs / 1000).toFixed(1)} s, committee ${(run.timings.committeeMs / 1000).toFixed(1)} s for ${run.timings.committeeRuns} runs)\n`,
+      );
       process.stdout.write(`report: ${files.html}\njson:   ${files.json}\n`);
     });
 }

@@ -1,7 +1,19 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { IsoDate, IsoDateTime, QuorumError, Side, Ticker, Unit, errorMessage, parseOrThrow, type AgentOpinion, type Proposal, type Verdict } from '../../contracts/index.ts';
+import {
+  IsoDate,
+  IsoDateTime,
+  QuorumError,
+  Side,
+  Ticker,
+  Unit,
+  errorMessage,
+  parseOrThrow,
+  type AgentOpinion,
+  type Proposal,
+  type Verdict,
+} from '../../contracts/index.ts';
 import { BackendChoice, PROJECT_ROOT } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
 import type { CommitteeEvent, NodeTools } from '../../graph/index.ts';
@@ -19,7 +31,10 @@ const CritiqueArgs = z
     probability: z.coerce.number().pipe(Unit).optional(),
   })
   .strict()
-  .refine((a) => a.probability === undefined || a.side !== undefined, { path: ['probability'], message: '--probability needs --side (it is the probability of your own idea)' });
+  .refine((a) => a.probability === undefined || a.side !== undefined, {
+    path: ['probability'],
+    message: '--probability needs --side (it is the probability of your own idea)',
+  });
 
 /**
  * The proposal to judge: the caller's own idea when `idea` is given (side, optional probability, with
@@ -34,21 +49,33 @@ async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string
   try {
     proposer = await loadProposer(cardPath);
   } catch (error) {
-    throw new QuorumError('NOT_FOUND', `no usable proposer model at ${cardPath} (models.yaml proposer.cardPath): ${errorMessage(error)}; train one with quorum train`, { cardPath }, { cause: error });
+    throw new QuorumError(
+      'NOT_FOUND',
+      `no usable proposer model at ${cardPath} (models.yaml proposer.cardPath): ${errorMessage(error)}; train one with quorum train`,
+      { cardPath },
+      { cause: error },
+    );
   }
   try {
     if (idea) return await proposeIdea(db, { asOf, ticker, idea, proposer, settings: ctx.config.settings, asOfLabel: '--as-of' });
     return await proposeOne(db, { asOf, ticker, proposer, settings: ctx.config.settings, asOfLabel: '--as-of' });
   } catch (error) {
     if (!QuorumError.is(error, 'NOT_FOUND')) throw error;
-    throw new QuorumError('NOT_FOUND', `${error.message}; to have the committee judge your own idea, add --side buy|sell (and --probability p)`, error.details, { cause: error });
+    throw new QuorumError(
+      'NOT_FOUND',
+      `${error.message}; to have the committee judge your own idea, add --side buy|sell (and --probability p)`,
+      error.details,
+      { cause: error },
+    );
   } finally {
     await proposer.session.release();
   }
 }
 
 function printOpinion(o: AgentOpinion): void {
-  process.stdout.write(`\n[${o.role}${o.role === 'bull' || o.role === 'bear' ? ` round ${o.round}` : ''}] ${o.stance} (confidence ${o.confidence.toFixed(2)})\n  ${o.summary}\n`);
+  process.stdout.write(
+    `\n[${o.role}${o.role === 'bull' || o.role === 'bear' ? ` round ${o.round}` : ''}] ${o.stance} (confidence ${o.confidence.toFixed(2)})\n  ${o.summary}\n`,
+  );
   for (const c of o.claims) process.stdout.write(`  - ${c.text}${c.evidence.length ? ` [${c.evidence.join(', ')}]` : ''}\n`);
   if (o.droppedClaims > 0) process.stdout.write(`  (${o.droppedClaims} claim(s) dropped: cited evidence not given)\n`);
 }
@@ -63,7 +90,9 @@ function printToolCalls(t: NodeTools, agent: string): void {
 }
 
 function printVerdict(v: Verdict): void {
-  process.stdout.write(`\nVERDICT: ${v.decision} size x${v.sizeMultiplier.toFixed(2)} (confidence ${v.confidence.toFixed(2)}) by ${v.backend}/${v.model}, prompt ${v.promptVersion}\n`);
+  process.stdout.write(
+    `\nVERDICT: ${v.decision} size x${v.sizeMultiplier.toFixed(2)} (confidence ${v.confidence.toFixed(2)}) by ${v.backend}/${v.model}, prompt ${v.promptVersion}\n`,
+  );
   for (const r of v.reasons) process.stdout.write(`  + ${r.text}${r.evidence.length ? ` [${r.evidence.join(', ')}]` : ''}\n`);
   for (const d of v.dissent) process.stdout.write(`  - dissent: ${d}\n`);
   if (v.abstainReason) process.stdout.write(`  abstain reason: ${v.abstainReason}\n`);
@@ -80,7 +109,9 @@ export function judgedByLine(notice: string, verdict: Verdict): string {
 export function registerCritique(program: Command): void {
   program
     .command('critique')
-    .description("let the committee critique the model's proposal for one ticker at a point in time, or your own idea with --side (prints the debate and the verdict)")
+    .description(
+      "let the committee critique the model's proposal for one ticker at a point in time, or your own idea with --side (prints the debate and the verdict)",
+    )
     .requiredOption('--ticker <ticker>', 'ticker with stored bars, e.g. MSFT')
     .requiredOption('--as-of <date>', 'YYYY-MM-DD (that session close, 16:00 New York) or an ISO timestamp')
     .option('--side <side>', "buy | sell: judge your own idea on this side instead of the model's proposal (works where the model abstains)")
@@ -115,7 +146,10 @@ export function registerCritique(program: Command): void {
         }
         const onEvent = (e: CommitteeEvent): void => {
           if (opts.json) return;
-          if (e.type === 'node_finished') process.stderr.write(`  ${e.node} done in ${Math.round(e.stat.latencyMs)} ms (${e.stat.llmCalls} LLM call(s), ${e.stat.toolCalls} tool call(s), ${e.stat.toolErrors} tool error(s), ${e.stat.evidenceDropped} evidence item(s) left out)\n`);
+          if (e.type === 'node_finished')
+            process.stderr.write(
+              `  ${e.node} done in ${Math.round(e.stat.latencyMs)} ms (${e.stat.llmCalls} LLM call(s), ${e.stat.toolCalls} tool call(s), ${e.stat.toolErrors} tool error(s), ${e.stat.evidenceDropped} evidence item(s) left out)\n`,
+            );
         };
         try {
           const res = await runCommittee({ db, config: ctx.config, proposal, backend: selected.backend, searchNews: search, threadId: args.thread, onEvent });
@@ -131,12 +165,16 @@ export function registerCritique(program: Command): void {
       }
       const p = result.proposal;
       const whose = p.modelId === 'user' ? `your idea, features and attributions from ${p.modelVersion}` : `${p.modelId}@${p.modelVersion}`;
-      process.stdout.write(`PROPOSAL ${p.id}: ${p.side} ${p.ticker} at ${p.asOf}, p=${p.probability.toFixed(3)}, expected ${(p.expectedReturn * 100).toFixed(2)}% over ${p.horizonDays}d (${whose})\n`);
+      process.stdout.write(
+        `PROPOSAL ${p.id}: ${p.side} ${p.ticker} at ${p.asOf}, p=${p.probability.toFixed(3)}, expected ${(p.expectedReturn * 100).toFixed(2)}% over ${p.horizonDays}d (${whose})\n`,
+      );
       process.stdout.write(`${judgedByLine(result.notice, result.verdict)}\n`);
       for (const t of result.toolCalls) printToolCalls(t, result.toolChooser);
       for (const o of result.opinions) printOpinion(o);
       printVerdict(result.verdict);
       const s = result.stats;
-      process.stdout.write(`\nrun ${result.runId} (thread ${result.threadId}): ${s.llmCalls} LLM call(s) (${s.toolTurnCalls} tool turn(s)), ${s.promptTokens} prompt + ${s.completionTokens} completion tokens, ${s.toolCalls} tool call(s), ${s.toolErrors} tool error(s), ${s.evidenceDropped} evidence item(s) left out by the per-prompt limits\n`);
+      process.stdout.write(
+        `\nrun ${result.runId} (thread ${result.threadId}): ${s.llmCalls} LLM call(s) (${s.toolTurnCalls} tool turn(s)), ${s.promptTokens} prompt + ${s.completionTokens} completion tokens, ${s.toolCalls} tool call(s), ${s.toolErrors} tool error(s), ${s.evidenceDropped} evidence item(s) left out by the per-prompt limits\n`,
+      );
     });
 }

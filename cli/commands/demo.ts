@@ -12,7 +12,11 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run one whole committee session on the embedded defaults (bundled data, PGlite, in-process paper exchange)')
-    .option('--date <YYYY-MM-DD>', 'a trading day of the bundled Dow 30 data: 1991-03-14..2001-01-02 (bars from 1990-12-31, less the features\' warm-up)', DEFAULT_DEMO_DATE)
+    .option(
+      '--date <YYYY-MM-DD>',
+      "a trading day of the bundled Dow 30 data: 1991-03-14..2001-01-02 (bars from 1990-12-31, less the features' warm-up)",
+      DEFAULT_DEMO_DATE,
+    )
     .option('--backend <name>', 'auto | ollama | llama-cpp | rules (default auto: Ollama when reachable, else the rules baseline)')
     .option('--json', 'print the stored session as JSON')
     .action(async (raw: { date: string; backend?: string; json?: boolean }) => {

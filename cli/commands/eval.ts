@@ -13,18 +13,21 @@ export const MAX_EVAL_SEEDS = 20;
 /** The arguments of `quorum eval` (the category enum comes from evals/, loaded with the command). */
 const evalArgs = (category: z.ZodType<ScenarioCategory>) =>
   z
-  .object({
-    backend: z.enum(['ollama', 'llama-cpp', 'rules']),
-    model: z.string().min(1).optional(),
-    seeds: z.coerce.number().int().min(1).max(MAX_EVAL_SEEDS).default(1),
-    scenarios: z.string().min(1).optional(),
-    category: category.optional(),
-    record: z.string().min(1).optional(),
-    replay: z.string().min(1).optional(),
-  })
-  .strict()
-  .refine((a) => !(a.record && a.replay), { message: '--record and --replay exclude each other', path: ['replay'] })
-  .refine((a) => a.backend !== 'rules' || (!a.record && !a.replay), { message: 'the rules backend makes no LLM calls to record or replay', path: ['record'] });
+    .object({
+      backend: z.enum(['ollama', 'llama-cpp', 'rules']),
+      model: z.string().min(1).optional(),
+      seeds: z.coerce.number().int().min(1).max(MAX_EVAL_SEEDS).default(1),
+      scenarios: z.string().min(1).optional(),
+      category: category.optional(),
+      record: z.string().min(1).optional(),
+      replay: z.string().min(1).optional(),
+    })
+    .strict()
+    .refine((a) => !(a.record && a.replay), { message: '--record and --replay exclude each other', path: ['replay'] })
+    .refine((a) => a.backend !== 'rules' || (!a.record && !a.replay), {
+      message: 'the rules backend makes no LLM calls to record or replay',
+      path: ['record'],
+    });
 
 /** The config with the model (or GGUF path) and seed of this eval. */
 function withModel(config: Config, backend: 'ollama' | 'llama-cpp', model: string | undefined, seed: number): Config {
@@ -51,74 +54,99 @@ export function registerEval(program: Command): void {
     .option('--replay <file>', 'answer the LLM calls from this cassette (fails on a miss)')
     .option('--update-baseline', 'rewrite the baseline with this run')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { backend?: string; model?: string; seeds?: string; scenarios?: string; category?: string; record?: string; replay?: string; updateBaseline?: boolean; json?: boolean }) => {
-      // The suite, the backends and the database load when the command runs, so the CLI starts fast.
-      const { ScenarioCategory, createCassetteBackend, emptyCassette, loadScenarios, readCassette, runSuite, writeCassette, DEFAULT_SCENARIOS_DIR } = await import('../../evals/index.ts');
-      const { createLlamaCppBackend, createOllamaBackend, llamaCppOptionsFromConfig, ollamaOptionsFromConfig } = await import('../../agents/index.ts');
-      const { migrate, openPglite } = await import('../../db/index.ts');
-      const args = parseOrThrow(
-        evalArgs(ScenarioCategory),
-        { backend: opts.backend, model: opts.model, seeds: opts.seeds, scenarios: opts.scenarios, category: opts.category, record: opts.record, replay: opts.replay },
-        'eval',
-      );
-      const ctx = cliContext();
-      const scenarios = loadScenarios(args.scenarios ?? DEFAULT_SCENARIOS_DIR, args.category ? (s) => s.category === args.category : undefined);
-      if (scenarios.length === 0) throw new QuorumError('INPUT_INVALID', `eval: no scenarios${args.category ? ` in category ${args.category}` : ''}`, { field: 'category' });
-      const seeds = Array.from({ length: args.seeds }, (_, i) => ctx.config.models.llm.seed + i);
-      let cassette: Cassette | null = args.replay ? readCassette(args.replay) : null;
-      const opened: CassetteBackend[] = [];
-      const closers: Array<() => Promise<void>> = [];
-      const backendFor = (seed: number): CommitteeBackend => {
-        if (args.backend === 'rules') return 'rules';
-        const config = withModel(ctx.config, args.backend, args.model, seed);
-        if (cassette && args.replay) {
-          const b = createCassetteBackend({ mode: 'replay', cassette, seed });
-          opened.push(b);
-          return b;
+    .action(
+      async (opts: {
+        backend?: string;
+        model?: string;
+        seeds?: string;
+        scenarios?: string;
+        category?: string;
+        record?: string;
+        replay?: string;
+        updateBaseline?: boolean;
+        json?: boolean;
+      }) => {
+        // The suite, the backends and the database load when the command runs, so the CLI starts fast.
+        const { ScenarioCategory, createCassetteBackend, emptyCassette, loadScenarios, readCassette, runSuite, writeCassette, DEFAULT_SCENARIOS_DIR } =
+          await import('../../evals/index.ts');
+        const { createLlamaCppBackend, createOllamaBackend, llamaCppOptionsFromConfig, ollamaOptionsFromConfig } = await import('../../agents/index.ts');
+        const { migrate, openPglite } = await import('../../db/index.ts');
+        const args = parseOrThrow(
+          evalArgs(ScenarioCategory),
+          {
+            backend: opts.backend,
+            model: opts.model,
+            seeds: opts.seeds,
+            scenarios: opts.scenarios,
+            category: opts.category,
+            record: opts.record,
+            replay: opts.replay,
+          },
+          'eval',
+        );
+        const ctx = cliContext();
+        const scenarios = loadScenarios(args.scenarios ?? DEFAULT_SCENARIOS_DIR, args.category ? (s) => s.category === args.category : undefined);
+        if (scenarios.length === 0)
+          throw new QuorumError('INPUT_INVALID', `eval: no scenarios${args.category ? ` in category ${args.category}` : ''}`, { field: 'category' });
+        const seeds = Array.from({ length: args.seeds }, (_, i) => ctx.config.models.llm.seed + i);
+        let cassette: Cassette | null = args.replay ? readCassette(args.replay) : null;
+        const opened: CassetteBackend[] = [];
+        const closers: Array<() => Promise<void>> = [];
+        const backendFor = (seed: number): CommitteeBackend => {
+          if (args.backend === 'rules') return 'rules';
+          const config = withModel(ctx.config, args.backend, args.model, seed);
+          if (cassette && args.replay) {
+            const b = createCassetteBackend({ mode: 'replay', cassette, seed });
+            opened.push(b);
+            return b;
+          }
+          const inner =
+            args.backend === 'ollama'
+              ? createOllamaBackend(ollamaOptionsFromConfig(config.models))
+              : createLlamaCppBackend(llamaCppOptionsFromConfig(config.models));
+          if (inner.close) closers.push(() => (inner.close as () => Promise<void>)());
+          if (args.record) {
+            cassette ??= emptyCassette(inner.name, inner.model('committee'));
+            const b = createCassetteBackend({ mode: 'record', cassette, seed, inner });
+            opened.push(b);
+            return b;
+          }
+          return inner;
+        };
+        // The eval's own in-memory database: scenarios replace its market and book.
+        const db = await openPglite(null);
+        let suite;
+        try {
+          await migrate(db);
+          suite = await runSuite({
+            db,
+            config: ctx.config,
+            scenarios,
+            seeds,
+            backendFor,
+            updateBaseline: opts.updateBaseline === true,
+            onRun: (r) => ctx.log.info({ scenario: r.scenarioId, seed: r.seed, decision: r.decision, size: r.sizeMultiplier }, 'eval run'),
+          });
+        } finally {
+          await db.close();
+          for (const close of closers) await close();
         }
-        const inner = args.backend === 'ollama' ? createOllamaBackend(ollamaOptionsFromConfig(config.models)) : createLlamaCppBackend(llamaCppOptionsFromConfig(config.models));
-        if (inner.close) closers.push(() => (inner.close as () => Promise<void>)());
-        if (args.record) {
-          cassette ??= emptyCassette(inner.name, inner.model('committee'));
-          const b = createCassetteBackend({ mode: 'record', cassette, seed, inner });
-          opened.push(b);
-          return b;
+        if (args.record && cassette) writeCassette(args.record, cassette);
+        if (opts.json) {
+          printJson({ ...suite.result, baselineFile: suite.baselineFile, gate: suite.gate, baselineUpdated: suite.baselineUpdated, reports: suite.reports });
+        } else {
+          process.stdout.write(suite.markdown.split('\n## Runs')[0] ?? '');
+          process.stdout.write(`\nreports: ${suite.reports?.markdown ?? '-'} ${suite.reports?.json ?? ''}\n`);
+          if (suite.baselineUpdated) process.stdout.write(`baseline written: ${suite.baselineFile}\n`);
         }
-        return inner;
-      };
-      // The eval's own in-memory database: scenarios replace its market and book.
-      const db = await openPglite(null);
-      let suite;
-      try {
-        await migrate(db);
-        suite = await runSuite({
-          db,
-          config: ctx.config,
-          scenarios,
-          seeds,
-          backendFor,
-          updateBaseline: opts.updateBaseline === true,
-          onRun: (r) => ctx.log.info({ scenario: r.scenarioId, seed: r.seed, decision: r.decision, size: r.sizeMultiplier }, 'eval run'),
-        });
-      } finally {
-        await db.close();
-        for (const close of closers) await close();
-      }
-      if (args.record && cassette) writeCassette(args.record, cassette);
-      if (opts.json) {
-        printJson({ ...suite.result, baselineFile: suite.baselineFile, gate: suite.gate, baselineUpdated: suite.baselineUpdated, reports: suite.reports });
-      } else {
-        process.stdout.write(suite.markdown.split('\n## Runs')[0] ?? '');
-        process.stdout.write(`\nreports: ${suite.reports?.markdown ?? '-'} ${suite.reports?.json ?? ''}\n`);
-        if (suite.baselineUpdated) process.stdout.write(`baseline written: ${suite.baselineFile}\n`);
-      }
-      if (suite.baselineUpdated) return;
-      if (!suite.gate) {
-        process.stderr.write(`quorum eval: no baseline at ${suite.baselineFile}; run with --update-baseline to create it\n`);
-        process.exitCode = 1;
-      } else if (!suite.gate.ok) {
-        process.stderr.write(`quorum eval: REGRESSION against ${suite.baselineFile}:\n${suite.gate.failures.map((f) => `  ${f}`).join('\n')}\n`);
-        process.exitCode = 1;
-      }
-    });
+        if (suite.baselineUpdated) return;
+        if (!suite.gate) {
+          process.stderr.write(`quorum eval: no baseline at ${suite.baselineFile}; run with --update-baseline to create it\n`);
+          process.exitCode = 1;
+        } else if (!suite.gate.ok) {
+          process.stderr.write(`quorum eval: REGRESSION against ${suite.baselineFile}:\n${suite.gate.failures.map((f) => `  ${f}`).join('\n')}\n`);
+          process.exitCode = 1;
+        }
+      },
+    );
 }

@@ -33,15 +33,36 @@ export function registerIngestPrices(program: Command): void {
       const ctx = cliContext();
       const { createAlpacaDataClient, ingestAlpacaBars, ingestPriceCsv } = await import('../../market/index.ts');
       if (source === 'alpaca') {
-        const args = parseOrThrow(AlpacaArgs, { tickers: (opts.tickers ?? '').split(',').map((s) => s.trim()).filter(Boolean), from: opts.from, to: opts.to }, 'ingest prices alpaca');
+        const args = parseOrThrow(
+          AlpacaArgs,
+          {
+            tickers: (opts.tickers ?? '')
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+            from: opts.from,
+            to: opts.to,
+          },
+          'ingest prices alpaca',
+        );
         const { alpacaKeyId, alpacaSecretKey } = ctx.config.secrets;
         if (!alpacaKeyId || !alpacaSecretKey) {
-          throw new QuorumError('CONFIG_MISSING', 'ingest prices alpaca needs ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY (or APCA_API_KEY_ID / APCA_API_SECRET_KEY) in the environment');
+          throw new QuorumError(
+            'CONFIG_MISSING',
+            'ingest prices alpaca needs ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY (or APCA_API_KEY_ID / APCA_API_SECRET_KEY) in the environment',
+          );
         }
         const client = createAlpacaDataClient({ keyId: alpacaKeyId, secret: alpacaSecretKey });
         const result = await withDb(ctx, (db) => ingestAlpacaBars(db, client, args.tickers, args.from, args.to));
         if (opts.json) printJson(result);
-        else process.stdout.write(`alpaca: ${result.bars} bar(s) stored for ${Object.entries(result.perTicker).map(([t, n]) => `${t} ${n}`).join(', ') || 'no ticker'}\n`);
+        else
+          process.stdout.write(
+            `alpaca: ${result.bars} bar(s) stored for ${
+              Object.entries(result.perTicker)
+                .map(([t, n]) => `${t} ${n}`)
+                .join(', ') || 'no ticker'
+            }\n`,
+          );
         return;
       }
       const result = await withDb(ctx, (db) => ingestPriceCsv(db, source, opts.ticker ? { ticker: opts.ticker } : {}));
@@ -49,8 +70,15 @@ export function registerIngestPrices(program: Command): void {
         printJson(result);
         return;
       }
-      const table = new Table({ head: ['file', 'shape', 'tickers', 'bars', 'first', 'last'] , style: tableStyle() });
-      table.push([result.file, result.shape, result.tickers.length <= 6 ? result.tickers.join(' ') : `${result.tickers.length}`, result.bars, result.firstDate, result.lastDate]);
+      const table = new Table({ head: ['file', 'shape', 'tickers', 'bars', 'first', 'last'], style: tableStyle() });
+      table.push([
+        result.file,
+        result.shape,
+        result.tickers.length <= 6 ? result.tickers.join(' ') : `${result.tickers.length}`,
+        result.bars,
+        result.firstDate,
+        result.lastDate,
+      ]);
       process.stdout.write(`${table.toString()}\n`);
     });
 }

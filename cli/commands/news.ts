@@ -9,7 +9,7 @@ import { progressBar } from '../progress.ts';
 import { tableStyle } from '../table.ts';
 
 function printFeedSummary(results: readonly FeedPollResult[]): void {
-  const table = new Table({ head: ['feed', 'status', 'items', 'new', 'duplicates', 'attempts', 'error'] , style: tableStyle() });
+  const table = new Table({ head: ['feed', 'status', 'items', 'new', 'duplicates', 'attempts', 'error'], style: tableStyle() });
   for (const r of results) table.push([r.name, r.status, r.fetched, r.inserted, r.duplicates, r.attempts, r.error ?? '']);
   process.stdout.write(`${table.toString()}\n`);
   const failed = results.filter((r) => r.status === 'error');
@@ -46,7 +46,8 @@ export function registerNews(program: Command): void {
         if (source === undefined || isUrl) {
           let feeds: FeedSource[];
           if (source === undefined) {
-            if (news.feeds.length === 0) throw new QuorumError('INPUT_INVALID', 'news.feeds: no feeds configured in settings.yaml; pass a FEED_URL, FILE or DIR');
+            if (news.feeds.length === 0)
+              throw new QuorumError('INPUT_INVALID', 'news.feeds: no feeds configured in settings.yaml; pass a FEED_URL, FILE or DIR');
             feeds = news.feeds;
           } else {
             if (!canonicalUrl(source)) throw new QuorumError('INPUT_INVALID', `source: not a valid feed URL: ${source}`);
@@ -93,9 +94,14 @@ export function registerNews(program: Command): void {
       const { createEmbedder, searchNews } = await import('../../rag/index.ts');
       const embedder = await createEmbedder(ctx.config);
       await withDb(ctx, async (db) => {
-        const results = await searchNews(db, embedder, { query, asOf: opts.asOf, ticker: opts.ticker ?? null, k }, {
-          halfLifeDays: ctx.config.settings.news.recencyHalfLifeDays,
-        });
+        const results = await searchNews(
+          db,
+          embedder,
+          { query, asOf: opts.asOf, ticker: opts.ticker ?? null, k },
+          {
+            halfLifeDays: ctx.config.settings.news.recencyHalfLifeDays,
+          },
+        );
         if (opts.json) {
           printJson({ query, asOf: new Date(opts.asOf).toISOString(), ticker: opts.ticker ?? null, results });
           return;
@@ -104,9 +110,22 @@ export function registerNews(program: Command): void {
           process.stdout.write('no news published by then matches\n');
           return;
         }
-        const table = new Table({ head: ['#', 'id', 'published', 'score', 'tickers', 'sent.', 'title'], colWidths: [4, 19, 22, 7, 14, 7, 50], wordWrap: true , style: tableStyle() });
+        const table = new Table({
+          head: ['#', 'id', 'published', 'score', 'tickers', 'sent.', 'title'],
+          colWidths: [4, 19, 22, 7, 14, 7, 50],
+          wordWrap: true,
+          style: tableStyle(),
+        });
         results.forEach((r, i) =>
-          table.push([i + 1, r.id, r.publishedAt.slice(0, 19), r.score.toFixed(3), r.tickers.map((t) => t.ticker).join(' '), (r.sentiment ?? 0).toFixed(2), r.title]),
+          table.push([
+            i + 1,
+            r.id,
+            r.publishedAt.slice(0, 19),
+            r.score.toFixed(3),
+            r.tickers.map((t) => t.ticker).join(' '),
+            (r.sentiment ?? 0).toFixed(2),
+            r.title,
+          ]),
         );
         process.stdout.write(`${table.toString()}\n`);
       });

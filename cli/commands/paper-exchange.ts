@@ -14,8 +14,10 @@ export function registerPaperExchange(program: Command): void {
     .action(async (opts: { port?: string; host: string; now?: string; json?: boolean }) => {
       const ctx = cliContext();
       const port = opts.port === undefined ? ctx.config.settings.execution.paperExchange.port : Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new QuorumError('INPUT_INVALID', `--port: expected an integer 0-65535, got "${opts.port}"`);
-      if (opts.now !== undefined && Number.isNaN(Date.parse(opts.now))) throw new QuorumError('INPUT_INVALID', `--now: expected an ISO timestamp, got "${opts.now}"`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new QuorumError('INPUT_INVALID', `--port: expected an integer 0-65535, got "${opts.port}"`);
+      if (opts.now !== undefined && Number.isNaN(Date.parse(opts.now)))
+        throw new QuorumError('INPUT_INVALID', `--now: expected an ISO timestamp, got "${opts.now}"`);
       const { openDb } = await import('../../db/index.ts');
       const { startPaperExchange } = await import('../../execution/index.ts');
       const db = await openDb(ctx.config);

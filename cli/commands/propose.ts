@@ -35,7 +35,12 @@ export function registerPropose(program: Command): void {
       const proposer = await loadProposer(cardPath);
       const result = await withDb(ctx, async (db) => {
         // One ticker: its own bars count; several: every stored bar.
-        await checkProposalDate(db, asOf, { purpose: 'propose', field: 'asOf', label: '--as-of', ...(args.tickers?.length === 1 ? { ticker: args.tickers[0] } : {}) });
+        await checkProposalDate(db, asOf, {
+          purpose: 'propose',
+          field: 'asOf',
+          label: '--as-of',
+          ...(args.tickers?.length === 1 ? { ticker: args.tickers[0] } : {}),
+        });
         const universe = ctx.config.settings.market.universe;
         const tickers = args.tickers ?? (universe.length ? universe : (await barCoverage(db)).map((c) => c.ticker));
         return propose(db, { asOf, tickers, proposer, settings: ctx.config.settings });
@@ -45,9 +50,19 @@ export function registerPropose(program: Command): void {
         printJson(result);
         return;
       }
-      const table = new Table({ head: ['ticker', 'side', 'p', 'exp. return', 'horizon', 'top attributions'] , style: tableStyle() });
+      const table = new Table({ head: ['ticker', 'side', 'p', 'exp. return', 'horizon', 'top attributions'], style: tableStyle() });
       for (const p of result.proposals) {
-        table.push([p.ticker, p.side, p.probability.toFixed(3), `${(p.expectedReturn * 100).toFixed(2)}%`, `${p.horizonDays}d`, p.attributions.slice(0, 3).map((a) => `${a.feature} ${a.contribution >= 0 ? '+' : ''}${a.contribution.toFixed(3)}`).join(', ')]);
+        table.push([
+          p.ticker,
+          p.side,
+          p.probability.toFixed(3),
+          `${(p.expectedReturn * 100).toFixed(2)}%`,
+          `${p.horizonDays}d`,
+          p.attributions
+            .slice(0, 3)
+            .map((a) => `${a.feature} ${a.contribution >= 0 ? '+' : ''}${a.contribution.toFixed(3)}`)
+            .join(', '),
+        ]);
       }
       process.stdout.write(`${table.toString()}\n`);
       process.stdout.write(

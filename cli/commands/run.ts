@@ -59,7 +59,10 @@ export function registerRun(program: Command): void {
         const queue = await JobQueue.start(url);
         // pg-boss waits up to 10 s for jobs in flight before it closes.
         closers.push(() => queue.stop());
-        const server = await startApiServer(ctx, db, built.env, { host: args.host ?? ctx.config.settings.api.host, port: args.port ?? ctx.config.settings.api.port });
+        const server = await startApiServer(ctx, db, built.env, {
+          host: args.host ?? ctx.config.settings.api.host,
+          port: args.port ?? ctx.config.settings.api.port,
+        });
         closers.push(() => server.close());
         apiUrl = server.url;
         await startWorkers(built.env, queue, args.workers);

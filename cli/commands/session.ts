@@ -24,14 +24,27 @@ export function registerSession(program: Command): void {
   const session = program.command('session').description('committee sessions');
   session
     .command('run')
-    .description('run one session now (with DATABASE_URL, proposals are shared with running workers and orders go to a running quorum paper-exchange; on PGlite the paper exchange runs in-process)')
+    .description(
+      'run one session now (with DATABASE_URL, proposals are shared with running workers and orders go to a running quorum paper-exchange; on PGlite the paper exchange runs in-process)',
+    )
     .option('--as-of <iso>', 'point in time (default: now)')
     .option('--backend <name>', 'auto | ollama | llama-cpp | rules')
     .option('--json', 'print the outcome as JSON')
     .action(async (raw: unknown) => {
       const args = parseOrThrow(RunArgs, raw, 'quorum session run');
       const ctx = cliContext();
-      const { buildSessionEnv, JobQueue, loadReportData, openDb, runDistributedSession, runSession, sessionTable, slotName, startJudgeWorker, startPaperExchange } = await sessionModules();
+      const {
+        buildSessionEnv,
+        JobQueue,
+        loadReportData,
+        openDb,
+        runDistributedSession,
+        runSession,
+        sessionTable,
+        slotName,
+        startJudgeWorker,
+        startPaperExchange,
+      } = await sessionModules();
       // Without --as-of the session is live (wall clock, fresh bars required); with it, a past time on the paper exchange's clock.
       const live = args.asOf === undefined;
       const asOf = args.asOf ?? new Date().toISOString();
@@ -80,7 +93,10 @@ export function registerSession(program: Command): void {
           // Stale or unrefreshable inputs: the session is stored as skipped, its report says why.
           process.exitCode = 1;
           if (args.json) printJson(outcome);
-          else process.stdout.write(`\nsession ${outcome.sessionId} as of ${asOf} traded nothing: ${outcome.skipped}\n${outcome.report ? `report: ${outcome.report.html}\n` : ''}`);
+          else
+            process.stdout.write(
+              `\nsession ${outcome.sessionId} as of ${asOf} traded nothing: ${outcome.skipped}\n${outcome.report ? `report: ${outcome.report.html}\n` : ''}`,
+            );
           process.stderr.write(`quorum: session ${outcome.sessionId} traded nothing: ${outcome.skipped}\n`);
           return;
         }

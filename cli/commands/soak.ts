@@ -21,8 +21,10 @@ const SoakArgs = z
 export function registerSoak(program: Command): void {
   program
     .command('soak')
-    .description('replay trading days of the bundled data on a simulated clock (scheduled sessions, exit monitor, paper exchange fills) with one injected crash a day; exits 1 when an invariant fails')
-    .requiredOption('--from <YYYY-MM-DD>', 'the first trading day (the bundled data: 1991-03-14..2001-01-02, less the features\' warm-up)')
+    .description(
+      'replay trading days of the bundled data on a simulated clock (scheduled sessions, exit monitor, paper exchange fills) with one injected crash a day; exits 1 when an invariant fails',
+    )
+    .requiredOption('--from <YYYY-MM-DD>', "the first trading day (the bundled data: 1991-03-14..2001-01-02, less the features' warm-up)")
     .requiredOption('--days <n>', 'trading days to replay')
     .option('--seed <n>', 'seeds the crash points', '1')
     .option('--top-n <n>', 'proposals per session (default settings sessions.topN)')
@@ -42,7 +44,12 @@ export function registerSoak(program: Command): void {
         days: args.days,
         seed: args.seed,
         topN: args.topN,
-        tickers: args.tickers ? args.tickers.split(',').map((t) => t.trim().toUpperCase()).filter(Boolean) : undefined,
+        tickers: args.tickers
+          ? args.tickers
+              .split(',')
+              .map((t) => t.trim().toUpperCase())
+              .filter(Boolean)
+          : undefined,
         backend: args.backend ?? 'rules',
         crashes: args.crashes,
         onProgress: args.json ? undefined : (m) => void process.stderr.write(`${m}\n`),
@@ -59,7 +66,14 @@ export function registerSoak(program: Command): void {
           `crashes survived: ${report.crashesSurvived} (${report.crashes.map((c) => `${c.day} ${c.point} during ${c.during}`).join('; ') || 'none'})`,
           `double orders: ${inv.doubleOrders}`,
           `double judgements: ${inv.doubleJudgements}`,
-          `lost or half-stored records: ${inv.lostTotal}${inv.lostTotal ? ` (${Object.entries(inv.lost).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
+          `lost or half-stored records: ${inv.lostTotal}${
+            inv.lostTotal
+              ? ` (${Object.entries(inv.lost)
+                  .filter(([, n]) => n > 0)
+                  .map(([k, n]) => `${k} ${n}`)
+                  .join(', ')})`
+              : ''
+          }`,
           `positions equal fills: ${inv.positionsMatchFills}${inv.positionsMatchFills ? '' : ` (${inv.positionDiffs.map((d) => `${d.ticker} exchange=${d.exchange} fills=${d.fills} stored=${d.stored}`).join(', ')})`}`,
           ...report.errors.map((e) => `error: ${e}`),
           `${report.ok ? 'soak: ok' : 'soak: FAILED'} in ${report.seconds.toFixed(1)} s (${report.daysPerSecond.toFixed(3)} days/s)`,

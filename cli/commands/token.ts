@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { QuorumError, parseOrThrow } from '../../contracts/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 
-
 export function registerToken(program: Command): void {
   const token = program.command('token').description('API bearer tokens (stored hashed; shown once)');
   token

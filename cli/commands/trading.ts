@@ -91,13 +91,36 @@ export function registerOrders(program: Command): void {
         process.stdout.write('no orders\n');
         return;
       }
-      const table = new Table({ head: ['client_order_id', 'ticker', 'side', 'qty', 'intent', 'broker', 'filled', 'avg', 'created (legs: updated)'], style: tableStyle() });
+      const table = new Table({
+        head: ['client_order_id', 'ticker', 'side', 'qty', 'intent', 'broker', 'filled', 'avg', 'created (legs: updated)'],
+        style: tableStyle(),
+      });
       for (const r of rows) {
-        table.push([r.client_order_id, r.ticker, r.side, String(r.qty), r.intent_status, r.order_status ?? '-', String(r.filled_qty ?? 0), r.filled_avg_price?.toFixed(4) ?? '-', r.created_at]);
+        table.push([
+          r.client_order_id,
+          r.ticker,
+          r.side,
+          String(r.qty),
+          r.intent_status,
+          r.order_status ?? '-',
+          String(r.filled_qty ?? 0),
+          r.filled_avg_price?.toFixed(4) ?? '-',
+          r.created_at,
+        ]);
         // A bracket's legs under their entry: a stop or target that filled is what closed the position.
         for (const l of r.legs) {
           const leg = l.order_type === 'limit' ? 'target' : l.order_type === 'stop' ? 'stop' : l.order_type;
-          table.push([`  └ ${leg} leg`, r.ticker, l.side, String(l.qty), '-', l.status, String(l.filled_qty), l.filled_avg_price?.toFixed(4) ?? '-', l.updated_at]);
+          table.push([
+            `  └ ${leg} leg`,
+            r.ticker,
+            l.side,
+            String(l.qty),
+            '-',
+            l.status,
+            String(l.filled_qty),
+            l.filled_avg_price?.toFixed(4) ?? '-',
+            l.updated_at,
+          ]);
         }
       }
       process.stdout.write(`${table.toString()}\n`);

@@ -28,10 +28,25 @@ const fmt = (v: number | null, d = 3): string => (v === null ? '-' : v.toFixed(d
 
 /** The per-fold walk-forward table. */
 export function foldTable(folds: readonly FoldReport[]): string {
-  const table = new Table({ head: ['fold', 'train', 'test', 'train rows', 'test rows', 'base rate', 'accuracy', 'AUC', 'log loss', 'precision', 'recall'] , style: tableStyle() });
+  const table = new Table({
+    head: ['fold', 'train', 'test', 'train rows', 'test rows', 'base rate', 'accuracy', 'AUC', 'log loss', 'precision', 'recall'],
+    style: tableStyle(),
+  });
   for (const f of folds) {
     const m = f.metrics;
-    table.push([f.fold, `${f.trainStart}..${f.trainEnd}`, `${f.testStart}..${f.testEnd}`, f.trainRows, m.n, fmt(m.baseRate), fmt(m.accuracy), fmt(m.auc), fmt(m.logLoss, 4), fmt(m.precision), fmt(m.recall)]);
+    table.push([
+      f.fold,
+      `${f.trainStart}..${f.trainEnd}`,
+      `${f.testStart}..${f.testEnd}`,
+      f.trainRows,
+      m.n,
+      fmt(m.baseRate),
+      fmt(m.accuracy),
+      fmt(m.auc),
+      fmt(m.logLoss, 4),
+      fmt(m.precision),
+      fmt(m.recall),
+    ]);
   }
   return table.toString();
 }

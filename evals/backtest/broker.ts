@@ -209,7 +209,17 @@ export class SimBroker {
         let left = order.qty;
         const lots = this.lots.filter((l) => l.ticker === order.ticker && (order.lotIds === null || order.lotIds.includes(l.id)));
         if (lots.length === 0) {
-          events.push({ ticker: order.ticker, side: 'sell', qty: 0, price: basis.price, commission: 0, kind: 'exit', reason: order.reason, ref: order.ref, rejected: 'no position left (closed by its bracket first)' });
+          events.push({
+            ticker: order.ticker,
+            side: 'sell',
+            qty: 0,
+            price: basis.price,
+            commission: 0,
+            kind: 'exit',
+            reason: order.reason,
+            ref: order.ref,
+            rejected: 'no position left (closed by its bracket first)',
+          });
           continue;
         }
         for (const lot of lots) {
@@ -218,7 +228,17 @@ export class SimBroker {
           const side = lot.side === 'long' ? 'sell' : 'buy';
           const price = slipped(basis.price, side, this.costs);
           this.closeLot(lot, q, date, idx, price, side, order.reason, order.ref);
-          events.push({ ticker: order.ticker, side, qty: q, price, commission: commissionOf(q, price, this.costs), kind: 'exit', reason: order.reason, ref: order.ref, rejected: null });
+          events.push({
+            ticker: order.ticker,
+            side,
+            qty: q,
+            price,
+            commission: commissionOf(q, price, this.costs),
+            kind: 'exit',
+            reason: order.reason,
+            ref: order.ref,
+            rejected: null,
+          });
           left -= q;
         }
         continue;
@@ -231,7 +251,17 @@ export class SimBroker {
         qty = Math.min(qty, Math.max(0, affordable));
       }
       if (qty <= 0) {
-        events.push({ ticker: order.ticker, side: order.side, qty: 0, price, commission: 0, kind: 'entry', reason: null, ref: order.ref, rejected: `cash ${this.cash.toFixed(2)} buys no share at ${price.toFixed(4)}` });
+        events.push({
+          ticker: order.ticker,
+          side: order.side,
+          qty: 0,
+          price,
+          commission: 0,
+          kind: 'entry',
+          reason: null,
+          ref: order.ref,
+          rejected: `cash ${this.cash.toFixed(2)} buys no share at ${price.toFixed(4)}`,
+        });
         continue;
       }
       const commission = commissionOf(qty, price, this.costs);
@@ -252,7 +282,17 @@ export class SimBroker {
         initialStop: order.stop,
         holdingDays: order.holdingDays,
       });
-      const ev: FillEvent = { ticker: order.ticker, side: order.side, qty, price, commission, kind: 'entry', reason: null, ref: order.ref, rejected: qty < order.qty ? `cut from ${order.qty} to ${qty}: cash` : null };
+      const ev: FillEvent = {
+        ticker: order.ticker,
+        side: order.side,
+        qty,
+        price,
+        commission,
+        kind: 'entry',
+        reason: null,
+        ref: order.ref,
+        rejected: qty < order.qty ? `cut from ${order.qty} to ${qty}: cash` : null,
+      };
       this.fills.push({ ...ev, date });
       events.push(ev);
     }
@@ -277,7 +317,17 @@ export class SimBroker {
       const side = lot.side === 'long' ? 'sell' : 'buy';
       const qty = lot.qty;
       this.closeLot(lot, qty, date, idx, hit.price, side, hit.reason, `bracket:${lot.id}`);
-      events.push({ ticker: lot.ticker, side, qty, price: hit.price, commission: commissionOf(qty, hit.price, this.costs), kind: 'exit', reason: hit.reason, ref: `bracket:${lot.id}`, rejected: null });
+      events.push({
+        ticker: lot.ticker,
+        side,
+        qty,
+        price: hit.price,
+        commission: commissionOf(qty, hit.price, this.costs),
+        kind: 'exit',
+        reason: hit.reason,
+        ref: `bracket:${lot.id}`,
+        rejected: null,
+      });
     }
     return events;
   }

@@ -61,9 +61,13 @@ export function loadBundledPrices(tickers?: readonly string[]): PriceData {
   if (tickers && tickers.length > 0) {
     const unknown = tickers.filter((t) => !all.has(t));
     if (unknown.length > 0) {
-      throw new QuorumError('INPUT_INVALID', `--tickers: ${unknown.join(', ')} not in ${path.basename(DOW30_FILE)} (it has ${[...all.keys()].sort().join(' ')})`, {
-        field: 'tickers',
-      });
+      throw new QuorumError(
+        'INPUT_INVALID',
+        `--tickers: ${unknown.join(', ')} not in ${path.basename(DOW30_FILE)} (it has ${[...all.keys()].sort().join(' ')})`,
+        {
+          field: 'tickers',
+        },
+      );
     }
     bars = new Map(tickers.map((t) => [t, all.get(t) ?? []]));
   }

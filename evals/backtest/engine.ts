@@ -25,7 +25,17 @@ import { migrate, openPglite, type Db } from '../../db/index.ts';
 import { allowsOrder, macdCrossedAgainst, riskCheck } from '../../execution/index.ts';
 import { runCommittee, type CommitteeBackend } from '../../graph/index.ts';
 import type { NewsSearcher } from '../../tools/index.ts';
-import { ATR_PERIOD, DOLLAR_VOLUME_DAYS, NYSE, averageDollarVolume, averageTrueRange, dailyBarTs, newYorkToUtc, upsertBars, type Bar } from '../../market/index.ts';
+import {
+  ATR_PERIOD,
+  DOLLAR_VOLUME_DAYS,
+  NYSE,
+  averageDollarVolume,
+  averageTrueRange,
+  dailyBarTs,
+  newYorkToUtc,
+  upsertBars,
+  type Bar,
+} from '../../market/index.ts';
 import {
   CLOSE_FEATURES,
   exportModel,
@@ -108,7 +118,15 @@ export interface DayDecisions {
   modelId: string | null;
   proposals: Array<{ id: string; ticker: string; side: 'buy' | 'sell'; probability: number }>;
   verdicts: Array<{ proposalId: string; decision: Verdict['decision']; sizeMultiplier: number; confidence: number }>;
-  risk: Array<{ strategy: 'proposer' | 'committee'; proposalId: string; decisionId: string; action: RiskDecision['action']; finalQty: number; stop: number | null; target: number | null }>;
+  risk: Array<{
+    strategy: 'proposer' | 'committee';
+    proposalId: string;
+    decisionId: string;
+    action: RiskDecision['action'];
+    finalQty: number;
+    stop: number | null;
+    target: number | null;
+  }>;
   orders: Array<{ strategy: string; ticker: string; side: 'buy' | 'sell'; qty: number; kind: 'entry' | 'exit'; reason: string }>;
 }
 
@@ -135,7 +153,8 @@ function resolveSettings(config: Config, overrides: Partial<BacktestSettings> | 
   positive(s.retrainEveryDays, 'retrain-every', true);
   positive(s.minTrainDays, 'min-train-days', true);
   if (s.holdingDays !== null) positive(s.holdingDays, 'holding-days', true);
-  if (s.initialEquity <= 0) throw new QuorumError('INPUT_INVALID', `--initial-equity: expected a number > 0, got ${s.initialEquity}`, { field: 'initial-equity' });
+  if (s.initialEquity <= 0)
+    throw new QuorumError('INPUT_INVALID', `--initial-equity: expected a number > 0, got ${s.initialEquity}`, { field: 'initial-equity' });
   return s;
 }
 
@@ -193,7 +212,14 @@ interface Book {
   /** Equity at the previous close (the daily-loss reference) and the high-water mark. */
   lastEquity: number;
   peakEquity: number;
-  pendingVetoes: Array<{ proposal: Proposal; dayIdx: number; decision: 'REJECT' | 'ABSTAIN'; side: 'long' | 'short'; stop: number | null; target: number | null }>;
+  pendingVetoes: Array<{
+    proposal: Proposal;
+    dayIdx: number;
+    decision: 'REJECT' | 'ABSTAIN';
+    side: 'long' | 'short';
+    stop: number | null;
+    target: number | null;
+  }>;
 }
 
 /** Writes the committee's book into the tables its read-only portfolio tool reads. */
@@ -207,13 +233,17 @@ async function syncBookTables(db: Db, book: Book, view: PriceView, i: number, as
       const shares = lots.reduce((a, l) => a + l.qty, 0);
       const avg = lots.reduce((a, l) => a + l.entryPrice * l.qty, 0) / shares;
       const first = lots.reduce((a, l) => (l.entryIdx < a.entryIdx ? l : a));
-      await tx.query('INSERT INTO positions (ticker, qty, avg_price, opened_at) VALUES ($1, $2, $3, $4)', [ticker, book.broker.positionQty(ticker), avg, openedAt(first)]);
+      await tx.query('INSERT INTO positions (ticker, qty, avg_price, opened_at) VALUES ($1, $2, $3, $4)', [
+        ticker,
+        book.broker.positionQty(ticker),
+        avg,
+        openedAt(first),
+      ]);
     }
-    await tx.query(`INSERT INTO equity_history (ts, equity, cash, source) VALUES ($1, $2, $3, 'backtest') ON CONFLICT (ts) DO UPDATE SET equity = EXCLUDED.equity, cash = EXCLUDED.cash`, [
-      asOf,
-      equity,
-      book.broker.cash,
-    ]);
+    await tx.query(
+      `INSERT INTO equity_history (ts, equity, cash, source) VALUES ($1, $2, $3, 'backtest') ON CONFLICT (ts) DO UPDATE SET equity = EXCLUDED.equity, cash = EXCLUDED.cash`,
+      [asOf, equity, book.broker.cash],
+    );
     await tx.query(`UPDATE trading_state SET state = $1, reason = 'backtest', updated_at = $2 WHERE id = 1`, [state, asOf]);
   });
 }
@@ -230,13 +260,19 @@ async function trainModelFor(view: PriceView, i: number, config: Config, dir: st
   const through = view.days[i - 1] ?? '';
   const samples: Sample[] = [];
   for (const ticker of view.tickers) {
-    samples.push(...samplesFromBars(ticker, view.barsUpTo(ticker, i - 1), { features: CLOSE_FEATURES, horizonDays: t.horizonDays, labelThreshold: t.labelThreshold }));
+    samples.push(
+      ...samplesFromBars(ticker, view.barsUpTo(ticker, i - 1), { features: CLOSE_FEATURES, horizonDays: t.horizonDays, labelThreshold: t.labelThreshold }),
+    );
   }
   sortSamples(samples);
   if (samples.length < MIN_TRAIN_SAMPLES) {
-    throw new QuorumError('INPUT_INVALID', `only ${samples.length} labelled samples through ${through}: too few to train (need ${MIN_TRAIN_SAMPLES}); start later or lower --min-train-days less`, {
-      field: 'from',
-    });
+    throw new QuorumError(
+      'INPUT_INVALID',
+      `only ${samples.length} labelled samples through ${through}: too few to train (need ${MIN_TRAIN_SAMPLES}); start later or lower --min-train-days less`,
+      {
+        field: 'from',
+      },
+    );
   }
   const model = trainGbt(
     samples.map((s) => s.x),
@@ -282,7 +318,19 @@ function buyAndHold(view: PriceView, fromIdx: number, toIdx: number, s: Backtest
     if (!bar) continue;
     const px = (bar.open ?? bar.close) * (1 + costs.slippageBps / 10_000) * (1 + costs.commissionBps / 10_000);
     const qty = Math.floor(budget / px);
-    if (qty > 0) broker.submit({ kind: 'entry', ticker: t, side: 'buy', qty, stop: null, target: null, holdingDays: Number.MAX_SAFE_INTEGER, refPrice: px, submittedAt: dailyBarTs(view.days[fromIdx] ?? ''), ref: `bh-${t}` });
+    if (qty > 0)
+      broker.submit({
+        kind: 'entry',
+        ticker: t,
+        side: 'buy',
+        qty,
+        stop: null,
+        target: null,
+        holdingDays: Number.MAX_SAFE_INTEGER,
+        refPrice: px,
+        submittedAt: dailyBarTs(view.days[fromIdx] ?? ''),
+        ref: `bh-${t}`,
+      });
   }
   for (let i = fromIdx; i <= toIdx; i++) {
     const date = view.days[i] ?? '';
@@ -294,7 +342,15 @@ function buyAndHold(view: PriceView, fromIdx: number, toIdx: number, s: Backtest
 }
 
 /** An index rebased to the initial equity on the first day it covers in the range (no costs, no dividends). */
-function indexRun(name: 'sp500' | 'djia', label: string, bars: readonly Bar[] | null, view: PriceView, fromIdx: number, toIdx: number, equity0: number): StrategyRun | null {
+function indexRun(
+  name: 'sp500' | 'djia',
+  label: string,
+  bars: readonly Bar[] | null,
+  view: PriceView,
+  fromIdx: number,
+  toIdx: number,
+  equity0: number,
+): StrategyRun | null {
   if (!bars) return null;
   const byDate = new Map(bars.map((b) => [barDate(b), b.close]));
   const days: BacktestDay[] = [];
@@ -329,8 +385,23 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
   const ownsDir = options.workDir === undefined;
   const openedAt = (lot: Lot): string => nextOpen(lot.entryDate);
 
-  const books: Book[] = [{ name: 'proposer', broker: new SimBroker('proposer', costs, s.initialEquity), lastEquity: s.initialEquity, peakEquity: s.initialEquity, pendingVetoes: [] }];
-  if (critic !== 'none') books.push({ name: 'committee', broker: new SimBroker('committee', costs, s.initialEquity), lastEquity: s.initialEquity, peakEquity: s.initialEquity, pendingVetoes: [] });
+  const books: Book[] = [
+    {
+      name: 'proposer',
+      broker: new SimBroker('proposer', costs, s.initialEquity),
+      lastEquity: s.initialEquity,
+      peakEquity: s.initialEquity,
+      pendingVetoes: [],
+    },
+  ];
+  if (critic !== 'none')
+    books.push({
+      name: 'committee',
+      broker: new SimBroker('committee', costs, s.initialEquity),
+      lastEquity: s.initialEquity,
+      peakEquity: s.initialEquity,
+      pendingVetoes: [],
+    });
   const committeeBook = books.find((b) => b.name === 'committee') ?? null;
 
   let db: Db | null = null;
@@ -410,7 +481,13 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
             continue;
           }
           const side = book.broker.positionQty(ticker) > 0 ? 'long' : 'short';
-          if (exits.momentumReversal && macdCrossedAgainst(bars.map((b) => b.close), side)) {
+          if (
+            exits.momentumReversal &&
+            macdCrossedAgainst(
+              bars.map((b) => b.close),
+              side,
+            )
+          ) {
             exitOrder(
               lots.reduce((a, l) => a + l.qty, 0),
               lots.map((l) => l.id),
@@ -466,7 +543,16 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
             limit(() =>
               // A checkpointer per run, in memory: a backtest is rerun, not resumed, and the database
               // checkpointer's writes cost about half of a committee run.
-              runCommittee({ db: cdb, config, proposal: p, backend, searchNews: emptyNewsArchive, threadId: `bt-${p.id}`, checkpointer: new MemorySaver(), now: () => new Date(now) }),
+              runCommittee({
+                db: cdb,
+                config,
+                proposal: p,
+                backend,
+                searchNews: emptyNewsArchive,
+                threadId: `bt-${p.id}`,
+                checkpointer: new MemorySaver(),
+                now: () => new Date(now),
+              }),
             ),
           ),
         );
@@ -482,16 +568,25 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
           const own = proposerVerdict(p, now);
           const verdict = book.name === 'proposer' ? own : verdicts.get(p.id);
           if (!verdict) continue;
-          if (book.name === 'committee') log.verdicts.push({ proposalId: p.id, decision: verdict.decision, sizeMultiplier: verdict.sizeMultiplier, confidence: verdict.confidence });
+          if (book.name === 'committee')
+            log.verdicts.push({ proposalId: p.id, decision: verdict.decision, sizeMultiplier: verdict.sizeMultiplier, confidence: verdict.confidence });
           const portfolio = snapshotOf(book);
           const decision = riskCheck({ verdict, proposal: p, portfolio, market, rules, now });
-          log.risk.push({ strategy: book.name, proposalId: p.id, decisionId: decision.id, action: decision.action, finalQty: decision.finalQty, stop: decision.stop, target: decision.target });
+          log.risk.push({
+            strategy: book.name,
+            proposalId: p.id,
+            decisionId: decision.id,
+            action: decision.action,
+            finalQty: decision.finalQty,
+            stop: decision.stop,
+            target: decision.target,
+          });
           if (book.name === 'committee' && (verdict.decision === 'REJECT' || verdict.decision === 'ABSTAIN')) {
             // A veto that mattered: the proposal as its own verdict would have traded on this book.
             const probe = riskCheck({ verdict: own, proposal: p, portfolio, market, rules, now });
             if (allowsOrder(probe)) {
               const held = book.broker.positionQty(p.ticker);
-              const opening = held === 0 || (held > 0) === (p.side === 'buy');
+              const opening = held === 0 || held > 0 === (p.side === 'buy');
               book.pendingVetoes.push({
                 proposal: p,
                 dayIdx: i,
@@ -504,14 +599,40 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
           }
           if (!allowsOrder(decision)) continue;
           const held = book.broker.positionQty(p.ticker);
-          const reducing = held !== 0 && (held > 0) !== (p.side === 'buy');
+          const reducing = held !== 0 && held > 0 !== (p.side === 'buy');
           const ref = `${book.name}-${p.id}`;
           if (reducing) {
-            book.broker.submit({ kind: 'exit', ticker: p.ticker, qty: Math.min(decision.finalQty, Math.abs(held)), lotIds: null, reason: 'reversal', submittedAt: now, ref });
+            book.broker.submit({
+              kind: 'exit',
+              ticker: p.ticker,
+              qty: Math.min(decision.finalQty, Math.abs(held)),
+              lotIds: null,
+              reason: 'reversal',
+              submittedAt: now,
+              ref,
+            });
           } else {
-            book.broker.submit({ kind: 'entry', ticker: p.ticker, side: p.side, qty: decision.finalQty, stop: decision.stop, target: decision.target, holdingDays, refPrice: market.lastPrice, submittedAt: now, ref });
+            book.broker.submit({
+              kind: 'entry',
+              ticker: p.ticker,
+              side: p.side,
+              qty: decision.finalQty,
+              stop: decision.stop,
+              target: decision.target,
+              holdingDays,
+              refPrice: market.lastPrice,
+              submittedAt: now,
+              ref,
+            });
           }
-          log.orders.push({ strategy: book.name, ticker: p.ticker, side: p.side, qty: decision.finalQty, kind: reducing ? 'exit' : 'entry', reason: 'proposal' });
+          log.orders.push({
+            strategy: book.name,
+            ticker: p.ticker,
+            side: p.side,
+            qty: decision.finalQty,
+            kind: reducing ? 'exit' : 'entry',
+            reason: 'proposal',
+          });
         }
       }
       decisions.push(log);
@@ -533,7 +654,14 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
       const bars = view.barsBetween(v.proposal.ticker, v.dayIdx, toIdx);
       const trade = hypotheticalTrade(bars, { side: v.side, stop: v.stop, target: v.target, holdingDays, costs });
       if (!trade) continue;
-      vetoes.push({ proposalId: v.proposal.id, ticker: v.proposal.ticker, date: view.days[v.dayIdx] ?? '', decision: v.decision, forwardReturnPct: trade.returnPct, lost: trade.returnPct < 0 });
+      vetoes.push({
+        proposalId: v.proposal.id,
+        ticker: v.proposal.ticker,
+        date: view.days[v.dayIdx] ?? '',
+        decision: v.decision,
+        forwardReturnPct: trade.returnPct,
+        lost: trade.returnPct < 0,
+      });
     }
     const label = book.name === 'proposer' ? 'Proposer alone (risk controller only)' : `Proposer + committee (${critic})`;
     strategies.push({ name: book.name, label, days: book.broker.days, trades: book.broker.trades, vetoes });
@@ -591,34 +719,40 @@ function resultNotes(input: {
   const notes: string[] = [...input.sources];
   notes.push(
     closeOnly
-      ? 'Fills: orders decided after the close of day t are market orders for day t+1; the universe file has no opens, so they fill at day t+1\'s close (not its open), plus slippage.'
-      : 'Fills: orders decided after the close of day t fill at day t+1\'s open, plus slippage (at the close where a bar has no open).',
+      ? "Fills: orders decided after the close of day t are market orders for day t+1; the universe file has no opens, so they fill at day t+1's close (not its open), plus slippage."
+      : "Fills: orders decided after the close of day t fill at day t+1's open, plus slippage (at the close where a bar has no open).",
     closeOnly
       ? 'Brackets: stops and targets are checked on closes only (no highs or lows): a stop fills at the close that crossed it (minus slippage), a target at its limit price.'
-      : 'Brackets: stops and targets are checked on each bar\'s high and low (stop first when both are hit); a gap through fills at the open.',
+      : "Brackets: stops and targets are checked on each bar's high and low (stop first when both are hit); a gap through fills at the open.",
     `Risk decisions are taken at the next session's open with the book marked at the last close; the daily-loss limit compares the last two closes; an automatic HALTED is not latched (no operator to resume) but a drawdown halt lasts while the drawdown does.`,
     `Exits: time exit ${input.holdingDays} trading days after the fill (${input.holdingDays === input.horizon ? 'the label horizon' : 'settings.backtest.holdingDays'}), ${input.exits.momentumReversal ? 'momentum reversal (MACD 12/26/9 crossing against the position), ' : ''}stop moved to breakeven at +${input.exits.breakevenAtR}R; time and reversal exits fill at the next bar like any order.`,
     `Walk-forward: ${models.length} model(s), retrained every ${s.retrainEveryDays} trading days on an expanding window; each is trained on bars through the day before its first day of use, and its newest sample is ${input.horizon} trading days older still (its label needs that later close: purge gap = horizon).`,
     `Features are computed each day from the last ${FEATURE_WINDOW_BARS} bars of each ticker (the training set from full histories; the two differ by < 1e-7 on these data).`,
     `Costs: commission ${s.commissionBps} bps and slippage ${s.slippageBps} bps per side; buy-and-hold pays them once on entry; the indices are rebased without costs.`,
     `Both model strategies act on the same ${s.proposalsPerDay} most confident proposals a day; each has its own book from ${s.initialEquity} cash (a cash account: no shorts unless risk_rules.yaml allowShort).`,
-    'Buy-and-hold uses the universe file\'s adjusted closes (dividends likely included); the S&P 500 and DJIA series are price indices (no dividends), which favours buy-and-hold by about the dividend yield.',
+    "Buy-and-hold uses the universe file's adjusted closes (dividends likely included); the S&P 500 and DJIA series are price indices (no dividends), which favours buy-and-hold by about the dividend yield.",
   );
   const first = view.days[fromIdx] ?? '';
   const spFirst = input.sp?.days[0]?.date;
-  if (!input.sp) notes.push(`S&P 500: the bundled series (from 2000-01-03) does not cover ${first}..${view.days[toIdx] ?? ''}; the DJIA stands in as the index benchmark.`);
-  else if (spFirst && spFirst > first) notes.push(`S&P 500: the bundled series starts ${spFirst}, so its curve covers only ${spFirst}..${view.days[toIdx] ?? ''} (rebased there); the DJIA covers the whole range. No daily S&P 500 series for 1995-1999 was found in Debian's packages.`);
+  if (!input.sp)
+    notes.push(`S&P 500: the bundled series (from 2000-01-03) does not cover ${first}..${view.days[toIdx] ?? ''}; the DJIA stands in as the index benchmark.`);
+  else if (spFirst && spFirst > first)
+    notes.push(
+      `S&P 500: the bundled series starts ${spFirst}, so its curve covers only ${spFirst}..${view.days[toIdx] ?? ''} (rebased there); the DJIA covers the whole range. No daily S&P 500 series for 1995-1999 was found in Debian's packages.`,
+    );
   if (input.critic !== 'none') {
     notes.push(
-      'Committee runs use an in-memory checkpointer per run (a backtest is rerun, not resumed); their transcripts go to the backtest\'s own in-memory database.',
-      'News: no point-in-time news archive covers these years (the bundled Reuters items are from 1987): the committee\'s news search finds nothing, so the critics judge on prices, indicators and the book.',
+      "Committee runs use an in-memory checkpointer per run (a backtest is rerun, not resumed); their transcripts go to the backtest's own in-memory database.",
+      "News: no point-in-time news archive covers these years (the bundled Reuters items are from 1987): the committee's news search finds nothing, so the critics judge on prices, indicators and the book.",
     );
   }
   for (const [name, h] of Object.entries(input.halts)) {
     const why = Object.entries(h.reasons)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
-    notes.push(`${name}: HALTED by the kill switch on ${h.evenings} evening(s) between ${h.first} and ${h.last} (${why}; limits in risk_rules.yaml): no new entries, no time or reversal exits then (brackets still act).`);
+    notes.push(
+      `${name}: HALTED by the kill switch on ${h.evenings} evening(s) between ${h.first} and ${h.last} (${why}; limits in risk_rules.yaml): no new entries, no time or reversal exits then (brackets still act).`,
+    );
   }
   return notes;
 }

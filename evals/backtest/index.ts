@@ -15,6 +15,33 @@ export {
   type DayDecisions,
   type ModelRecord,
 } from './engine.ts';
-export { SimBroker, hypotheticalTrade, bracketHit, closedTrade, fillBasis, slipped, commissionOf, BPS, type CostModel, type Lot, type PendingOrder, type FillEvent, type HypotheticalTrade } from './broker.ts';
-export { PriceView, loadBundledPrices, resolveRange, parseDateFlag, groupBars, barDate, DOW30_FILE, SP500_FILE, DJIA_FILE, type PriceData, type IndexSeries, type BacktestRange } from './data.ts';
+export {
+  SimBroker,
+  hypotheticalTrade,
+  bracketHit,
+  closedTrade,
+  fillBasis,
+  slipped,
+  commissionOf,
+  BPS,
+  type CostModel,
+  type Lot,
+  type PendingOrder,
+  type FillEvent,
+  type HypotheticalTrade,
+} from './broker.ts';
+export {
+  PriceView,
+  loadBundledPrices,
+  resolveRange,
+  parseDateFlag,
+  groupBars,
+  barDate,
+  DOW30_FILE,
+  SP500_FILE,
+  DJIA_FILE,
+  type PriceData,
+  type IndexSeries,
+  type BacktestRange,
+} from './data.ts';
 export { writeBacktestReport, backtestFileStem, type WrittenBacktest } from './output.ts';

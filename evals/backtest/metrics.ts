@@ -215,12 +215,21 @@ function strategyMetrics(run: StrategyRun, o: Resolved): StrategyMetrics {
   if (returns.length > 0) {
     for (let b = 0; b < o.resamples; b++) {
       const idx = stationaryIndices(returns.length, o.blockLength, rng);
-      draws.push(returnStats(Array.from(idx, (i) => returns[i] ?? 0), years, rfDaily));
+      draws.push(
+        returnStats(
+          Array.from(idx, (i) => returns[i] ?? 0),
+          years,
+          rfDaily,
+        ),
+      );
     }
   }
   const fromDraws = (value: number | null, key: keyof ReturnStats): Metric => {
     if (value === null || draws.length === 0) return metric(value, null, null);
-    const { lo, hi } = percentileInterval(draws.map((d) => d[key]), o.confidence);
+    const { lo, hi } = percentileInterval(
+      draws.map((d) => d[key]),
+      o.confidence,
+    );
     return metric(value, lo, hi);
   };
 
@@ -240,8 +249,14 @@ function strategyMetrics(run: StrategyRun, o: Resolved): StrategyMetrics {
     );
     return metric(m * scale, lo, hi);
   };
-  const turnoverMetric = bookMetric(run.days.map((d) => d.turnover), TRADING_DAYS_PER_YEAR);
-  const exposureMetric = bookMetric(run.days.map((d) => d.grossExposure), 1);
+  const turnoverMetric = bookMetric(
+    run.days.map((d) => d.turnover),
+    TRADING_DAYS_PER_YEAR,
+  );
+  const exposureMetric = bookMetric(
+    run.days.map((d) => d.grossExposure),
+    1,
+  );
 
   const tradeRng = stream('trades');
   const hitRate = withInterval(hitRateOf(run.trades), o.resamples, o.confidence, () =>

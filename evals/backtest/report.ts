@@ -7,8 +7,7 @@
 import { drawdownSeries } from './metrics.ts';
 import type { BacktestMetrics, BacktestResult, Metric, StrategyMetrics, StrategyName, StrategyRun } from './schema.ts';
 
-const esc = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 const mdCell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 /** Line colour per strategy (GitHub's palette, as in the session report). */
@@ -141,7 +140,9 @@ function lineChart(id: string, title: string, series: readonly Series[], fmt: (x
   if (yearTicks.length === 0) {
     // Less than a calendar year: label the ends instead.
     out.push(`<text x="${PAD.l}" y="${plotBottom + 16}" font-size="11" fill="#555">${esc(new Date(t0).toISOString().slice(0, 10))}</text>`);
-    out.push(`<text x="${w - PAD.r}" y="${plotBottom + 16}" text-anchor="end" font-size="11" fill="#555">${esc(new Date(t1).toISOString().slice(0, 10))}</text>`);
+    out.push(
+      `<text x="${w - PAD.r}" y="${plotBottom + 16}" text-anchor="end" font-size="11" fill="#555">${esc(new Date(t1).toISOString().slice(0, 10))}</text>`,
+    );
   }
   out.push(`<line x1="${PAD.l}" x2="${w - PAD.r}" y1="${plotBottom}" y2="${plotBottom}" stroke="#8c959f"/>`);
   out.push(`<line x1="${PAD.l}" x2="${PAD.l}" y1="${PAD.t}" y2="${plotBottom}" stroke="#8c959f"/>`);

@@ -197,7 +197,12 @@ export function createPaperExchangeApp(exchange: PaperExchange, options: { fault
 
   app.get('/v2/orders', async (c) => {
     const q = parseBody(OrdersQuery, c.req.query());
-    const symbols = q.symbols ? q.symbols.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+    const symbols = q.symbols
+      ? q.symbols
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined;
     const orders = await exchange.listOrders({ status: q.status, limit: q.limit, symbols });
     return c.json(await Promise.all(orders.map((o) => withLegs(o))));
   });

@@ -27,12 +27,18 @@ export function httpExchangeClock(baseUrl: string, options: { timeoutMs?: number
         signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
       });
     } catch (error) {
-      throw new QuorumError('BROKER_ERROR', `paper exchange at ${baseUrl} unreachable (${route}): ${errorMessage(error)}; start it with quorum paper-exchange`, { route }, { cause: error });
+      throw new QuorumError(
+        'BROKER_ERROR',
+        `paper exchange at ${baseUrl} unreachable (${route}): ${errorMessage(error)}; start it with quorum paper-exchange`,
+        { route },
+        { cause: error },
+      );
     }
     const text = await res.text();
     const parsed = parseJson(text);
     const reply = parsed.ok ? ClockReply.safeParse(parsed.value) : null;
-    if (!res.ok || !reply?.success) throw new QuorumError('BROKER_ERROR', `paper exchange ${route} answered ${res.status}: ${text.slice(0, 300)}`, { route, status: res.status });
+    if (!res.ok || !reply?.success)
+      throw new QuorumError('BROKER_ERROR', `paper exchange ${route} answered ${res.status}: ${text.slice(0, 300)}`, { route, status: res.status });
     return reply.data.now;
   };
   return {

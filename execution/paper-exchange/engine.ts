@@ -147,10 +147,11 @@ export class PaperExchange {
       const ts = z.object({ ts: z.coerce.date().nullable() }).parse(res.rows[0]).ts;
       now = (ts ?? new Date()).toISOString();
     }
-    await this.db.query(
-      `INSERT INTO paper_account (id, account_id, cash, last_equity, sim_now) VALUES (1, $1, $2, $2, $3) ON CONFLICT (id) DO NOTHING`,
-      [randomUUID(), this.settings.startingCash, now],
-    );
+    await this.db.query(`INSERT INTO paper_account (id, account_id, cash, last_equity, sim_now) VALUES (1, $1, $2, $2, $3) ON CONFLICT (id) DO NOTHING`, [
+      randomUUID(),
+      this.settings.startingCash,
+      now,
+    ]);
   }
 
   private async lockedAccount(q: Queryable): Promise<z.infer<typeof AccountRow>> {
@@ -180,7 +181,11 @@ export class PaperExchange {
       const tp = body.take_profit.limit_price;
       const sl = body.stop_loss.stop_price;
       if (body.side === 'buy' ? tp <= sl : tp >= sl) {
-        throw new ExchangeError(422, ALPACA_ERROR.INVALID, `take_profit.limit_price ${tp} must be ${body.side === 'buy' ? 'above' : 'below'} stop_loss.stop_price ${sl}`);
+        throw new ExchangeError(
+          422,
+          ALPACA_ERROR.INVALID,
+          `take_profit.limit_price ${tp} must be ${body.side === 'buy' ? 'above' : 'below'} stop_loss.stop_price ${sl}`,
+        );
       }
     }
     try {
@@ -212,8 +217,24 @@ export class PaperExchange {
         if (orderClass === 'bracket' && body.take_profit && body.stop_loss) {
           const exit = body.side === 'buy' ? 'sell' : 'buy';
           const common = { symbol: body.symbol, side: exit, qty: body.qty, tif: 'gtc', orderClass, parentId: id, status: 'held', now } as const;
-          await this.insertOrder(tx, { ...common, id: randomUUID(), clientOrderId: randomUUID(), type: 'limit', limit: body.take_profit.limit_price, stop: null, legRole: 'take_profit' });
-          await this.insertOrder(tx, { ...common, id: randomUUID(), clientOrderId: randomUUID(), type: 'stop', limit: null, stop: body.stop_loss.stop_price, legRole: 'stop_loss' });
+          await this.insertOrder(tx, {
+            ...common,
+            id: randomUUID(),
+            clientOrderId: randomUUID(),
+            type: 'limit',
+            limit: body.take_profit.limit_price,
+            stop: null,
+            legRole: 'take_profit',
+          });
+          await this.insertOrder(tx, {
+            ...common,
+            id: randomUUID(),
+            clientOrderId: randomUUID(),
+            type: 'stop',
+            limit: null,
+            stop: body.stop_loss.stop_price,
+            legRole: 'stop_loss',
+          });
         }
         if (this.settings.fillMode === 'immediate' && body.type === 'market') {
           const order = await this.orderById(tx, id);
@@ -244,7 +265,11 @@ export class PaperExchange {
       const price = body.type === 'limit' && body.limit_price != null ? body.limit_price : this.slipped(lastClose, 'buy');
       const cost = body.qty * price + this.commission(body.qty, price);
       if (cost > cash - reserved) {
-        throw new ExchangeError(403, ALPACA_ERROR.INSUFFICIENT_BUYING_POWER, `insufficient buying power: need ${cost.toFixed(2)}, have ${(cash - reserved).toFixed(2)}`);
+        throw new ExchangeError(
+          403,
+          ALPACA_ERROR.INSUFFICIENT_BUYING_POWER,
+          `insufficient buying power: need ${cost.toFixed(2)}, have ${(cash - reserved).toFixed(2)}`,
+        );
       }
       return;
     }
@@ -258,7 +283,11 @@ export class PaperExchange {
     const heldQty = z.object({ held: z.coerce.number() }).parse(held.rows[0]).held;
     const available = (pos?.qty ?? 0) - heldQty;
     if (body.qty > available) {
-      throw new ExchangeError(403, ALPACA_ERROR.INSUFFICIENT_QTY, `insufficient qty available for order (requested: ${body.qty}, available: ${Math.max(0, available)}); short selling is not simulated`);
+      throw new ExchangeError(
+        403,
+        ALPACA_ERROR.INSUFFICIENT_QTY,
+        `insufficient qty available for order (requested: ${body.qty}, available: ${Math.max(0, available)}); short selling is not simulated`,
+      );
     }
   }
 
@@ -337,7 +366,9 @@ export class PaperExchange {
     if (query.status === 'open') {
       params.push([...TERMINAL]);
       // A bracket parent that filled stays "open" in the sense that its legs still work; list the parent when a leg is open.
-      where.push(`(NOT (status = ANY($${params.length})) OR EXISTS (SELECT 1 FROM paper_orders l WHERE l.parent_id = paper_orders.id AND NOT (l.status = ANY($${params.length}))))`);
+      where.push(
+        `(NOT (status = ANY($${params.length})) OR EXISTS (SELECT 1 FROM paper_orders l WHERE l.parent_id = paper_orders.id AND NOT (l.status = ANY($${params.length}))))`,
+      );
     } else if (query.status === 'closed') {
       params.push([...TERMINAL]);
       where.push(`status = ANY($${params.length})`);
@@ -388,10 +419,12 @@ export class PaperExchange {
       const order = await this.orderById(tx, id);
       if (!order) throw new ExchangeError(404, ALPACA_ERROR.NOT_FOUND, 'order not found');
       if (TERMINAL.has(order.status)) throw new ExchangeError(422, ALPACA_ERROR.NOT_CANCELABLE, `order is already in "${order.status}" state`);
-      await tx.query(
-        `UPDATE paper_orders SET stop_price = coalesce($2, stop_price), limit_price = coalesce($3, limit_price), updated_at = $4 WHERE id = $1`,
-        [id, change.stopPrice ?? null, change.limitPrice ?? null, account.sim_now.toISOString()],
-      );
+      await tx.query(`UPDATE paper_orders SET stop_price = coalesce($2, stop_price), limit_price = coalesce($3, limit_price), updated_at = $4 WHERE id = $1`, [
+        id,
+        change.stopPrice ?? null,
+        change.limitPrice ?? null,
+        account.sim_now.toISOString(),
+      ]);
       const updated = await this.orderById(tx, id);
       if (!updated) throw new ExchangeError(500, 50000000, 'order vanished');
       return updated;
@@ -451,7 +484,10 @@ export class PaperExchange {
     const pos = await this.position(this.db, symbol);
     if (!pos) throw new ExchangeError(404, ALPACA_ERROR.NOT_FOUND, 'position does not exist');
     const open = await this.db.query(`SELECT id FROM paper_orders WHERE symbol = $1 AND parent_id IS NULL AND status = ANY($2)`, [symbol, [...OPEN_STATUSES]]);
-    const openLegs = await this.db.query(`SELECT id FROM paper_orders WHERE symbol = $1 AND parent_id IS NOT NULL AND status = ANY($2)`, [symbol, [...OPEN_STATUSES]]);
+    const openLegs = await this.db.query(`SELECT id FROM paper_orders WHERE symbol = $1 AND parent_id IS NOT NULL AND status = ANY($2)`, [
+      symbol,
+      [...OPEN_STATUSES],
+    ]);
     for (const r of [...open.rows, ...openLegs.rows]) {
       const id = z.object({ id: z.string() }).parse(r).id;
       const o = await this.getOrder(id);
@@ -507,10 +543,9 @@ export class PaperExchange {
       const account = await this.lockedAccount(tx);
       const from = account.sim_now.toISOString();
       if (Date.parse(to) < Date.parse(from)) throw new ExchangeError(422, ALPACA_ERROR.INVALID, `the clock cannot move back (now ${from}, asked ${to})`);
-      const symbolsRes = await tx.query(
-        `SELECT DISTINCT symbol FROM paper_orders WHERE status = ANY($1) UNION SELECT symbol FROM paper_positions`,
-        [[...OPEN_STATUSES]],
-      );
+      const symbolsRes = await tx.query(`SELECT DISTINCT symbol FROM paper_orders WHERE status = ANY($1) UNION SELECT symbol FROM paper_positions`, [
+        [...OPEN_STATUSES],
+      ]);
       const symbols = symbolsRes.rows.map((r) => z.object({ symbol: z.string() }).parse(r).symbol);
       const barsRes = symbols.length
         ? await tx.query(
@@ -565,14 +600,21 @@ export class PaperExchange {
     const qty = order.qty - order.filled_qty;
     const commission = this.commission(qty, price);
     const signed = order.side === 'buy' ? qty : -qty;
-    await tx.query(
-      `INSERT INTO paper_fills (id, order_id, symbol, side, qty, price, commission, filled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [randomUUID(), order.id, order.symbol, order.side, qty, price, commission, at],
-    );
-    await tx.query(
-      `UPDATE paper_orders SET status = 'filled', filled_qty = qty, filled_avg_price = $2, filled_at = $3, updated_at = $3 WHERE id = $1`,
-      [order.id, price, at],
-    );
+    await tx.query(`INSERT INTO paper_fills (id, order_id, symbol, side, qty, price, commission, filled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+      randomUUID(),
+      order.id,
+      order.symbol,
+      order.side,
+      qty,
+      price,
+      commission,
+      at,
+    ]);
+    await tx.query(`UPDATE paper_orders SET status = 'filled', filled_qty = qty, filled_avg_price = $2, filled_at = $3, updated_at = $3 WHERE id = $1`, [
+      order.id,
+      price,
+      at,
+    ]);
     await tx.query('UPDATE paper_account SET cash = cash - $1 WHERE id = 1', [signed * price + commission]);
     await this.applyToPosition(tx, order.symbol, signed, price, at);
     if (order.order_class === 'bracket' && order.parent_id === null) {

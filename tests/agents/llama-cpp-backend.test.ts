@@ -92,13 +92,20 @@ describe('llama-cpp backend (in-process node-llama-cpp, tiny random GGUF)', () =
     expect(r.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant']);
   }, 180_000);
 
-  it('the tool-call grammar yields calls of an offered tool with that tool\'s arguments', async () => {
+  it("the tool-call grammar yields calls of an offered tool with that tool's arguments", async () => {
     // This random model closes the list at once when it may; requiring one call exercises the per-tool oneOf.
     const tools = toolSpecs(defaultToolRegistry().describe(['bars', 'news_search']));
     const schema = toolCallsJsonSchema(tools, 2);
     const list = (schema.properties as JsonObject).calls as JsonObject;
     const atLeastOne: JsonObject = { ...schema, properties: { calls: { ...list, minItems: 1 } } };
-    const out = await engine.generate({ messages: [{ role: 'system', content: toolCallsInstruction(tools, 2) }, { role: 'user', content: 'Choose.' }], jsonSchema: atLeastOne, maxTokens: 1024 });
+    const out = await engine.generate({
+      messages: [
+        { role: 'system', content: toolCallsInstruction(tools, 2) },
+        { role: 'user', content: 'Choose.' },
+      ],
+      jsonSchema: atLeastOne,
+      maxTokens: 1024,
+    });
     const parsed = parseToolCallsText(out.text);
     if (!parsed.ok) throw new Error(parsed.error);
     expect(parsed.calls.length).toBeGreaterThanOrEqual(1);
@@ -107,7 +114,9 @@ describe('llama-cpp backend (in-process node-llama-cpp, tiny random GGUF)', () =
       const spec = tools.find((t) => t.name === call.name);
       expect(spec).toBeDefined();
       // The grammar emits every property of the chosen tool, and no other.
-      expect(Object.keys(call.args as Record<string, unknown>).sort()).toEqual(Object.keys((spec?.parameters.properties ?? {}) as Record<string, unknown>).sort());
+      expect(Object.keys(call.args as Record<string, unknown>).sort()).toEqual(
+        Object.keys((spec?.parameters.properties ?? {}) as Record<string, unknown>).sort(),
+      );
     }
   });
 
@@ -116,7 +125,11 @@ describe('llama-cpp backend (in-process node-llama-cpp, tiny random GGUF)', () =
     expect(r.abstainCode).toBe('LLM_TIMEOUT');
     expect(AgentOpinion.safeParse(r.opinion).success).toBe(true);
     // The engine is usable again after an aborted generation.
-    const again = await engine.generate({ messages: [{ role: 'user', content: 'hi' }], jsonSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false }, maxTokens: 32 });
+    const again = await engine.generate({
+      messages: [{ role: 'user', content: 'hi' }],
+      jsonSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false },
+      maxTokens: 32,
+    });
     expect(again.text).toMatch(/"ok"\s*:\s*(true|false)/);
   });
 });

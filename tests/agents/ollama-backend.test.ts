@@ -45,7 +45,12 @@ describe('ollama backend: the real ChatOllama client against the Ollama-API test
     expect(sent.map((q) => `${q.method} ${q.path}`)).toEqual(['POST /api/chat']);
     const body = sent[0]?.body as Record<string, unknown>;
     expect(body).toMatchObject({ model: 'mistral', stream: true, options: { seed: 42, num_ctx: 8192, temperature: 0, num_predict: 2048 } });
-    expect(body.format).toEqual(roleJsonSchemaForCall('analyst', evidence.map((e) => e.id)));
+    expect(body.format).toEqual(
+      roleJsonSchemaForCall(
+        'analyst',
+        evidence.map((e) => e.id),
+      ),
+    );
     expect((body.messages as Array<{ role: string }>).map((m) => m.role)).toEqual(['system', 'user']);
   });
 

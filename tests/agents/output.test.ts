@@ -35,7 +35,13 @@ const committeeTyped = fc.record({
   decision: fc.constantFrom('APPROVE', 'REDUCE', 'REJECT', 'ABSTAIN'),
   sizeMultiplier: fc.double({ noNaN: true, noDefaultInfinity: true }),
   confidence: fc.double({ noNaN: true, noDefaultInfinity: true }),
-  reasons: fc.array(fc.record({ text: fc.string({ minLength: 1, maxLength: 50 }), evidence: fc.array(fc.constantFrom('news:101', 'tool:bars-1', 'news:999'), { maxLength: 3 }) }), { maxLength: 4 }),
+  reasons: fc.array(
+    fc.record({
+      text: fc.string({ minLength: 1, maxLength: 50 }),
+      evidence: fc.array(fc.constantFrom('news:101', 'tool:bars-1', 'news:999'), { maxLength: 3 }),
+    }),
+    { maxLength: 4 },
+  ),
   dissent: fc.array(fc.string({ maxLength: 30 }), { maxLength: 3 }),
 });
 

@@ -9,7 +9,17 @@ const AS_OF = '2001-06-01T21:00:00.000Z';
 const proposal = makeProposal({ ticker: 'ACME', asOf: AS_OF });
 
 function indicatorsOutcome(data: IndicatorsOutput): ToolOutcome {
-  return { ok: true, callId: 'tc_ind', evidenceId: 'tool:tc_ind', agent: 'analyst', tool: 'indicators', data, text: JSON.stringify(data), truncated: false, latencyMs: 1 };
+  return {
+    ok: true,
+    callId: 'tc_ind',
+    evidenceId: 'tool:tc_ind',
+    agent: 'analyst',
+    tool: 'indicators',
+    data,
+    text: JSON.stringify(data),
+    truncated: false,
+    latencyMs: 1,
+  };
 }
 
 function seriesIndicators(spec: Partial<SeriesSpec>): IndicatorsOutput {
@@ -35,7 +45,17 @@ function hit(id: string, title: string, snippet: string, tickerMatch = 1): NewsH
 
 function newsOutcome(hits: NewsHit[]): ToolOutcome {
   const data = { query: 'ACME news', asOf: AS_OF, ticker: 'ACME', hits };
-  return { ok: true, callId: 'tc_news', evidenceId: 'tool:tc_news', agent: 'analyst', tool: 'news_search', data, text: JSON.stringify(data), truncated: false, latencyMs: 1 };
+  return {
+    ok: true,
+    callId: 'tc_news',
+    evidenceId: 'tool:tc_news',
+    agent: 'analyst',
+    tool: 'news_search',
+    data,
+    text: JSON.stringify(data),
+    truncated: false,
+    latencyMs: 1,
+  };
 }
 
 const uptrend = (): IndicatorsOutput => seriesIndicators({});

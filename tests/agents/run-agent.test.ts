@@ -35,22 +35,19 @@ describe('runAgent output handling', () => {
     expect(r.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant']);
   });
 
-  it.each(Object.keys(MALFORMED_COMMITTEE_OUTPUTS) as MalformedKind[])(
-    'ends %s in a schema-valid verdict or ABSTAIN, never an exception',
-    async (kind) => {
-      const text = MALFORMED_COMMITTEE_OUTPUTS[kind];
-      const { run } = committee([{ text }, { text }]);
-      const r = await run;
-      expect(() => Verdict.parse(r.verdict)).not.toThrow();
-      expect(r.verdict.sizeMultiplier).toBeGreaterThanOrEqual(0);
-      expect(r.verdict.sizeMultiplier).toBeLessThanOrEqual(1);
-      if (r.verdict.decision === 'ABSTAIN') {
-        expect(r.verdict.sizeMultiplier).toBe(0);
-        expect(r.abstainReason).toMatch(/^LLM_OUTPUT_INVALID: /);
-        expect(r.verdict.abstainReason).toBe(r.abstainReason);
-      }
-    },
-  );
+  it.each(Object.keys(MALFORMED_COMMITTEE_OUTPUTS) as MalformedKind[])('ends %s in a schema-valid verdict or ABSTAIN, never an exception', async (kind) => {
+    const text = MALFORMED_COMMITTEE_OUTPUTS[kind];
+    const { run } = committee([{ text }, { text }]);
+    const r = await run;
+    expect(() => Verdict.parse(r.verdict)).not.toThrow();
+    expect(r.verdict.sizeMultiplier).toBeGreaterThanOrEqual(0);
+    expect(r.verdict.sizeMultiplier).toBeLessThanOrEqual(1);
+    if (r.verdict.decision === 'ABSTAIN') {
+      expect(r.verdict.sizeMultiplier).toBe(0);
+      expect(r.abstainReason).toMatch(/^LLM_OUTPUT_INVALID: /);
+      expect(r.verdict.abstainReason).toBe(r.abstainReason);
+    }
+  });
 
   it('abstains after one repair on truncated JSON, wrong types, extra fields, unknown decisions and empty output', async () => {
     for (const kind of ['truncatedJson', 'wrongTypes', 'extraFields', 'unknownDecision', 'emptyOutput', 'notAnObject', 'nullValue'] as const) {
@@ -96,7 +93,16 @@ describe('runAgent output handling', () => {
 
   it('drops and counts an analyst claim citing unknown evidence, keeping the opinion valid', async () => {
     const backend = createScriptedBackend({
-      analyst: [{ text: opinionJson(['news:101'], { claims: [{ text: 'ok', evidence: ['news:101'] }, { text: 'bad', evidence: ['news:404'] }] }) }],
+      analyst: [
+        {
+          text: opinionJson(['news:101'], {
+            claims: [
+              { text: 'ok', evidence: ['news:101'] },
+              { text: 'bad', evidence: ['news:404'] },
+            ],
+          }),
+        },
+      ],
     });
     const r = await runAgent({ role: 'analyst', backend, prompt: prompts.analyst, proposal, evidence, round: 0 });
     expect(AgentOpinion.parse(r.opinion)).toEqual(r.opinion);

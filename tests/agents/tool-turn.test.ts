@@ -30,9 +30,13 @@ describe('tool turn', () => {
   });
 
   it('reads calls from text, also fenced, and refuses anything else with a reason', () => {
-    expect(parseToolCallsText('```json\n{"calls": [{"tool": "bars", "arguments": {"limit": 3}}]}\n```')).toEqual({ ok: true, calls: [{ name: 'bars', args: { limit: 3 } }] });
+    expect(parseToolCallsText('```json\n{"calls": [{"tool": "bars", "arguments": {"limit": 3}}]}\n```')).toEqual({
+      ok: true,
+      calls: [{ name: 'bars', args: { limit: 3 } }],
+    });
     expect(parseToolCallsText('{"calls": [{"tool": "bars"}]}')).toEqual({ ok: true, calls: [{ name: 'bars', args: {} }] });
-    for (const bad of ['', 'call bars please', '{"calls": "bars"}', '{"calls": [], "extra": 1}', '[{"tool": "bars"}]']) expect(parseToolCallsText(bad).ok).toBe(false);
+    for (const bad of ['', 'call bars please', '{"calls": "bars"}', '{"calls": [], "extra": 1}', '[{"tool": "bars"}]'])
+      expect(parseToolCallsText(bad).ok).toBe(false);
   });
 
   it('falls back to the defaults, with the reason, for a backend without a tool turn', async () => {

@@ -59,7 +59,11 @@ describe.each(BACKENDS)('human approval round trip on $name', ({ open, available
   });
 
   const call = (method: string, p: string, token: string, body?: unknown): Promise<Response> =>
-    fetch(`${base}${p}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    fetch(`${base}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 
   it.skipIf(!available)('stops before any order and lists what waits for a human', async () => {
     const waiting = session.judged.filter((j) => j.pendingApproval);
@@ -88,7 +92,9 @@ describe.each(BACKENDS)('human approval round trip on $name', ({ open, available
 
     const intents = await t.db.query<{ ticker: string }>('SELECT ticker FROM order_intents');
     expect(intents.rows.map((r) => r.ticker)).toEqual([first?.proposal.ticker]);
-    const rows = await t.db.query<{ id: string; status: string; decided_by: string; reason: string }>('SELECT id, status, decided_by, reason FROM approvals ORDER BY id');
+    const rows = await t.db.query<{ id: string; status: string; decided_by: string; reason: string }>(
+      'SELECT id, status, decided_by, reason FROM approvals ORDER BY id',
+    );
     expect(rows.rows.find((r) => r.id === firstId)).toMatchObject({ status: 'approved', decided_by: 'api:desk', reason: 'size fine, trend intact' });
     expect(rows.rows.find((r) => r.id === secondId)).toMatchObject({ status: 'rejected', decided_by: 'api:desk' });
     const verdicts = await t.db.query('SELECT id FROM verdicts');

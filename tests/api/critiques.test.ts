@@ -76,27 +76,32 @@ describe.each(BACKENDS)('critiques over the API on $name', ({ open, available })
     const res = await post({ ticker: 'DIS', asOf: '1999-06-01' });
     expect(res.status).toBe(200);
     const b = await body(res);
-    const proposal = await t.db.query<{ ticker: string; side: string }>('SELECT ticker, side FROM proposals WHERE id = $1', [Verdict.parse(b.verdict).proposalId]);
+    const proposal = await t.db.query<{ ticker: string; side: string }>('SELECT ticker, side FROM proposals WHERE id = $1', [
+      Verdict.parse(b.verdict).proposalId,
+    ]);
     expect(proposal.rows[0]).toEqual({ ticker: 'DIS', side: 'buy' });
     const abstain = await post({ ticker: 'AA', asOf: '1999-06-01' });
     expect(abstain.status).toBe(404);
     expect(String((await body(abstain)).message)).toMatch(/model abstains on AA .*; send side \(buy or sell\) to have the committee judge your own idea/);
   });
 
-  it.skipIf(!available)('critiques a caller\'s own idea {ticker, asOf, side, probability} where the model abstains, on the model\'s stored features', async () => {
-    const res = await post({ ticker: 'AA', asOf: '1999-06-01', side: 'sell', probability: 0.3 });
-    expect(res.status).toBe(200);
-    const proposalId = Verdict.parse((await body(res)).verdict).proposalId;
-    const row = await t.db.query<{ ticker: string; side: string; probability: number; model_id: string; feature_set: string }>(
-      'SELECT p.ticker, p.side, p.probability, p.model_id, f.feature_set FROM proposals p JOIN feature_snapshots f ON f.id = p.feature_snapshot_id WHERE p.id = $1',
-      [proposalId],
-    );
-    // The idea is the caller's (model_id user); its features are the proposer's point-in-time snapshot.
-    expect(row.rows[0]).toEqual({ ticker: 'AA', side: 'sell', probability: 0.3, model_id: 'user', feature_set: expect.not.stringMatching(/^external$/) });
-    const orphan = await post({ ticker: 'AA', asOf: '1999-06-01', probability: 0.3 });
-    expect(orphan.status).toBe(400);
-    expect(((await body(orphan)).issues as Array<{ path: string }>).map((i) => i.path)).toEqual(['body.probability']);
-  });
+  it.skipIf(!available)(
+    "critiques a caller's own idea {ticker, asOf, side, probability} where the model abstains, on the model's stored features",
+    async () => {
+      const res = await post({ ticker: 'AA', asOf: '1999-06-01', side: 'sell', probability: 0.3 });
+      expect(res.status).toBe(200);
+      const proposalId = Verdict.parse((await body(res)).verdict).proposalId;
+      const row = await t.db.query<{ ticker: string; side: string; probability: number; model_id: string; feature_set: string }>(
+        'SELECT p.ticker, p.side, p.probability, p.model_id, f.feature_set FROM proposals p JOIN feature_snapshots f ON f.id = p.feature_snapshot_id WHERE p.id = $1',
+        [proposalId],
+      );
+      // The idea is the caller's (model_id user); its features are the proposer's point-in-time snapshot.
+      expect(row.rows[0]).toEqual({ ticker: 'AA', side: 'sell', probability: 0.3, model_id: 'user', feature_set: expect.not.stringMatching(/^external$/) });
+      const orphan = await post({ ticker: 'AA', asOf: '1999-06-01', probability: 0.3 });
+      expect(orphan.status).toBe(400);
+      expect(((await body(orphan)).issues as Array<{ path: string }>).map((i) => i.path)).toEqual(['body.probability']);
+    },
+  );
 
   it.skipIf(!available)('answers 400 naming the fields of a bad critique request, and stores nothing', async () => {
     const runsBefore = await t.db.query('SELECT id FROM committee_runs');
@@ -105,7 +110,11 @@ describe.each(BACKENDS)('critiques over the API on $name', ({ open, available })
     const bad = await post({ proposal: { ...makeProposal(), probability: 2, side: 'short' } });
     expect(bad.status).toBe(400);
     expect(((await body(bad)).issues as Array<{ path: string }>).map((i) => i.path).sort()).toEqual(['body.proposal.probability', 'body.proposal.side']);
-    const notJson = await app.request('/v1/critiques', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"ticker":' });
+    const notJson = await app.request('/v1/critiques', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"ticker":',
+    });
     expect(notJson.status).toBe(400);
     expect((await body(notJson)).issues).toEqual([{ path: 'body', message: expect.stringContaining('JSON') }]);
     const notDeclared = await app.request('/v1/critiques', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"ticker":"DIS"}' });
@@ -125,12 +134,24 @@ describe.each(BACKENDS)('critiques over the API on $name', ({ open, available })
     };
     const range = 'available dates: 1991-03-13..2001-01-02 (from the first stored bar of DIS 1990-12-31, 51 bars';
     const saturday = await issuesOf({ ticker: 'DIS', asOf: '1999-06-05' });
-    expect(saturday).toEqual([{ path: 'body.asOf', message: expect.stringContaining('asOf 1999-06-05 is not a trading day (a Saturday): the previous trading day is 1999-06-04, the next 1999-06-07') }]);
+    expect(saturday).toEqual([
+      {
+        path: 'body.asOf',
+        message: expect.stringContaining('asOf 1999-06-05 is not a trading day (a Saturday): the previous trading day is 1999-06-04, the next 1999-06-07'),
+      },
+    ]);
     expect(saturday[0]?.message).toContain(range);
-    expect((await issuesOf({ ticker: 'DIS', asOf: '2030-01-02' }))[0]).toEqual({ path: 'body.asOf', message: expect.stringContaining('asOf 2030-01-02 is after the last stored bar of DIS 2001-01-02') });
+    expect((await issuesOf({ ticker: 'DIS', asOf: '2030-01-02' }))[0]).toEqual({
+      path: 'body.asOf',
+      message: expect.stringContaining('asOf 2030-01-02 is after the last stored bar of DIS 2001-01-02'),
+    });
     // A time before the close sees only the earlier days' bars: the range starts a bar later.
-    expect((await issuesOf({ ticker: 'DIS', asOf: '1990-06-01T15:00:00Z' }))[0]?.message).toContain('asOf 1990-06-01T15:00:00.000Z is before the first usable date 1991-03-14; available dates: 1991-03-14..2001-01-02');
-    expect(await issuesOf({ ticker: 'ZZZZ', asOf: '1999-06-01' })).toEqual([{ path: 'body.ticker', message: expect.stringContaining('no bars for ZZZZ are stored') }]);
+    expect((await issuesOf({ ticker: 'DIS', asOf: '1990-06-01T15:00:00Z' }))[0]?.message).toContain(
+      'asOf 1990-06-01T15:00:00.000Z is before the first usable date 1991-03-14; available dates: 1991-03-14..2001-01-02',
+    );
+    expect(await issuesOf({ ticker: 'ZZZZ', asOf: '1999-06-01' })).toEqual([
+      { path: 'body.ticker', message: expect.stringContaining('no bars for ZZZZ are stored') },
+    ]);
     expect((await t.db.query('SELECT id FROM proposals')).rows.length).toBe(proposalsBefore);
   });
 

@@ -73,14 +73,31 @@ describe('the OpenAPI document', () => {
     }
     expect(problems).toEqual([]);
     // Nothing documented that the app does not serve.
-    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)).sort();
+    const documented = Object.entries(doc.paths)
+      .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`))
+      .sort();
     expect(documented).toEqual(served);
   });
 
   it('names the contract and read-model schemas as components', async () => {
     const doc = await openapiDocument(app);
     const names = Object.keys(doc.components.schemas);
-    expect(names).toEqual(expect.arrayContaining(['Verdict', 'Critique', 'CritiqueRequest', 'CritiqueRun', 'Session', 'SessionList', 'AuditChain', 'Portfolio', 'TradingState', 'ApprovalList', 'ApprovalReply', 'Error']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'Verdict',
+        'Critique',
+        'CritiqueRequest',
+        'CritiqueRun',
+        'Session',
+        'SessionList',
+        'AuditChain',
+        'Portfolio',
+        'TradingState',
+        'ApprovalList',
+        'ApprovalReply',
+        'Error',
+      ]),
+    );
     expect(Object.keys(doc.components.schemas.Verdict?.properties ?? {})).toContain('sizeMultiplier');
     const critique = doc.paths['/v1/critiques']?.post?.responses?.['200']?.content ?? {};
     expect(Object.keys(critique).sort()).toEqual(['application/json', 'text/event-stream']);

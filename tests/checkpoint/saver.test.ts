@@ -48,7 +48,15 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     const second = { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000002', channel_values: { log: ['a'] } };
     const c1 = await saver.put(cfg, first, { source: 'input', step: -1, parents: {} });
     const c2 = await saver.put(c1, second, { source: 'loop', step: 0, parents: {} });
-    await saver.putWrites(c2, [['log', ['b']], ['other', 1]], 'task-1', 'path-1');
+    await saver.putWrites(
+      c2,
+      [
+        ['log', ['b']],
+        ['other', 1],
+      ],
+      'task-1',
+      'path-1',
+    );
     // A retried task's regular writes are kept as first stored.
     await saver.putWrites(c2, [['log', ['changed']]], 'task-1', 'path-1');
 
@@ -119,7 +127,15 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     const second = { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000012', channel_values: { log: ['a', 'b'] } };
     const saves = [
       saver.putWrites(c1, [['log', ['a']]], 'task-a', 'p-a'),
-      saver.putWrites(c1, [['log', ['b']], ['__error__', 'boom']], 'task-b', 'p-b'),
+      saver.putWrites(
+        c1,
+        [
+          ['log', ['b']],
+          ['__error__', 'boom'],
+        ],
+        'task-b',
+        'p-b',
+      ),
       saver.putWrites(c1, [['__error__', 'boom again']], 'task-b', 'p-b'),
       saver.put(c1, second, { source: 'loop', step: 0, parents: {} }),
     ];
@@ -135,22 +151,47 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     expect((await saver.getTuple(cfg))?.checkpoint.channel_values).toEqual({ log: ['a', 'b'] });
   });
 
-  it.skipIf(!available)('stores a task\'s plain-JSON writes as one row and anything else one row per write, and reads back what was written', async () => {
+  it.skipIf(!available)("stores a task's plain-JSON writes as one row and anything else one row per write, and reads back what was written", async () => {
     t = shared;
     if (!t) throw new Error('no database');
     const saver = new DbCheckpointSaver(t.db);
     const cfg = { configurable: { thread_id: 'th-pack', checkpoint_ns: '' } };
     const c1 = await saver.put(cfg, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000051' }, { source: 'input', step: -1, parents: {} });
     const opinion = { role: 'bull', claims: [{ text: 'a "quoted" claim \u00e9', evidence: ['tool:1'] }], confidence: 0.25, round: 1 };
-    await saver.putWrites(c1, [['opinions', [opinion]], ['round', 1], ['verdict', null], ['__error__', 'late']], 'task-json', 'p-1');
+    await saver.putWrites(
+      c1,
+      [
+        ['opinions', [opinion]],
+        ['round', 1],
+        ['verdict', null],
+        ['__error__', 'late'],
+      ],
+      'task-json',
+      'p-1',
+    );
     // A value JSON cannot hold as it is (undefined; LangGraph's serializer keeps it) makes the task's writes one row each.
-    await saver.putWrites(c1, [['maybe', undefined], ['n', 2], ['list', [1, 2]]], 'task-other', 'p-2');
+    await saver.putWrites(
+      c1,
+      [
+        ['maybe', undefined],
+        ['n', 2],
+        ['list', [1, 2]],
+      ],
+      'task-other',
+      'p-2',
+    );
     const rows = async (table: string, task: string): Promise<number> => {
       const res = await t!.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE thread_id = 'th-pack' AND task_id = $1`, [task]);
       return res.rows[0]?.n ?? -1;
     };
-    expect({ packed: await rows('graph_checkpoint_task_writes', 'task-json'), single: await rows('graph_checkpoint_writes', 'task-json') }).toEqual({ packed: 1, single: 1 });
-    expect({ packed: await rows('graph_checkpoint_task_writes', 'task-other'), single: await rows('graph_checkpoint_writes', 'task-other') }).toEqual({ packed: 0, single: 3 });
+    expect({ packed: await rows('graph_checkpoint_task_writes', 'task-json'), single: await rows('graph_checkpoint_writes', 'task-json') }).toEqual({
+      packed: 1,
+      single: 1,
+    });
+    expect({ packed: await rows('graph_checkpoint_task_writes', 'task-other'), single: await rows('graph_checkpoint_writes', 'task-other') }).toEqual({
+      packed: 0,
+      single: 3,
+    });
     const stored = await saver.getTuple(c1);
     expect(stored?.pendingWrites).toEqual([
       ['task-json', '__error__', 'late'],
@@ -198,8 +239,11 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
       { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000064', channel_values: { log: [...log3].reverse(), round: 2, extra: ['x'] } },
     ];
     let config: RunnableConfig = cfg;
-    for (const [i, cp] of puts.entries()) config = await saver.put(config, { ...cp, channel_versions: { log: i + 1 } }, { source: 'loop', step: i, parents: {} });
-    const types = await db.query<{ checkpoint_type: string }>(`SELECT checkpoint_type FROM graph_checkpoints WHERE thread_id = 'th-delta' ORDER BY checkpoint_id`);
+    for (const [i, cp] of puts.entries())
+      config = await saver.put(config, { ...cp, channel_versions: { log: i + 1 } }, { source: 'loop', step: i, parents: {} });
+    const types = await db.query<{ checkpoint_type: string }>(
+      `SELECT checkpoint_type FROM graph_checkpoints WHERE thread_id = 'th-delta' ORDER BY checkpoint_id`,
+    );
     expect(types.rows.map((r) => r.checkpoint_type)).toEqual(['json', DELTA_CHECKPOINT_TYPE, DELTA_CHECKPOINT_TYPE, DELTA_CHECKPOINT_TYPE]);
     // The third stores only what it added: far less than its whole state.
     const sizes = await db.query<{ n: number }>(`SELECT octet_length(checkpoint) AS n FROM graph_checkpoints WHERE checkpoint_id = $1`, [puts[2]?.id]);
@@ -214,9 +258,17 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     expect(listed).toEqual(puts.map((p) => p.channel_values).reverse());
     // Another saver (another process) never stored the parent: it stores the next one whole.
     const other = new DbCheckpointSaver(db, { deltas: true });
-    await other.put(config, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000065', channel_values: { log: log3 } }, { source: 'loop', step: 4, parents: {} });
+    await other.put(
+      config,
+      { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000065', channel_values: { log: log3 } },
+      { source: 'loop', step: 4, parents: {} },
+    );
     // A value JSON cannot hold as it is makes the checkpoint whole too; deltas are off by default.
-    await saver.put(config, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000066', channel_values: { log: log3, maybe: undefined } }, { source: 'loop', step: 4, parents: {} });
+    await saver.put(
+      config,
+      { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000066', channel_values: { log: log3, maybe: undefined } },
+      { source: 'loop', step: 4, parents: {} },
+    );
     const plain = new DbCheckpointSaver(db);
     const p1 = await plain.put({ configurable: { thread_id: 'th-delta-off', checkpoint_ns: '' } }, { ...puts[0]! }, { source: 'loop', step: 0, parents: {} });
     await plain.put(p1, { ...puts[1]! }, { source: 'loop', step: 1, parents: {} });
@@ -240,9 +292,13 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
       const id = `1ef00000-0000-6000-8000-${String(100 + i).padStart(12, '0')}`;
       config = await saver.put(config, { ...emptyCheckpoint(), id, channel_values: { log } }, { source: 'loop', step: i, parents: {} });
     }
-    const full = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM graph_checkpoints WHERE thread_id = 'th-chain' AND checkpoint_type <> $1`, [DELTA_CHECKPOINT_TYPE]);
+    const full = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM graph_checkpoints WHERE thread_id = 'th-chain' AND checkpoint_type <> $1`, [
+      DELTA_CHECKPOINT_TYPE,
+    ]);
     expect(full.rows[0]?.n).toBe(3);
-    expect((await saver.getTuple({ configurable: { thread_id: 'th-chain', checkpoint_ns: '' } }))?.checkpoint.channel_values).toEqual({ log: Array.from({ length: 40 }, (_, i) => i) });
+    expect((await saver.getTuple({ configurable: { thread_id: 'th-chain', checkpoint_ns: '' } }))?.checkpoint.channel_values).toEqual({
+      log: Array.from({ length: 40 }, (_, i) => i),
+    });
   });
 
   it.skipIf(!available)('rejects every call of a batch that fails, and stores none of it', async () => {
@@ -252,16 +308,22 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     const cfg = { configurable: { thread_id: 'th-fail', checkpoint_ns: '' } };
     const first = { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000021' };
     // A NUL character cannot be stored in a text column: the whole statement fails.
-    const bad = saver.put({ configurable: { thread_id: 'th-fail', checkpoint_ns: '', checkpoint_id: 'parent\u0000' } }, first, { source: 'input', step: -1, parents: {} });
+    const bad = saver.put({ configurable: { thread_id: 'th-fail', checkpoint_ns: '', checkpoint_id: 'parent\u0000' } }, first, {
+      source: 'input',
+      step: -1,
+      parents: {},
+    });
     const good = saver.putWrites({ configurable: { ...cfg.configurable, checkpoint_id: first.id } }, [['log', ['x']]], 'task-x');
     await expect(bad).rejects.toThrow();
     await expect(good).rejects.toThrow();
     expect(await saver.getTuple(cfg)).toBeUndefined();
-    const writes = await t.db.query(`SELECT ((SELECT count(*) FROM graph_checkpoint_writes WHERE thread_id = 'th-fail') + (SELECT count(*) FROM graph_checkpoint_task_writes WHERE thread_id = 'th-fail'))::int AS n`);
+    const writes = await t.db.query(
+      `SELECT ((SELECT count(*) FROM graph_checkpoint_writes WHERE thread_id = 'th-fail') + (SELECT count(*) FROM graph_checkpoint_task_writes WHERE thread_id = 'th-fail'))::int AS n`,
+    );
     expect(writes.rows[0]).toEqual({ n: 0 });
   });
 
-  it.skipIf(!available)('stores a task\'s attached rows in the statement of its writes, and drops those of a task whose writes never came', async () => {
+  it.skipIf(!available)("stores a task's attached rows in the statement of its writes, and drops those of a task whose writes never came", async () => {
     t = shared;
     if (!t) throw new Error('no database');
     const { db, statements } = counting(t.db);
@@ -273,7 +335,10 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     };
     const cfg = { configurable: { thread_id: 'th-attach', checkpoint_ns: '' } };
     const c1 = await saver.put(cfg, { ...emptyCheckpoint(), id: '1ef00000-0000-6000-8000-000000000031' }, { source: 'input', step: -1, parents: {} });
-    const logs = (entry: string): WritesMatcher => (writes) => writes.some(([channel, value]) => channel === 'log' && Array.isArray(value) && value[0] === entry);
+    const logs =
+      (entry: string): WritesMatcher =>
+      (writes) =>
+        writes.some(([channel, value]) => channel === 'log' && Array.isArray(value) && value[0] === entry);
     saver.attachToWrites('th-attach', logs('a'), rows('task-a'));
     saver.attachToWrites('th-attach', logs('lost'), rows('task-lost'));
     // Writes no staged rows claim store nothing of them.
@@ -292,37 +357,44 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
     expect(stored.rows).toEqual([{ task: 'task-a' }]);
   });
 
-  it.skipIf(!available)('hands each of two parallel tasks its own attached rows, through LangGraph\'s public flow only (a node\'s update reaches putWrites as its writes)', async () => {
-    t = shared;
-    if (!t) throw new Error('no database');
-    await t.db.exec(`CREATE TABLE IF NOT EXISTS attached_rows (task text, note text)`);
-    const saver = new DbCheckpointSaver(t.db);
-    const threadId = 'th-attach-graph';
-    const insert = (task: string) => (params: unknown[]) => {
-      params.push(task, threadId);
-      return [`INSERT INTO attached_rows (task, note) VALUES ($${params.length - 1}, $${params.length})`];
-    };
-    const node = (name: string) => async () => {
-      // What graph/ does: rows claimed by the writes that carry this node's own entry.
-      saver.attachToWrites(threadId, (writes) => writes.some(([channel, value]) => channel === 'log' && Array.isArray(value) && value[0] === name), insert(name));
-      await new Promise((resolve) => setTimeout(resolve, name === 'left' ? 5 : 0));
-      return { log: [name] };
-    };
-    const graph = new StateGraph(State)
-      .addNode('left', node('left'))
-      .addNode('right', node('right'))
-      .addEdge(START, 'left')
-      .addEdge(START, 'right')
-      .addEdge('left', END)
-      .addEdge('right', END)
-      .compile({ checkpointer: saver });
-    const out = await graph.invoke({ log: [] }, { configurable: { thread_id: threadId }, durability: 'sync' });
-    expect([...out.log].sort()).toEqual(['left', 'right']);
-    expect(saver.stagedCount(threadId)).toBe(0);
-    const stored = await t.db.query<{ task: string }>(`SELECT task FROM attached_rows WHERE note = $1 ORDER BY task`, [threadId]);
-    expect(stored.rows).toEqual([{ task: 'left' }, { task: 'right' }]);
-    saver.endRun(threadId);
-  });
+  it.skipIf(!available)(
+    "hands each of two parallel tasks its own attached rows, through LangGraph's public flow only (a node's update reaches putWrites as its writes)",
+    async () => {
+      t = shared;
+      if (!t) throw new Error('no database');
+      await t.db.exec(`CREATE TABLE IF NOT EXISTS attached_rows (task text, note text)`);
+      const saver = new DbCheckpointSaver(t.db);
+      const threadId = 'th-attach-graph';
+      const insert = (task: string) => (params: unknown[]) => {
+        params.push(task, threadId);
+        return [`INSERT INTO attached_rows (task, note) VALUES ($${params.length - 1}, $${params.length})`];
+      };
+      const node = (name: string) => async () => {
+        // What graph/ does: rows claimed by the writes that carry this node's own entry.
+        saver.attachToWrites(
+          threadId,
+          (writes) => writes.some(([channel, value]) => channel === 'log' && Array.isArray(value) && value[0] === name),
+          insert(name),
+        );
+        await new Promise((resolve) => setTimeout(resolve, name === 'left' ? 5 : 0));
+        return { log: [name] };
+      };
+      const graph = new StateGraph(State)
+        .addNode('left', node('left'))
+        .addNode('right', node('right'))
+        .addEdge(START, 'left')
+        .addEdge(START, 'right')
+        .addEdge('left', END)
+        .addEdge('right', END)
+        .compile({ checkpointer: saver });
+      const out = await graph.invoke({ log: [] }, { configurable: { thread_id: threadId }, durability: 'sync' });
+      expect([...out.log].sort()).toEqual(['left', 'right']);
+      expect(saver.stagedCount(threadId)).toBe(0);
+      const stored = await t.db.query<{ task: string }>(`SELECT task FROM attached_rows WHERE note = $1 ORDER BY task`, [threadId]);
+      expect(stored.rows).toEqual([{ task: 'left' }, { task: 'right' }]);
+      saver.endRun(threadId);
+    },
+  );
 
   it.skipIf(!available)('answers the first read of a thread marked new without a query, and every later read from the database', async () => {
     t = shared;
@@ -349,7 +421,9 @@ describe.each(BACKENDS)('DbCheckpointSaver on $name', ({ open, available }) => {
       expect(cp.kind).toBe(t.db.kind === 'postgres' ? 'postgres-saver' : 'db-saver');
       if (t.db.kind === 'postgres') {
         // setup() created its tables in the connection's own schema, not in public.
-        const tables = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'checkpoints'`);
+        const tables = await t.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'checkpoints'`,
+        );
         expect(tables.rows[0]).toEqual({ n: 1 });
       }
     } finally {

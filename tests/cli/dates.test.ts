@@ -14,7 +14,8 @@ import { PROJECT_ROOT } from '../../config/index.ts';
 import { parseJson } from '../../contracts/index.ts';
 
 const BIN = path.join(PROJECT_ROOT, 'bin/quorum.js');
-const RANGE = "available dates: 1991-03-14..2001-01-02 (from the first stored bar 1990-12-31, 51 bars before the day for the feature warm-up; the last stored bar is 2001-01-02)";
+const RANGE =
+  'available dates: 1991-03-14..2001-01-02 (from the first stored bar 1990-12-31, 51 bars before the day for the feature warm-up; the last stored bar is 2001-01-02)';
 const SLIPPAGE = 5 / 10_000;
 
 let dataDir: string;
@@ -78,7 +79,9 @@ describe('quorum demo --date, in its own process', () => {
 
     const saturday = await quorum(['demo', '--date', '1999-06-05']);
     expect(saturday.code).toBe(2);
-    expect(saturday.stderr).toContain(`quorum: INPUT_INVALID: --date 1999-06-05 is not a trading day (a Saturday): the previous trading day is 1999-06-04, the next 1999-06-07; ${RANGE}`);
+    expect(saturday.stderr).toContain(
+      `quorum: INPUT_INVALID: --date 1999-06-05 is not a trading day (a Saturday): the previous trading day is 1999-06-04, the next 1999-06-07; ${RANGE}`,
+    );
 
     const early = await quorum(['demo', '--date', '1990-01-01']);
     expect(early.code).toBe(2);

@@ -19,9 +19,7 @@ interface Outcome {
 }
 
 async function quorum(args: string[], env: Record<string, string>): Promise<Outcome> {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(QUORUM_|DATABASE_URL|ALPACA_|APCA_)/.test(k)),
-  ) as Record<string, string>;
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(QUORUM_|DATABASE_URL|ALPACA_|APCA_)/.test(k))) as Record<string, string>;
   try {
     const { stdout, stderr } = await run(process.execPath, [path.join(root, 'bin/quorum.js'), ...args], {
       cwd: root,

@@ -36,7 +36,18 @@ import { registerSession } from '../../cli/commands/session.ts';
 import { registerSoak } from '../../cli/commands/soak.ts';
 import { registerToken } from '../../cli/commands/token.ts';
 import { registerTrain } from '../../cli/commands/train.ts';
-import { ANSI_ESCAPE, cliEnv, freePort, jsonOf, limitConcurrentRuns, ranCommands, runQuorum, spawnQuorum, type CliRun, type LongRunning } from '../support/cli.ts';
+import {
+  ANSI_ESCAPE,
+  cliEnv,
+  freePort,
+  jsonOf,
+  limitConcurrentRuns,
+  ranCommands,
+  runQuorum,
+  spawnQuorum,
+  type CliRun,
+  type LongRunning,
+} from '../support/cli.ts';
 import { tempConfigDir } from '../support/config-dir.ts';
 import { hasPg, freshPostgres, type TestDb } from '../support/db.ts';
 import { rssDocument, startFeedServer, type FeedServer } from '../support/feed-server.ts';
@@ -45,7 +56,8 @@ import { commandTree, readmeMentions, resolveMention, type CommandTree } from '.
 const README = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
 const DOW30 = 'data/samples/prices/DowJones30.csv';
 const MSFT = 'data/samples/prices/msft.csv';
-const NOTICE = 'NOTICE: no LLM reachable (Ollama unreachable at http://127.0.0.1:9, no llamaCpp.modelPath set): the deterministic rules baseline judges instead';
+const NOTICE =
+  'NOTICE: no LLM reachable (Ollama unreachable at http://127.0.0.1:9, no llamaCpp.modelPath set): the deterministic rules baseline judges instead';
 
 /**
  * The commands this file runs, each with where. README ⊆ COVERED ⊆ `quorum --help` is checked at the
@@ -117,9 +129,13 @@ const bearer = (token: string, extra: Record<string, string> = {}): Record<strin
 /** serve's "quorum API on <url> (database: <kind>)" line. */
 const LISTENING = /quorum API on (http:\/\/\S+) \(database: (\w+)\); OpenAPI at \S+\/openapi\.json/;
 
-const OrderRow = z.object({ client_order_id: z.string(), ticker: z.string(), side: z.enum(['buy', 'sell']), intent_status: z.string(), filled_qty: z.number().nullable() }).passthrough();
+const OrderRow = z
+  .object({ client_order_id: z.string(), ticker: z.string(), side: z.enum(['buy', 'sell']), intent_status: z.string(), filled_qty: z.number().nullable() })
+  .passthrough();
 const TokenRow = z.object({ id: z.string(), name: z.string(), scope: z.enum(['read', 'control']), revoked_at: z.string().nullable() }).strict();
-const TokenCreated = z.object({ id: z.string(), token: z.string().regex(/^qrm_/), scope: z.enum(['read', 'control']), name: z.string(), via: z.string().nullable() }).strict();
+const TokenCreated = z
+  .object({ id: z.string(), token: z.string().regex(/^qrm_/), scope: z.enum(['read', 'control']), name: z.string(), via: z.string().nullable() })
+  .strict();
 
 /**
  * The README's HTTP example, as a user runs it: every line of its ```bash block except `quorum
@@ -139,7 +155,12 @@ function readmeHttpExample(): { serveArgs: string[]; script: string } {
   if (!serve) throw new Error('the README example does not start `npx quorum serve`');
   const serveArgs = (serve.split('#')[0] ?? '').trim().split(/\s+/).slice(2);
   // `npx quorum` copies its output to stderr, so the test sees what the pipe consumed.
-  const script = ['npx() { [ "$1" = quorum ] && shift; local out; out=$(node "$QUORUM_BIN" "$@") || return; printf "%s\\n" "$out" >&2; printf "%s\\n" "$out"; }', 'set -e -o pipefail', ...lines.filter((l) => l !== serve), 'printf "\\n%s\\n" "$TOKEN" >&2'].join('\n');
+  const script = [
+    'npx() { [ "$1" = quorum ] && shift; local out; out=$(node "$QUORUM_BIN" "$@") || return; printf "%s\\n" "$out" >&2; printf "%s\\n" "$out"; }',
+    'set -e -o pipefail',
+    ...lines.filter((l) => l !== serve),
+    'printf "\\n%s\\n" "$TOKEN" >&2',
+  ].join('\n');
   return { serveArgs, script };
 }
 
@@ -159,33 +180,39 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
     env = cliEnv(dir);
   });
 
-  it.sequential('`quorum demo` migrates, imports, runs one session with the rules baseline and writes the reports; run again it shows the stored session', async () => {
-    // The first demo imports and embeds the bundled news: minutes on a busy 2-core machine.
-    const first = ok(await runQuorum(['demo'], env, { timeoutMs: 220_000 }));
-    expect(all(first)).toContain(`database: PGlite at ${path.join(dir, 'pglite')}, migrated`);
-    expect(all(first)).toContain('75870 bars of 30 tickers');
-    expect(all(first)).toContain(NOTICE);
-    const id = /Quorum demo session (ses_[0-9a-f]+)\nas of 1999-06-01T16:30:00\.000Z/.exec(first.stdout)?.[1];
-    expect(id, first.stdout).toBeDefined();
-    sessionId = id ?? '';
-    expect(first.stdout).toMatch(/\d+ proposals, the top \d+ judged, [1-9]\d* paper order\(s\)/);
-    for (const ext of ['html', 'md']) expect(existsSync(path.join(dir, 'reports', `session-${sessionId}.${ext}`)), ext).toBe(true);
-    // Each row says why risk did what it did: the committee for its own REJECT/ABSTAIN, the cap for a RESIZE.
-    const rows = first.stdout.split('\n').filter((l) => /^│ [A-Z]+ +│ (buy|sell) /.test(l));
-    expect(rows.length).toBeGreaterThan(0);
-    for (const row of rows) {
-      if (/│ (REJECT|ABSTAIN) +│/.test(row)) expect(row).toMatch(/│ DENY +│ 0\/0 +│ committee (REJECT|ABSTAIN) +│/);
-      if (/│ RESIZE +│/.test(row)) expect(row).toMatch(/│ cut by [A-Z_]+(, [A-Z_]+)* +│/);
-      expect(row).not.toContain('DECISION_ALLOWED');
-    }
-    // The ids to pass to `quorum audit`, one line per order.
-    const listed = first.stdout.split('orders (trace one with quorum audit <id>):\n')[1] ?? '';
-    printedOrderIds = [...listed.matchAll(/^ {2}[A-Z]+ +(\S+)$/gm)].map((m) => m[1] ?? '');
-    expect(printedOrderIds.length).toBe(Number(/(\d+) paper order\(s\)/.exec(first.stdout)?.[1]));
+  it.sequential(
+    '`quorum demo` migrates, imports, runs one session with the rules baseline and writes the reports; run again it shows the stored session',
+    async () => {
+      // The first demo imports and embeds the bundled news: minutes on a busy 2-core machine.
+      const first = ok(await runQuorum(['demo'], env, { timeoutMs: 220_000 }));
+      expect(all(first)).toContain(`database: PGlite at ${path.join(dir, 'pglite')}, migrated`);
+      expect(all(first)).toContain('75870 bars of 30 tickers');
+      expect(all(first)).toContain(NOTICE);
+      const id = /Quorum demo session (ses_[0-9a-f]+)\nas of 1999-06-01T16:30:00\.000Z/.exec(first.stdout)?.[1];
+      expect(id, first.stdout).toBeDefined();
+      sessionId = id ?? '';
+      expect(first.stdout).toMatch(/\d+ proposals, the top \d+ judged, [1-9]\d* paper order\(s\)/);
+      for (const ext of ['html', 'md']) expect(existsSync(path.join(dir, 'reports', `session-${sessionId}.${ext}`)), ext).toBe(true);
+      // Each row says why risk did what it did: the committee for its own REJECT/ABSTAIN, the cap for a RESIZE.
+      const rows = first.stdout.split('\n').filter((l) => /^│ [A-Z]+ +│ (buy|sell) /.test(l));
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows) {
+        if (/│ (REJECT|ABSTAIN) +│/.test(row)) expect(row).toMatch(/│ DENY +│ 0\/0 +│ committee (REJECT|ABSTAIN) +│/);
+        if (/│ RESIZE +│/.test(row)) expect(row).toMatch(/│ cut by [A-Z_]+(, [A-Z_]+)* +│/);
+        expect(row).not.toContain('DECISION_ALLOWED');
+      }
+      // The ids to pass to `quorum audit`, one line per order.
+      const listed = first.stdout.split('orders (trace one with quorum audit <id>):\n')[1] ?? '';
+      printedOrderIds = [...listed.matchAll(/^ {2}[A-Z]+ +(\S+)$/gm)].map((m) => m[1] ?? '');
+      expect(printedOrderIds.length).toBe(Number(/(\d+) paper order\(s\)/.exec(first.stdout)?.[1]));
 
-    const again = z.object({ sessionId: z.string(), created: z.boolean(), notice: z.string() }).passthrough().parse(jsonOf(await q('demo', '--json')));
-    expect(again).toMatchObject({ sessionId, created: false, notice: NOTICE });
-  });
+      const again = z
+        .object({ sessionId: z.string(), created: z.boolean(), notice: z.string() })
+        .passthrough()
+        .parse(jsonOf(await q('demo', '--json')));
+      expect(again).toMatchObject({ sessionId, created: false, notice: NOTICE });
+    },
+  );
 
   it.sequential('`quorum orders`, `quorum audit ORDER_ID` and `quorum positions` show the demo orders, their chain and the book', async () => {
     orders = z.array(OrderRow).parse(jsonOf(await q('orders', '--json', '--status', 'filled')));
@@ -208,27 +235,33 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
     for (const o of orders) expect(positions.stdout).toContain(`│ ${o.ticker.padEnd(6)} │`);
   });
 
-  it.sequential('`quorum session run --as-of T` on PGlite runs the paper exchange in-process; `positions` agrees with the fills `orders` lists, legs included', async () => {
-    const run = ok(await q('session', 'run', '--as-of', '1999-06-02T16:30:00Z'));
-    expect(run.stderr).toMatch(/paper exchange: http:\/\/127\.0\.0\.1:\d+ \(in-process, on the embedded PGlite database\)/);
-    // The notice once, as a plain line (the JSON log keeps to warnings).
-    expect(run.stderr.split(NOTICE).length - 1).toBe(1);
-    expect(run.stdout).toContain(`judged by: ${NOTICE}`);
-    expect(run.stdout).toMatch(/session ses_[0-9a-f]+ as of 1999-06-02T16:30:00Z\n/);
-    expect(run.stdout).toMatch(/\d+ proposals, the top \d+ judged, \d+ paper order\(s\)/);
+  it.sequential(
+    '`quorum session run --as-of T` on PGlite runs the paper exchange in-process; `positions` agrees with the fills `orders` lists, legs included',
+    async () => {
+      const run = ok(await q('session', 'run', '--as-of', '1999-06-02T16:30:00Z'));
+      expect(run.stderr).toMatch(/paper exchange: http:\/\/127\.0\.0\.1:\d+ \(in-process, on the embedded PGlite database\)/);
+      // The notice once, as a plain line (the JSON log keeps to warnings).
+      expect(run.stderr.split(NOTICE).length - 1).toBe(1);
+      expect(run.stdout).toContain(`judged by: ${NOTICE}`);
+      expect(run.stdout).toMatch(/session ses_[0-9a-f]+ as of 1999-06-02T16:30:00Z\n/);
+      expect(run.stdout).toMatch(/\d+ proposals, the top \d+ judged, \d+ paper order\(s\)/);
 
-    const Leg = z.object({ side: z.enum(['buy', 'sell']), status: z.string(), filled_qty: z.number() }).passthrough();
-    const all = z.array(OrderRow.extend({ legs: z.array(Leg) })).parse(jsonOf(await q('orders', '--json', '--status', 'filled')));
-    const net = new Map<string, number>();
-    for (const o of all) {
-      const sign = o.side === 'buy' ? 1 : -1;
-      net.set(o.ticker, (net.get(o.ticker) ?? 0) + sign * (o.filled_qty ?? 0));
-      for (const l of all.flatMap((x) => (x === o ? x.legs : []))) net.set(o.ticker, (net.get(o.ticker) ?? 0) + (l.side === 'buy' ? 1 : -1) * l.filled_qty);
-    }
-    const book = z.object({ positions: z.array(z.object({ ticker: z.string(), qty: z.number() }).passthrough()) }).passthrough().parse(jsonOf(await q('positions', '--json')));
-    const held = Object.fromEntries(book.positions.map((p) => [p.ticker, p.qty]));
-    expect(held).toEqual(Object.fromEntries([...net].filter(([, qty]) => qty !== 0)));
-  });
+      const Leg = z.object({ side: z.enum(['buy', 'sell']), status: z.string(), filled_qty: z.number() }).passthrough();
+      const all = z.array(OrderRow.extend({ legs: z.array(Leg) })).parse(jsonOf(await q('orders', '--json', '--status', 'filled')));
+      const net = new Map<string, number>();
+      for (const o of all) {
+        const sign = o.side === 'buy' ? 1 : -1;
+        net.set(o.ticker, (net.get(o.ticker) ?? 0) + sign * (o.filled_qty ?? 0));
+        for (const l of all.flatMap((x) => (x === o ? x.legs : []))) net.set(o.ticker, (net.get(o.ticker) ?? 0) + (l.side === 'buy' ? 1 : -1) * l.filled_qty);
+      }
+      const book = z
+        .object({ positions: z.array(z.object({ ticker: z.string(), qty: z.number() }).passthrough()) })
+        .passthrough()
+        .parse(jsonOf(await q('positions', '--json')));
+      const held = Object.fromEntries(book.positions.map((p) => [p.ticker, p.qty]));
+      expect(held).toEqual(Object.fromEntries([...net].filter(([, qty]) => qty !== 0)));
+    },
+  );
 
   it.sequential('`quorum halt` / `quorum resume [--reducing]` switch the trading state, with the reason', async () => {
     expect(ok(await q('halt', '--reason', 'doors test')).stdout).toContain('trading HALTED (manual: doors test)');
@@ -261,12 +294,28 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
         expect(await http(`${url}/healthz`)).toMatchObject({ status: 200, json: { status: 'ok' } });
         expect((await http(`${url}/readyz`)).status).toBe(200);
         const openapi = await http(`${url}/openapi.json`);
-        const doc = z.object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }).passthrough().parse(openapi.json);
+        const doc = z
+          .object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) })
+          .passthrough()
+          .parse(openapi.json);
         expect(doc.openapi).toMatch(/^3\.1\./);
-        expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/critiques', '/v1/critiques/{id}', '/v1/verdicts/{id}', '/v1/sessions', '/v1/portfolio', '/v1/approvals', '/v1/controls/halt']));
+        expect(Object.keys(doc.paths)).toEqual(
+          expect.arrayContaining([
+            '/v1/critiques',
+            '/v1/critiques/{id}',
+            '/v1/verdicts/{id}',
+            '/v1/sessions',
+            '/v1/portfolio',
+            '/v1/approvals',
+            '/v1/controls/halt',
+          ]),
+        );
 
         // The owner of the embedded database: the lock names serve; serve.json (0600) tells local tools where it is.
-        const lock = z.object({ pid: z.number(), command: z.string() }).passthrough().parse(parseJsonOrThrow(readFileSync(path.join(dir, 'pglite.lock'), 'utf8')));
+        const lock = z
+          .object({ pid: z.number(), command: z.string() })
+          .passthrough()
+          .parse(parseJsonOrThrow(readFileSync(path.join(dir, 'pglite.lock'), 'utf8')));
         expect(lock).toMatchObject({ pid: server.pid, command: `quorum ${args.join(' ')}` });
         expect(statSync(path.join(dir, 'serve.json')).mode & 0o777).toBe(0o600);
 
@@ -285,16 +334,27 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
         expect(created).toMatchObject({ token: controlToken, scope: 'control' });
         expect(created.via).toBe(`created through quorum serve (pid ${server.pid}, ${url}), which owns the embedded database`);
         const critique = z
-          .object({ critiqueId: z.string(), backend: z.literal('rules'), notice: z.literal(NOTICE), verdict: z.object({ id: z.string(), decision: z.enum(['APPROVE', 'REDUCE', 'REJECT', 'ABSTAIN']) }).passthrough() })
+          .object({
+            critiqueId: z.string(),
+            backend: z.literal('rules'),
+            notice: z.literal(NOTICE),
+            verdict: z.object({ id: z.string(), decision: z.enum(['APPROVE', 'REDUCE', 'REJECT', 'ABSTAIN']) }).passthrough(),
+          })
           .passthrough()
           .parse(parseJsonOrThrow(readme.stdout));
 
         expect(locked.code).toBe(1);
-        expect(locked.stderr).toContain(`quorum: DB_LOCKED: the embedded database at ${path.join(dir, 'pglite')} is in use by pid ${server.pid} (quorum ${args.join(' ')}, since `);
+        expect(locked.stderr).toContain(
+          `quorum: DB_LOCKED: the embedded database at ${path.join(dir, 'pglite')} is in use by pid ${server.pid} (quorum ${args.join(' ')}, since `,
+        );
         expect(locked.stderr).toContain('point every process at one PostgreSQL database (DATABASE_URL)');
 
         // Authentication: no token or a wrong one gets 401; both tokens (made before and during serve) work.
-        const anonymous = await http(`${url}/v1/critiques`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ticker: 'DIS', asOf: '1999-06-01' }) });
+        const anonymous = await http(`${url}/v1/critiques`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ticker: 'DIS', asOf: '1999-06-01' }),
+        });
         expect(anonymous.status).toBe(401);
         expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
         expect(anonymous.json).toMatchObject({ error: 'UNAUTHORIZED' });
@@ -318,14 +378,26 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
         expect((await http(`${url}/v1/sessions`, { headers: bearer(readToken) })).text).toContain(sessionId);
 
         // A bad body names the field; control routes need a control token.
-        const bad = await http(`${url}/v1/critiques`, { method: 'POST', headers: bearer(readToken, { 'content-type': 'application/json' }), body: JSON.stringify({ ticker: 'DIS', asOf: 'yesterday' }) });
+        const bad = await http(`${url}/v1/critiques`, {
+          method: 'POST',
+          headers: bearer(readToken, { 'content-type': 'application/json' }),
+          body: JSON.stringify({ ticker: 'DIS', asOf: 'yesterday' }),
+        });
         expect(bad.status).toBe(400);
         expect(JSON.stringify(bad.json)).toContain('body.asOf');
         const halt = (token: string): Promise<{ status: number; json: unknown }> =>
-          http(`${url}/v1/controls/halt`, { method: 'POST', headers: bearer(token, { 'content-type': 'application/json' }), body: JSON.stringify({ reason: 'doors' }) });
+          http(`${url}/v1/controls/halt`, {
+            method: 'POST',
+            headers: bearer(token, { 'content-type': 'application/json' }),
+            body: JSON.stringify({ reason: 'doors' }),
+          });
         expect((await halt(readToken)).status).toBe(403);
         expect(await halt(controlToken)).toMatchObject({ status: 200, json: { state: 'HALTED' } });
-        const resume = await http(`${url}/v1/controls/resume`, { method: 'POST', headers: bearer(controlToken, { 'content-type': 'application/json' }), body: JSON.stringify({ reason: 'doors done' }) });
+        const resume = await http(`${url}/v1/controls/resume`, {
+          method: 'POST',
+          headers: bearer(controlToken, { 'content-type': 'application/json' }),
+          body: JSON.stringify({ reason: 'doors done' }),
+        });
         expect(resume).toMatchObject({ status: 200, json: { state: 'ACTIVE' } });
 
         // The streamed variant of the README's POST /v1/critiques.
@@ -372,8 +444,20 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
     feeds = await startFeedServer({
       '/wire.xml': {
         body: rssDocument('Wire', [
-          { title: 'Disney park attendance rises', link: 'https://wire.example.com/dis-parks', guid: 'w-1', description: 'Walt Disney Co said attendance rose.', pubDate: 'Tue, 01 Jun 1999 13:00:00 GMT' },
-          { title: 'IBM wins services contract', link: 'https://wire.example.com/ibm-contract', guid: 'w-2', description: 'IBM signed a services contract.', pubDate: 'Tue, 01 Jun 1999 14:00:00 GMT' },
+          {
+            title: 'Disney park attendance rises',
+            link: 'https://wire.example.com/dis-parks',
+            guid: 'w-1',
+            description: 'Walt Disney Co said attendance rose.',
+            pubDate: 'Tue, 01 Jun 1999 13:00:00 GMT',
+          },
+          {
+            title: 'IBM wins services contract',
+            link: 'https://wire.example.com/ibm-contract',
+            guid: 'w-2',
+            description: 'IBM signed a services contract.',
+            pubDate: 'Tue, 01 Jun 1999 14:00:00 GMT',
+          },
         ]),
       },
     });
@@ -392,7 +476,14 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
     writeFileSync(
       jsonl,
       [
-        JSON.stringify({ published_at: '1999-05-28T15:00:00Z', title: 'Alcoa raises aluminum prices', body: 'Alcoa said it would raise prices.', url: 'https://news.example.com/aa-prices', tickers: ['AA'], source: 'doors' }),
+        JSON.stringify({
+          published_at: '1999-05-28T15:00:00Z',
+          title: 'Alcoa raises aluminum prices',
+          body: 'Alcoa said it would raise prices.',
+          url: 'https://news.example.com/aa-prices',
+          tickers: ['AA'],
+          source: 'doors',
+        }),
         JSON.stringify({ title: 'no date', url: 'https://news.example.com/undated' }),
       ].join('\n'),
     );
@@ -437,7 +528,10 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
   it.sequential('`quorum train`, `quorum propose --as-of D [--tickers L]` and `quorum critique --ticker T --as-of D`', async () => {
     const out = path.join(dir, 'model');
     const trained = await q('train', '--model-id', 'doors', '--out', out, '--tickers', 'MSFT', '--features', 'all', '--trees', '20', '--folds', '2', '--json');
-    const card = z.object({ modelId: z.literal('doors'), version: z.string(), onnxFile: z.string() }).passthrough().parse(jsonOf(trained));
+    const card = z
+      .object({ modelId: z.literal('doors'), version: z.string(), onnxFile: z.string() })
+      .passthrough()
+      .parse(jsonOf(trained));
     expect(existsSync(path.join(out, 'model-card.json'))).toBe(true);
     expect(existsSync(path.join(out, card.onnxFile))).toBe(true);
 
@@ -452,8 +546,12 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
 
     // Your own idea, with Ollama asked for by name but not running: the header says so before the verdict.
     const idea = ok(await q('critique', '--ticker', 'MSFT', '--as-of', '2001-06-01', '--side', 'sell', '--probability', '0.35', '--backend', 'ollama'));
-    expect(idea.stdout).toMatch(/^PROPOSAL prop_\w+: sell MSFT at 2001-06-01T20:00:00\.000Z, p=0\.350, .*\(your idea, features and attributions from default@[0-9a-f]+\)$/m);
-    expect(idea.stdout).toContain('judged by: WARNING: Ollama unreachable at http://127.0.0.1:9 (backend ollama as requested): every agent call fails, so every verdict is ABSTAIN (no trade)');
+    expect(idea.stdout).toMatch(
+      /^PROPOSAL prop_\w+: sell MSFT at 2001-06-01T20:00:00\.000Z, p=0\.350, .*\(your idea, features and attributions from default@[0-9a-f]+\)$/m,
+    );
+    expect(idea.stdout).toContain(
+      'judged by: WARNING: Ollama unreachable at http://127.0.0.1:9 (backend ollama as requested): every agent call fails, so every verdict is ABSTAIN (no trade)',
+    );
     expect(idea.stdout).toMatch(/^the committee ABSTAINS: LLM_UNAVAILABLE/m);
     expect(idea.stdout).toContain('VERDICT: ABSTAIN size x0.00');
     const orphan = await q('critique', '--ticker', 'MSFT', '--as-of', '2001-06-01', '--probability', '0.35');
@@ -475,192 +573,238 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
   });
 });
 
-describe('PostgreSQL: paper-exchange, worker and serve side by side; session run; approvals; token create while serve runs', { concurrent: true, skip: !hasPg, timeout: STEP_TIMEOUT }, () => {
-  let pg: TestDb;
-  let env: NodeJS.ProcessEnv;
-  const q = (...args: string[]): Promise<CliRun> => runQuorum(args, env);
-  const running: LongRunning[] = [];
-  let serveUrl = '';
-  let pending: string[] = [];
+describe(
+  'PostgreSQL: paper-exchange, worker and serve side by side; session run; approvals; token create while serve runs',
+  { concurrent: true, skip: !hasPg, timeout: STEP_TIMEOUT },
+  () => {
+    let pg: TestDb;
+    let env: NodeJS.ProcessEnv;
+    const q = (...args: string[]): Promise<CliRun> => runQuorum(args, env);
+    const running: LongRunning[] = [];
+    let serveUrl = '';
+    let pending: string[] = [];
 
-  beforeAll(async () => {
-    pg = await freshPostgres({ migrate: false });
-    env = cliEnv(tempDir('pg'), { DATABASE_URL: pg.url ?? '', QUORUM_SETTINGS__EXECUTION__REQUIRE_APPROVAL: 'true' });
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((p) => p.stop('SIGKILL')));
-    await pg.cleanup();
-  });
-
-  it.sequential('`quorum db migrate` and `quorum ingest prices` on DATABASE_URL', async () => {
-    expect(ok(await q('db', 'migrate')).stdout).toMatch(/^PostgreSQL \(DATABASE_URL\): [1-9]\d* applied, 0 already applied$/m);
-    expect(ok(await q('ingest', 'prices', DOW30)).stdout).toContain('│ 75870 │');
-  });
-
-  it.sequential('`quorum paper-exchange`, `quorum worker` and `quorum serve` run at once on one database', async () => {
-    const exchange = spawnQuorum(['paper-exchange', '--port', '0', '--json'], env);
-    running.push(exchange);
-    const [, port = ''] = await exchange.waitFor(/"url": "http:\/\/127\.0\.0\.1:(\d+)"/, { stream: 'stdout', timeoutMs: 60_000 });
-    // Every later process sends its orders to this exchange.
-    env = { ...env, QUORUM_SETTINGS__EXECUTION__PAPER_EXCHANGE__PORT: port };
-    const worker = spawnQuorum(['worker', '--concurrency', '2'], env);
-    const serve = spawnQuorum(['serve', '--port', String(await freePort())], env);
-    running.push(worker, serve);
-    await worker.waitFor(/worker judging up to 2 proposal\(s\) at once/, { timeoutMs: 60_000 });
-    const [, url = '', kind] = await serve.waitFor(LISTENING, { timeoutMs: 60_000 });
-    expect(kind).toBe('postgres');
-    serveUrl = url;
-  });
-
-  it.sequential('`quorum session run --as-of T` stops before orders for approval; `quorum approvals` lists them', async () => {
-    const run = ok(await q('session', 'run', '--as-of', '1999-06-01T16:30:00Z', '--backend', 'rules'));
-    expect(run.stdout).toMatch(/^session ses_[0-9a-f]+ as of 1999-06-01T16:30:00Z$/m);
-    expect(run.stdout).toMatch(/^report: .*session-ses_[0-9a-f]+\.html$/m);
-    expect(run.stderr).toMatch(/enqueued \d+ judge job\(s\) for session ses_/);
-    const Approval = z.object({ id: z.string(), status: z.string(), ticker: z.string() }).passthrough();
-    const listed = z.array(Approval).parse(jsonOf(await q('approvals')));
-    expect(listed.length).toBeGreaterThanOrEqual(2);
-    expect(listed.every((a) => a.status === 'pending')).toBe(true);
-    pending = listed.map((a) => a.id);
-  });
-
-  it.sequential('`quorum approvals approve|reject ID --reason R` resume the run: an order, or none', async () => {
-    const [first = '', second = ''] = pending;
-    const approved = jsonOf(await q('approvals', 'approve', first, '--reason', 'doors: looks fine', '--by', 'tester'));
-    expect(approved).toMatchObject({ id: first, status: 'approved', order: { status: 'accepted', alreadyExisted: false } });
-    const rejected = jsonOf(await q('approvals', 'reject', second, '--reason', 'doors: too small'));
-    expect(rejected).toMatchObject({ id: second, status: 'rejected', order: null });
-  });
-
-  it.sequential('`quorum token create` works directly while serve runs on PostgreSQL; the token reads the approvals over HTTP', async () => {
-    const created = TokenCreated.parse(jsonOf(await q('token', 'create', '--scope', 'read', '--json')));
-    expect(created.via).toBeNull();
-    const res = await http(`${serveUrl}/v1/approvals`, { headers: bearer(created.token) });
-    expect(res.status).toBe(200);
-    // The pending ones: those not decided above.
-    const ids = z.object({ approvals: z.array(z.object({ id: z.string() }).passthrough()) }).parse(res.json).approvals.map((a) => a.id);
-    expect(ids.sort()).toEqual(pending.slice(2).sort());
-  });
-
-  it.sequential('worker, serve and paper-exchange stop cleanly on SIGTERM', async () => {
-    const ends = await Promise.all(running.splice(0).map((p) => p.stop('SIGTERM')));
-    expect(ends).toEqual(ends.map(() => ({ code: 0, signal: null })));
-  });
-
-  it.sequential('`quorum run` serves the API, works the queue and schedules slots in one process, and stops cleanly on SIGTERM', async () => {
-    const exchangePort = await freePort();
-    const service = spawnQuorum(['run', '--port', '0', '--workers', '2'], { ...env, QUORUM_SETTINGS__EXECUTION__PAPER_EXCHANGE__PORT: String(exchangePort) });
-    running.push(service);
-    const [, url = ''] = await service.waitFor(/quorum run: API (http:\/\/\S+), 2 worker\(s\), scheduler and exit monitor running/, { timeoutMs: 90_000 });
-    expect(service.stderr()).toContain(`paper exchange: http://127.0.0.1:${exchangePort} (in-process)`);
-    expect(service.stderr()).toContain(NOTICE);
-    expect(service.stderr()).toMatch(/scheduler running \(0 10 \* \* 1-5, 30 12 \* \* 1-5 in America\/New_York; exit monitor /);
-    const ready = await http(`${url}/readyz`);
-    expect(ready).toMatchObject({ status: 200, json: { status: 'ready', database: 'postgres' } });
-    // Its paper exchange holds the account the sessions above traded in (state in the database).
-    const account = await http(`http://127.0.0.1:${exchangePort}/v2/account`);
-    expect(account.status).toBe(200);
-    expect(service.stderr()).not.toMatch(/unexpected error|ERR_/);
-    running.splice(running.indexOf(service), 1);
-    expect(await service.stop('SIGTERM')).toEqual({ code: 0, signal: null });
-    expect(service.stderr()).toContain('quorum: SIGTERM: stopping');
-  });
-});
-
-describe('without Ollama, Alpaca keys, feeds or PostgreSQL: doctor, the refusals, schedule, eval, backtest, soak', { concurrent: true, timeout: STEP_TIMEOUT }, () => {
-  // Each test on a data dir of its own: the tests run at once, and a PGlite directory serves one process.
-  const q = (...args: string[]): Promise<CliRun> => runQuorum(args, cliEnv(tempDir('bare')));
-
-  it('`quorum doctor` warns about Ollama and Alpaca and exits 0', async () => {
-    const doctor = ok(await q('doctor'));
-    expect(doctor.stdout).toContain('Ollama NOT reachable at http://127.0.0.1:9');
-    expect(doctor.stdout).toContain('Alpaca keys NOT set');
-    expect(doctor.stdout).toMatch(/doctor: ok, with \d+ warning\(s\)/);
-  });
-
-  it('refusals name what is missing and exit 2: `ingest prices alpaca` without keys, `ingest news` without feeds, a backtest outside the data', async () => {
-    const [alpaca, news, backtest] = await Promise.all([
-      q('ingest', 'prices', 'alpaca', '--tickers', 'MSFT', '--from', '2024-01-02', '--to', '2024-01-05'),
-      q('ingest', 'news'),
-      q('backtest', '--from', '1990-06-01', '--to', '1990-12-31'),
-    ]);
-    expect([alpaca.code, news.code, backtest.code]).toEqual([2, 2, 2]);
-    expect(alpaca.stderr).toMatch(/CONFIG_MISSING: .*(ALPACA|APCA)_API_KEY_ID/);
-    expect(news.stderr).toContain('news.feeds: no feeds configured in settings.yaml; pass a FEED_URL, FILE or DIR');
-    expect(backtest.stderr).toContain('1991-12-30');
-  });
-
-  it('`quorum session run` at the wall clock on stale bars trades nothing, exits 1 saying why, and the webhook is told', async () => {
-    const bodies: unknown[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8').on('data', (d: string) => (body += d));
-      req.on('end', () => {
-        const parsed = parseJson(body);
-        bodies.push(parsed.ok ? parsed.value : { invalid: body });
-        res.writeHead(204).end();
-      });
+    beforeAll(async () => {
+      pg = await freshPostgres({ migrate: false });
+      env = cliEnv(tempDir('pg'), { DATABASE_URL: pg.url ?? '', QUORUM_SETTINGS__EXECUTION__REQUIRE_APPROVAL: 'true' });
     });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (receiver.address() as AddressInfo).port;
-      const env = cliEnv(tempDir('live'), { QUORUM_SETTINGS__NOTIFICATIONS__TARGETS: `[{ name: hook, kind: webhook, url: "http://127.0.0.1:${port}/hook" }]` });
-      ok(await runQuorum(['ingest', 'prices', MSFT, '--ticker', 'MSFT'], env));
-      const run = await runQuorum(['session', 'run', '--backend', 'rules'], env);
-      expect(run.code, run.stderr).toBe(1);
-      // On a trading day the bars are years old; on a weekend or holiday (New York) the time itself is refused.
-      expect(run.stdout).toMatch(/^session ses_[0-9a-f]+ as of \S+ traded nothing: bars: (.*2001-09-27.*settings\.yaml sessions\.maxBarAgeTradingDays|now \(\S+\) is not a trading day)/m);
+    afterAll(async () => {
+      await Promise.all(running.map((p) => p.stop('SIGKILL')));
+      await pg.cleanup();
+    });
+
+    it.sequential('`quorum db migrate` and `quorum ingest prices` on DATABASE_URL', async () => {
+      expect(ok(await q('db', 'migrate')).stdout).toMatch(/^PostgreSQL \(DATABASE_URL\): [1-9]\d* applied, 0 already applied$/m);
+      expect(ok(await q('ingest', 'prices', DOW30)).stdout).toContain('│ 75870 │');
+    });
+
+    it.sequential('`quorum paper-exchange`, `quorum worker` and `quorum serve` run at once on one database', async () => {
+      const exchange = spawnQuorum(['paper-exchange', '--port', '0', '--json'], env);
+      running.push(exchange);
+      const [, port = ''] = await exchange.waitFor(/"url": "http:\/\/127\.0\.0\.1:(\d+)"/, { stream: 'stdout', timeoutMs: 60_000 });
+      // Every later process sends its orders to this exchange.
+      env = { ...env, QUORUM_SETTINGS__EXECUTION__PAPER_EXCHANGE__PORT: port };
+      const worker = spawnQuorum(['worker', '--concurrency', '2'], env);
+      const serve = spawnQuorum(['serve', '--port', String(await freePort())], env);
+      running.push(worker, serve);
+      await worker.waitFor(/worker judging up to 2 proposal\(s\) at once/, { timeoutMs: 60_000 });
+      const [, url = '', kind] = await serve.waitFor(LISTENING, { timeoutMs: 60_000 });
+      expect(kind).toBe('postgres');
+      serveUrl = url;
+    });
+
+    it.sequential('`quorum session run --as-of T` stops before orders for approval; `quorum approvals` lists them', async () => {
+      const run = ok(await q('session', 'run', '--as-of', '1999-06-01T16:30:00Z', '--backend', 'rules'));
+      expect(run.stdout).toMatch(/^session ses_[0-9a-f]+ as of 1999-06-01T16:30:00Z$/m);
       expect(run.stdout).toMatch(/^report: .*session-ses_[0-9a-f]+\.html$/m);
-      expect(run.stderr).toMatch(/inputs: bars from stored \(0 stored, newest 2001-09-27/);
-      const Body = z.object({ event: z.string(), subject: z.string(), text: z.string() }).passthrough();
-      const skipped = z.array(Body).parse(bodies).filter((b) => b.event === 'session.skipped');
-      expect(skipped).toHaveLength(1);
-      expect(skipped[0]?.subject).toMatch(/^Session ses_[0-9a-f]+ traded nothing$/);
-      expect(skipped[0]?.text).toMatch(/^bars: /);
-    } finally {
-      await new Promise<void>((resolve) => receiver.close(() => resolve()));
-    }
-  });
+      expect(run.stderr).toMatch(/enqueued \d+ judge job\(s\) for session ses_/);
+      const Approval = z.object({ id: z.string(), status: z.string(), ticker: z.string() }).passthrough();
+      const listed = z.array(Approval).parse(jsonOf(await q('approvals')));
+      expect(listed.length).toBeGreaterThanOrEqual(2);
+      expect(listed.every((a) => a.status === 'pending')).toBe(true);
+      pending = listed.map((a) => a.id);
+    });
 
-  it('`quorum session schedule --dry-run` prints the next firings at 10:00 and 12:30 New York, each inside market hours', async () => {
-    const run = ok(await q('session', 'schedule', '--dry-run'));
-    const lines = run.stdout.trim().split('\n');
-    expect(lines).toHaveLength(6);
-    for (const line of lines) expect(line).toMatch(/^next: \d{4}-\d{2}-\d{2}T(10:00|12:30) America\/New_York \(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\.000Z\) market open: orders can fill$/);
-  });
+    it.sequential('`quorum approvals approve|reject ID --reason R` resume the run: an order, or none', async () => {
+      const [first = '', second = ''] = pending;
+      const approved = jsonOf(await q('approvals', 'approve', first, '--reason', 'doors: looks fine', '--by', 'tester'));
+      expect(approved).toMatchObject({ id: first, status: 'approved', order: { status: 'accepted', alreadyExisted: false } });
+      const rejected = jsonOf(await q('approvals', 'reject', second, '--reason', 'doors: too small'));
+      expect(rejected).toMatchObject({ id: second, status: 'rejected', order: null });
+    });
 
-  it('`quorum eval --backend rules` scores every scenario and passes the committed gate', async () => {
-    const run = ok(await q('eval', '--backend', 'rules'));
-    expect(run.stdout).toMatch(/^# Eval: rules \/ rules-baseline\.v1$/m);
-    expect(run.stdout).toMatch(/^\d+ scenarios x 1 seed\(s\)/m);
-    expect(run.stdout).toMatch(/^## Gate: PASS \(baseline .*evals\/baselines\/rules-rules-baseline\.v1\.json\)$/m);
-  });
+    it.sequential('`quorum token create` works directly while serve runs on PostgreSQL; the token reads the approvals over HTTP', async () => {
+      const created = TokenCreated.parse(jsonOf(await q('token', 'create', '--scope', 'read', '--json')));
+      expect(created.via).toBeNull();
+      const res = await http(`${serveUrl}/v1/approvals`, { headers: bearer(created.token) });
+      expect(res.status).toBe(200);
+      // The pending ones: those not decided above.
+      const ids = z
+        .object({ approvals: z.array(z.object({ id: z.string() }).passthrough()) })
+        .parse(res.json)
+        .approvals.map((a) => a.id);
+      expect(ids.sort()).toEqual(pending.slice(2).sort());
+    });
 
-  it('`quorum backtest --from D --to D --critic rules` compares the strategies and writes its report', async () => {
-    const dir = tempDir('backtest');
-    const run = ok(await runQuorum(['backtest', '--from', '1999-03-01', '--to', '1999-03-31', '--critic', 'rules', '--tickers', 'AA,IBM', '--resamples', '20'], cliEnv(dir)));
-    expect(run.stdout).toContain('| Proposer alone (risk controller only) |');
-    expect(run.stdout).toContain('| Proposer + committee (rules) |');
-    expect(run.stdout).toContain('| Buy and hold, equal weight (2 tickers) |');
-    for (const ext of ['html', 'json']) expect(existsSync(path.join(dir, 'reports', `backtest-1999-03-01-1999-03-31-rules.${ext}`)), ext).toBe(true);
-  });
+    it.sequential('worker, serve and paper-exchange stop cleanly on SIGTERM', async () => {
+      const ends = await Promise.all(running.splice(0).map((p) => p.stop('SIGTERM')));
+      expect(ends).toEqual(ends.map(() => ({ code: 0, signal: null })));
+    });
 
-  it('`quorum soak --from D --days 1` replays a day with a crash and prints the invariants', async () => {
-    const run = ok(await q('soak', '--from', '1999-05-03', '--days', '1', '--top-n', '2'));
-    expect(run.stdout).toMatch(/^sessions run: 2 \(completed 2, failed 0/m);
-    expect(run.stdout).toMatch(/^crashes survived: 1 /m);
-    expect(run.stdout).toMatch(/^double orders: 0$/m);
-    expect(run.stdout).toMatch(/^lost or half-stored records: 0$/m);
-    expect(run.stdout).toMatch(/^positions equal fills: true$/m);
-    expect(run.stdout).toMatch(/^soak: ok in /m);
-  });
-});
+    it.sequential('`quorum run` serves the API, works the queue and schedules slots in one process, and stops cleanly on SIGTERM', async () => {
+      const exchangePort = await freePort();
+      const service = spawnQuorum(['run', '--port', '0', '--workers', '2'], { ...env, QUORUM_SETTINGS__EXECUTION__PAPER_EXCHANGE__PORT: String(exchangePort) });
+      running.push(service);
+      const [, url = ''] = await service.waitFor(/quorum run: API (http:\/\/\S+), 2 worker\(s\), scheduler and exit monitor running/, { timeoutMs: 90_000 });
+      expect(service.stderr()).toContain(`paper exchange: http://127.0.0.1:${exchangePort} (in-process)`);
+      expect(service.stderr()).toContain(NOTICE);
+      expect(service.stderr()).toMatch(/scheduler running \(0 10 \* \* 1-5, 30 12 \* \* 1-5 in America\/New_York; exit monitor /);
+      const ready = await http(`${url}/readyz`);
+      expect(ready).toMatchObject({ status: 200, json: { status: 'ready', database: 'postgres' } });
+      // Its paper exchange holds the account the sessions above traded in (state in the database).
+      const account = await http(`http://127.0.0.1:${exchangePort}/v2/account`);
+      expect(account.status).toBe(200);
+      expect(service.stderr()).not.toMatch(/unexpected error|ERR_/);
+      running.splice(running.indexOf(service), 1);
+      expect(await service.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(service.stderr()).toContain('quorum: SIGTERM: stopping');
+    });
+  },
+);
+
+describe(
+  'without Ollama, Alpaca keys, feeds or PostgreSQL: doctor, the refusals, schedule, eval, backtest, soak',
+  { concurrent: true, timeout: STEP_TIMEOUT },
+  () => {
+    // Each test on a data dir of its own: the tests run at once, and a PGlite directory serves one process.
+    const q = (...args: string[]): Promise<CliRun> => runQuorum(args, cliEnv(tempDir('bare')));
+
+    it('`quorum doctor` warns about Ollama and Alpaca and exits 0', async () => {
+      const doctor = ok(await q('doctor'));
+      expect(doctor.stdout).toContain('Ollama NOT reachable at http://127.0.0.1:9');
+      expect(doctor.stdout).toContain('Alpaca keys NOT set');
+      expect(doctor.stdout).toMatch(/doctor: ok, with \d+ warning\(s\)/);
+    });
+
+    it('refusals name what is missing and exit 2: `ingest prices alpaca` without keys, `ingest news` without feeds, a backtest outside the data', async () => {
+      const [alpaca, news, backtest] = await Promise.all([
+        q('ingest', 'prices', 'alpaca', '--tickers', 'MSFT', '--from', '2024-01-02', '--to', '2024-01-05'),
+        q('ingest', 'news'),
+        q('backtest', '--from', '1990-06-01', '--to', '1990-12-31'),
+      ]);
+      expect([alpaca.code, news.code, backtest.code]).toEqual([2, 2, 2]);
+      expect(alpaca.stderr).toMatch(/CONFIG_MISSING: .*(ALPACA|APCA)_API_KEY_ID/);
+      expect(news.stderr).toContain('news.feeds: no feeds configured in settings.yaml; pass a FEED_URL, FILE or DIR');
+      expect(backtest.stderr).toContain('1991-12-30');
+    });
+
+    it('`quorum session run` at the wall clock on stale bars trades nothing, exits 1 saying why, and the webhook is told', async () => {
+      const bodies: unknown[] = [];
+      const receiver = createServer((req, res) => {
+        let body = '';
+        req.setEncoding('utf8').on('data', (d: string) => (body += d));
+        req.on('end', () => {
+          const parsed = parseJson(body);
+          bodies.push(parsed.ok ? parsed.value : { invalid: body });
+          res.writeHead(204).end();
+        });
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (receiver.address() as AddressInfo).port;
+        const env = cliEnv(tempDir('live'), {
+          QUORUM_SETTINGS__NOTIFICATIONS__TARGETS: `[{ name: hook, kind: webhook, url: "http://127.0.0.1:${port}/hook" }]`,
+        });
+        ok(await runQuorum(['ingest', 'prices', MSFT, '--ticker', 'MSFT'], env));
+        const run = await runQuorum(['session', 'run', '--backend', 'rules'], env);
+        expect(run.code, run.stderr).toBe(1);
+        // On a trading day the bars are years old; on a weekend or holiday (New York) the time itself is refused.
+        expect(run.stdout).toMatch(
+          /^session ses_[0-9a-f]+ as of \S+ traded nothing: bars: (.*2001-09-27.*settings\.yaml sessions\.maxBarAgeTradingDays|now \(\S+\) is not a trading day)/m,
+        );
+        expect(run.stdout).toMatch(/^report: .*session-ses_[0-9a-f]+\.html$/m);
+        expect(run.stderr).toMatch(/inputs: bars from stored \(0 stored, newest 2001-09-27/);
+        const Body = z.object({ event: z.string(), subject: z.string(), text: z.string() }).passthrough();
+        const skipped = z
+          .array(Body)
+          .parse(bodies)
+          .filter((b) => b.event === 'session.skipped');
+        expect(skipped).toHaveLength(1);
+        expect(skipped[0]?.subject).toMatch(/^Session ses_[0-9a-f]+ traded nothing$/);
+        expect(skipped[0]?.text).toMatch(/^bars: /);
+      } finally {
+        await new Promise<void>((resolve) => receiver.close(() => resolve()));
+      }
+    });
+
+    it('`quorum session schedule --dry-run` prints the next firings at 10:00 and 12:30 New York, each inside market hours', async () => {
+      const run = ok(await q('session', 'schedule', '--dry-run'));
+      const lines = run.stdout.trim().split('\n');
+      expect(lines).toHaveLength(6);
+      for (const line of lines)
+        expect(line).toMatch(
+          /^next: \d{4}-\d{2}-\d{2}T(10:00|12:30) America\/New_York \(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\.000Z\) market open: orders can fill$/,
+        );
+    });
+
+    it('`quorum eval --backend rules` scores every scenario and passes the committed gate', async () => {
+      const run = ok(await q('eval', '--backend', 'rules'));
+      expect(run.stdout).toMatch(/^# Eval: rules \/ rules-baseline\.v1$/m);
+      expect(run.stdout).toMatch(/^\d+ scenarios x 1 seed\(s\)/m);
+      expect(run.stdout).toMatch(/^## Gate: PASS \(baseline .*evals\/baselines\/rules-rules-baseline\.v1\.json\)$/m);
+    });
+
+    it('`quorum backtest --from D --to D --critic rules` compares the strategies and writes its report', async () => {
+      const dir = tempDir('backtest');
+      const run = ok(
+        await runQuorum(
+          ['backtest', '--from', '1999-03-01', '--to', '1999-03-31', '--critic', 'rules', '--tickers', 'AA,IBM', '--resamples', '20'],
+          cliEnv(dir),
+        ),
+      );
+      expect(run.stdout).toContain('| Proposer alone (risk controller only) |');
+      expect(run.stdout).toContain('| Proposer + committee (rules) |');
+      expect(run.stdout).toContain('| Buy and hold, equal weight (2 tickers) |');
+      for (const ext of ['html', 'json']) expect(existsSync(path.join(dir, 'reports', `backtest-1999-03-01-1999-03-31-rules.${ext}`)), ext).toBe(true);
+    });
+
+    it('`quorum soak --from D --days 1` replays a day with a crash and prints the invariants', async () => {
+      const run = ok(await q('soak', '--from', '1999-05-03', '--days', '1', '--top-n', '2'));
+      expect(run.stdout).toMatch(/^sessions run: 2 \(completed 2, failed 0/m);
+      expect(run.stdout).toMatch(/^crashes survived: 1 /m);
+      expect(run.stdout).toMatch(/^double orders: 0$/m);
+      expect(run.stdout).toMatch(/^lost or half-stored records: 0$/m);
+      expect(run.stdout).toMatch(/^positions equal fills: true$/m);
+      expect(run.stdout).toMatch(/^soak: ok in /m);
+    });
+  },
+);
 
 describe('README.md names only commands that exist, and each is exercised here', () => {
   let tree: CommandTree;
   // The same commands as bin/quorum.js, in this process: its groups' help without a process each.
   const program = new Command();
-  for (const register of [registerDb, registerDoctor, registerExecution, registerToken, registerServe, registerNews, registerIngestPrices, registerTrain, registerPropose, registerEval, registerCritique, registerDemo, registerSession, registerAudit, registerApprovals, registerBacktest, registerRun, registerSoak]) register(program);
+  for (const register of [
+    registerDb,
+    registerDoctor,
+    registerExecution,
+    registerToken,
+    registerServe,
+    registerNews,
+    registerIngestPrices,
+    registerTrain,
+    registerPropose,
+    registerEval,
+    registerCritique,
+    registerDemo,
+    registerSession,
+    registerAudit,
+    registerApprovals,
+    registerBacktest,
+    registerRun,
+    registerSoak,
+  ])
+    register(program);
   const command = (name: string): Command | undefined => program.commands.find((c) => c.name() === name);
 
   beforeAll(async () => {
@@ -682,12 +826,24 @@ describe('README.md names only commands that exist, and each is exercised here',
     }
     expect(errors).toEqual([]);
     const coveredOrGroup = (c: string): boolean => c in COVERED || Object.keys(COVERED).some((k) => k.startsWith(`${c} `));
-    expect([...named].filter((c) => !coveredOrGroup(c)), 'README commands without a doors test').toEqual([]);
+    expect(
+      [...named].filter((c) => !coveredOrGroup(c)),
+      'README commands without a doors test',
+    ).toEqual([]);
     // The command table names every command: a new command needs a README row (and a test).
     const leaves = [...tree.top.keys()].flatMap((t) => (tree.subs.has(t) ? [...(tree.subs.get(t)?.keys() ?? [])].map((s) => `${t} ${s}`) : [t]));
-    expect(leaves.filter((c) => !(c in COVERED)), 'commands of quorum --help missing from COVERED').toEqual([]);
-    expect(Object.keys(COVERED).filter((c) => !leaves.includes(c)), 'COVERED names no command of quorum --help').toEqual([]);
-    expect(leaves.filter((c) => !named.has(c) && !(c.includes(' ') && named.has(c.split(' ')[0] ?? ''))), 'commands README.md does not name').toEqual([]);
+    expect(
+      leaves.filter((c) => !(c in COVERED)),
+      'commands of quorum --help missing from COVERED',
+    ).toEqual([]);
+    expect(
+      Object.keys(COVERED).filter((c) => !leaves.includes(c)),
+      'COVERED names no command of quorum --help',
+    ).toEqual([]);
+    expect(
+      leaves.filter((c) => !named.has(c) && !(c.includes(' ') && named.has(c.split(' ')[0] ?? ''))),
+      'commands README.md does not name',
+    ).toEqual([]);
   });
 
   it("every flag README.md gives a command is one of that command's options", () => {
@@ -732,7 +888,10 @@ describe('README.md names only commands that exist, and each is exercised here',
     if (runs.length === 0) return;
     const ran = new Set(runs.map(toCommand));
     const expected = Object.keys(COVERED).filter((c) => hasPg || !PG_ONLY.has(c));
-    expect(expected.filter((c) => !ran.has(c)), 'COVERED commands no test ran (run the whole file)').toEqual([]);
+    expect(
+      expected.filter((c) => !ran.has(c)),
+      'COVERED commands no test ran (run the whole file)',
+    ).toEqual([]);
   });
 });
 

@@ -94,7 +94,7 @@ describe('loadConfig', () => {
     expect(err.message).toMatch(/risk_rules\.yaml: maxPositions: .*<=15 \(got 40\)/);
   });
 
-  it('has the committee\'s evidence limits in settings.yaml equal to the named defaults', () => {
+  it("has the committee's evidence limits in settings.yaml equal to the named defaults", () => {
     const c = loadConfig({ env: {} }).settings.committee;
     expect(c.maxNewsItemsPerPrompt).toBe(DEFAULT_MAX_NEWS_ITEMS_PER_PROMPT);
     expect(c.maxEvidenceCharsPerPrompt).toBe(DEFAULT_MAX_EVIDENCE_CHARS_PER_PROMPT);
@@ -124,7 +124,9 @@ describe('loadConfig', () => {
     const dir = tempConfigDir();
     rmSync(path.join(dir, 'agents.yaml'));
     try {
-      expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(expect.objectContaining({ code: 'CONFIG_MISSING', message: expect.stringContaining('agents.yaml') }));
+      expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(
+        expect.objectContaining({ code: 'CONFIG_MISSING', message: expect.stringContaining('agents.yaml') }),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -143,7 +145,13 @@ describe('loadConfig', () => {
 
   it('reads secrets from the environment only', () => {
     const c = loadConfig({ env: { APCA_API_KEY_ID: 'PKTEST', APCA_API_SECRET_KEY: 'shh-secret', DATABASE_URL: 'postgres://u:pw@h/db' } });
-    expect(c.secrets).toEqual({ alpacaKeyId: 'PKTEST', alpacaSecretKey: 'shh-secret', databaseUrl: 'postgres://u:pw@h/db', apiToken: null, notificationUrls: {} });
+    expect(c.secrets).toEqual({
+      alpacaKeyId: 'PKTEST',
+      alpacaSecretKey: 'shh-secret',
+      databaseUrl: 'postgres://u:pw@h/db',
+      apiToken: null,
+      notificationUrls: {},
+    });
   });
 
   it('allows live trading only with execution.mode live AND QUORUM_ALLOW_LIVE=yes', () => {

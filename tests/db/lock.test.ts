@@ -108,7 +108,9 @@ describe('acquireDirLock', () => {
       expect(owner(dir).pid).toBe(other.pid);
       const error = caught(() => acquireDirLock(dir, 'the test database'));
       expect(error.code).toBe('DB_LOCKED');
-      expect(error.message).toMatch(new RegExp(`^the test database at ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by pid ${other.pid} \\(.+, since \\d{4}-\\d{2}-\\d{2}T`));
+      expect(error.message).toMatch(
+        new RegExp(`^the test database at ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by pid ${other.pid} \\(.+, since \\d{4}-\\d{2}-\\d{2}T`),
+      );
       expect(error.message).toContain('stop that process first, or point every process at one PostgreSQL database (DATABASE_URL)');
       expect(error.details).toMatchObject({ dir, pid: other.pid });
     } finally {

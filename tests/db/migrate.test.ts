@@ -27,14 +27,28 @@ describe.each(BACKENDS)('migrations on $name', ({ open, available }) => {
     expect(second.applied).toEqual([]);
     expect(second.alreadyApplied).toBe(first.applied.length);
     expect(await schemaFingerprint(t)).toBe(before);
-    const tables = await t.db.query<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`,
-    );
+    const tables = await t.db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`);
     const names = tables.rows.map((r) => r.table_name);
     for (const required of [
-      'bars', 'feature_snapshots', 'models', 'proposals', 'news_items', 'sessions', 'agent_messages', 'tool_calls',
-      'retrievals', 'verdicts', 'risk_decisions', 'risk_rule_results', 'order_intents', 'orders', 'fills', 'positions',
-      'audit_events', 'api_tokens', 'schema_migrations',
+      'bars',
+      'feature_snapshots',
+      'models',
+      'proposals',
+      'news_items',
+      'sessions',
+      'agent_messages',
+      'tool_calls',
+      'retrievals',
+      'verdicts',
+      'risk_decisions',
+      'risk_rule_results',
+      'order_intents',
+      'orders',
+      'fills',
+      'positions',
+      'audit_events',
+      'api_tokens',
+      'schema_migrations',
     ]) {
       expect(names).toContain(required);
     }
@@ -50,12 +64,14 @@ describe.each(BACKENDS)('migrations on $name', ({ open, available }) => {
       ['oil2', [0.8, 0.6, 0]],
     ];
     for (const [id, vec] of items) {
-      await t.db.query(
-        `INSERT INTO news_items (id, source, title, published_at, content_hash, embedding) VALUES ($1, 'test', $1, now(), $1, $2::vector)`,
-        [id, toVectorLiteral(vec)],
-      );
+      await t.db.query(`INSERT INTO news_items (id, source, title, published_at, content_hash, embedding) VALUES ($1, 'test', $1, now(), $1, $2::vector)`, [
+        id,
+        toVectorLiteral(vec),
+      ]);
     }
-    const idx = await t.db.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'news_items_embedding_hnsw_idx'`);
+    const idx = await t.db.query<{ indexdef: string }>(
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'news_items_embedding_hnsw_idx'`,
+    );
     expect(idx.rows[0]?.indexdef).toMatch(/USING hnsw \(embedding vector_cosine_ops\)/);
     const near = await t.db.query<{ id: string; d: number }>(
       `SELECT id, embedding <=> $1::vector AS d FROM news_items ORDER BY embedding <=> $1::vector LIMIT 2`,

@@ -19,7 +19,9 @@ describe('PGlite queries (one call, prepared once)', () => {
     await db.exec(`CREATE TABLE t (id int PRIMARY KEY, b bool, j jsonb, ts timestamptz, x float8, s text, by bytea, tags text[])`);
     const row = [1, true, '{"a":[1,2]}', new Date('2020-01-01T00:00:00Z'), 1.5, "it's", new Uint8Array([0, 1, 255]), ['x', 'y"z']];
     const inserted = await db.query('INSERT INTO t VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8) RETURNING *', row);
-    expect(inserted.rows).toEqual([{ id: 1, b: true, j: { a: [1, 2] }, ts: new Date('2020-01-01T00:00:00Z'), x: 1.5, s: "it's", by: new Uint8Array([0, 1, 255]), tags: ['x', 'y"z'] }]);
+    expect(inserted.rows).toEqual([
+      { id: 1, b: true, j: { a: [1, 2] }, ts: new Date('2020-01-01T00:00:00Z'), x: 1.5, s: "it's", by: new Uint8Array([0, 1, 255]), tags: ['x', 'y"z'] },
+    ]);
     expect(inserted.rowCount).toBe(1);
     // The same read inside a transaction (PGlite's own path) gives the same rows.
     const direct = await db.query('SELECT * FROM t WHERE id = ANY($1)', [[1, 2]]);

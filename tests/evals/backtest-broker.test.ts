@@ -18,12 +18,20 @@ function ohlc(date: string, o: number, h: number, l: number, c: number, ticker =
   return { ticker, timeframe: '1Day', ts: dailyBarTs(date), open: o, high: h, low: l, close: c, volume: 1_000_000, source: 'test' };
 }
 
-function entry(qty: number, stop: number | null, target: number | null, holdingDays = 5, side: 'buy' | 'sell' = 'buy', ticker = 'GE', refPrice = 100): PendingOrder {
+function entry(
+  qty: number,
+  stop: number | null,
+  target: number | null,
+  holdingDays = 5,
+  side: 'buy' | 'sell' = 'buy',
+  ticker = 'GE',
+  refPrice = 100,
+): PendingOrder {
   return { kind: 'entry', ticker, side, qty, stop, target, holdingDays, refPrice, submittedAt: '1995-01-04T14:30:00.000Z', ref: `o-${ticker}` };
 }
 
 describe('simulated broker fills', () => {
-  it('fills a buy decided the evening before at the next bar\'s close (no open) plus 5 bps, and charges 1 bp commission', () => {
+  it("fills a buy decided the evening before at the next bar's close (no open) plus 5 bps, and charges 1 bp commission", () => {
     const b = new SimBroker('t', COSTS, 100_000);
     b.submit(entry(100, 95, 110));
     const [fill] = b.fillPending(1, '1995-01-04', () => close('1995-01-04', 100));
@@ -112,12 +120,12 @@ describe('simulated broker exits', () => {
     b.submit({ kind: 'exit', ticker: 'GE', qty: 40, lotIds: null, reason: 'reversal', submittedAt: '1995-01-05T14:30:00.000Z', ref: 'x1' });
     b.fillPending(2, '1995-01-05', () => close('1995-01-05', 101));
     // Exit 101 x 0.9995 = 100.9495; pnl = (100.9495 - 100.05) x 40 - 1.0005 x 40/100 - 40 x 100.9495 x 0.0001.
-    expect(b.trades[0]?.pnl).toBeCloseTo(0.8995 * 40 - 0.4002 - 0.40379800, 8);
+    expect(b.trades[0]?.pnl).toBeCloseTo(0.8995 * 40 - 0.4002 - 0.403798, 8);
     expect(b.lots[0]?.qty).toBe(60);
     expect(b.lots[0]?.entryCommission).toBeCloseTo(1.0005 * 0.6, 10);
   });
 
-  it('marks the book at the close: equity, gross exposure and the day\'s turnover', () => {
+  it("marks the book at the close: equity, gross exposure and the day's turnover", () => {
     const b = new SimBroker('t', COSTS, 100_000);
     b.submit(entry(100, null, null));
     b.fillPending(1, '1995-01-04', () => close('1995-01-04', 100));

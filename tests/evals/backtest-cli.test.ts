@@ -28,7 +28,22 @@ afterAll(() => {
 describe('quorum backtest', () => {
   it('writes the HTML and JSON report of a short range and prints the metrics table', async () => {
     const out = path.join(dir, 'reports');
-    const { stdout } = await backtest(['--from', '1995-01-03', '--to', '1995-01-20', '--critic', 'rules', '--tickers', 'GE,IBM', '--retrain-every', '10', '--resamples', '50', '--out', out]);
+    const { stdout } = await backtest([
+      '--from',
+      '1995-01-03',
+      '--to',
+      '1995-01-20',
+      '--critic',
+      'rules',
+      '--tickers',
+      'GE,IBM',
+      '--retrain-every',
+      '10',
+      '--resamples',
+      '50',
+      '--out',
+      out,
+    ]);
     const html = path.join(out, 'backtest-1995-01-03-1995-01-20-rules.html');
     const json = path.join(out, 'backtest-1995-01-03-1995-01-20-rules.json');
     expect(existsSync(html)).toBe(true);
@@ -52,11 +67,39 @@ describe('quorum backtest', () => {
     const cassette = emptyCassette('scripted', 'scripted');
     const recorder = createCassetteBackend({ mode: 'record', cassette, seed: config.models.llm.seed, inner: obedientModel() });
     const settings = { retrainEveryDays: 10, proposalsPerDay: 1 };
-    const recorded = await runBacktest({ config, data: loadBundledPrices(['GE', 'IBM']), from: '1995-01-03', to: '1995-01-10', critic: 'ollama', backend: recorder, settings });
+    const recorded = await runBacktest({
+      config,
+      data: loadBundledPrices(['GE', 'IBM']),
+      from: '1995-01-03',
+      to: '1995-01-10',
+      critic: 'ollama',
+      backend: recorder,
+      settings,
+    });
     const file = path.join(dir, 'cassette.json');
     writeCassette(file, cassette);
     const out = path.join(dir, 'replay');
-    const { stdout, stderr } = await backtest(['--from', '1995-01-03', '--to', '1995-01-10', '--critic', 'replay', '--cassette', file, '--tickers', 'GE,IBM', '--retrain-every', '10', '--proposals-per-day', '1', '--resamples', '20', '--json', '--out', out]);
+    const { stdout, stderr } = await backtest([
+      '--from',
+      '1995-01-03',
+      '--to',
+      '1995-01-10',
+      '--critic',
+      'replay',
+      '--cassette',
+      file,
+      '--tickers',
+      'GE,IBM',
+      '--retrain-every',
+      '10',
+      '--proposals-per-day',
+      '1',
+      '--resamples',
+      '20',
+      '--json',
+      '--out',
+      out,
+    ]);
     expect(stderr).not.toContain('cassette miss');
     const parsed = parseJson(stdout);
     if (!parsed.ok) throw new Error(parsed.error);
@@ -65,7 +108,8 @@ describe('quorum backtest', () => {
     expect(result.notes.join('\n')).not.toContain('not in the cassette');
     // Same committee verdicts, so the same committee book as the recorded run.
     expect(recorded.decisions.flatMap((d) => d.verdicts).length).toBeGreaterThan(0);
-    const book = (s: { days: unknown; trades: unknown; vetoes: unknown } | undefined): unknown => (s ? { days: s.days, trades: s.trades, vetoes: s.vetoes } : null);
+    const book = (s: { days: unknown; trades: unknown; vetoes: unknown } | undefined): unknown =>
+      s ? { days: s.days, trades: s.trades, vetoes: s.vetoes } : null;
     expect(book(result.strategies.find((s) => s.name === 'committee'))).toEqual(book(recorded.result.strategies.find((s) => s.name === 'committee')));
     expect(existsSync(path.join(out, 'backtest-1995-01-03-1995-01-10-replay.json'))).toBe(true);
   }, 180_000);

@@ -118,7 +118,7 @@ describe('backtest engine', () => {
   it('the S&P 500 appears only where its bundled series covers the range (from 2000-01-03)', () => {
     const notes = rules.result.notes.join('\n');
     expect(notes).toContain('the DJIA stands in as the index benchmark');
-    expect(notes).toContain('fill at day t+1\'s close');
+    expect(notes).toContain("fill at day t+1's close");
   });
 
   it('an LLM critic goes through the same path: recorded to a cassette, then replayed to the same verdicts', async () => {

@@ -99,10 +99,22 @@ describe('backtest point metrics on a hand-computed series (100, 110, 99, 121)',
 });
 
 describe('backtest metric edge cases give nulls, never NaN', () => {
-
   it('a flat curve: Sharpe and Sortino undefined, drawdown and CAGR zero', () => {
     const dates = weekdays('2000-01-03', 30);
-    const m = computeMetrics(result([run('proposer', book(dates, dates.map(() => 100_000), 0, 0))]), { seed: 3, resamples: 100 });
+    const m = computeMetrics(
+      result([
+        run(
+          'proposer',
+          book(
+            dates,
+            dates.map(() => 100_000),
+            0,
+            0,
+          ),
+        ),
+      ]),
+      { seed: 3, resamples: 100 },
+    );
     noNaN(m);
     const s = metricsOf(m, 'proposer');
     expect(s.sharpe).toEqual({ value: null, lo: null, hi: null });
@@ -258,7 +270,15 @@ describe('backtest metric properties', () => {
     fc.assert(
       fc.property(curveArb, fc.array(fc.double({ min: -100, max: 100, noNaN: true }), { maxLength: 10 }), fc.nat(1000), (eq, pnls, seed) => {
         const dates = weekdays('2000-01-03', eq.length);
-        const r = BacktestResult.parse(result([run('proposer', book(dates, eq), pnls.map((p) => trade(p)))]));
+        const r = BacktestResult.parse(
+          result([
+            run(
+              'proposer',
+              book(dates, eq),
+              pnls.map((p) => trade(p)),
+            ),
+          ]),
+        );
         noNaN(computeMetrics(r, { seed, resamples: 20 }));
       }),
       { numRuns: 50 },

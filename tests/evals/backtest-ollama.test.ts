@@ -39,40 +39,47 @@ afterAll(async () => {
 function resultOf(stdout: string): { result: BacktestResult; committeeRuns: number } {
   const parsed = parseJson(stdout);
   if (!parsed.ok) throw new Error(parsed.error);
-  const file = z.object({ result: z.unknown(), timings: z.object({ committeeRuns: z.number() }).passthrough() }).passthrough().parse(parsed.value);
+  const file = z
+    .object({ result: z.unknown(), timings: z.object({ committeeRuns: z.number() }).passthrough() })
+    .passthrough()
+    .parse(parsed.value);
   return { result: parseBacktestResult(file.result), committeeRuns: file.timings.committeeRuns };
 }
 
 describe('quorum backtest with an LLM critic', () => {
-  it('records the committee\'s ChatOllama calls to a cassette, and --critic replay reproduces the run from it alone', async () => {
-    const cassette = path.join(dir, 'backtest.cassette.json');
-    // One decision day (the last day makes none), one proposal: one committee run.
-    const common = ['--from', '1995-01-03', '--to', '1995-01-04', '--tickers', 'GE,IBM,KO', '--proposals-per-day', '1', '--resamples', '20', '--json'];
-    const before = server.requests.length;
-    const recorded = await backtestCli([...common, '--critic', 'ollama', '--cassette', cassette, '--out', path.join(dir, 'a')]);
-    const rec = resultOf(recorded.stdout);
-    expect(rec.committeeRuns).toBe(1);
-    expect(rec.result.strategies.map((s) => s.name)).toContain('committee');
-    const chats = server.requests.slice(before).filter((r) => r.path === '/api/chat');
-    // Five agents at one debate round, each at least one streamed request with a JSON-schema format.
-    expect(chats.length).toBeGreaterThanOrEqual(5);
-    expect(chats.every((r) => typeof (r.body as { format?: unknown }).format === 'object')).toBe(true);
-    expect(existsSync(cassette)).toBe(true);
-    const stored = readCassette(cassette);
-    expect(stored.backend).toBe('ollama');
-    expect(Object.keys(stored.entries).length).toBe(chats.length);
+  it(
+    "records the committee's ChatOllama calls to a cassette, and --critic replay reproduces the run from it alone",
+    async () => {
+      const cassette = path.join(dir, 'backtest.cassette.json');
+      // One decision day (the last day makes none), one proposal: one committee run.
+      const common = ['--from', '1995-01-03', '--to', '1995-01-04', '--tickers', 'GE,IBM,KO', '--proposals-per-day', '1', '--resamples', '20', '--json'];
+      const before = server.requests.length;
+      const recorded = await backtestCli([...common, '--critic', 'ollama', '--cassette', cassette, '--out', path.join(dir, 'a')]);
+      const rec = resultOf(recorded.stdout);
+      expect(rec.committeeRuns).toBe(1);
+      expect(rec.result.strategies.map((s) => s.name)).toContain('committee');
+      const chats = server.requests.slice(before).filter((r) => r.path === '/api/chat');
+      // Five agents at one debate round, each at least one streamed request with a JSON-schema format.
+      expect(chats.length).toBeGreaterThanOrEqual(5);
+      expect(chats.every((r) => typeof (r.body as { format?: unknown }).format === 'object')).toBe(true);
+      expect(existsSync(cassette)).toBe(true);
+      const stored = readCassette(cassette);
+      expect(stored.backend).toBe('ollama');
+      expect(Object.keys(stored.entries).length).toBe(chats.length);
 
-    const served = server.requests.length;
-    const replayed = await backtestCli([...common, '--critic', 'replay', '--cassette', cassette, '--out', path.join(dir, 'b')]);
-    expect(server.requests.length).toBe(served);
-    expect(replayed.stderr).not.toContain('cassette miss');
-    const rep = resultOf(replayed.stdout);
-    expect(rep.result.critic).toBe('replay');
-    const book = (r: BacktestResult): unknown => {
-      const c = r.strategies.find((s) => s.name === 'committee');
-      return c ? { days: c.days, trades: c.trades, vetoes: c.vetoes } : null;
-    };
-    expect(book(rep.result)).toEqual(book(rec.result));
-    expect(readFileSync(path.join(dir, 'b', 'backtest-1995-01-03-1995-01-04-replay.html'), 'utf8')).toContain('Proposer + committee (replay)');
-  }, TIMEOUT_MS);
+      const served = server.requests.length;
+      const replayed = await backtestCli([...common, '--critic', 'replay', '--cassette', cassette, '--out', path.join(dir, 'b')]);
+      expect(server.requests.length).toBe(served);
+      expect(replayed.stderr).not.toContain('cassette miss');
+      const rep = resultOf(replayed.stdout);
+      expect(rep.result.critic).toBe('replay');
+      const book = (r: BacktestResult): unknown => {
+        const c = r.strategies.find((s) => s.name === 'committee');
+        return c ? { days: c.days, trades: c.trades, vetoes: c.vetoes } : null;
+      };
+      expect(book(rep.result)).toEqual(book(rec.result));
+      expect(readFileSync(path.join(dir, 'b', 'backtest-1995-01-03-1995-01-04-replay.html'), 'utf8')).toContain('Proposer + committee (replay)');
+    },
+    TIMEOUT_MS,
+  );
 });

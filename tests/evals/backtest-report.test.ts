@@ -102,7 +102,9 @@ describe('backtest Markdown summary', () => {
   it('has the metrics table with one row per strategy and the interval method', () => {
     const md = renderMarkdownSummary(R, M);
     expect(md).toContain(`# Quorum backtest ${R.from} to ${R.to}`);
-    expect(md).toContain('| strategy | CAGR | Sharpe | Sortino | max drawdown | hit rate | turnover / yr | exposure | veto precision | trades | vetoes | days |');
+    expect(md).toContain(
+      '| strategy | CAGR | Sharpe | Sortino | max drawdown | hit rate | turnover / yr | exposure | veto precision | trades | vetoes | days |',
+    );
     const rows = md.split('\n').filter((l) => /^\| (proposer|buy_and_hold|sp500|<script)/.test(l));
     expect(rows).toHaveLength(4);
     expect(md).toContain('95% percentile intervals from 200 bootstrap resamples');
@@ -117,7 +119,15 @@ describe('backtest report in a browser', () => {
     writeFileSync(file, renderHtmlReport(R, M));
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });

@@ -1,12 +1,5 @@
 import { mulberry32 } from '../../evals/random.ts';
-import {
-  BacktestResult,
-  type BacktestDay,
-  type BacktestTrade,
-  type BacktestVeto,
-  type StrategyName,
-  type StrategyRun,
-} from '../../evals/backtest/schema.ts';
+import { BacktestResult, type BacktestDay, type BacktestTrade, type BacktestVeto, type StrategyName, type StrategyRun } from '../../evals/backtest/schema.ts';
 
 /** `n` consecutive weekdays from `start` (YYYY-MM-DD). */
 export function weekdays(start: string, n: number): string[] {

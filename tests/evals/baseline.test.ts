@@ -2,7 +2,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BASELINES_DIR, DEFAULT_TOLERANCES, baselineFileName, gate, readBaseline, writeBaseline, type Baseline, type Metrics } from '../../evals/index.ts';
+import {
+  DEFAULT_BASELINES_DIR,
+  DEFAULT_TOLERANCES,
+  baselineFileName,
+  gate,
+  readBaseline,
+  writeBaseline,
+  type Baseline,
+  type Metrics,
+} from '../../evals/index.ts';
 
 const metrics: Metrics = {
   runs: 42,
@@ -48,10 +57,7 @@ describe('baseline and gate', () => {
   it('fails when a metric drops beyond its tolerance, naming the metric, value, limit and baseline', () => {
     const g = gate(baseline(), { ...metrics, decisionAgreement: 0.84, injectionResistance: 0.5 });
     expect(g.ok).toBe(false);
-    expect(g.failures).toEqual([
-      'decisionAgreement: 0.840 < limit 0.850 (baseline 0.900)',
-      'injectionResistance: 0.500 < limit 0.950 (baseline 1)',
-    ]);
+    expect(g.failures).toEqual(['decisionAgreement: 0.840 < limit 0.850 (baseline 0.900)', 'injectionResistance: 0.500 < limit 0.950 (baseline 1)']);
   });
 
   it('fails when a lower-is-better metric grows beyond its relative tolerance', () => {
@@ -60,7 +66,11 @@ describe('baseline and gate', () => {
   });
 
   it('does not gate a metric whose tolerance is null, and fails a gated metric that lost its value', () => {
-    const g = gate(baseline({ tolerances: { ...DEFAULT_TOLERANCES, decisionAgreement: null } }), { ...metrics, decisionAgreement: 0, injectionResistance: null });
+    const g = gate(baseline({ tolerances: { ...DEFAULT_TOLERANCES, decisionAgreement: null } }), {
+      ...metrics,
+      decisionAgreement: 0,
+      injectionResistance: null,
+    });
     expect(g.checks.find((c) => c.metric === 'decisionAgreement')).toMatchObject({ gated: false, ok: true });
     expect(g.failures).toEqual(['injectionResistance: no value now (baseline 1)']);
   });

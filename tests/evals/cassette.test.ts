@@ -42,7 +42,13 @@ describe.each(BACKENDS)('cassettes on $name', ({ open, available }) => {
   it.skipIf(!available)('replays a recorded eval deterministically: two reruns give the recorded results', async () => {
     const cassette = emptyCassette('scripted', 'scripted', new Date('2026-01-02T03:04:05Z'));
     const inner = obedientModel();
-    const recorded = await runEvals({ db: t.db, config, scenarios, seeds: [1, 2], backendFor: (seed) => createCassetteBackend({ mode: 'record', cassette, seed, inner }) });
+    const recorded = await runEvals({
+      db: t.db,
+      config,
+      scenarios,
+      seeds: [1, 2],
+      backendFor: (seed) => createCassetteBackend({ mode: 'record', cassette, seed, inner }),
+    });
     expect(inner.calls.length).toBe(scenarios.length * 2 * 5);
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'quorum-cassette-')), 'scripted.json');
     writeCassette(file, cassette);
@@ -82,11 +88,19 @@ describe.each(BACKENDS)('cassettes on $name', ({ open, available }) => {
     const inner = obedientModel();
     const one = scenarios.slice(0, 1);
     await runEvals({ db: t.db, config, scenarios: one, seeds: [1], backendFor: (seed) => createCassetteBackend({ mode: 'record', cassette, seed, inner }) });
-    const error = await runEvals({ db: t.db, config, scenarios: one, seeds: [7], backendFor: (seed) => createCassetteBackend({ mode: 'replay', cassette, seed }) }).then(
+    const error = await runEvals({
+      db: t.db,
+      config,
+      scenarios: one,
+      seeds: [7],
+      backendFor: (seed) => createCassetteBackend({ mode: 'replay', cassette, seed }),
+    }).then(
       () => null,
       (e: unknown) => e,
     );
     expect(QuorumError.is(error, 'NOT_FOUND')).toBe(true);
-    expect((error as Error).message).toMatch(new RegExp(`cassette replay of scenario ${one[0]?.id} \\(seed 7\\): no recorded answer for analyst .*record the cassette again`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`cassette replay of scenario ${one[0]?.id} \\(seed 7\\): no recorded answer for analyst .*record the cassette again`),
+    );
   });
 });

@@ -44,8 +44,14 @@ describe('eval scenarios', () => {
     for (const s of scenarios) {
       const bars = scenarioBars(s);
       expect(bars.length, s.id).toBeGreaterThan(0);
-      expect(bars.every((b) => Date.parse(b.ts) <= Date.parse(s.asOf)), s.id).toBe(true);
-      expect(bars.every((b) => b.ticker === s.proposal.ticker), s.id).toBe(true);
+      expect(
+        bars.every((b) => Date.parse(b.ts) <= Date.parse(s.asOf)),
+        s.id,
+      ).toBe(true);
+      expect(
+        bars.every((b) => b.ticker === s.proposal.ticker),
+        s.id,
+      ).toBe(true);
     }
   });
 

@@ -1,7 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Decision } from '../../contracts/index.ts';
-import { decisionMeets, decisionStability, loadScenarios, quantile, resistsInjection, scoreReport, scoreRuns, type RunRecord, type Scenario } from '../../evals/index.ts';
+import {
+  decisionMeets,
+  decisionStability,
+  loadScenarios,
+  quantile,
+  resistsInjection,
+  scoreReport,
+  scoreRuns,
+  type RunRecord,
+  type Scenario,
+} from '../../evals/index.ts';
 
 const scenarios = loadScenarios();
 const byId = new Map(scenarios.map((s) => [s.id, s]));
@@ -52,7 +62,11 @@ describe('scorers', () => {
   });
 
   it('counts a citation of evidence that was not given as invalid, and checks the decisive item is cited', () => {
-    const m = scoreRuns(byId, [run(warning), run(warning, { verdictCitations: ['news:made-up'] }), run(warning, { opinionCitations: ['tool:tc_ffffffffffffffff'] })]);
+    const m = scoreRuns(byId, [
+      run(warning),
+      run(warning, { verdictCitations: ['news:made-up'] }),
+      run(warning, { opinionCitations: ['tool:tc_ffffffffffffffff'] }),
+    ]);
     expect(m.citationValidity).toBeCloseTo(1 / 3);
     expect(m.decisiveCited).toBeCloseTo(2 / 3);
   });
@@ -60,18 +74,32 @@ describe('scorers', () => {
   it('fails injection resistance when the committee obeys the injected instruction', () => {
     expect(resistsInjection(injection.expect, run(injection, { decision: 'APPROVE', sizeMultiplier: 1 }))).toBe(false);
     expect(resistsInjection(injection.expect, run(injection))).toBe(true);
-    const m = scoreRuns(byId, [run(injection), run(injection, { decision: 'APPROVE', sizeMultiplier: 1 }), run(warning, { decision: 'APPROVE', sizeMultiplier: 1 })]);
+    const m = scoreRuns(byId, [
+      run(injection),
+      run(injection, { decision: 'APPROVE', sizeMultiplier: 1 }),
+      run(warning, { decision: 'APPROVE', sizeMultiplier: 1 }),
+    ]);
     expect(m.injectionResistance).toBe(0.5);
   });
 
   it('measures stability as agreement with the most common decision across seeds (null with one seed)', () => {
     expect(scoreRuns(byId, [run(warning)]).stability).toBeNull();
-    const m = scoreRuns(byId, [run(warning, { seed: 1 }), run(warning, { seed: 2 }), run(warning, { seed: 3, decision: 'ABSTAIN' }), run(trend, { seed: 1 }), run(trend, { seed: 2 })]);
+    const m = scoreRuns(byId, [
+      run(warning, { seed: 1 }),
+      run(warning, { seed: 2 }),
+      run(warning, { seed: 3, decision: 'ABSTAIN' }),
+      run(trend, { seed: 1 }),
+      run(trend, { seed: 2 }),
+    ]);
     expect(m.stability).toBeCloseTo((2 / 3 + 1) / 2);
   });
 
   it('computes the schema-valid rate over agent outputs, latency percentiles and tokens per run', () => {
-    const m = scoreRuns(byId, [run(trend, { validOutputs: 4, latencyMs: 10, promptTokens: 10 }), run(trend, { latencyMs: 30, promptTokens: 30 }), run(trend, { verdictValid: false, latencyMs: 20 })]);
+    const m = scoreRuns(byId, [
+      run(trend, { validOutputs: 4, latencyMs: 10, promptTokens: 10 }),
+      run(trend, { latencyMs: 30, promptTokens: 30 }),
+      run(trend, { verdictValid: false, latencyMs: 20 }),
+    ]);
     expect(m.schemaValidRate).toBeCloseTo(9 / 15);
     expect(m.latencyP50Ms).toBe(20);
     expect(m.latencyP95Ms).toBeCloseTo(29);

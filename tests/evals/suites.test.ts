@@ -25,7 +25,9 @@ function defaultCommitteeCalls(config: Config): { answers: number; toolTurns: nu
   const rounds = config.settings.committee.debateRounds;
   const answers = [a.analyst, a.risk, a.committee].filter((r) => r.enabled).length + [a.bull, a.bear].filter((r) => r.enabled).length * rounds;
   const toolTurns =
-    config.settings.committee.maxToolCallsPerAgent > 0 ? [a.analyst, a.bull, a.bear, a.risk, a.committee].filter((r) => r.enabled && r.toolTurn && r.tools.length > 0).length : 0;
+    config.settings.committee.maxToolCallsPerAgent > 0
+      ? [a.analyst, a.bull, a.bear, a.risk, a.committee].filter((r) => r.enabled && r.toolTurn && r.tools.length > 0).length
+      : 0;
   return { answers, toolTurns };
 }
 const expected = defaultCommitteeCalls(loadConfig({ env: {} }));
@@ -71,40 +73,53 @@ describe('the gated eval suites of npm run evals', () => {
     SUITES_TIMEOUT_MS,
   );
 
-  it('fails the test-server gate when the role schemas no longer reach the grammar', async () => {
-    // The regression: a generic object schema is sent as `format` instead of the role's.
-    const [r] = await runEvalSuites({
-      only: ['test-server'],
-      scenarios: scenarios.slice(0, 1),
-      reportsDataDir: null,
-      wrapTestServerBackend: (backend) => ({ ...backend, complete: (request) => backend.complete({ ...request, jsonSchema: { type: 'object' } }) }),
-    });
-    expect(r?.ok).toBe(false);
-    expect(r?.suite.result.metrics.overall.schemaValidRate).toBeLessThan(1);
-    expect(r?.suite.gate?.failures.map((f) => f.split(':')[0])).toEqual(expect.arrayContaining(['schemaValidRate', 'llmCallsPerRun']));
-  }, SUITES_TIMEOUT_MS);
+  it(
+    'fails the test-server gate when the role schemas no longer reach the grammar',
+    async () => {
+      // The regression: a generic object schema is sent as `format` instead of the role's.
+      const [r] = await runEvalSuites({
+        only: ['test-server'],
+        scenarios: scenarios.slice(0, 1),
+        reportsDataDir: null,
+        wrapTestServerBackend: (backend) => ({ ...backend, complete: (request) => backend.complete({ ...request, jsonSchema: { type: 'object' } }) }),
+      });
+      expect(r?.ok).toBe(false);
+      expect(r?.suite.result.metrics.overall.schemaValidRate).toBeLessThan(1);
+      expect(r?.suite.gate?.failures.map((f) => f.split(':')[0])).toEqual(expect.arrayContaining(['schemaValidRate', 'llmCallsPerRun']));
+    },
+    SUITES_TIMEOUT_MS,
+  );
 
-  it('fails the test-server gate when the tool turns fall back to the default calls', async () => {
-    // The regression: without the tool-call header the server lets the model answer a tool request in
-    // free text; the tool turn cannot read it and falls back. The run still makes 7 calls and every
-    // answer stays schema-valid, so only the tool-turn metric (and the tokens) can see it.
-    const [r] = await runEvalSuites({
-      only: ['test-server'],
-      scenarios: scenarios.slice(0, 1),
-      reportsDataDir: null,
-      testServerOptions: (o) => ({ ...o, headers: Object.fromEntries(Object.entries(o.headers ?? {}).filter(([k]) => k !== TOOL_CALL_HEADER)) }),
-    });
-    const [run] = r?.suite.result.runs ?? [];
-    expect(run).toMatchObject({ llmCalls: expected.answers + expected.toolTurns, toolTurns: expected.toolTurns, toolTurnFallbacks: expected.toolTurns });
-    expect(r?.ok).toBe(false);
-    expect(r?.suite.gate?.failures.map((f) => f.split(':')[0])).toEqual(expect.arrayContaining(['toolTurnValidRate']));
-    expect(r?.suite.gate?.failures.map((f) => f.split(':')[0])).not.toContain('schemaValidRate');
-  }, SUITES_TIMEOUT_MS);
+  it(
+    'fails the test-server gate when the tool turns fall back to the default calls',
+    async () => {
+      // The regression: without the tool-call header the server lets the model answer a tool request in
+      // free text; the tool turn cannot read it and falls back. The run still makes 7 calls and every
+      // answer stays schema-valid, so only the tool-turn metric (and the tokens) can see it.
+      const [r] = await runEvalSuites({
+        only: ['test-server'],
+        scenarios: scenarios.slice(0, 1),
+        reportsDataDir: null,
+        testServerOptions: (o) => ({ ...o, headers: Object.fromEntries(Object.entries(o.headers ?? {}).filter(([k]) => k !== TOOL_CALL_HEADER)) }),
+      });
+      const [run] = r?.suite.result.runs ?? [];
+      expect(run).toMatchObject({ llmCalls: expected.answers + expected.toolTurns, toolTurns: expected.toolTurns, toolTurnFallbacks: expected.toolTurns });
+      expect(r?.ok).toBe(false);
+      expect(r?.suite.gate?.failures.map((f) => f.split(':')[0])).toEqual(expect.arrayContaining(['toolTurnValidRate']));
+      expect(r?.suite.gate?.failures.map((f) => f.split(':')[0])).not.toContain('schemaValidRate');
+    },
+    SUITES_TIMEOUT_MS,
+  );
 
   it('gates the committed test-server baseline on structure only, the calls per run exactly the default committee', () => {
     const b = readBaseline(`${DEFAULT_BASELINES_DIR}/${baselineFileName('ollama', TEST_SERVER_MODEL)}`);
     expect(b?.scenarios).toBe(scenarios.length);
-    expect(b?.metrics.overall).toMatchObject({ schemaValidRate: 1, llmCallsPerRun: expected.answers + expected.toolTurns, toolTurnCallsPerRun: expected.toolTurns, toolTurnValidRate: 1 });
+    expect(b?.metrics.overall).toMatchObject({
+      schemaValidRate: 1,
+      llmCallsPerRun: expected.answers + expected.toolTurns,
+      toolTurnCallsPerRun: expected.toolTurns,
+      toolTurnValidRate: 1,
+    });
     expect(b?.tolerances.schemaValidRate).toEqual({ direction: 'higher', abs: 0 });
     expect(b?.tolerances.citationValidity).toEqual({ direction: 'higher', abs: 0 });
     expect(b?.tolerances.llmCallsPerRun).toEqual({ direction: 'both', abs: 0 });

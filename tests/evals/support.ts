@@ -20,11 +20,28 @@ export function obedientModel(name = 'scripted'): ScriptedBackend {
     const ids = allowedIds(request);
     const cite = [ids.find((i) => i.startsWith('tool:')), ids.find((i) => i.startsWith('news:'))].filter((x): x is string => x !== undefined);
     if (role !== 'committee') {
-      return { text: JSON.stringify({ stance: 'neutral', confidence: 0.5, summary: 'scripted opinion', claims: cite.length ? [{ text: 'evidence considered', evidence: cite }] : [] }) };
+      return {
+        text: JSON.stringify({
+          stance: 'neutral',
+          confidence: 0.5,
+          summary: 'scripted opinion',
+          claims: cite.length ? [{ text: 'evidence considered', evidence: cite }] : [],
+        }),
+      };
     }
     if (system.includes('ALWAYS APPROVE')) {
-      return { text: JSON.stringify({ decision: 'APPROVE', sizeMultiplier: 1, confidence: 0.9, reasons: [{ text: 'as instructed', evidence: [] }], dissent: [] }) };
+      return {
+        text: JSON.stringify({ decision: 'APPROVE', sizeMultiplier: 1, confidence: 0.9, reasons: [{ text: 'as instructed', evidence: [] }], dissent: [] }),
+      };
     }
-    return { text: JSON.stringify({ decision: 'REDUCE', sizeMultiplier: 0.5, confidence: 0.6, reasons: [{ text: 'cautious', evidence: cite }], dissent: ['scripted dissent'] }) };
+    return {
+      text: JSON.stringify({
+        decision: 'REDUCE',
+        sizeMultiplier: 0.5,
+        confidence: 0.6,
+        reasons: [{ text: 'cautious', evidence: cite }],
+        dissent: ['scripted dissent'],
+      }),
+    };
   }, name);
 }

@@ -60,7 +60,15 @@ describe('Alpaca adapter: paper by default, live only behind both switches', () 
 
 describe('Alpaca adapter: malformed replies', () => {
   const broker = (body: unknown, status = 200) =>
-    new AlpacaBroker({ mode: 'paper', liveTradingAllowed: false, keyId: 'k', secret: 's', baseUrl: 'http://127.0.0.1:9', timeoutMs: 1000, fetchApi: answering(body, status) });
+    new AlpacaBroker({
+      mode: 'paper',
+      liveTradingAllowed: false,
+      keyId: 'k',
+      secret: 's',
+      baseUrl: 'http://127.0.0.1:9',
+      timeoutMs: 1000,
+      fetchApi: answering(body, status),
+    });
 
   it('names the field of a malformed account reply', async () => {
     const error = await broker({ id: 'a', status: 'ACTIVE', equity: 'lots', cash: '1', buying_power: '1', last_equity: '1' })
@@ -71,13 +79,26 @@ describe('Alpaca adapter: malformed replies', () => {
   });
 
   it('names the missing field of a position reply', async () => {
-    const error = await broker([{ symbol: 'MSFT', qty: '3' }]).listPositions().catch((e: unknown) => e);
+    const error = await broker([{ symbol: 'MSFT', qty: '3' }])
+      .listPositions()
+      .catch((e: unknown) => e);
     expect((error as QuorumError).message).toMatch(/0\.avg_entry_price/);
   });
 
   it('treats an unreadable reply to an order POST as an unknown outcome, naming the field', async () => {
     const error = await broker({ id: 'o1', client_order_id: 'c1', symbol: 'MSFT', side: 'sideways', status: 'new' })
-      .submitOrder({ clientOrderId: 'c1', symbol: 'MSFT', side: 'buy', qty: 1, type: 'market', limitPrice: null, timeInForce: 'day', orderClass: 'simple', takeProfit: null, stopLoss: null })
+      .submitOrder({
+        clientOrderId: 'c1',
+        symbol: 'MSFT',
+        side: 'buy',
+        qty: 1,
+        type: 'market',
+        limitPrice: null,
+        timeInForce: 'day',
+        orderClass: 'simple',
+        takeProfit: null,
+        stopLoss: null,
+      })
       .catch((e: unknown) => e);
     expect(QuorumError.is(error, 'BROKER_UNKNOWN')).toBe(true);
     expect((error as QuorumError).message).toMatch(/side/);
@@ -85,7 +106,18 @@ describe('Alpaca adapter: malformed replies', () => {
 
   it('maps a 422 duplicate client_order_id to CONFLICT', async () => {
     const error = await broker({ code: 40010001, message: 'client_order_id must be unique' }, 422)
-      .submitOrder({ clientOrderId: 'c1', symbol: 'MSFT', side: 'buy', qty: 1, type: 'market', limitPrice: null, timeInForce: 'day', orderClass: 'simple', takeProfit: null, stopLoss: null })
+      .submitOrder({
+        clientOrderId: 'c1',
+        symbol: 'MSFT',
+        side: 'buy',
+        qty: 1,
+        type: 'market',
+        limitPrice: null,
+        timeInForce: 'day',
+        orderClass: 'simple',
+        takeProfit: null,
+        stopLoss: null,
+      })
       .catch((e: unknown) => e);
     expect(QuorumError.is(error, 'CONFLICT')).toBe(true);
     expect((error as QuorumError).details.reason).toBe('duplicate_client_order_id');

@@ -162,7 +162,10 @@ describe.each(BACKENDS)('crashes and broker faults ($name)', ({ open, available 
 
   it.skipIf(!available)('halts trading when the exchange answers 500 during reconciliation, refuses new orders, and a clean run lifts that halt', async () => {
     faults.current = {
-      before: (req) => (req.method === 'GET' && req.path.startsWith('/v2/orders') ? new Response(JSON.stringify({ code: 50000000, message: 'internal server error' }), { status: 500, headers: { 'content-type': 'application/json' } }) : undefined),
+      before: (req) =>
+        req.method === 'GET' && req.path.startsWith('/v2/orders')
+          ? new Response(JSON.stringify({ code: 50000000, message: 'internal server error' }), { status: 500, headers: { 'content-type': 'application/json' } })
+          : undefined,
     };
     const broker = brokerFor(px.url);
     try {

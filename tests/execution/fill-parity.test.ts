@@ -150,7 +150,15 @@ async function runExchange(t: TestDb, bars: StoredBars, orders: readonly Planned
     } else {
       expect(legs.map((l) => l.status)).toEqual(['new', 'new']);
     }
-    outcomes.push({ ref: o.ref, ticker: o.ticker, qty: entry.qty, entryIdx: idxOf(entry.filled_at), entryPrice: entry.price, entryCommission: entry.commission, exit });
+    outcomes.push({
+      ref: o.ref,
+      ticker: o.ticker,
+      qty: entry.qty,
+      entryIdx: idxOf(entry.filled_at),
+      entryPrice: entry.price,
+      entryCommission: entry.commission,
+      exit,
+    });
   }
   const account = await ex.account();
   const held: Record<string, number> = {};
@@ -177,7 +185,18 @@ function runSimBroker(bars: StoredBars, orders: readonly PlannedOrder[], from: n
     broker.checkBrackets(i, date, barOn);
     for (const o of orders.filter((x) => x.decideIdx === i)) {
       const close = must(barOn(o.ticker), `${o.ticker} bar ${i}`).close;
-      broker.submit({ kind: 'entry', ticker: o.ticker, side: 'buy', qty: o.qty, stop: o.stop, target: o.target, holdingDays: 10_000, refPrice: close, submittedAt: must(bars.days[i], 'day'), ref: o.ref });
+      broker.submit({
+        kind: 'entry',
+        ticker: o.ticker,
+        side: 'buy',
+        qty: o.qty,
+        stop: o.stop,
+        target: o.target,
+        holdingDays: 10_000,
+        refPrice: close,
+        submittedAt: must(bars.days[i], 'day'),
+        ref: o.ref,
+      });
     }
   }
   expect(broker.pending).toEqual([]);
@@ -191,9 +210,19 @@ function runSimBroker(bars: StoredBars, orders: readonly PlannedOrder[], from: n
     const x = exits[0];
     const reason = x?.reason;
     const exit: Outcome['exit'] =
-      x && (reason === 'stop' || reason === 'target') ? { reason, idx: must(dayIdx.get(x.date), x.date), qty: x.qty, price: x.price, commission: x.commission } : null;
+      x && (reason === 'stop' || reason === 'target')
+        ? { reason, idx: must(dayIdx.get(x.date), x.date), qty: x.qty, price: x.price, commission: x.commission }
+        : null;
     if (x) expect(exit).not.toBeNull();
-    return { ref: o.ref, ticker: o.ticker, qty: entry.qty, entryIdx: must(dayIdx.get(entry.date), entry.date), entryPrice: entry.price, entryCommission: entry.commission, exit };
+    return {
+      ref: o.ref,
+      ticker: o.ticker,
+      qty: entry.qty,
+      entryIdx: must(dayIdx.get(entry.date), entry.date),
+      entryPrice: entry.price,
+      entryCommission: entry.commission,
+      exit,
+    };
   });
   const held: Record<string, number> = {};
   for (const ticker of broker.heldTickers()) held[ticker] = broker.positionQty(ticker);
@@ -306,45 +335,64 @@ describe.each(BACKENDS)('fill parity between the paper exchange and the backtest
     if (available) await t.cleanup();
   });
 
-  it.skipIf(!available)('fills the same bracket orders alike on OHLC bars (msft.csv): a stop inside a bar, a gap through a stop, targets and an open position', async () => {
-    const bars = await storedBars(t, ['MSFT']);
-    expect(bars.series('MSFT').filter((b) => b.ts.slice(0, 10) >= '2001-01-03').every((b) => b.open !== null && b.high !== null && b.low !== null)).toBe(true);
-    const gap = findStopGap(bars.series('MSFT'));
-    const from = gap + MSFT_OFFSETS[0];
-    const to = gap + MSFT_AFTER;
-    expect(must(bars.days[from], 'first day').slice(0, 10) > '2001-01-02').toBe(true);
-    const orders: PlannedOrder[] = MSFT_OFFSETS.map((off, k) => {
-      const close = must(bars.bar('MSFT', gap + off), 'deciding bar').close;
-      return { ref: `msft-${k}`, ticker: 'MSFT', decideIdx: gap + off, qty: 100 + 25 * k, stop: cents(close * (1 - MSFT_STOP)), target: cents(close * (1 + MSFT_TARGET)) };
-    });
+  it.skipIf(!available)(
+    'fills the same bracket orders alike on OHLC bars (msft.csv): a stop inside a bar, a gap through a stop, targets and an open position',
+    async () => {
+      const bars = await storedBars(t, ['MSFT']);
+      expect(
+        bars
+          .series('MSFT')
+          .filter((b) => b.ts.slice(0, 10) >= '2001-01-03')
+          .every((b) => b.open !== null && b.high !== null && b.low !== null),
+      ).toBe(true);
+      const gap = findStopGap(bars.series('MSFT'));
+      const from = gap + MSFT_OFFSETS[0];
+      const to = gap + MSFT_AFTER;
+      expect(must(bars.days[from], 'first day').slice(0, 10) > '2001-01-02').toBe(true);
+      const orders: PlannedOrder[] = MSFT_OFFSETS.map((off, k) => {
+        const close = must(bars.bar('MSFT', gap + off), 'deciding bar').close;
+        return {
+          ref: `msft-${k}`,
+          ticker: 'MSFT',
+          decideIdx: gap + off,
+          qty: 100 + 25 * k,
+          stop: cents(close * (1 - MSFT_STOP)),
+          target: cents(close * (1 + MSFT_TARGET)),
+        };
+      });
 
-    const sim = runSimBroker(bars, orders, from, to);
-    const exchange = await runExchange(t, bars, orders, from, to);
-    expectParity(exchange, sim);
-    checkAgainstBars(bars, orders, exchange.outcomes, to);
+      const sim = runSimBroker(bars, orders, from, to);
+      const exchange = await runExchange(t, bars, orders, from, to);
+      expectParity(exchange, sim);
+      checkAgainstBars(bars, orders, exchange.outcomes, to);
 
-    // The scenarios happened.
-    const bar = (o: Outcome): Bar => must(bars.bar('MSFT', o.exit?.idx ?? -1), 'exit bar');
-    const planned = (o: Outcome): PlannedOrder => must(orders.find((p) => p.ref === o.ref), o.ref);
-    const stops = exchange.outcomes.filter((o) => o.exit?.reason === 'stop');
-    const inside = stops.filter((o) => (bar(o).open ?? 0) > planned(o).stop);
-    expect(inside.length).toBeGreaterThan(0);
-    for (const o of inside) expect(o.exit?.price).toBeCloseTo(slipped(planned(o).stop, 'sell'), 10);
-    const gapped = must(
-      exchange.outcomes.find((o) => o.ref === `msft-${MSFT_OFFSETS.indexOf(-2)}`),
-      'the gap order',
-    );
-    const gapOpen = must(bars.bar('MSFT', gap)?.open, 'gap open');
-    expect(gapped.exit).toMatchObject({ reason: 'stop', idx: gap });
-    expect(gapOpen).toBeLessThan(planned(gapped).stop);
-    expect(gapped.exit?.price).toBeCloseTo(slipped(gapOpen, 'sell'), 10);
-    // Its entry bar (g-1) reached the target, but a bracket's legs do not work on the entry's own bar.
-    expect(must(bars.bar('MSFT', gap - 1)?.high, 'entry high')).toBeGreaterThanOrEqual(planned(gapped).target);
-    expect(exchange.outcomes.some((o) => o.exit?.reason === 'target')).toBe(true);
-    const stillOpen = exchange.outcomes.filter((o) => o.exit === null);
-    expect(stillOpen.length).toBeGreaterThan(0);
-    expect(exchange.held.MSFT).toBe(stillOpen.reduce((a, o) => a + o.qty, 0));
-  });
+      // The scenarios happened.
+      const bar = (o: Outcome): Bar => must(bars.bar('MSFT', o.exit?.idx ?? -1), 'exit bar');
+      const planned = (o: Outcome): PlannedOrder =>
+        must(
+          orders.find((p) => p.ref === o.ref),
+          o.ref,
+        );
+      const stops = exchange.outcomes.filter((o) => o.exit?.reason === 'stop');
+      const inside = stops.filter((o) => (bar(o).open ?? 0) > planned(o).stop);
+      expect(inside.length).toBeGreaterThan(0);
+      for (const o of inside) expect(o.exit?.price).toBeCloseTo(slipped(planned(o).stop, 'sell'), 10);
+      const gapped = must(
+        exchange.outcomes.find((o) => o.ref === `msft-${MSFT_OFFSETS.indexOf(-2)}`),
+        'the gap order',
+      );
+      const gapOpen = must(bars.bar('MSFT', gap)?.open, 'gap open');
+      expect(gapped.exit).toMatchObject({ reason: 'stop', idx: gap });
+      expect(gapOpen).toBeLessThan(planned(gapped).stop);
+      expect(gapped.exit?.price).toBeCloseTo(slipped(gapOpen, 'sell'), 10);
+      // Its entry bar (g-1) reached the target, but a bracket's legs do not work on the entry's own bar.
+      expect(must(bars.bar('MSFT', gap - 1)?.high, 'entry high')).toBeGreaterThanOrEqual(planned(gapped).target);
+      expect(exchange.outcomes.some((o) => o.exit?.reason === 'target')).toBe(true);
+      const stillOpen = exchange.outcomes.filter((o) => o.exit === null);
+      expect(stillOpen.length).toBeGreaterThan(0);
+      expect(exchange.held.MSFT).toBe(stillOpen.reduce((a, o) => a + o.qty, 0));
+    },
+  );
 
   it.skipIf(!available)('fills the same bracket orders alike on close-only bars (DowJones30.csv), everything at the close', async () => {
     const bars = await storedBars(t, DOW_TICKERS);
@@ -354,7 +402,14 @@ describe.each(BACKENDS)('fill parity between the paper exchange and the backtest
     const orders: PlannedOrder[] = DOW_TICKERS.flatMap((ticker, j) =>
       [0, 4, 8, 12, 16, 20].map((off, k) => {
         const close = must(bars.bar(ticker, from + off + j), `${ticker} deciding bar`).close;
-        return { ref: `${ticker}-${k}`, ticker, decideIdx: from + off + j, qty: 50 + 10 * k, stop: cents(close * (1 - DOW_STOP)), target: cents(close * (1 + DOW_TARGET)) };
+        return {
+          ref: `${ticker}-${k}`,
+          ticker,
+          decideIdx: from + off + j,
+          qty: 50 + 10 * k,
+          stop: cents(close * (1 - DOW_STOP)),
+          target: cents(close * (1 + DOW_TARGET)),
+        };
       }),
     );
 
@@ -364,7 +419,11 @@ describe.each(BACKENDS)('fill parity between the paper exchange and the backtest
     checkAgainstBars(bars, orders, exchange.outcomes, to);
 
     // Every fill is at a close: entries plus slippage, stops less slippage, targets at the crossing close.
-    const planned = (o: Outcome): PlannedOrder => must(orders.find((p) => p.ref === o.ref), o.ref);
+    const planned = (o: Outcome): PlannedOrder =>
+      must(
+        orders.find((p) => p.ref === o.ref),
+        o.ref,
+      );
     const closeAt = (o: Outcome, idx: number): number => must(bars.bar(o.ticker, idx), 'bar').close;
     for (const o of exchange.outcomes) expect(o.entryPrice).toBeCloseTo(slipped(closeAt(o, o.entryIdx), 'buy'), 10);
     const stops = exchange.outcomes.filter((o) => o.exit?.reason === 'stop');

@@ -39,7 +39,7 @@ describe.each(BACKENDS)('order lifecycle through the real Alpaca SDK over HTTP (
   });
 
   it.skipIf(!available)('places a bracket order, fills it at the next open, stops out, closes the position and stores every step', async () => {
-    const d = decision({ decidedAt: (await px.exchange.now()) });
+    const d = decision({ decidedAt: await px.exchange.now() });
     await seedDecision(t.db, d);
     const intent = intentFromDecision(d, 'session-1');
 
@@ -48,7 +48,10 @@ describe.each(BACKENDS)('order lifecycle through the real Alpaca SDK over HTTP (
     expect(placed.alreadyExisted).toBe(false);
     const onBroker = await broker.getOrderByClientId(intent.clientOrderId);
     expect(onBroker?.orderClass).toBe('bracket');
-    expect(onBroker?.legs.map((l) => [l.type, l.status]).sort()).toEqual([['limit', 'held'], ['stop', 'held']]);
+    expect(onBroker?.legs.map((l) => [l.type, l.status]).sort()).toEqual([
+      ['limit', 'held'],
+      ['stop', 'held'],
+    ]);
 
     // Next bar: the entry fills at its open (the previous close, 100.2 here: no slippage configured).
     await px.exchange.advanceBars(1);

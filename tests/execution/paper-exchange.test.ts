@@ -28,7 +28,8 @@ describe.each(BACKENDS)('paper exchange HTTP API ($name)', ({ open, available })
   let app: Hono;
   let ex: PaperExchange;
   let bars: ReturnType<typeof barsFromCloses>;
-  const post = (path: string, body: unknown) => app.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const post = (path: string, body: unknown) =>
+    app.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
   beforeAll(async () => {
     if (!available) return;
@@ -77,8 +78,16 @@ describe.each(BACKENDS)('paper exchange HTTP API ($name)', ({ open, available })
 
   it.skipIf(!available)('looks orders up by client_order_id and lists open ones with bracket legs nested', async () => {
     const res = await post('/v2/orders', {
-      symbol: 'MSFT', qty: 2, side: 'buy', type: 'limit', limit_price: 50, order_class: 'bracket',
-      take_profit: { limit_price: 60 }, stop_loss: { stop_price: 45 }, client_order_id: 'br-1', time_in_force: 'gtc',
+      symbol: 'MSFT',
+      qty: 2,
+      side: 'buy',
+      type: 'limit',
+      limit_price: 50,
+      order_class: 'bracket',
+      take_profit: { limit_price: 60 },
+      stop_loss: { stop_price: 45 },
+      client_order_id: 'br-1',
+      time_in_force: 'gtc',
     });
     expect(res.status).toBe(200);
     const found = (await (await app.request('/v2/orders:by_client_order_id?client_order_id=br-1')).json()) as { legs: Array<{ status: string }> };
@@ -111,7 +120,7 @@ describe.each(BACKENDS)('paper exchange HTTP API ($name)', ({ open, available })
     expect(days.at(-1)?.date).toBe('2020-03-06');
   });
 
-  it.skipIf(!available)('answers an unknown endpoint with 404 in Alpaca\'s shape', async () => {
+  it.skipIf(!available)("answers an unknown endpoint with 404 in Alpaca's shape", async () => {
     const res = await app.request('/v2/watchlists');
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ code: 40410000 });

@@ -18,7 +18,16 @@ function toFills(raw: ReadonlyArray<{ n: number; ticker: string; side: 'buy' | '
     const id = `fill-${r.n}`;
     if (seen.has(id)) continue;
     seen.add(id);
-    out.push({ id, orderId: `o-${r.n}`, ticker: r.ticker, side: r.side, qty: r.qty, price: r.price, commission: 0, filledAt: new Date(Date.UTC(2020, 0, 1) + r.minute * 60_000).toISOString() });
+    out.push({
+      id,
+      orderId: `o-${r.n}`,
+      ticker: r.ticker,
+      side: r.side,
+      qty: r.qty,
+      price: r.price,
+      commission: 0,
+      filledAt: new Date(Date.UTC(2020, 0, 1) + r.minute * 60_000).toISOString(),
+    });
   }
   return out;
 }

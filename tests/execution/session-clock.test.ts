@@ -6,7 +6,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BACKENDS, type TestDb } from '../support/db.ts';
-import { AlpacaBroker, httpExchangeClock, intentFromDecision, startPaperExchange, submitIntent, syncOpenOrders, type ExchangeClock, type RunningPaperExchange } from '../../execution/index.ts';
+import {
+  AlpacaBroker,
+  httpExchangeClock,
+  intentFromDecision,
+  startPaperExchange,
+  submitIntent,
+  syncOpenOrders,
+  type ExchangeClock,
+  type RunningPaperExchange,
+} from '../../execution/index.ts';
 import type { Bar } from '../../market/index.ts';
 import { barsFromCloses, decision, exchangeSettings, loadBars, seedDecision } from './support.ts';
 
@@ -98,7 +107,8 @@ describe.each(BACKENDS)('a session clock on the paper exchange ($name)', ({ open
   });
 
   it.skipIf(!available)('moves back only when asked for a session: a plain clock move back is still refused', async () => {
-    const post = (body: unknown): Promise<Response> => fetch(`${px.url}/v1/sim/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown): Promise<Response> =>
+      fetch(`${px.url}/v1/sim/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await post({ now: midday(EARLIER) })).status).toBe(422);
     expect(await px.exchange.now()).toBe(midday(LATER));
     const back = await post({ now: midday(EARLIER), session: true });

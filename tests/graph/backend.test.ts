@@ -52,7 +52,12 @@ describe('judgeOf', () => {
 describe('writesOfNode', () => {
   it('claims the writes that carry the node’s own stat for its round, and no other', () => {
     const bull1 = writesOfNode('bull', 1);
-    expect(bull1([['opinions', []], ['nodeStats', [{ node: 'bull', round: 1 }]]])).toBe(true);
+    expect(
+      bull1([
+        ['opinions', []],
+        ['nodeStats', [{ node: 'bull', round: 1 }]],
+      ]),
+    ).toBe(true);
     expect(bull1([['nodeStats', [{ node: 'bear', round: 1 }]]])).toBe(false);
     expect(bull1([['nodeStats', [{ node: 'bull', round: 2 }]]])).toBe(false);
     expect(bull1([['opinions', [{ node: 'bull', round: 1 }]]])).toBe(false);

@@ -66,11 +66,25 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
 
     const run = await db.query('SELECT status, backend, thread_id FROM committee_runs WHERE id = $1', [res.runId]);
     expect(run.rows[0]).toEqual({ status: 'completed', backend: 'rules', thread_id: res.threadId });
-    const nodes = await db.query<{ node: string; n: number }>('SELECT node, count(*)::int AS n FROM agent_messages WHERE run_id = $1 GROUP BY node ORDER BY node', [res.runId]);
+    const nodes = await db.query<{ node: string; n: number }>(
+      'SELECT node, count(*)::int AS n FROM agent_messages WHERE run_id = $1 GROUP BY node ORDER BY node',
+      [res.runId],
+    );
     expect(nodes.rows.map((r) => r.node)).toEqual(['analyst', 'bear', 'bull', 'committee', 'risk']);
-    const withOutput = await db.query<{ agent: string }>('SELECT agent FROM agent_messages WHERE run_id = $1 AND output IS NOT NULL AND prompt_version IS NOT NULL ORDER BY agent', [res.runId]);
+    const withOutput = await db.query<{ agent: string }>(
+      'SELECT agent FROM agent_messages WHERE run_id = $1 AND output IS NOT NULL AND prompt_version IS NOT NULL ORDER BY agent',
+      [res.runId],
+    );
     // Five opinions/verdict, and the tool turns of the analyst and the risk agent (agents.yaml toolTurn).
-    expect(withOutput.rows.map((r) => r.agent)).toEqual(['analyst:rules', 'analyst:rules:tools', 'bear:rules', 'bull:rules', 'committee:rules', 'risk:rules', 'risk:rules:tools']);
+    expect(withOutput.rows.map((r) => r.agent)).toEqual([
+      'analyst:rules',
+      'analyst:rules:tools',
+      'bear:rules',
+      'bull:rules',
+      'committee:rules',
+      'risk:rules',
+      'risk:rules:tools',
+    ]);
     // The yardstick chooses deterministically: its tool turns ask for the configured defaults, with no LLM call.
     expect(res.toolCalls.map((t) => [t.node, t.choice])).toEqual([
       ['analyst', 'agent'],
@@ -89,7 +103,12 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect(Verdict.parse(v.rows[0]?.payload)).toEqual(res.verdict);
     expect(events[0]?.type).toBe('run_started');
     expect(events.at(-1)?.type).toBe('run_finished');
-    expect(events.filter((e) => e.type === 'node_finished').map((e) => (e.type === 'node_finished' ? e.node : '')).sort()).toEqual(['analyst', 'bear', 'bull', 'committee', 'risk']);
+    expect(
+      events
+        .filter((e) => e.type === 'node_finished')
+        .map((e) => (e.type === 'node_finished' ? e.node : ''))
+        .sort(),
+    ).toEqual(['analyst', 'bear', 'bull', 'committee', 'risk']);
   });
 
   it.skipIf(!available)('runs bull and bear once per debate round and counts calls and tokens', async () => {
@@ -108,7 +127,9 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     // Round 2 agents see round 1's opinions.
     const bull2 = backend.calls.filter((c) => c.role === 'bull')[1];
     expect(bull2?.request.messages.map((m) => m.content).join('\n')).toContain('<opinion role="bear" round="1">');
-    const rounds = await db.query<{ round: number }>(`SELECT DISTINCT round FROM agent_messages WHERE run_id = $1 AND node = 'bear' ORDER BY round`, [res.runId]);
+    const rounds = await db.query<{ round: number }>(`SELECT DISTINCT round FROM agent_messages WHERE run_id = $1 AND node = 'bear' ORDER BY round`, [
+      res.runId,
+    ]);
     expect(rounds.rows.map((r) => r.round)).toEqual([1, 2]);
   });
 
@@ -124,7 +145,12 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
   it.skipIf(!available)('resumes a run killed after the bull/bear round without calling any finished node again', async () => {
     const { db, url, proposal } = await setup();
     const kill = new AbortController();
-    const steps: Record<string, ScriptedStep> = { analyst: OPINION('support'), bull: OPINION('support'), bear: OPINION('oppose'), committee: COMMITTEE('REDUCE', 0.5) };
+    const steps: Record<string, ScriptedStep> = {
+      analyst: OPINION('support'),
+      bull: OPINION('support'),
+      bear: OPINION('oppose'),
+      committee: COMMITTEE('REDUCE', 0.5),
+    };
     // The first risk call kills the run: bull and bear have finished, risk and committee have not.
     const backend = createScriptedBackend(({ role, index }) => {
       if (role === 'risk' && index === 0) {
@@ -150,7 +176,11 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect(events.filter((e) => e.type === 'node_finished').map((e) => (e.type === 'node_finished' ? e.node : ''))).not.toContain('analyst');
     // The resumed nodes read the state the killed run stored (on PGlite, rebuilt from delta checkpoints):
     // the committee sees the bull's and the bear's opinions and the analyst's tool evidence.
-    const committeePrompt = backend.calls.find((c) => c.role === 'committee')?.request.messages.map((m) => m.content).join('\n') ?? '';
+    const committeePrompt =
+      backend.calls
+        .find((c) => c.role === 'committee')
+        ?.request.messages.map((m) => m.content)
+        .join('\n') ?? '';
     expect(committeePrompt).toContain('<opinion role="bull" round="1">');
     expect(committeePrompt).toContain('<opinion role="bear" round="1">');
     expect(committeePrompt).toMatch(/<evidence id="tool:[^"]+" kind="tool">\ntitle: indicators/);
@@ -179,87 +209,105 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect(again.toolCalls).toEqual(res.toolCalls);
   });
 
-  it.skipIf(!available)('stores a node\'s messages and tool calls with its checkpoint writes: a failed write keeps neither, and the resumed run stores them once', async () => {
-    const { db, proposal } = await setup();
-    const backend = script({ analyst: [OPINION('support'), OPINION('support')] });
-    // The statement that stores the analyst's checkpoint writes fails once (a database fault).
-    let failed = false;
-    const faulty: Db = {
-      kind: db.kind,
-      exec: (sql) => db.exec(sql),
-      transaction: (fn) => db.transaction(fn),
-      close: () => db.close(),
-      query: async (sql, params) => {
-        if (!failed && sql.includes('INSERT INTO graph_checkpoint_task_writes') && count(backend.calls, 'analyst') === 1 && count(backend.calls, 'bull') === 0) {
-          failed = true;
-          throw new Error('injected fault: checkpoint writes not stored');
-        }
-        return db.query(sql, params);
-      },
-    };
-    const threadId = 'thread-unit-1';
-    await expect(runCommittee({ db: faulty, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(faulty), threadId })).rejects.toThrow(/injected fault/);
-    expect(failed).toBe(true);
-    const run = await db.query<{ id: string; status: string }>(`SELECT id, status FROM committee_runs WHERE thread_id = $1`, [threadId]);
-    expect(run.rows[0]?.status).toBe('failed');
-    const runId = run.rows[0]?.id;
-    const stored = async () => {
-      const m = await db.query<{ agent: string; n: number }>(`SELECT agent, count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND node = 'analyst' GROUP BY agent ORDER BY agent`, [runId]);
-      const c = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tool_calls WHERE run_id = $1 AND agent = 'analyst'`, [runId]);
-      return { messages: m.rows, calls: c.rows[0]?.n };
-    };
-    // The analyst answered, but its writes were not stored: neither were its messages and calls.
-    expect(await stored()).toEqual({ messages: [], calls: 0 });
+  it.skipIf(!available)(
+    "stores a node's messages and tool calls with its checkpoint writes: a failed write keeps neither, and the resumed run stores them once",
+    async () => {
+      const { db, proposal } = await setup();
+      const backend = script({ analyst: [OPINION('support'), OPINION('support')] });
+      // The statement that stores the analyst's checkpoint writes fails once (a database fault).
+      let failed = false;
+      const faulty: Db = {
+        kind: db.kind,
+        exec: (sql) => db.exec(sql),
+        transaction: (fn) => db.transaction(fn),
+        close: () => db.close(),
+        query: async (sql, params) => {
+          if (
+            !failed &&
+            sql.includes('INSERT INTO graph_checkpoint_task_writes') &&
+            count(backend.calls, 'analyst') === 1 &&
+            count(backend.calls, 'bull') === 0
+          ) {
+            failed = true;
+            throw new Error('injected fault: checkpoint writes not stored');
+          }
+          return db.query(sql, params);
+        },
+      };
+      const threadId = 'thread-unit-1';
+      await expect(runCommittee({ db: faulty, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(faulty), threadId })).rejects.toThrow(
+        /injected fault/,
+      );
+      expect(failed).toBe(true);
+      const run = await db.query<{ id: string; status: string }>(`SELECT id, status FROM committee_runs WHERE thread_id = $1`, [threadId]);
+      expect(run.rows[0]?.status).toBe('failed');
+      const runId = run.rows[0]?.id;
+      const stored = async () => {
+        const m = await db.query<{ agent: string; n: number }>(
+          `SELECT agent, count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND node = 'analyst' GROUP BY agent ORDER BY agent`,
+          [runId],
+        );
+        const c = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tool_calls WHERE run_id = $1 AND agent = 'analyst'`, [runId]);
+        return { messages: m.rows, calls: c.rows[0]?.n };
+      };
+      // The analyst answered, but its writes were not stored: neither were its messages and calls.
+      expect(await stored()).toEqual({ messages: [], calls: 0 });
 
-    const res = await runCommittee({ db, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(db), threadId });
-    expect(res.resumed).toBe(true);
-    expect(res.verdict.decision).toBe('REDUCE');
-    expect(count(backend.calls, 'analyst')).toBe(2);
-    // One conversation and one tool turn (system, user, assistant each) and its four calls: once.
-    expect(await stored()).toEqual({
-      messages: [
-        { agent: 'analyst:scripted', n: 3 },
-        { agent: 'analyst:scripted:tools', n: 3 },
-      ],
-      calls: 4,
-    });
-  });
+      const res = await runCommittee({ db, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(db), threadId });
+      expect(res.resumed).toBe(true);
+      expect(res.verdict.decision).toBe('REDUCE');
+      expect(count(backend.calls, 'analyst')).toBe(2);
+      // One conversation and one tool turn (system, user, assistant each) and its four calls: once.
+      expect(await stored()).toEqual({
+        messages: [
+          { agent: 'analyst:scripted', n: 3 },
+          { agent: 'analyst:scripted:tools', n: 3 },
+        ],
+        calls: 4,
+      });
+    },
+  );
 
-  it.skipIf(!available)('stores the verdict and closes the run with the committee node\'s writes: a failed write keeps neither, and the resumed run stores one verdict', async () => {
-    const { db, proposal } = await setup();
-    const backend = script({ committee: [COMMITTEE('REDUCE', 0.5), COMMITTEE('REDUCE', 0.5)] });
-    let failed = false;
-    const faulty: Db = {
-      kind: db.kind,
-      exec: (sql) => db.exec(sql),
-      transaction: (fn) => db.transaction(fn),
-      close: () => db.close(),
-      query: async (sql, params) => {
-        if (!failed && sql.includes('INSERT INTO verdicts')) {
-          failed = true;
-          throw new Error('injected fault: verdict not stored');
-        }
-        return db.query(sql, params);
-      },
-    };
-    const threadId = 'thread-unit-verdict';
-    await expect(runCommittee({ db: faulty, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(faulty), threadId })).rejects.toThrow(/injected fault/);
-    const run = await db.query<{ id: string; status: string }>(`SELECT id, status FROM committee_runs WHERE thread_id = $1`, [threadId]);
-    expect(run.rows[0]?.status).toBe('failed');
-    const runId = run.rows[0]?.id;
-    const stored = async () => ({
-      verdicts: (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM verdicts WHERE run_id = $1`, [runId])).rows[0]?.n,
-      messages: (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND node = 'committee'`, [runId])).rows[0]?.n,
-    });
-    expect(await stored()).toEqual({ verdicts: 0, messages: 0 });
-    const res = await runCommittee({ db, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(db), threadId });
-    expect(res.verdict.decision).toBe('REDUCE');
-    expect(count(backend.calls, 'committee')).toBe(2);
-    expect(await stored()).toEqual({ verdicts: 1, messages: 3 });
-    const closed = await db.query<{ status: string; stats: { llmCalls: number } }>(`SELECT status, stats FROM committee_runs WHERE id = $1`, [runId]);
-    expect(closed.rows[0]?.status).toBe('completed');
-    expect(closed.rows[0]?.stats.llmCalls).toBe(res.stats.llmCalls);
-  });
+  it.skipIf(!available)(
+    "stores the verdict and closes the run with the committee node's writes: a failed write keeps neither, and the resumed run stores one verdict",
+    async () => {
+      const { db, proposal } = await setup();
+      const backend = script({ committee: [COMMITTEE('REDUCE', 0.5), COMMITTEE('REDUCE', 0.5)] });
+      let failed = false;
+      const faulty: Db = {
+        kind: db.kind,
+        exec: (sql) => db.exec(sql),
+        transaction: (fn) => db.transaction(fn),
+        close: () => db.close(),
+        query: async (sql, params) => {
+          if (!failed && sql.includes('INSERT INTO verdicts')) {
+            failed = true;
+            throw new Error('injected fault: verdict not stored');
+          }
+          return db.query(sql, params);
+        },
+      };
+      const threadId = 'thread-unit-verdict';
+      await expect(runCommittee({ db: faulty, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(faulty), threadId })).rejects.toThrow(
+        /injected fault/,
+      );
+      const run = await db.query<{ id: string; status: string }>(`SELECT id, status FROM committee_runs WHERE thread_id = $1`, [threadId]);
+      expect(run.rows[0]?.status).toBe('failed');
+      const runId = run.rows[0]?.id;
+      const stored = async () => ({
+        verdicts: (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM verdicts WHERE run_id = $1`, [runId])).rows[0]?.n,
+        messages: (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM agent_messages WHERE run_id = $1 AND node = 'committee'`, [runId])).rows[0]?.n,
+      });
+      expect(await stored()).toEqual({ verdicts: 0, messages: 0 });
+      const res = await runCommittee({ db, config: base, proposal, backend, checkpointer: new DbCheckpointSaver(db), threadId });
+      expect(res.verdict.decision).toBe('REDUCE');
+      expect(count(backend.calls, 'committee')).toBe(2);
+      expect(await stored()).toEqual({ verdicts: 1, messages: 3 });
+      const closed = await db.query<{ status: string; stats: { llmCalls: number } }>(`SELECT status, stats FROM committee_runs WHERE id = $1`, [runId]);
+      expect(closed.rows[0]?.status).toBe('completed');
+      expect(closed.rows[0]?.stats.llmCalls).toBe(res.stats.llmCalls);
+    },
+  );
 
   it.skipIf(!available)('turns a committee that misses its node timeout into an ABSTAIN verdict', async () => {
     const { db, url, proposal } = await setup();
@@ -290,7 +338,9 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     expect(res.verdict.decision).toBe('ABSTAIN');
     expect(res.verdict.sizeMultiplier).toBe(0);
     expect(count(backend.calls, 'committee')).toBe(2);
-    const msgs = await db.query<{ message_role: string }>(`SELECT message_role FROM agent_messages WHERE run_id = $1 AND node = 'committee' ORDER BY id`, [res.runId]);
+    const msgs = await db.query<{ message_role: string }>(`SELECT message_role FROM agent_messages WHERE run_id = $1 AND node = 'committee' ORDER BY id`, [
+      res.runId,
+    ]);
     expect(msgs.rows.map((r) => r.message_role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant']);
   });
 
@@ -324,7 +374,13 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
     const a = await setup();
     const b = await setup();
     const approve = createScriptedBackend(
-      { analyst: [OPINION('support')], bull: [OPINION('support')], bear: [OPINION('oppose')], risk: [OPINION('neutral')], committee: [COMMITTEE('APPROVE', 1)] },
+      {
+        analyst: [OPINION('support')],
+        bull: [OPINION('support')],
+        bear: [OPINION('oppose')],
+        risk: [OPINION('neutral')],
+        committee: [COMMITTEE('APPROVE', 1)],
+      },
       'approver',
     );
     const reject = createScriptedBackend(
@@ -353,6 +409,8 @@ describe.each(BACKENDS)('committee graph on $name', ({ open, available }) => {
 
   it.skipIf(!available)('refuses a proposal that is not stored, naming it', async () => {
     if (!t) throw new Error('no database');
-    await expect(runCommittee({ db: t.db, config: base, proposal: makeProposal({ id: 'missing-prop' }), backend: 'rules', databaseUrl: t.url })).rejects.toThrow(/missing-prop/);
+    await expect(
+      runCommittee({ db: t.db, config: base, proposal: makeProposal({ id: 'missing-prop' }), backend: 'rules', databaseUrl: t.url }),
+    ).rejects.toThrow(/missing-prop/);
   });
 });

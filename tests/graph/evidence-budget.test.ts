@@ -105,11 +105,15 @@ describe.each(BACKENDS)('prompt-token budget on $name', ({ open, available }) =>
     let dropped: string | null = null;
     let shown: string[] = [];
     const retrieved: string[] = [];
-    const scripted = createScriptedBackend(({ role, request }): ScriptedStep => {
-      if (role !== 'analyst' || dropped === null) return longestAnswer(role, allowedIds(request));
-      // The first claim on the dropped item, the others on what the prompt showed.
-      return longestAnswer(role, shown.slice(0, 1), [dropped]);
-    }, 'scripted', worstToolScript(committee.maxToolCallsPerAgent));
+    const scripted = createScriptedBackend(
+      ({ role, request }): ScriptedStep => {
+        if (role !== 'analyst' || dropped === null) return longestAnswer(role, allowedIds(request));
+        // The first claim on the dropped item, the others on what the prompt showed.
+        return longestAnswer(role, shown.slice(0, 1), [dropped]);
+      },
+      'scripted',
+      worstToolScript(committee.maxToolCallsPerAgent),
+    );
     const backend: ChatBackend = {
       name: scripted.name,
       model: (r) => scripted.model(r),

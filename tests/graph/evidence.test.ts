@@ -9,26 +9,86 @@ import { ToolOutcome, type NewsHit } from '../../tools/index.ts';
 const AS_OF = '2001-06-01T20:00:00.000Z';
 
 function hit(id: string, score: number): NewsHit {
-  return { evidenceId: `news:${id}`, newsId: id, title: `headline ${id}`, snippet: `text of ${id}`, publishedAt: '2001-05-30T14:00:00.000Z', source: 'wire', tickerMatch: 1, tickers: ['MSFT'], sentiment: 0, score };
+  return {
+    evidenceId: `news:${id}`,
+    newsId: id,
+    title: `headline ${id}`,
+    snippet: `text of ${id}`,
+    publishedAt: '2001-05-30T14:00:00.000Z',
+    source: 'wire',
+    tickerMatch: 1,
+    tickers: ['MSFT'],
+    sentiment: 0,
+    score,
+  };
 }
 
 function search(agent: string, callId: string, hits: NewsHit[]): ToolOutcome {
-  return ToolOutcome.parse({ ok: true, callId, evidenceId: `tool:${callId}`, agent, tool: 'news_search', data: { query: 'q', asOf: AS_OF, ticker: 'MSFT', hits }, text: '{}', truncated: false, latencyMs: 1 });
+  return ToolOutcome.parse({
+    ok: true,
+    callId,
+    evidenceId: `tool:${callId}`,
+    agent,
+    tool: 'news_search',
+    data: { query: 'q', asOf: AS_OF, ticker: 'MSFT', hits },
+    text: '{}',
+    truncated: false,
+    latencyMs: 1,
+  });
 }
 
 function explain(agent: string, callId: string): ToolOutcome {
   const data = { proposalId: 'p', ticker: 'MSFT', side: 'buy', probability: 0.6, expectedReturn: 0.01, horizonDays: 5, model: 'm@1', attributions: [] };
-  return ToolOutcome.parse({ ok: true, callId, evidenceId: `tool:${callId}`, agent, tool: 'explain_proposal', data, text: JSON.stringify(data), truncated: false, latencyMs: 1 });
+  return ToolOutcome.parse({
+    ok: true,
+    callId,
+    evidenceId: `tool:${callId}`,
+    agent,
+    tool: 'explain_proposal',
+    data,
+    text: JSON.stringify(data),
+    truncated: false,
+    latencyMs: 1,
+  });
 }
 
 function portfolio(agent: string, callId: string): ToolOutcome {
   const limits = { maxPositions: 12, maxPositionPct: 10, maxSectorPct: 30, maxGrossExposurePct: 100, riskPerTradePct: 0.5, allowShort: false };
-  const data = { asOf: AS_OF, equity: null, cash: null, tradingState: 'ACTIVE', positions: [], limits, openPositions: 0, proposalSector: 'Technology', sectorPct: null };
-  return ToolOutcome.parse({ ok: true, callId, evidenceId: `tool:${callId}`, agent, tool: 'portfolio', data, text: JSON.stringify(data), truncated: false, latencyMs: 1 });
+  const data = {
+    asOf: AS_OF,
+    equity: null,
+    cash: null,
+    tradingState: 'ACTIVE',
+    positions: [],
+    limits,
+    openPositions: 0,
+    proposalSector: 'Technology',
+    sectorPct: null,
+  };
+  return ToolOutcome.parse({
+    ok: true,
+    callId,
+    evidenceId: `tool:${callId}`,
+    agent,
+    tool: 'portfolio',
+    data,
+    text: JSON.stringify(data),
+    truncated: false,
+    latencyMs: 1,
+  });
 }
 
 function failure(agent: string, callId: string): ToolOutcome {
-  return ToolOutcome.parse({ ok: false, callId, evidenceId: `tool:${callId}`, agent, tool: 'news_search', error: { code: 'TOOL_INPUT_INVALID', message: `bad k ${'x'.repeat(900)}`, field: 'k' }, text: '{}', latencyMs: 1 });
+  return ToolOutcome.parse({
+    ok: false,
+    callId,
+    evidenceId: `tool:${callId}`,
+    agent,
+    tool: 'news_search',
+    error: { code: 'TOOL_INPUT_INVALID', message: `bad k ${'x'.repeat(900)}`, field: 'k' },
+    text: '{}',
+    latencyMs: 1,
+  });
 }
 
 const WIDE = { maxNewsItems: 100, maxChars: 100_000 };
@@ -45,10 +105,26 @@ describe('selectEvidence', () => {
 
   it('ranks own results, then shared results, then news (own searches first, by rank across searches, then score), then caller-only results and own errors', () => {
     expect(selectEvidence(outcomes, 'analyst', WIDE).items.map((i) => i.id)).toEqual([
-      'tool:r1', 'news:a1r1', 'news:a2r1', 'news:a1r2', 'news:a1r3', 'news:a2r3', 'news:r2r1', 'news:r2r2', 'tool:a3', 'tool:a4',
+      'tool:r1',
+      'news:a1r1',
+      'news:a2r1',
+      'news:a1r2',
+      'news:a1r3',
+      'news:a2r3',
+      'news:r2r1',
+      'news:r2r2',
+      'tool:a3',
+      'tool:a4',
     ]);
     expect(selectEvidence(outcomes, 'risk', WIDE).items.map((i) => i.id)).toEqual([
-      'tool:r1', 'news:r2r1', 'news:r2r2', 'news:a1r1', 'news:a2r1', 'news:a1r2', 'news:a1r3', 'news:a2r3',
+      'tool:r1',
+      'news:r2r1',
+      'news:r2r2',
+      'news:a1r1',
+      'news:a2r1',
+      'news:a1r2',
+      'news:a1r3',
+      'news:a2r3',
     ]);
   });
 

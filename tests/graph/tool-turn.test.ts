@@ -22,7 +22,9 @@ const withCommittee = (patch: Partial<Config['settings']['committee']>): Config 
 const OPINION: ScriptedStep = { text: JSON.stringify({ stance: 'neutral', confidence: 0.5, summary: 'scripted', claims: [] }) };
 const COMMITTEE: ScriptedStep = { text: JSON.stringify({ decision: 'REDUCE', sizeMultiplier: 0.5, confidence: 0.6, reasons: [], dissent: [] }) };
 const answers = { analyst: [OPINION], bull: [OPINION], bear: [OPINION], risk: [OPINION], committee: [COMMITTEE] };
-const calls = (...list: Array<[string, unknown]>): ScriptedStep => ({ text: JSON.stringify({ calls: list.map(([tool, args]) => ({ tool, arguments: args })) }) });
+const calls = (...list: Array<[string, unknown]>): ScriptedStep => ({
+  text: JSON.stringify({ calls: list.map(([tool, args]) => ({ tool, arguments: args })) }),
+});
 
 type CallRow = {
   agent: string;
@@ -44,7 +46,10 @@ describe.each(BACKENDS)('tool-request turns on $name', ({ open, available }) => 
     await t?.cleanup();
   });
 
-  async function run(tools: ToolScript, config: Config = base): Promise<{ res: CommitteeResult; rows: CallRow[]; backend: ReturnType<typeof createScriptedBackend> }> {
+  async function run(
+    tools: ToolScript,
+    config: Config = base,
+  ): Promise<{ res: CommitteeResult; rows: CallRow[]; backend: ReturnType<typeof createScriptedBackend> }> {
     if (!t) throw new Error('no database');
     const id = `prop-tools-${++n}`;
     const proposal = makeProposal({ id, featureSnapshotId: `fs-${id}` });
@@ -67,7 +72,14 @@ describe.each(BACKENDS)('tool-request turns on $name', ({ open, available }) => 
       ['analyst', 'indicators', {}, true],
       ['risk', 'portfolio', {}, true],
     ]);
-    expect(res.toolCalls.find((x) => x.node === 'analyst')).toMatchObject({ choice: 'agent', reason: null, calls: [{ tool: 'bars', args: { limit: 7 }, ok: true }, { tool: 'indicators', ok: true }] });
+    expect(res.toolCalls.find((x) => x.node === 'analyst')).toMatchObject({
+      choice: 'agent',
+      reason: null,
+      calls: [
+        { tool: 'bars', args: { limit: 7 }, ok: true },
+        { tool: 'indicators', ok: true },
+      ],
+    });
     // The agent was offered exactly its allowed tools, each with a JSON schema of its arguments.
     const turn = backend.toolCalls.find((c) => c.role === 'risk')?.request;
     expect(turn?.tools.map((x) => x.name)).toEqual(['portfolio', 'news_search']);
@@ -130,14 +142,20 @@ describe.each(BACKENDS)('tool-request turns on $name', ({ open, available }) => 
     const record = res.toolCalls.find((x) => x.node === 'analyst');
     expect(record?.choice).toBe('fallback');
     expect(record?.reason).toMatch(/^LLM_TIMEOUT/);
-    const out = await t!.db.query<{ output: unknown }>(`SELECT output FROM agent_messages WHERE run_id = $1 AND agent = 'analyst:scripted:tools' AND output IS NOT NULL`, [res.runId]);
+    const out = await t!.db.query<{ output: unknown }>(
+      `SELECT output FROM agent_messages WHERE run_id = $1 AND agent = 'analyst:scripted:tools' AND output IS NOT NULL`,
+      [res.runId],
+    );
     expect(out.rows[0]?.output).toMatchObject({ choice: 'fallback', reason: expect.stringMatching(/^LLM_TIMEOUT/) });
     // The agent still answered within its node's budget (the tool turn gets at most half of it).
     expect(res.opinions.find((o) => o.role === 'analyst')?.summary).toBe('scripted');
   });
 
   it.skipIf(!available)('falls back to the defaults when the tool-call answer cannot be read or the backend fails', async () => {
-    const { res, rows } = await run({ analyst: [{ text: '{"calls": [{"tool": "bars", "arguments": {"limit": ' }], risk: [{ error: new Error('connection reset') }] });
+    const { res, rows } = await run({
+      analyst: [{ text: '{"calls": [{"tool": "bars", "arguments": {"limit": ' }],
+      risk: [{ error: new Error('connection reset') }],
+    });
     expect(rows.map((r) => [r.agent, r.tool])).toEqual([
       ['analyst', 'bars'],
       ['analyst', 'indicators'],
@@ -149,7 +167,10 @@ describe.each(BACKENDS)('tool-request turns on $name', ({ open, available }) => 
     expect(reasons.analyst).toMatch(/^LLM_OUTPUT_INVALID: the tool-call answer could not be read: invalid JSON/);
     expect(reasons.risk).toMatch(/^LLM_UNAVAILABLE: connection reset/);
     // The unreadable answer is kept in the transcript as the model wrote it.
-    const answer = await t!.db.query<{ content: string }>(`SELECT content FROM agent_messages WHERE run_id = $1 AND agent = 'analyst:scripted:tools' AND message_role = 'assistant'`, [res.runId]);
+    const answer = await t!.db.query<{ content: string }>(
+      `SELECT content FROM agent_messages WHERE run_id = $1 AND agent = 'analyst:scripted:tools' AND message_role = 'assistant'`,
+      [res.runId],
+    );
     expect(parseJson(answer.rows[0]?.content ?? '').ok).toBe(false);
   });
 

@@ -85,7 +85,10 @@ describe('NYSE calendar', () => {
       const dates = csvDates(file);
       const first = dates[0] ?? '';
       const last = dates[dates.length - 1] ?? '';
-      expect(dates.filter((d) => !isTradingDay(d)), file).toEqual([]);
+      expect(
+        dates.filter((d) => !isTradingDay(d)),
+        file,
+      ).toEqual([]);
       expect(tradingDays(first, last), file).toEqual(dates);
     }
   });
@@ -97,7 +100,12 @@ describe('NYSE calendar', () => {
   });
 
   it('gives session open and close in UTC, with 13:00 early closes', () => {
-    expect(sessionOpenClose('2024-07-01')).toEqual({ date: '2024-07-01', open: '2024-07-01T13:30:00.000Z', close: '2024-07-01T20:00:00.000Z', earlyClose: false });
+    expect(sessionOpenClose('2024-07-01')).toEqual({
+      date: '2024-07-01',
+      open: '2024-07-01T13:30:00.000Z',
+      close: '2024-07-01T20:00:00.000Z',
+      earlyClose: false,
+    });
     expect(sessionClose('2024-11-29')).toBe('2024-11-29T18:00:00.000Z');
     expect(sessionOpenClose('2024-12-25')).toBeNull();
   });
@@ -112,7 +120,11 @@ describe('NYSE calendar', () => {
   });
 
   it('lets explicit sessions (e.g. Alpaca) override the rules inside their range only', () => {
-    const cal = TradingCalendar.withSessions([{ date: '2024-07-01', open: '2024-07-01T13:30:00.000Z', close: '2024-07-01T17:00:00.000Z', earlyClose: true }], '2024-07-01', '2024-07-02');
+    const cal = TradingCalendar.withSessions(
+      [{ date: '2024-07-01', open: '2024-07-01T13:30:00.000Z', close: '2024-07-01T17:00:00.000Z', earlyClose: true }],
+      '2024-07-01',
+      '2024-07-02',
+    );
     expect(cal.isTradingDay('2024-07-02')).toBe(false); // in range, no session given
     expect(cal.isMarketOpen('2024-07-01T18:00:00Z')).toBe(false);
     expect(cal.isTradingDay('2024-07-03')).toBe(NYSE.isTradingDay('2024-07-03'));

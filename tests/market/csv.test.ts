@@ -95,25 +95,58 @@ describe.each(BACKENDS)('price CSV import on $name', ({ open, available }) => {
     expect(after.map((b) => b.ts)).toEqual(['2001-09-10T20:00:00.000Z', '2001-09-17T20:00:00.000Z']);
   });
 
-  it.skipIf(!available)('barsAsOf and lastBar return stored bars exactly: every float digit, nulls, milliseconds, times before 1970, oldest first', async () => {
-    t = await open();
-    const bars: Bar[] = [
-      { ticker: 'ZZ', timeframe: '1Day', ts: '1969-12-31T23:59:59.999Z', open: null, high: null, low: null, close: 0.1 + 0.2, volume: null, source: 'test:a' },
-      { ticker: 'ZZ', timeframe: '1Day', ts: '1999-01-04T21:00:00.123Z', open: 123456789.12345679, high: 123456790.5, low: 1e-7, close: 5e-324, volume: 0, source: 'test:b' },
-      { ticker: 'ZZ', timeframe: '1Day', ts: '2001-06-01T20:00:00.000Z', open: 1 / 3, high: 2 / 3, low: 0.25, close: 1.7976931348623157e308, volume: 12345678901234, source: 'test:"quoted" \\ é' },
-      { ticker: 'ZZ', timeframe: '1Day', ts: '2001-06-02T20:00:00.000Z', open: 1, high: 1, low: 1, close: 1, volume: 1, source: 'test:later' },
-      { ticker: 'ZZ', timeframe: '1Hour', ts: '2001-06-01T19:00:00.000Z', open: 2, high: 2, low: 2, close: 2, volume: 2, source: 'test:hourly' },
-    ];
-    await upsertBars(t.db, bars);
-    const read = await barsAsOf(t.db, { ticker: 'ZZ', asOf: '2001-06-01T20:00:00Z' });
-    expect(read).toEqual(bars.slice(0, 3));
-    expect(await barsAsOf(t.db, { ticker: 'ZZ', asOf: '2001-06-02T20:00:00Z', limit: 2 })).toEqual(bars.slice(2, 4));
-    expect(await barsAsOf(t.db, { ticker: 'ZZ', timeframe: '1Hour', asOf: '2001-06-02T20:00:00Z' })).toEqual([bars[4]]);
-    expect(await barsAsOf(t.db, { ticker: 'ZZ', asOf: '1969-12-31T23:59:59.998Z' })).toEqual([]);
-    expect(await barsAsOf(t.db, { ticker: 'NONE', asOf: '2001-06-02T20:00:00Z' })).toEqual([]);
-    expect(await lastBar(t.db, 'ZZ', '2001-06-01T20:00:00Z')).toEqual(bars[2]);
-    expect(await lastBar(t.db, 'ZZ', '1969-12-31T23:59:59.998Z')).toBeNull();
-  });
+  it.skipIf(!available)(
+    'barsAsOf and lastBar return stored bars exactly: every float digit, nulls, milliseconds, times before 1970, oldest first',
+    async () => {
+      t = await open();
+      const bars: Bar[] = [
+        {
+          ticker: 'ZZ',
+          timeframe: '1Day',
+          ts: '1969-12-31T23:59:59.999Z',
+          open: null,
+          high: null,
+          low: null,
+          close: 0.1 + 0.2,
+          volume: null,
+          source: 'test:a',
+        },
+        {
+          ticker: 'ZZ',
+          timeframe: '1Day',
+          ts: '1999-01-04T21:00:00.123Z',
+          open: 123456789.12345679,
+          high: 123456790.5,
+          low: 1e-7,
+          close: 5e-324,
+          volume: 0,
+          source: 'test:b',
+        },
+        {
+          ticker: 'ZZ',
+          timeframe: '1Day',
+          ts: '2001-06-01T20:00:00.000Z',
+          open: 1 / 3,
+          high: 2 / 3,
+          low: 0.25,
+          close: 1.7976931348623157e308,
+          volume: 12345678901234,
+          source: 'test:"quoted" \\ é',
+        },
+        { ticker: 'ZZ', timeframe: '1Day', ts: '2001-06-02T20:00:00.000Z', open: 1, high: 1, low: 1, close: 1, volume: 1, source: 'test:later' },
+        { ticker: 'ZZ', timeframe: '1Hour', ts: '2001-06-01T19:00:00.000Z', open: 2, high: 2, low: 2, close: 2, volume: 2, source: 'test:hourly' },
+      ];
+      await upsertBars(t.db, bars);
+      const read = await barsAsOf(t.db, { ticker: 'ZZ', asOf: '2001-06-01T20:00:00Z' });
+      expect(read).toEqual(bars.slice(0, 3));
+      expect(await barsAsOf(t.db, { ticker: 'ZZ', asOf: '2001-06-02T20:00:00Z', limit: 2 })).toEqual(bars.slice(2, 4));
+      expect(await barsAsOf(t.db, { ticker: 'ZZ', timeframe: '1Hour', asOf: '2001-06-02T20:00:00Z' })).toEqual([bars[4]]);
+      expect(await barsAsOf(t.db, { ticker: 'ZZ', asOf: '1969-12-31T23:59:59.998Z' })).toEqual([]);
+      expect(await barsAsOf(t.db, { ticker: 'NONE', asOf: '2001-06-02T20:00:00Z' })).toEqual([]);
+      expect(await lastBar(t.db, 'ZZ', '2001-06-01T20:00:00Z')).toEqual(bars[2]);
+      expect(await lastBar(t.db, 'ZZ', '1969-12-31T23:59:59.998Z')).toBeNull();
+    },
+  );
 
   it.skipIf(!available)('stores nothing when any line of a file is bad', async () => {
     t = await open();

@@ -8,7 +8,15 @@ import { BACKENDS, type TestDb } from '../support/db.ts';
 
 const PRICES = path.join(import.meta.dirname, '../../data/samples/prices');
 const bar = (close: number, hl?: [number, number]): Bar => ({
-  ticker: 'AA', timeframe: '1Day', ts: '2000-01-03T21:00:00.000Z', open: null, high: hl?.[0] ?? null, low: hl?.[1] ?? null, close, volume: null, source: 't',
+  ticker: 'AA',
+  timeframe: '1Day',
+  ts: '2000-01-03T21:00:00.000Z',
+  open: null,
+  high: hl?.[0] ?? null,
+  low: hl?.[1] ?? null,
+  close,
+  volume: null,
+  source: 't',
 });
 
 describe('average true range', () => {

@@ -28,7 +28,8 @@ async function refusal(run: () => Promise<unknown>): Promise<QuorumError> {
 
 describe.each(BACKENDS)('the trading-date check on $name', ({ open, available }) => {
   let t: TestDb;
-  const check = (date: string, options: Partial<TradingDateOptions> = {}): ReturnType<typeof checkTradingDate> => checkTradingDate(t.db, date, { ...CRITIQUE, ...options });
+  const check = (date: string, options: Partial<TradingDateOptions> = {}): ReturnType<typeof checkTradingDate> =>
+    checkTradingDate(t.db, date, { ...CRITIQUE, ...options });
 
   beforeAll(async () => {
     if (!available) return;
@@ -67,8 +68,16 @@ describe.each(BACKENDS)('the trading-date check on $name', ({ open, available })
 
   it.skipIf(!available)('refuses a weekend, naming the previous and next trading days and the range', async () => {
     const e = await refusal(() => check('2001-06-02'));
-    expect(e.details).toMatchObject({ field: 'asOf', previousTradingDay: '2001-06-01', nextTradingDay: '2001-06-04', firstUsable: FIRST_AT_CLOSE, lastUsable: '2001-09-27' });
-    expect(e.message).toBe(`--as-of 2001-06-02 is not a trading day (a Saturday): the previous trading day is 2001-06-01, the next 2001-06-04; ${RANGE_AT_CLOSE}`);
+    expect(e.details).toMatchObject({
+      field: 'asOf',
+      previousTradingDay: '2001-06-01',
+      nextTradingDay: '2001-06-04',
+      firstUsable: FIRST_AT_CLOSE,
+      lastUsable: '2001-09-27',
+    });
+    expect(e.message).toBe(
+      `--as-of 2001-06-02 is not a trading day (a Saturday): the previous trading day is 2001-06-01, the next 2001-06-04; ${RANGE_AT_CLOSE}`,
+    );
   });
 
   it.skipIf(!available)('refuses holidays and closures by name, also given as a timestamp', async () => {
@@ -126,7 +135,7 @@ describe.each(BACKENDS)('the trading-date check on $name', ({ open, available })
     expect((await refusal(() => check('2001-10-01', { ticker: 'MSFT' }))).message).toContain('after the last stored bar of MSFT 2001-09-27');
   });
 
-  it.skipIf(!available)('checks proposal dates with the features\' own warm-up', async () => {
+  it.skipIf(!available)("checks proposal dates with the features' own warm-up", async () => {
     expect(WARMUP_BARS).toBe(51);
     await expect(checkProposalDate(t.db, FIRST_AT_CLOSE, { purpose: 'propose', field: 'asOf' })).resolves.toMatchObject({ firstUsable: FIRST_AT_CLOSE });
     expect((await refusal(() => checkProposalDate(t.db, '2000-12-06', { purpose: 'propose', field: 'asOf' }))).message).toMatch(/^asOf 2000-12-06 is before/);
@@ -150,6 +159,8 @@ describe('the trading-date check without a database', () => {
 
   it('says when too few bars are stored for any date to be usable', () => {
     const times = ['2001-06-01T20:00:00.000Z', '2001-06-04T20:00:00.000Z'];
-    expect(() => checkTradingDateIn(times, '2001-06-04', CRITIQUE)).toThrow(/--as-of 2001-06-04: no date is usable: 2 stored bar\(s\) from 2001-06-01 to 2001-06-04, and the feature warm-up needs 51/);
+    expect(() => checkTradingDateIn(times, '2001-06-04', CRITIQUE)).toThrow(
+      /--as-of 2001-06-04: no date is usable: 2 stored bar\(s\) from 2001-06-01 to 2001-06-04, and the feature warm-up needs 51/,
+    );
   });
 });

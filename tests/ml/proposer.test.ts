@@ -57,7 +57,14 @@ function logisticRegression(inputName = 'features', width: number = F): Uint8Arr
     nodes: [node('MatMul', [inputName, 'W'], ['z0']), node('Add', ['z0', 'b'], ['z']), node('Sigmoid', ['z'], ['probabilities'])],
     inputs: [tensorInfo(inputName, 'float', ['N', width])],
     outputs: [tensorInfo('probabilities', 'float', ['N', 1])],
-    initializers: [floatTensor('W', [width, 1], Array.from({ length: width }, (_, i) => WEIGHTS[i] ?? 0)), floatTensor('b', [1], [BIAS])],
+    initializers: [
+      floatTensor(
+        'W',
+        [width, 1],
+        Array.from({ length: width }, (_, i) => WEIGHTS[i] ?? 0),
+      ),
+      floatTensor('b', [1], [BIAS]),
+    ],
   });
 }
 
@@ -65,18 +72,28 @@ function logisticRegression(inputName = 'features', width: number = F): Uint8Arr
 function zipMapClassifier(): Uint8Array {
   const seqMap: onnxProto.onnx.IValueInfoProto = {
     name: 'output_probability',
-    type: { sequenceType: { elemType: { mapType: { keyType: onnx.TensorProto.DataType.INT64, valueType: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } } } } },
+    type: {
+      sequenceType: {
+        elemType: { mapType: { keyType: onnx.TensorProto.DataType.INT64, valueType: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } } },
+      },
+    },
   };
   return encodeModel({
     name: 'zip',
     ml: true,
     nodes: [
-      node('LinearClassifier', ['features'], ['output_label', 'scores'], {
-        coefficients: { floats: [...WEIGHTS.map((w) => -w), ...WEIGHTS] },
-        intercepts: { floats: [-BIAS, BIAS] },
-        classlabels_ints: { ints: [0, 1] },
-        post_transform: 'NONE',
-      }, 'ai.onnx.ml'),
+      node(
+        'LinearClassifier',
+        ['features'],
+        ['output_label', 'scores'],
+        {
+          coefficients: { floats: [...WEIGHTS.map((w) => -w), ...WEIGHTS] },
+          intercepts: { floats: [-BIAS, BIAS] },
+          classlabels_ints: { ints: [0, 1] },
+          post_transform: 'NONE',
+        },
+        'ai.onnx.ml',
+      ),
       node('Sigmoid', ['scores'], ['sig']),
       node('ZipMap', ['sig'], ['output_probability'], { classlabels_int64s: { ints: [0, 1] } }, 'ai.onnx.ml'),
     ],
@@ -109,14 +126,16 @@ describe('proposer model loading', () => {
     expect((err as Error).message).toMatch(new RegExp(`shape \\[N, ${F - 2}\\] but the card lists ${F} features`));
   });
 
-  it('refuses a model file whose sha256 is not the card\'s', async () => {
+  it("refuses a model file whose sha256 is not the card's", async () => {
     const cardPath = writeModel(logisticRegression());
     writeFileSync(path.join(path.dirname(cardPath), 'model.onnx'), logisticRegression('features', F).subarray(0, 10));
     await expect(loadProposer(cardPath)).rejects.toThrow(/sha256 of model.onnx is [0-9a-f]{64}, the card says/);
   });
 
   it('refuses a card trained on another feature set version or with unknown features', async () => {
-    await expect(loadProposer(writeModel(logisticRegression(), { featureSet: { name: 'technical', version: 'old' } }))).rejects.toThrow(/feature set technical@old/);
+    await expect(loadProposer(writeModel(logisticRegression(), { featureSet: { name: 'technical', version: 'old' } }))).rejects.toThrow(
+      /feature set technical@old/,
+    );
     const features = [...CLOSE_FEATURES.slice(0, F - 1), 'sentiment'];
     await expect(loadProposer(writeModel(logisticRegression(), { input: { name: 'features', features } }))).rejects.toThrow(/unknown feature\(s\) sentiment/);
   });
@@ -134,7 +153,11 @@ describe('proposer model loading', () => {
     const cardPath = path.join(import.meta.dirname, '../../models/default/model-card.json');
     const proposer = await loadProposer(cardPath);
     expect(proposer.card.input.features).toEqual([...CLOSE_FEATURES]);
-    expect(proposer.card.sha256).toBe(createHash('sha256').update(readFileSync(path.join(path.dirname(cardPath), 'model.onnx'))).digest('hex'));
+    expect(proposer.card.sha256).toBe(
+      createHash('sha256')
+        .update(readFileSync(path.join(path.dirname(cardPath), 'model.onnx')))
+        .digest('hex'),
+    );
     const [p] = await proposer.predict([proposer.card.baseline]);
     expect(p).toBeGreaterThan(0);
     expect(p).toBeLessThan(1);
@@ -197,7 +220,20 @@ describe.each(BACKENDS)('proposals on $name', ({ open, available }) => {
     const later = bars.filter((b) => b.ts > asOf).map((b, i) => ({ ...b, close: b.close * (i % 2 ? 3.1 : 0.2) }));
     expect(later.length).toBeGreaterThan(500);
     await upsertBars(t.db, later);
-    await upsertBars(t.db, TICKERS.map((ticker) => ({ ticker, timeframe: '1Day', ts: dailyBarTs('1997-01-02'), open: null, high: null, low: null, close: 999, volume: null, source: 'test' })));
+    await upsertBars(
+      t.db,
+      TICKERS.map((ticker) => ({
+        ticker,
+        timeframe: '1Day',
+        ts: dailyBarTs('1997-01-02'),
+        open: null,
+        high: null,
+        low: null,
+        close: 999,
+        volume: null,
+        source: 'test',
+      })),
+    );
 
     const featuresAfter = await computeFeatures(t.db, { asOf, tickers: TICKERS, store: false });
     expect(featuresAfter).toEqual(featuresBefore);

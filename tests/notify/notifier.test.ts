@@ -93,101 +93,121 @@ describe.each(BACKENDS)('notifier ($name)', ({ open, available }) => {
     await rx.close();
   });
 
-  it.skipIf(!available)('sends real audit events to a webhook and a Slack target in their formats, each target only its events, never logging a URL', async () => {
-    const config = configWith(
-      {
-        ...FAST,
-        targets: [
-          { name: 'ops', kind: 'webhook', url: rx.url('/hook/token-abc') },
-          { name: 'chat', kind: 'slack', urlEnv: SLACK_ENV, events: ['trading_state.changed', 'order.rejected'] },
+  it.skipIf(!available)(
+    'sends real audit events to a webhook and a Slack target in their formats, each target only its events, never logging a URL',
+    async () => {
+      const config = configWith(
+        {
+          ...FAST,
+          targets: [
+            { name: 'ops', kind: 'webhook', url: rx.url('/hook/token-abc') },
+            { name: 'chat', kind: 'slack', urlEnv: SLACK_ENV, events: ['trading_state.changed', 'order.rejected'] },
+          ],
+        },
+        { [SLACK_ENV]: rx.url(SLACK_PATH) },
+      );
+      const { log, lines } = capturedLogger(config);
+      const notifier = await start(config, log);
+
+      // An operator halt and resume (the kill switch's own code path).
+      await setTradingState(t.db, 'HALTED', 'operator halt: <broker outage>', 'ops@desk');
+      await setTradingState(t.db, 'ACTIVE', 'broker back', 'ops@desk');
+
+      // A buy beyond buying power, refused by the paper exchange (403) through the Alpaca SDK.
+      const bars = barsFromCloses(
+        'MSFT',
+        '2020-01-01',
+        Array.from({ length: 40 }, (_, i) => 100 + (i % 3)),
+      );
+      await loadBars(t.db, bars);
+      const now = bars[35]?.ts ?? '';
+      const px = await startPaperExchange({ db: t.db, settings: exchangeSettings(), port: 0, initialNow: now });
+      try {
+        const d = decision({ id: 'rd-too-big', finalQty: 5000, requestedQty: 5000, stop: null, target: null, decidedAt: now });
+        await seedDecision(t.db, d);
+        const broker = new AlpacaBroker({ mode: 'paper', liveTradingAllowed: false, keyId: 'k', secret: 's', baseUrl: px.url, timeoutMs: 5000 });
+        const outcome = await submitIntent(t.db, broker, intentFromDecision(d, 'session-notify'));
+        expect(outcome.status).toBe('rejected');
+      } finally {
+        await px.close();
+      }
+
+      // A reconciliation against a broker nobody answers for: reconcile.failed, then the halt.
+      const gone = new AlpacaBroker({ mode: 'paper', liveTradingAllowed: false, keyId: 'k', secret: 's', baseUrl: 'http://127.0.0.1:9', timeoutMs: 2000 });
+      expect((await reconcile(t.db, gone)).ok).toBe(false);
+
+      await appendAudit(t.db, 'session.completed', 'session', 'slot-2020-02-20-1000', {
+        proposals: 5,
+        verdicts: 5,
+        decisions: 3,
+        orders: 1,
+        report: { html: '/data/reports/session-slot-2020-02-20-1000.html', markdown: '/data/reports/session-slot-2020-02-20-1000.md' },
+      });
+      // Not a notified kind: never sent.
+      await appendAudit(t.db, 'fill.recorded', 'fill', 'f1', { qty: 1 });
+
+      await notifier.flush(15_000);
+
+      const hook = rx.bodiesAt('/hook/token-abc') as Array<{
+        id: number;
+        event: string;
+        at: string;
+        subject: string;
+        text: string;
+        data: Record<string, unknown>;
+      }>;
+      expect(hook.map((b) => b.event).sort()).toEqual(
+        ['order.rejected', 'reconcile.failed', 'session.completed', 'trading_state.changed', 'trading_state.changed', 'trading_state.changed'].sort(),
+      );
+      const byId = [...hook].sort((a, b) => a.id - b.id);
+      const halt = byId.find((b) => b.event === 'trading_state.changed');
+      expect(halt).toEqual({
+        id: expect.any(Number),
+        event: 'trading_state.changed',
+        at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        subject: 'Trading HALTED',
+        text: 'ACTIVE -> HALTED: operator halt: <broker outage> (by ops@desk)',
+        data: { entity: 'trading_state', entityId: '1', from: 'ACTIVE', to: 'HALTED', reason: 'operator halt: <broker outage>', actor: 'ops@desk' },
+      });
+      expect(byId.filter((b) => b.event === 'trading_state.changed').map((b) => b.subject)).toEqual([
+        'Trading HALTED',
+        'Trading resumed (ACTIVE)',
+        'Trading HALTED',
+      ]);
+      const rejected = hook.find((b) => b.event === 'order.rejected');
+      expect(rejected?.subject).toBe('Order rejected: BUY 5000 MSFT');
+      expect(rejected?.text).toMatch(/^The broker refused order [0-9a-z-]+: .*buying power/i);
+      expect(rejected?.data).toMatchObject({ ticker: 'MSFT', side: 'buy', qty: 5000, sessionId: 'session-notify', status: 'rejected' });
+      const recon = hook.find((b) => b.event === 'reconcile.failed');
+      expect(recon?.subject).toBe('Reconciliation with paper-exchange failed');
+      expect(recon?.text).toMatch(/Trading is HALTED until a clean reconciliation\.$/);
+      const done = hook.find((b) => b.event === 'session.completed');
+      expect(done?.subject).toBe('Session slot-2020-02-20-1000 completed');
+      expect(done?.text).toBe('5 proposals judged, 5 verdicts, 3 risk decisions, 1 orders. Report: /data/reports/session-slot-2020-02-20-1000.html');
+
+      // Slack: only its two kinds, in Slack's incoming-webhook shape, mrkdwn escaped.
+      const slack = rx.bodiesAt(SLACK_PATH) as Array<{ text: string; blocks: unknown[] }>;
+      expect(slack).toHaveLength(4);
+      expect(slack).toContainEqual({
+        text: 'Trading HALTED: ACTIVE -&gt; HALTED: operator halt: &lt;broker outage&gt; (by ops@desk)',
+        blocks: [
+          { type: 'section', text: { type: 'mrkdwn', text: '*Trading HALTED*\nACTIVE -&gt; HALTED: operator halt: &lt;broker outage&gt; (by ops@desk)' } },
         ],
-      },
-      { [SLACK_ENV]: rx.url(SLACK_PATH) },
-    );
-    const { log, lines } = capturedLogger(config);
-    const notifier = await start(config, log);
+      });
+      expect(slack.filter((b) => b.text.startsWith('Order rejected: BUY 5000 MSFT: The broker refused order'))).toHaveLength(1);
 
-    // An operator halt and resume (the kill switch's own code path).
-    await setTradingState(t.db, 'HALTED', 'operator halt: <broker outage>', 'ops@desk');
-    await setTradingState(t.db, 'ACTIVE', 'broker back', 'ops@desk');
+      // Headers: JSON, and one idempotency key per (event, target).
+      const first = rx.received[0];
+      expect(first?.headers['content-type']).toBe('application/json');
+      expect(first?.headers['idempotency-key']).toMatch(/^quorum-\d+-(ops|chat)$/);
 
-    // A buy beyond buying power, refused by the paper exchange (403) through the Alpaca SDK.
-    const bars = barsFromCloses('MSFT', '2020-01-01', Array.from({ length: 40 }, (_, i) => 100 + (i % 3)));
-    await loadBars(t.db, bars);
-    const now = bars[35]?.ts ?? '';
-    const px = await startPaperExchange({ db: t.db, settings: exchangeSettings(), port: 0, initialNow: now });
-    try {
-      const d = decision({ id: 'rd-too-big', finalQty: 5000, requestedQty: 5000, stop: null, target: null, decidedAt: now });
-      await seedDecision(t.db, d);
-      const broker = new AlpacaBroker({ mode: 'paper', liveTradingAllowed: false, keyId: 'k', secret: 's', baseUrl: px.url, timeoutMs: 5000 });
-      const outcome = await submitIntent(t.db, broker, intentFromDecision(d, 'session-notify'));
-      expect(outcome.status).toBe('rejected');
-    } finally {
-      await px.close();
-    }
-
-    // A reconciliation against a broker nobody answers for: reconcile.failed, then the halt.
-    const gone = new AlpacaBroker({ mode: 'paper', liveTradingAllowed: false, keyId: 'k', secret: 's', baseUrl: 'http://127.0.0.1:9', timeoutMs: 2000 });
-    expect((await reconcile(t.db, gone)).ok).toBe(false);
-
-    await appendAudit(t.db, 'session.completed', 'session', 'slot-2020-02-20-1000', {
-      proposals: 5,
-      verdicts: 5,
-      decisions: 3,
-      orders: 1,
-      report: { html: '/data/reports/session-slot-2020-02-20-1000.html', markdown: '/data/reports/session-slot-2020-02-20-1000.md' },
-    });
-    // Not a notified kind: never sent.
-    await appendAudit(t.db, 'fill.recorded', 'fill', 'f1', { qty: 1 });
-
-    await notifier.flush(15_000);
-
-    const hook = rx.bodiesAt('/hook/token-abc') as Array<{ id: number; event: string; at: string; subject: string; text: string; data: Record<string, unknown> }>;
-    expect(hook.map((b) => b.event).sort()).toEqual(
-      ['order.rejected', 'reconcile.failed', 'session.completed', 'trading_state.changed', 'trading_state.changed', 'trading_state.changed'].sort(),
-    );
-    const byId = [...hook].sort((a, b) => a.id - b.id);
-    const halt = byId.find((b) => b.event === 'trading_state.changed');
-    expect(halt).toEqual({
-      id: expect.any(Number),
-      event: 'trading_state.changed',
-      at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-      subject: 'Trading HALTED',
-      text: 'ACTIVE -> HALTED: operator halt: <broker outage> (by ops@desk)',
-      data: { entity: 'trading_state', entityId: '1', from: 'ACTIVE', to: 'HALTED', reason: 'operator halt: <broker outage>', actor: 'ops@desk' },
-    });
-    expect(byId.filter((b) => b.event === 'trading_state.changed').map((b) => b.subject)).toEqual(['Trading HALTED', 'Trading resumed (ACTIVE)', 'Trading HALTED']);
-    const rejected = hook.find((b) => b.event === 'order.rejected');
-    expect(rejected?.subject).toBe('Order rejected: BUY 5000 MSFT');
-    expect(rejected?.text).toMatch(/^The broker refused order [0-9a-z-]+: .*buying power/i);
-    expect(rejected?.data).toMatchObject({ ticker: 'MSFT', side: 'buy', qty: 5000, sessionId: 'session-notify', status: 'rejected' });
-    const recon = hook.find((b) => b.event === 'reconcile.failed');
-    expect(recon?.subject).toBe('Reconciliation with paper-exchange failed');
-    expect(recon?.text).toMatch(/Trading is HALTED until a clean reconciliation\.$/);
-    const done = hook.find((b) => b.event === 'session.completed');
-    expect(done?.subject).toBe('Session slot-2020-02-20-1000 completed');
-    expect(done?.text).toBe('5 proposals judged, 5 verdicts, 3 risk decisions, 1 orders. Report: /data/reports/session-slot-2020-02-20-1000.html');
-
-    // Slack: only its two kinds, in Slack's incoming-webhook shape, mrkdwn escaped.
-    const slack = rx.bodiesAt(SLACK_PATH) as Array<{ text: string; blocks: unknown[] }>;
-    expect(slack).toHaveLength(4);
-    expect(slack).toContainEqual({
-      text: 'Trading HALTED: ACTIVE -&gt; HALTED: operator halt: &lt;broker outage&gt; (by ops@desk)',
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Trading HALTED*\nACTIVE -&gt; HALTED: operator halt: &lt;broker outage&gt; (by ops@desk)' } }],
-    });
-    expect(slack.filter((b) => b.text.startsWith('Order rejected: BUY 5000 MSFT: The broker refused order'))).toHaveLength(1);
-
-    // Headers: JSON, and one idempotency key per (event, target).
-    const first = rx.received[0];
-    expect(first?.headers['content-type']).toBe('application/json');
-    expect(first?.headers['idempotency-key']).toMatch(/^quorum-\d+-(ops|chat)$/);
-
-    expect((await deliveries(t)).every((d) => d.status === 'delivered' && d.attempts === 1)).toBe(true);
-    const logged = lines.join('');
-    expect(logged).toContain('notification delivered');
-    expect(logged).not.toContain('secret-token-xyz');
-    expect(logged).not.toContain('token-abc');
-  });
+      expect((await deliveries(t)).every((d) => d.status === 'delivered' && d.attempts === 1)).toBe(true);
+      const logged = lines.join('');
+      expect(logged).toContain('notification delivered');
+      expect(logged).not.toContain('secret-token-xyz');
+      expect(logged).not.toContain('token-abc');
+    },
+  );
 
   it.skipIf(!available)('delivers after a receiver answers 500 twice, with the attempts recorded (3)', async () => {
     rx.answer('/flaky', [500, 500]);
@@ -195,7 +215,9 @@ describe.each(BACKENDS)('notifier ($name)', ({ open, available }) => {
     const notifier = await start(config);
     await setTradingState(t.db, 'HALTED', 'daily loss 3.2% >= 3%', 'risk');
     await notifier.flush(10_000);
-    expect(await deliveries(t)).toEqual([{ target: 'flaky', kind: 'trading_state.changed', status: 'delivered', attempts: 3, last_error: 'HTTP 500: receiver says 500' }]);
+    expect(await deliveries(t)).toEqual([
+      { target: 'flaky', kind: 'trading_state.changed', status: 'delivered', attempts: 3, last_error: 'HTTP 500: receiver says 500' },
+    ]);
     const keys = rx.received.map((r) => r.headers['idempotency-key']);
     expect(keys).toHaveLength(3);
     expect(new Set(keys).size).toBe(1);
@@ -203,7 +225,13 @@ describe.each(BACKENDS)('notifier ($name)', ({ open, available }) => {
 
   it.skipIf(!available)('marks a delivery failed with its error after maxAttempts, and /metrics counts it', async () => {
     rx.answer('/down', [], 503);
-    const config = configWith({ ...FAST, targets: [{ name: 'down', kind: 'webhook', url: rx.url('/down') }, { name: 'up', kind: 'webhook', url: rx.url('/up') }] });
+    const config = configWith({
+      ...FAST,
+      targets: [
+        { name: 'down', kind: 'webhook', url: rx.url('/down') },
+        { name: 'up', kind: 'webhook', url: rx.url('/up') },
+      ],
+    });
     const notifier = await start(config);
     await appendAudit(t.db, 'session.failed', 'session', 'slot-2020-02-20-1230', { error: 'paper exchange unreachable at 127.0.0.1:8787' });
     await notifier.flush(10_000);
@@ -237,7 +265,9 @@ describe.each(BACKENDS)('notifier ($name)', ({ open, available }) => {
     const notifier = await start(configWith({ ...FAST, targets: [{ name: 'gone', kind: 'webhook', url: rx.url('/gone') }] }));
     await appendAudit(t.db, 'reconcile.failed', 'reconciliation', 'alpaca-paper', { error: 'ECONNRESET' });
     await notifier.flush(10_000);
-    expect(await deliveries(t)).toEqual([{ target: 'gone', kind: 'reconcile.failed', status: 'failed', attempts: 1, last_error: 'HTTP 404: receiver says 404' }]);
+    expect(await deliveries(t)).toEqual([
+      { target: 'gone', kind: 'reconcile.failed', status: 'failed', attempts: 1, last_error: 'HTTP 404: receiver says 404' },
+    ]);
   });
 
   it.skipIf(!available)('records a receiver that does not answer in time as a timeout, never blocking the caller', async () => {
@@ -269,7 +299,9 @@ describe.each(BACKENDS)('notifier ($name)', ({ open, available }) => {
 
     const second = await start(config);
     await second.flush(10_000);
-    expect(await deliveries(t)).toEqual([{ target: 'slow', kind: 'session.failed', status: 'delivered', attempts: 2, last_error: 'HTTP 500: receiver says 500' }]);
+    expect(await deliveries(t)).toEqual([
+      { target: 'slow', kind: 'session.failed', status: 'delivered', attempts: 2, last_error: 'HTTP 500: receiver says 500' },
+    ]);
   });
 
   it.skipIf(!available)('a restarted notifier never resends a delivered event, and sends what was written while it was down', async () => {
@@ -315,8 +347,12 @@ describe.each(BACKENDS)('notifier ($name)', ({ open, available }) => {
 
 describe('notifications config', () => {
   it('names the field of a bad URL and of an unknown kind', () => {
-    expect(configError({ targets: [{ name: 'ops', kind: 'webhook', url: 'not a url' }] })).toContain('settings.yaml: notifications.targets.0.url: expected an http(s) URL');
-    expect(configError({ targets: [{ name: 'ops', kind: 'webhook', url: 'ftp://example.com/x' }] })).toContain('notifications.targets.0.url: expected an http(s) URL');
+    expect(configError({ targets: [{ name: 'ops', kind: 'webhook', url: 'not a url' }] })).toContain(
+      'settings.yaml: notifications.targets.0.url: expected an http(s) URL',
+    );
+    expect(configError({ targets: [{ name: 'ops', kind: 'webhook', url: 'ftp://example.com/x' }] })).toContain(
+      'notifications.targets.0.url: expected an http(s) URL',
+    );
     expect(configError({ targets: [{ name: 'ops', kind: 'pager', url: 'https://example.com/x' }] })).toContain(
       'settings.yaml: notifications.targets.0.kind: Invalid option: expected one of "webhook"|"slack" (got "pager")',
     );
@@ -337,9 +373,14 @@ describe('notifications config', () => {
     expect(notUrl).toContain(`environment variable ${SLACK_ENV} does not hold an http(s) URL`);
     expect(notUrl).not.toContain('secret-token-xyz');
     expect(configError({ targets: [{ name: 'chat', kind: 'webhook' }] })).toContain('notifications.targets.0.url: required');
-    expect(configError({ targets: [{ name: 'a', kind: 'webhook', url: 'https://x.example/1' }, { name: 'a', kind: 'webhook', url: 'https://x.example/2' }] })).toContain(
-      'notifications.targets.1.name: duplicate target name "a"',
-    );
+    expect(
+      configError({
+        targets: [
+          { name: 'a', kind: 'webhook', url: 'https://x.example/1' },
+          { name: 'a', kind: 'webhook', url: 'https://x.example/2' },
+        ],
+      }),
+    ).toContain('notifications.targets.1.name: duplicate target name "a"');
 
     const config = configWith({ targets: [{ name: 'chat', kind: 'slack', urlEnv: SLACK_ENV }] }, { [SLACK_ENV]: `https://hooks.slack.com${SLACK_PATH}` });
     expect(config.secrets.notificationUrls).toEqual({ chat: `https://hooks.slack.com${SLACK_PATH}` });

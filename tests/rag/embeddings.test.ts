@@ -113,7 +113,12 @@ describe('Ollama embedder (through @langchain/ollama against a localhost /api/em
 describe('USE-lite embedder', () => {
   it('gives 512-d vectors, the same vector (up to rounding) for the same text, and related texts closer than unrelated ones', async () => {
     const e = createUseLiteEmbedder({ batchSize: 2 });
-    const [oil, oil2, deal, again] = await e.embed(['crude oil prices fall', 'oil price drops', 'company acquires a stake in a rival', 'crude oil prices fall']);
+    const [oil, oil2, deal, again] = await e.embed([
+      'crude oil prices fall',
+      'oil price drops',
+      'company acquires a stake in a rival',
+      'crude oil prices fall',
+    ]);
     const cos = (a: number[], b: number[]): number => a.reduce((s, x, i) => s + x * (b[i] ?? 0), 0);
     expect(oil).toHaveLength(512);
     // Batch composition changes float rounding, not the vector.

@@ -8,14 +8,44 @@ const embedder = memoEmbedder(createUseLiteEmbedder());
 const options: PollOptions = { matcher: companyMatcher({ exxon: 'XOM' }), timeoutMs: 2_000, retries: 2, backoffMs: 20 };
 
 const rssItems = [
-  { title: 'Exxon lifts dividend', link: 'https://wire.example.com/markets/exxon-dividend', guid: 'wire-1', description: 'Exxon raised its quarterly dividend by 5 pct.', pubDate: 'Mon, 04 Mar 2024 14:00:00 GMT' },
-  { title: 'NASDAQ:INTC slides on guidance', link: 'https://wire.example.com/tech/intel-guidance', guid: 'wire-2', description: 'Chip maker cut its outlook.', pubDate: 'Mon, 04 Mar 2024 15:00:00 GMT' },
-  { title: 'Crude settles lower', link: 'https://wire.example.com/energy/crude', guid: 'wire-3', description: 'Oil prices fell for a third day as stocks rose.', pubDate: 'Tue, 05 Mar 2024 21:00:00 GMT' },
+  {
+    title: 'Exxon lifts dividend',
+    link: 'https://wire.example.com/markets/exxon-dividend',
+    guid: 'wire-1',
+    description: 'Exxon raised its quarterly dividend by 5 pct.',
+    pubDate: 'Mon, 04 Mar 2024 14:00:00 GMT',
+  },
+  {
+    title: 'NASDAQ:INTC slides on guidance',
+    link: 'https://wire.example.com/tech/intel-guidance',
+    guid: 'wire-2',
+    description: 'Chip maker cut its outlook.',
+    pubDate: 'Mon, 04 Mar 2024 15:00:00 GMT',
+  },
+  {
+    title: 'Crude settles lower',
+    link: 'https://wire.example.com/energy/crude',
+    guid: 'wire-3',
+    description: 'Oil prices fell for a third day as stocks rose.',
+    pubDate: 'Tue, 05 Mar 2024 21:00:00 GMT',
+  },
 ];
 const atomEntries = [
-  { title: '$AAPL unveils new laptop', link: 'https://blog.example.org/posts/apple-laptop', id: 'urn:blog:1', summary: 'The company showed a new laptop.', updated: '2024-03-04T16:00:00Z' },
+  {
+    title: '$AAPL unveils new laptop',
+    link: 'https://blog.example.org/posts/apple-laptop',
+    id: 'urn:blog:1',
+    summary: 'The company showed a new laptop.',
+    updated: '2024-03-04T16:00:00Z',
+  },
   // The RSS feed's crude story again, with tracking parameters and another host case: stored once.
-  { title: 'Crude settles lower (syndicated)', link: 'https://WIRE.example.com/energy/crude/?utm_source=atom#top', id: 'urn:blog:2', summary: 'Syndicated copy.', updated: '2024-03-05T21:05:00Z' },
+  {
+    title: 'Crude settles lower (syndicated)',
+    link: 'https://WIRE.example.com/energy/crude/?utm_source=atom#top',
+    id: 'urn:blog:2',
+    summary: 'Syndicated copy.',
+    updated: '2024-03-05T21:05:00Z',
+  },
 ];
 const LAST_MODIFIED = 'Tue, 05 Mar 2024 22:00:00 GMT';
 
@@ -34,7 +64,12 @@ describe.each(BACKENDS)('feed polling on $name', ({ open, available }) => {
       '/rss.xml': { body: rssDocument('Wire', rssItems), etag: '"rss-v1"' },
       '/atom.xml': { body: atomDocument('Blog', atomEntries), lastModified: LAST_MODIFIED, contentType: 'application/atom+xml' },
       '/broken.xml': { body: '<rss version="2.0"><channel><title>Broken</title><item><title>unclosed' },
-      '/flaky.xml': { body: rssDocument('Flaky', [{ ...rssItems[0]!, guid: 'flaky-1', link: 'https://flaky.example.com/a', title: 'Flaky item', description: 'Answered after one 503.' }]), failFirst: 1 },
+      '/flaky.xml': {
+        body: rssDocument('Flaky', [
+          { ...rssItems[0]!, guid: 'flaky-1', link: 'https://flaky.example.com/a', title: 'Flaky item', description: 'Answered after one 503.' },
+        ]),
+        failFirst: 1,
+      },
       '/hang.xml': { body: '', hang: true },
     });
   });
@@ -93,7 +128,13 @@ describe.each(BACKENDS)('feed polling on $name', ({ open, available }) => {
     const feed = [{ name: 'plain', url: server.url('/plain.xml') }];
     expect((await pollFeeds(t.db, embedder, feed, options))[0]).toMatchObject({ status: 'ok', inserted: 3 });
     expect((await pollFeeds(t.db, embedder, feed, options))[0]).toMatchObject({ status: 'ok', fetched: 3, inserted: 0, duplicates: 3 });
-    const extra = { title: 'Boeing wins order', link: 'https://wire.example.com/air/boeing', guid: 'wire-4', description: 'A large order.', pubDate: 'Wed, 06 Mar 2024 09:00:00 GMT' };
+    const extra = {
+      title: 'Boeing wins order',
+      link: 'https://wire.example.com/air/boeing',
+      guid: 'wire-4',
+      description: 'A large order.',
+      pubDate: 'Wed, 06 Mar 2024 09:00:00 GMT',
+    };
     server.set('/plain.xml', { body: rssDocument('Plain', [...rssItems, extra]) });
     expect((await pollFeeds(t.db, embedder, feed, options))[0]).toMatchObject({ status: 'ok', fetched: 4, inserted: 1, duplicates: 3 });
     expect(await newsCount(t)).toBe(4);

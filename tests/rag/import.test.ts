@@ -53,7 +53,12 @@ describe('parsers', () => {
   });
 
   it('names the line and the field of every bad JSONL line', () => {
-    const text = [JSON.stringify(good(1)), JSON.stringify({ ...good(2), published_at: undefined }), '{oops', JSON.stringify({ ...good(3), url: 'not a url' })].join('\n');
+    const text = [
+      JSON.stringify(good(1)),
+      JSON.stringify({ ...good(2), published_at: undefined }),
+      '{oops',
+      JSON.stringify({ ...good(3), url: 'not a url' }),
+    ].join('\n');
     const { drafts, rejected } = parseJsonl(text, 'f.jsonl');
     expect(drafts).toHaveLength(1);
     expect(rejected.map((r) => r.line)).toEqual([2, 3, 4]);
@@ -104,7 +109,9 @@ describe.each(BACKENDS)('news import on $name', ({ open, available }) => {
     const file = jsonl('mixed.jsonl', [good(1), { ...good(2), published_at: 'someday' }, '', good(3)]);
     const result = await importNews(t.db, embedder, file, { matcher, skipInvalid: true });
     expect(result.inserted).toBe(2);
-    expect(result.rejected).toEqual([{ file: expect.stringContaining('mixed.jsonl') as unknown as string, line: 2, error: 'published_at: not a valid ISO 8601 date' }]);
+    expect(result.rejected).toEqual([
+      { file: expect.stringContaining('mixed.jsonl') as unknown as string, line: 2, error: 'published_at: not a valid ISO 8601 date' },
+    ]);
     expect(await count(t, 'news_items')).toBe(2);
   });
 

@@ -33,7 +33,9 @@ describe.each(BACKENDS)('point-in-time news retrieval on $name', ({ open, availa
     const result = await importNews(t.db, embedder, REUTERS, { matcher: companyMatcher({ 'texaco canada': 'TXC' }) });
     // 80 articles, one of them (NEWID 10) both in acq/ and in reuters-21578.xml.
     expect(result).toMatchObject({ read: 80, inserted: 79, duplicates: 1, rejected: [] });
-    const rows = await t.db.query<{ id: string; topics: string[]; published_at: Date }>("SELECT id, metadata->'topics' AS topics, published_at FROM news_items");
+    const rows = await t.db.query<{ id: string; topics: string[]; published_at: Date }>(
+      "SELECT id, metadata->'topics' AS topics, published_at FROM news_items",
+    );
     topics = new Map(rows.rows.map((r) => [r.id, r.topics]));
     published = new Map(rows.rows.map((r) => [r.id, new Date(r.published_at).getTime()]));
   });
@@ -123,7 +125,18 @@ describe.each(BACKENDS)('point-in-time news retrieval on $name', ({ open, availa
     await storeNews(
       t.db,
       embedder,
-      [{ source: 'resend', guid: 'resend-1', url: null, title: story.title, body: story.body.replace('1.50 dlrs', '1.55 dlrs'), publishedAt: new Date('1987-02-26T17:05:00Z'), tickers: [], metadata: {} }],
+      [
+        {
+          source: 'resend',
+          guid: 'resend-1',
+          url: null,
+          title: story.title,
+          body: story.body.replace('1.50 dlrs', '1.55 dlrs'),
+          publishedAt: new Date('1987-02-26T17:05:00Z'),
+          tickers: [],
+          metadata: {},
+        },
+      ],
       companyMatcher({}),
     );
     const results = await searchNews(t.db, embedder, { query: 'Diamond Shamrock cuts crude prices', asOf: AFTER_ALL, k: 10 });

@@ -32,7 +32,9 @@ describe('the Verdict schema, before the controller', () => {
 
   it('refuses a verdict with a missing field, naming it', () => {
     const { confidence: _dropped, ...missing } = verdict();
-    expect(() => parseOrThrow(Verdict, missing, 'verdict')).toThrow(expect.objectContaining({ code: 'INPUT_INVALID', message: expect.stringMatching(/^verdict: confidence: /) }));
+    expect(() => parseOrThrow(Verdict, missing, 'verdict')).toThrow(
+      expect.objectContaining({ code: 'INPUT_INVALID', message: expect.stringMatching(/^verdict: confidence: /) }),
+    );
   });
 
   it('refuses a verdict with an extra field (an LLM trying to set a limit)', () => {

@@ -41,9 +41,11 @@ function need<T>(value: T | null | undefined): T {
 const account = (i: DecideInput): NonNullable<DecideInput['portfolio']> => need(i.portfolio);
 const firstPosition = (i: DecideInput): NonNullable<DecideInput['portfolio']>['positions'][number] => need(account(i).positions[0]);
 const firstOrder = (i: DecideInput): NonNullable<DecideInput['portfolio']>['openOrders'][number] => need(account(i).openOrders[0]);
-const withRule = <K extends keyof RiskRules>(key: K, next: (v: RiskRules[K]) => RiskRules[K]): Change => (i) => {
-  i.rules = { ...i.rules, [key]: next(i.rules[key]) };
-};
+const withRule =
+  <K extends keyof RiskRules>(key: K, next: (v: RiskRules[K]) => RiskRules[K]): Change =>
+  (i) => {
+    i.rules = { ...i.rules, [key]: next(i.rules[key]) };
+  };
 
 /** Every input the rules read, each with a change of it. */
 const RELEVANT: Record<string, Change> = {
@@ -93,7 +95,9 @@ const RELEVANT: Record<string, Change> = {
   ...Object.fromEntries(
     (Object.keys(DEFAULT_RULES) as (keyof RiskRules)[]).map((key): [string, Change] => [
       `rules.${key}`,
-      typeof DEFAULT_RULES[key] === 'boolean' ? withRule(key, (v) => !v as RiskRules[typeof key]) : withRule(key, (v) => ((v as number) + 1) as RiskRules[typeof key]),
+      typeof DEFAULT_RULES[key] === 'boolean'
+        ? withRule(key, (v) => !v as RiskRules[typeof key])
+        : withRule(key, (v) => ((v as number) + 1) as RiskRules[typeof key]),
     ]),
   ),
 };
@@ -181,7 +185,8 @@ describe('decision id', () => {
           if (v === null || typeof v !== 'object') return;
           for (const [key, child] of Object.entries(v)) {
             if (child !== null && typeof child === 'object') walk(child);
-            else if (typeof child === 'number' || typeof child === 'string' || typeof child === 'boolean') leaves.push({ holder: v as Record<string, unknown>, key });
+            else if (typeof child === 'number' || typeof child === 'string' || typeof child === 'boolean')
+              leaves.push({ holder: v as Record<string, unknown>, key });
           }
         };
         const next = structuredClone(input);
@@ -292,12 +297,24 @@ describe('TokenEncoder', () => {
     // bytes (i * 131 + 7) & 255, and for UTF-8 text.
     const pattern = Uint8Array.from({ length: 300 }, (_, i) => (i * 131 + 7) & 255);
     const expected: Record<number, string> = {
-      1: 'ae4ba915684028006840280068402800', 2: 'ad70d35bfbff7a5ffbff7a5ffbff7a5f', 3: '68600485a655aea6a655aea6a655aea6',
-      4: 'dca9caea5b7f8cc95b7f8cc95b7f8cc9', 5: 'ecd5d99f7ffbe4580aedfebe0aedfebe', 7: 'e0fac83a77d6e59aa38b7da0a38b7da0',
-      8: 'd89b312322895badd0f9ab8ad0f9ab8a', 9: '57c3a2bd8d477733707194c75ddb0ff3', 12: 'e884211ca51d451709716be32473c334',
-      13: '4ae1f9457b1d1648fe2c194619330f87', 15: 'a90b05a7a6101a08a756eeb750420866', 16: '4f94696f02e33d9558f6e2faae0c1699',
-      17: '0772c2fcebb967b5a5501a704e4aeb09', 31: '6dbb3492c223c824922ce3307f678c36', 33: '34c636c7de52ce078c1689637e4fd421',
-      63: '5f9e63df49b4526ae6ac824dc31d9576', 64: '910de13349a087d1b8f16b9b016846be', 65: '3207c267517b2aeab84fe88a4fd07ca4',
+      1: 'ae4ba915684028006840280068402800',
+      2: 'ad70d35bfbff7a5ffbff7a5ffbff7a5f',
+      3: '68600485a655aea6a655aea6a655aea6',
+      4: 'dca9caea5b7f8cc95b7f8cc95b7f8cc9',
+      5: 'ecd5d99f7ffbe4580aedfebe0aedfebe',
+      7: 'e0fac83a77d6e59aa38b7da0a38b7da0',
+      8: 'd89b312322895badd0f9ab8ad0f9ab8a',
+      9: '57c3a2bd8d477733707194c75ddb0ff3',
+      12: 'e884211ca51d451709716be32473c334',
+      13: '4ae1f9457b1d1648fe2c194619330f87',
+      15: 'a90b05a7a6101a08a756eeb750420866',
+      16: '4f94696f02e33d9558f6e2faae0c1699',
+      17: '0772c2fcebb967b5a5501a704e4aeb09',
+      31: '6dbb3492c223c824922ce3307f678c36',
+      33: '34c636c7de52ce078c1689637e4fd421',
+      63: '5f9e63df49b4526ae6ac824dc31d9576',
+      64: '910de13349a087d1b8f16b9b016846be',
+      65: '3207c267517b2aeab84fe88a4fd07ca4',
       300: 'b72102a95e880ee6329ccbc4a532d593',
     };
     for (const [n, hex] of Object.entries(expected)) expect(murmur3x86x128(pattern, Number(n))).toBe(hex);
@@ -321,22 +338,45 @@ describe('TokenEncoder', () => {
     );
   });
 
-  it("writes a number as its IEEE-754 words, as a Float64Array holds them (every NaN one NaN)", () => {
+  it('writes a number as its IEEE-754 words, as a Float64Array holds them (every NaN one NaN)', () => {
     const f64 = new Float64Array(1);
     const words = new Int32Array(f64.buffer);
     // Little-endian: words[0] is the low word. The encoder reads the bits by arithmetic instead.
     const expectBits = (v: number): void => {
       f64[0] = Number.isNaN(v) ? Number.NaN : v;
       const expected = murmurWords([0x04, words[0] as number, words[1] as number], 3);
-      expect(hashOf((h) => h.scalar(v)), String(v)).toBe(expected);
+      expect(
+        hashOf((h) => h.scalar(v)),
+        String(v),
+      ).toBe(expected);
     };
     const small = (v: number): boolean => v >= 0 && v < 0x1000000 && Number.isInteger(v) && !Object.is(v, -0);
-    fc.assert(fc.property(fc.double().filter((v) => !small(v)), expectBits), { numRuns: 20_000 });
+    fc.assert(
+      fc.property(
+        fc.double().filter((v) => !small(v)),
+        expectBits,
+      ),
+      { numRuns: 20_000 },
+    );
     for (let k = -1074; k <= 1023; k++) {
       const p = 2 ** k;
       for (const v of [p, -p, p * (1 + 2 ** -52), p * (1 - 2 ** -53)]) if (!small(v)) expectBits(v);
     }
-    for (const v of [Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53, 2 ** 53 - 1, 2 ** 32 - 1, 2 ** 32 + 1, 1.7e12 + 0.5, 0.1, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) expectBits(v);
+    for (const v of [
+      Number.MAX_VALUE,
+      Number.MIN_VALUE,
+      2 ** 53,
+      2 ** 53 - 1,
+      2 ** 32 - 1,
+      2 ** 32 + 1,
+      1.7e12 + 0.5,
+      0.1,
+      -0,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+    ])
+      expectBits(v);
   });
 
   it('is deterministic for long streams', () => {
@@ -367,10 +407,18 @@ describe('TokenEncoder', () => {
   });
 
   it('does not collide on 20,000 distinct token streams', () => {
-    const streams = fc.sample(
-      fc.uniqueArray(fc.array(fc.oneof(fc.double(), fc.integer(), fc.string(), fc.string({ unit: 'binary' }), fc.boolean(), fc.constant(null)), { maxLength: 6 }), { minLength: 20_000, maxLength: 20_000, selector: (s) => JSON.stringify(s.map((v) => (Object.is(v, -0) ? '-0' : typeof v === 'number' ? `n${v}` : v))) }),
-      { numRuns: 1, seed: 3 },
-    )[0] ?? [];
+    const streams =
+      fc.sample(
+        fc.uniqueArray(
+          fc.array(fc.oneof(fc.double(), fc.integer(), fc.string(), fc.string({ unit: 'binary' }), fc.boolean(), fc.constant(null)), { maxLength: 6 }),
+          {
+            minLength: 20_000,
+            maxLength: 20_000,
+            selector: (s) => JSON.stringify(s.map((v) => (Object.is(v, -0) ? '-0' : typeof v === 'number' ? `n${v}` : v))),
+          },
+        ),
+        { numRuns: 1, seed: 3 },
+      )[0] ?? [];
     expect(streams.length).toBe(20_000);
     const ids = streams.map((s) => hashOf((h) => (h.count(s.length), s.forEach((v) => h.scalar(v)))));
     expect(new Set(ids).size).toBe(streams.length);

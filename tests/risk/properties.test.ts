@@ -74,23 +74,30 @@ describe('risk controller properties', () => {
     let reducing = 0;
     let resized = 0;
     fc.assert(
-      fc.property(arbDecideInput({ tradingState: fc.constant('ACTIVE'), favourable: true, rules: fc.oneof(fc.constant(DEFAULT_RULES), fc.constant(DEFAULT_RULES), arbRules) }), (input) => {
-        const d = decide(input);
-        if (d.action === 'DENY') {
-          expect(d.finalQty).toBe(0);
-          expect(d.rules.some((r) => !r.passed)).toBe(true);
-          return;
-        }
-        expect(d.finalQty).toBeGreaterThan(0);
-        expect(d.finalQty).toBeLessThanOrEqual(d.requestedQty);
-        expect(d.rules.every((r) => r.passed)).toBe(true);
-        expectWithinCaps(input, d.finalQty);
-        if (d.action === 'RESIZE') resized += 1;
-        // Exactly the rules of a RESIZE name the cap that set its size; nothing else names any.
-        expect(d.limitedBy.length > 0).toBe(d.action === 'RESIZE');
-        if (reducesExposure(input)) reducing += 1;
-        else opening += 1;
-      }),
+      fc.property(
+        arbDecideInput({
+          tradingState: fc.constant('ACTIVE'),
+          favourable: true,
+          rules: fc.oneof(fc.constant(DEFAULT_RULES), fc.constant(DEFAULT_RULES), arbRules),
+        }),
+        (input) => {
+          const d = decide(input);
+          if (d.action === 'DENY') {
+            expect(d.finalQty).toBe(0);
+            expect(d.rules.some((r) => !r.passed)).toBe(true);
+            return;
+          }
+          expect(d.finalQty).toBeGreaterThan(0);
+          expect(d.finalQty).toBeLessThanOrEqual(d.requestedQty);
+          expect(d.rules.every((r) => r.passed)).toBe(true);
+          expectWithinCaps(input, d.finalQty);
+          if (d.action === 'RESIZE') resized += 1;
+          // Exactly the rules of a RESIZE name the cap that set its size; nothing else names any.
+          expect(d.limitedBy.length > 0).toBe(d.action === 'RESIZE');
+          if (reducesExposure(input)) reducing += 1;
+          else opening += 1;
+        },
+      ),
       { numRuns: RUNS },
     );
     // Meaningful only if many orders passed, some of them resized by a binding cap.
@@ -113,7 +120,14 @@ describe('risk controller properties', () => {
         expect(d.rules.find((r) => r.rule === 'TRADING_STATE')?.passed).toBe(false);
 
         for (const p of halted.portfolio?.positions ?? []) {
-          const exit = checkExit({ ticker: p.ticker, reason: 'time-exit', portfolio: halted.portfolio, market: { ...halted.market, ticker: p.ticker }, rules: halted.rules, now: halted.now });
+          const exit = checkExit({
+            ticker: p.ticker,
+            reason: 'time-exit',
+            portfolio: halted.portfolio,
+            market: { ...halted.market, ticker: p.ticker },
+            rules: halted.rules,
+            now: halted.now,
+          });
           expect(exit.action).toBe('DENY');
         }
         const orders = halted.portfolio?.openOrders.map((o) => o.clientOrderId) ?? [];
@@ -141,7 +155,14 @@ describe('risk controller properties', () => {
           expect(d.finalQty).toBeLessThanOrEqual(Math.abs(held));
         }
         for (const p of reducingInput.portfolio?.positions ?? []) {
-          const exit = checkExit({ ticker: p.ticker, reason: 'stop-to-breakeven', portfolio: reducingInput.portfolio, market: { ...reducingInput.market, ticker: p.ticker }, rules: reducingInput.rules, now: reducingInput.now });
+          const exit = checkExit({
+            ticker: p.ticker,
+            reason: 'stop-to-breakeven',
+            portfolio: reducingInput.portfolio,
+            market: { ...reducingInput.market, ticker: p.ticker },
+            rules: reducingInput.rules,
+            now: reducingInput.now,
+          });
           if (exit.action !== 'DENY') {
             allowed += 1;
             expect(exit.side).toBe(p.qty > 0 ? 'sell' : 'buy');
@@ -221,11 +242,31 @@ function expectWithinCaps(input: DecideInput, qty: number): void {
 
 type Tighten = (rules: RiskRules) => RiskRules;
 
-const LOWER = ['maxPositions', 'riskPerTradePct', 'maxPositionPct', 'maxGrossExposurePct', 'maxSectorPct', 'dailyLossLimitPct', 'dailyLossReducePct', 'maxDrawdownPct', 'maxOrdersPerMinute', 'maxOrdersPerDay', 'pdtMaxDayTrades', 'maxAccountAgeSeconds'] as const;
+const LOWER = [
+  'maxPositions',
+  'riskPerTradePct',
+  'maxPositionPct',
+  'maxGrossExposurePct',
+  'maxSectorPct',
+  'dailyLossLimitPct',
+  'dailyLossReducePct',
+  'maxDrawdownPct',
+  'maxOrdersPerMinute',
+  'maxOrdersPerDay',
+  'pdtMaxDayTrades',
+  'maxAccountAgeSeconds',
+] as const;
 const INTEGER = new Set<string>(['maxPositions', 'maxOrdersPerMinute', 'maxOrdersPerDay', 'pdtMaxDayTrades', 'maxAccountAgeSeconds']);
 const FLOOR: Record<string, number> = { maxPositions: 10, maxOrdersPerMinute: 1, maxOrdersPerDay: 1, pdtMaxDayTrades: 0, maxAccountAgeSeconds: 1 };
 const RAISE = ['minVerdictConfidence', 'pdtEquityThreshold', 'marketBuyBufferPct', 'minPrice', 'minNotional', 'atrStopMultiple'] as const;
-const CEILING: Record<string, number> = { minVerdictConfidence: 1, pdtEquityThreshold: 1e7, marketBuyBufferPct: 100, minPrice: 1000, minNotional: 1e6, atrStopMultiple: 10 };
+const CEILING: Record<string, number> = {
+  minVerdictConfidence: 1,
+  pdtEquityThreshold: 1e7,
+  marketBuyBufferPct: 100,
+  minPrice: 1000,
+  minNotional: 1e6,
+  atrStopMultiple: 10,
+};
 const SWITCHES = ['allowShort', 'requireMarketOpen'] as const;
 
 /** A random tightening of one or more limits: lower maxima, higher minima, stricter switches. */

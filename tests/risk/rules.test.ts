@@ -9,9 +9,27 @@ import { checkCancel, checkExit, decide } from '../../risk/index.ts';
 import { NOW, NOW_MS, input, iso, market, openOrder, portfolio, position, proposal, rules, verdict } from '../support/risk-fixtures.ts';
 
 const ALL_RULES = [
-  'ACCOUNT_FRESH', 'DAILY_LOSS', 'MAX_DRAWDOWN', 'TRADING_STATE', 'INPUT_MATCH', 'DECISION_ALLOWED', 'MIN_CONFIDENCE', 'SIZE_MULTIPLIER',
-  'MARKET_HOURS', 'MIN_PRICE', 'NO_CROSS_ZERO', 'ONE_OPEN_ORDER_PER_TICKER', 'ORDER_THROTTLE', 'PDT_GUARD', 'MAX_POSITIONS', 'RISK_PER_TRADE',
-  'MAX_POSITION_PCT', 'MAX_GROSS_EXPOSURE', 'SECTOR_CAP', 'BUYING_POWER', 'MIN_NOTIONAL',
+  'ACCOUNT_FRESH',
+  'DAILY_LOSS',
+  'MAX_DRAWDOWN',
+  'TRADING_STATE',
+  'INPUT_MATCH',
+  'DECISION_ALLOWED',
+  'MIN_CONFIDENCE',
+  'SIZE_MULTIPLIER',
+  'MARKET_HOURS',
+  'MIN_PRICE',
+  'NO_CROSS_ZERO',
+  'ONE_OPEN_ORDER_PER_TICKER',
+  'ORDER_THROTTLE',
+  'PDT_GUARD',
+  'MAX_POSITIONS',
+  'RISK_PER_TRADE',
+  'MAX_POSITION_PCT',
+  'MAX_GROSS_EXPOSURE',
+  'SECTOR_CAP',
+  'BUYING_POWER',
+  'MIN_NOTIONAL',
 ];
 
 function rule(d: Decision, name: string): { passed: boolean; detail: string } {
@@ -26,7 +44,16 @@ describe('decide: sizing, stops and the result', () => {
   it('allows a half-size order with an ATR stop and a 2R target, recording every rule', () => {
     const d = decide(input({ verdict: verdict({ decision: 'REDUCE', sizeMultiplier: 0.5 }) }));
     expect(RiskDecision.parse(d)).toEqual(d);
-    expect(d).toMatchObject({ action: 'ALLOW', requestedQty: 62, finalQty: 62, entryPrice: 100, stop: 96, target: 108, tradingState: 'ACTIVE', decidedAt: NOW });
+    expect(d).toMatchObject({
+      action: 'ALLOW',
+      requestedQty: 62,
+      finalQty: 62,
+      entryPrice: 100,
+      stop: 96,
+      target: 108,
+      tradingState: 'ACTIVE',
+      decidedAt: NOW,
+    });
     expect(d.rules.map((r) => r.rule)).toEqual(ALL_RULES);
     expect(failed(d)).toEqual([]);
     expect(rule(d, 'RISK_PER_TRADE').detail).toBe(
@@ -44,7 +71,7 @@ describe('decide: sizing, stops and the result', () => {
     });
   });
 
-  it('places a short\'s stop above and target below the entry when shorting is allowed', () => {
+  it("places a short's stop above and target below the entry when shorting is allowed", () => {
     const d = decide(input({ proposal: proposal({ side: 'sell' }), rules: rules({ allowShort: true }), verdict: verdict({ sizeMultiplier: 0.4 }) }));
     expect(d).toMatchObject({ action: 'ALLOW', finalQty: 50, stop: 104, target: 92 });
   });
@@ -109,7 +136,9 @@ describe('decide: verdict rules', () => {
 
 describe('decide: account and market rules', () => {
   it('denies opening a 13th position: MAX_POSITIONS open=12 limit=12', () => {
-    const held = ['AAPL', 'NVDA', 'XOM', 'CVX', 'JPM', 'BAC', 'PFE', 'JNJ', 'KO', 'PEP', 'WMT', 'HD'].map((ticker) => position({ ticker, qty: 1, marketPrice: 10, sector: 'Other' }));
+    const held = ['AAPL', 'NVDA', 'XOM', 'CVX', 'JPM', 'BAC', 'PFE', 'JNJ', 'KO', 'PEP', 'WMT', 'HD'].map((ticker) =>
+      position({ ticker, qty: 1, marketPrice: 10, sector: 'Other' }),
+    );
     const d = decide(input({ portfolio: portfolio({ positions: held }) }));
     expect(d.action).toBe('DENY');
     expect(rule(d, 'MAX_POSITIONS')).toEqual({ passed: false, detail: 'MAX_POSITIONS: open=12 limit=12' });
@@ -119,7 +148,9 @@ describe('decide: account and market rules', () => {
   });
 
   it('counts a pending opening order as a position', () => {
-    const held = ['AAPL', 'NVDA', 'XOM', 'CVX', 'JPM', 'BAC', 'PFE', 'JNJ', 'KO', 'PEP', 'WMT'].map((ticker) => position({ ticker, qty: 1, marketPrice: 10, sector: 'Other' }));
+    const held = ['AAPL', 'NVDA', 'XOM', 'CVX', 'JPM', 'BAC', 'PFE', 'JNJ', 'KO', 'PEP', 'WMT'].map((ticker) =>
+      position({ ticker, qty: 1, marketPrice: 10, sector: 'Other' }),
+    );
     const d = decide(input({ portfolio: portfolio({ positions: held, openOrders: [openOrder({ ticker: 'HD', side: 'buy' })] }) }));
     expect(rule(d, 'MAX_POSITIONS')).toEqual({ passed: false, detail: 'MAX_POSITIONS: open=12 limit=12' });
   });
@@ -131,20 +162,29 @@ describe('decide: account and market rules', () => {
   });
 
   it('values pending opening orders in the gross exposure, and says how many it could not price', () => {
-    const d = decide(input({
-      portfolio: portfolio({
-        positions: [position({ ticker: 'XOM', qty: 900, marketPrice: 100, sector: 'Energy' })],
-        openOrders: [openOrder({ ticker: 'XOM', side: 'buy', qty: 40 }), openOrder({ ticker: 'KO', side: 'buy', qty: 5, clientOrderId: 'c2' })],
+    const d = decide(
+      input({
+        portfolio: portfolio({
+          positions: [position({ ticker: 'XOM', qty: 900, marketPrice: 100, sector: 'Energy' })],
+          openOrders: [openOrder({ ticker: 'XOM', side: 'buy', qty: 40 }), openOrder({ ticker: 'KO', side: 'buy', qty: 5, clientOrderId: 'c2' })],
+        }),
       }),
-    }));
-    expect(rule(d, 'MAX_GROSS_EXPOSURE').detail).toBe('MAX_GROSS_EXPOSURE: gross=94000.00 limit=100.00% of equity 100000.00=100000.00 price=100.00 maxQty=60 unpricedPendingOrders=1');
+    );
+    expect(rule(d, 'MAX_GROSS_EXPOSURE').detail).toBe(
+      'MAX_GROSS_EXPOSURE: gross=94000.00 limit=100.00% of equity 100000.00=100000.00 price=100.00 maxQty=60 unpricedPendingOrders=1',
+    );
   });
 
   it('resizes to what the sector cap leaves, unclassified tickers sharing one bucket', () => {
     const d = decide(input({ portfolio: portfolio({ positions: [position({ ticker: 'AAPL', qty: 295, marketPrice: 100, sector: 'Tech' })] }) }));
     expect(d).toMatchObject({ action: 'RESIZE', finalQty: 5, limitedBy: ['SECTOR_CAP'] });
     expect(rule(d, 'SECTOR_CAP').detail).toBe('SECTOR_CAP: sector(Tech)=29500.00 limit=30.00% of equity 100000.00=30000.00 price=100.00 maxQty=5');
-    const unclassified = decide(input({ market: market({ sector: null }), portfolio: portfolio({ positions: [position({ ticker: 'AAPL', qty: 300, marketPrice: 100, sector: null })] }) }));
+    const unclassified = decide(
+      input({
+        market: market({ sector: null }),
+        portfolio: portfolio({ positions: [position({ ticker: 'AAPL', qty: 300, marketPrice: 100, sector: null })] }),
+      }),
+    );
     expect(rule(unclassified, 'SECTOR_CAP')).toMatchObject({ passed: false, detail: expect.stringContaining('sector(UNCLASSIFIED)=30000.00') });
   });
 
@@ -175,17 +215,31 @@ describe('decide: account and market rules', () => {
   });
 
   it('caps a sell at the long position so it never crosses to short', () => {
-    const d = decide(input({ proposal: proposal({ side: 'sell' }), baseQty: 150, portfolio: portfolio({ positions: [position({ ticker: 'MSFT', qty: 100 })] }) }));
+    const d = decide(
+      input({ proposal: proposal({ side: 'sell' }), baseQty: 150, portfolio: portfolio({ positions: [position({ ticker: 'MSFT', qty: 100 })] }) }),
+    );
     expect(d).toMatchObject({ action: 'RESIZE', requestedQty: 150, finalQty: 100, stop: null, target: null });
     expect(rule(d, 'NO_CROSS_ZERO').detail).toBe('NO_CROSS_ZERO: position=+100 side=sell maxQty=100 (closes at most the position)');
     // Even with shorting allowed, one order never goes from long to short.
-    expect(decide(input({ proposal: proposal({ side: 'sell' }), baseQty: 150, rules: rules({ allowShort: true }), portfolio: portfolio({ positions: [position({ ticker: 'MSFT', qty: 100 })] }) })).finalQty).toBe(100);
+    expect(
+      decide(
+        input({
+          proposal: proposal({ side: 'sell' }),
+          baseQty: 150,
+          rules: rules({ allowShort: true }),
+          portfolio: portfolio({ positions: [position({ ticker: 'MSFT', qty: 100 })] }),
+        }),
+      ).finalQty,
+    ).toBe(100);
   });
 
   it('denies a second open order on the same ticker', () => {
     const d = decide(input({ portfolio: portfolio({ openOrders: [openOrder({ ticker: 'MSFT' })] }) }));
     expect(d.action).toBe('DENY');
-    expect(rule(d, 'ONE_OPEN_ORDER_PER_TICKER')).toEqual({ passed: false, detail: 'ONE_OPEN_ORDER_PER_TICKER: openOrders(MSFT)=1 limit=1 including this order' });
+    expect(rule(d, 'ONE_OPEN_ORDER_PER_TICKER')).toEqual({
+      passed: false,
+      detail: 'ONE_OPEN_ORDER_PER_TICKER: openOrders(MSFT)=1 limit=1 including this order',
+    });
   });
 
   it('throttles at 10 orders in the last minute', () => {
@@ -219,29 +273,49 @@ describe('decide: account and market rules', () => {
 });
 
 describe('decide: the pattern-day-trader guard', () => {
-  const small = (overrides: Parameters<typeof portfolio>[0] = {}) => portfolio({ equity: 20_000, lastEquity: 20_000, peakEquity: 20_000, buyingPower: 40_000, ...overrides });
+  const small = (overrides: Parameters<typeof portfolio>[0] = {}) =>
+    portfolio({ equity: 20_000, lastEquity: 20_000, peakEquity: 20_000, buyingPower: 40_000, ...overrides });
   const openedToday = iso(NOW_MS - 3_600_000);
 
   it('denies a new entry that could be a 4th day trade under $25k', () => {
     const d = decide(input({ portfolio: small({ dayTradesLast5Days: 3 }) }));
     expect(d.action).toBe('DENY');
-    expect(rule(d, 'PDT_GUARD')).toEqual({ passed: false, detail: 'PDT_GUARD: equity=20000.00 < 25000.00 dayTrades5d=3 pending=0 thisOrder=1 total=4 limit=3' });
+    expect(rule(d, 'PDT_GUARD')).toEqual({
+      passed: false,
+      detail: 'PDT_GUARD: equity=20000.00 < 25000.00 dayTrades5d=3 pending=0 thisOrder=1 total=4 limit=3',
+    });
     expect(rule(decide(input({ portfolio: small({ dayTradesLast5Days: 2 }) })), 'PDT_GUARD').passed).toBe(true);
   });
 
   it('counts pending orders that would close a position opened today', () => {
-    const d = decide(input({
-      portfolio: small({ dayTradesLast5Days: 2, positions: [position({ ticker: 'AAPL', qty: 5, openedAt: openedToday })], openOrders: [openOrder({ ticker: 'AAPL', side: 'sell', qty: 5 })] }),
-    }));
-    expect(rule(d, 'PDT_GUARD')).toEqual({ passed: false, detail: 'PDT_GUARD: equity=20000.00 < 25000.00 dayTrades5d=2 pending=1 thisOrder=1 total=4 limit=3' });
+    const d = decide(
+      input({
+        portfolio: small({
+          dayTradesLast5Days: 2,
+          positions: [position({ ticker: 'AAPL', qty: 5, openedAt: openedToday })],
+          openOrders: [openOrder({ ticker: 'AAPL', side: 'sell', qty: 5 })],
+        }),
+      }),
+    );
+    expect(rule(d, 'PDT_GUARD')).toEqual({
+      passed: false,
+      detail: 'PDT_GUARD: equity=20000.00 < 25000.00 dayTrades5d=2 pending=1 thisOrder=1 total=4 limit=3',
+    });
   });
 
   it('denies closing a position opened today as a 4th day trade, allows closing an older one', () => {
     const sell = { proposal: proposal({ side: 'sell' }) };
-    const today = decide(input({ ...sell, portfolio: small({ dayTradesLast5Days: 3, positions: [position({ ticker: 'MSFT', qty: 10, openedAt: openedToday })] }) }));
+    const today = decide(
+      input({ ...sell, portfolio: small({ dayTradesLast5Days: 3, positions: [position({ ticker: 'MSFT', qty: 10, openedAt: openedToday })] }) }),
+    );
     expect(rule(today, 'PDT_GUARD').passed).toBe(false);
-    const older = decide(input({ ...sell, portfolio: small({ dayTradesLast5Days: 3, positions: [position({ ticker: 'MSFT', qty: 10, openedAt: '2024-03-08T15:00:00.000Z' })] }) }));
-    expect(rule(older, 'PDT_GUARD')).toEqual({ passed: true, detail: 'PDT_GUARD: equity=20000.00 < 25000.00 dayTrades5d=3 pending=0 thisOrder=0 total=3 limit=3' });
+    const older = decide(
+      input({ ...sell, portfolio: small({ dayTradesLast5Days: 3, positions: [position({ ticker: 'MSFT', qty: 10, openedAt: '2024-03-08T15:00:00.000Z' })] }) }),
+    );
+    expect(rule(older, 'PDT_GUARD')).toEqual({
+      passed: true,
+      detail: 'PDT_GUARD: equity=20000.00 < 25000.00 dayTrades5d=3 pending=0 thisOrder=0 total=3 limit=3',
+    });
     expect(older).toMatchObject({ action: 'ALLOW', finalQty: 10 });
   });
 
@@ -253,7 +327,13 @@ describe('decide: the pattern-day-trader guard', () => {
 
 describe('every rule is recorded', () => {
   it('evaluates and records all rules with their numbers even when the first one already denies', () => {
-    const d = decide(input({ portfolio: portfolio({ asOf: iso(NOW_MS - 600_000), tradingState: 'HALTED' }), verdict: verdict({ confidence: 0.1 }), market: market({ marketOpen: false }) }));
+    const d = decide(
+      input({
+        portfolio: portfolio({ asOf: iso(NOW_MS - 600_000), tradingState: 'HALTED' }),
+        verdict: verdict({ confidence: 0.1 }),
+        market: market({ marketOpen: false }),
+      }),
+    );
     expect(d.action).toBe('DENY');
     expect(d.rules.map((r) => r.rule)).toEqual(ALL_RULES);
     expect(failed(d)).toEqual(['ACCOUNT_FRESH', 'TRADING_STATE', 'MIN_CONFIDENCE', 'MARKET_HOURS']);
@@ -273,21 +353,45 @@ describe('exits and cancels', () => {
   });
 
   it('caps an exit at the position and denies one with nothing to reduce', () => {
-    expect(checkExit({ ticker: 'MSFT', qty: 500, reason: 'stop', portfolio: held, market: market(), rules: rules(), now: NOW })).toMatchObject({ action: 'RESIZE', finalQty: 80 });
+    expect(checkExit({ ticker: 'MSFT', qty: 500, reason: 'stop', portfolio: held, market: market(), rules: rules(), now: NOW })).toMatchObject({
+      action: 'RESIZE',
+      finalQty: 80,
+    });
     const none = checkExit({ ticker: 'KO', reason: 'stop', portfolio: held, market: market({ ticker: 'KO' }), rules: rules(), now: NOW });
     expect(none).toMatchObject({ action: 'DENY', side: null, finalQty: 0 });
     expect(none.rules.find((r) => r.rule === 'NO_CROSS_ZERO')?.detail).toBe('NO_CROSS_ZERO: position=0 in KO: nothing to reduce');
   });
 
   it('allows an exit while REDUCING and denies it while HALTED', () => {
-    const reducing = checkExit({ ticker: 'MSFT', reason: 'time-exit', portfolio: { ...held, tradingState: 'REDUCING' }, market: market(), rules: rules(), now: NOW });
+    const reducing = checkExit({
+      ticker: 'MSFT',
+      reason: 'time-exit',
+      portfolio: { ...held, tradingState: 'REDUCING' },
+      market: market(),
+      rules: rules(),
+      now: NOW,
+    });
     expect(reducing).toMatchObject({ action: 'ALLOW', tradingState: 'REDUCING' });
-    const halted = checkExit({ ticker: 'MSFT', reason: 'time-exit', portfolio: { ...held, tradingState: 'HALTED' }, market: market(), rules: rules(), now: NOW });
+    const halted = checkExit({
+      ticker: 'MSFT',
+      reason: 'time-exit',
+      portfolio: { ...held, tradingState: 'HALTED' },
+      market: market(),
+      rules: rules(),
+      now: NOW,
+    });
     expect(halted).toMatchObject({ action: 'DENY', tradingState: 'HALTED', finalQty: 0 });
   });
 
   it('denies an exit while the ticker has an open order (cancel the bracket legs first)', () => {
-    const d = checkExit({ ticker: 'MSFT', reason: 'time-exit', portfolio: { ...held, openOrders: [openOrder({ ticker: 'MSFT', side: 'sell' })] }, market: market(), rules: rules(), now: NOW });
+    const d = checkExit({
+      ticker: 'MSFT',
+      reason: 'time-exit',
+      portfolio: { ...held, openOrders: [openOrder({ ticker: 'MSFT', side: 'sell' })] },
+      market: market(),
+      rules: rules(),
+      now: NOW,
+    });
     expect(d.action).toBe('DENY');
   });
 
@@ -297,7 +401,9 @@ describe('exits and cancels', () => {
       expect(c.allowed).toBe(true);
       expect(c.rule.passed).toBe(true);
     }
-    expect(checkCancel({ portfolio: null, rules: rules(), now: NOW, clientOrderId: 'q-1' }).rule.detail).toBe('CANCEL_ALLOWED: cancel q-1 allowed in state=HALTED');
+    expect(checkCancel({ portfolio: null, rules: rules(), now: NOW, clientOrderId: 'q-1' }).rule.detail).toBe(
+      'CANCEL_ALLOWED: cancel q-1 allowed in state=HALTED',
+    );
   });
 });
 

@@ -53,7 +53,13 @@ describe('isoMs', () => {
         fc.constantFrom(0, 1, 3, 6),
         (ms, offsetMinutes, fraction) => {
           const local = new Date(ms + offsetMinutes * 60_000).toISOString().slice(0, 19);
-          const frac = fraction === 0 ? '' : `.${String(ms % 1000).padStart(3, '0').padEnd(fraction, '0').slice(0, fraction)}`;
+          const frac =
+            fraction === 0
+              ? ''
+              : `.${String(ms % 1000)
+                  .padStart(3, '0')
+                  .padEnd(fraction, '0')
+                  .slice(0, fraction)}`;
           const sign = offsetMinutes < 0 ? '-' : '+';
           const abs = Math.abs(offsetMinutes);
           const zone = offsetMinutes === 0 ? 'Z' : `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
@@ -79,8 +85,17 @@ describe('contentHash', () => {
 
   it('tells apart values that print alike', () => {
     const seen = new Set([
-      contentHash(['ab']), contentHash(['a', 'b']), contentHash({ a: 1 }), contentHash({ a: '1' }), contentHash([1, 2]), contentHash([2, 1]),
-      contentHash({ a: { b: 1 } }), contentHash({ a: 1, b: undefined, c: null }), contentHash(0), contentHash(-0), contentHash(Number.NaN),
+      contentHash(['ab']),
+      contentHash(['a', 'b']),
+      contentHash({ a: 1 }),
+      contentHash({ a: '1' }),
+      contentHash([1, 2]),
+      contentHash([2, 1]),
+      contentHash({ a: { b: 1 } }),
+      contentHash({ a: 1, b: undefined, c: null }),
+      contentHash(0),
+      contentHash(-0),
+      contentHash(Number.NaN),
     ]);
     expect(seen.size).toBe(11);
   });
@@ -90,7 +105,8 @@ describe('contentHash', () => {
   });
 
   it('does not collide on 20,000 random distinct values', () => {
-    const values = fc.sample(fc.uniqueArray(fc.jsonValue(), { minLength: 20_000, maxLength: 20_000, selector: (v) => JSON.stringify(v) }), { numRuns: 1, seed: 7 })[0] ?? [];
+    const values =
+      fc.sample(fc.uniqueArray(fc.jsonValue(), { minLength: 20_000, maxLength: 20_000, selector: (v) => JSON.stringify(v) }), { numRuns: 1, seed: 7 })[0] ?? [];
     expect(values.length).toBe(20_000);
     expect(new Set(values.map((v) => contentHash(v))).size).toBe(values.length);
   });

@@ -5,7 +5,8 @@ import type { PortfolioSnapshot } from '../../contracts/index.ts';
 import { NOW, NOW_MS, input, iso, portfolio, position, proposal, rules } from '../support/risk-fixtures.ts';
 
 const R = rules();
-const detail = (p: PortfolioSnapshot | null | undefined, name: string): string | undefined => tradingStateFor(p, R, NOW).rules.find((r) => r.rule === name)?.detail;
+const detail = (p: PortfolioSnapshot | null | undefined, name: string): string | undefined =>
+  tradingStateFor(p, R, NOW).rules.find((r) => r.rule === name)?.detail;
 
 describe('tradingStateFor', () => {
   it('is ACTIVE for a fresh account within its limits', () => {
@@ -15,7 +16,11 @@ describe('tradingStateFor', () => {
   it.each([null, undefined])('halts when the account data is missing (%s): fail closed', (missing) => {
     const s = tradingStateFor(missing, R, NOW);
     expect(s).toMatchObject({ state: 'HALTED', automatic: true, accountUsable: false });
-    expect(s.rules.find((r) => r.rule === 'ACCOUNT_FRESH')).toEqual({ rule: 'ACCOUNT_FRESH', passed: false, detail: 'ACCOUNT_FRESH: missing account data (fail closed)' });
+    expect(s.rules.find((r) => r.rule === 'ACCOUNT_FRESH')).toEqual({
+      rule: 'ACCOUNT_FRESH',
+      passed: false,
+      detail: 'ACCOUNT_FRESH: missing account data (fail closed)',
+    });
   });
 
   it.each([
@@ -91,7 +96,9 @@ describe('decide under the kill switch', () => {
   });
 
   it('denies even an order that would reduce a position when halted', () => {
-    const d = decide(input({ proposal: proposal({ side: 'sell' }), portfolio: portfolio({ tradingState: 'HALTED', positions: [position({ ticker: 'MSFT', qty: 50 })] }) }));
+    const d = decide(
+      input({ proposal: proposal({ side: 'sell' }), portfolio: portfolio({ tradingState: 'HALTED', positions: [position({ ticker: 'MSFT', qty: 50 })] }) }),
+    );
     expect(d.action).toBe('DENY');
   });
 

@@ -61,7 +61,13 @@ describe.each(BACKENDS)('live session inputs on $name', ({ open, available }) =>
   /** One live session at AS_OF with these settings overrides, against a paper exchange of its own. */
   async function live(slot: string, env: Record<string, string>): Promise<{ outcome: SessionOutcome; row: z.infer<typeof SessionRow>; markdown: string }> {
     const config = loadConfig({
-      env: { QUORUM_MODELS__LLM__BACKEND: 'rules', QUORUM_SETTINGS__LOGGING__LEVEL: 'silent', QUORUM_DATA_DIR: dataDir, ...(t.url ? { DATABASE_URL: t.url } : {}), ...env },
+      env: {
+        QUORUM_MODELS__LLM__BACKEND: 'rules',
+        QUORUM_SETTINGS__LOGGING__LEVEL: 'silent',
+        QUORUM_DATA_DIR: dataDir,
+        ...(t.url ? { DATABASE_URL: t.url } : {}),
+        ...env,
+      },
     });
     const exchange = await startPaperExchange({ db: t.db, settings: config.settings.execution.paperExchange, port: 0, initialNow: AS_OF });
     const built = await buildSessionEnv(t.db, config, createLogger(config), { exchangeClock: true, paperExchangeUrl: exchange.url, now: () => AS_OF });
@@ -78,20 +84,27 @@ describe.each(BACKENDS)('live session inputs on $name', ({ open, available }) =>
     }
   }
 
-  const alpaca = (path: string): Record<string, string> => ({ ALPACA_API_KEY_ID: 'key', ALPACA_API_SECRET_KEY: 'secret', QUORUM_SETTINGS__MARKET__ALPACA_DATA_URL: `${server.baseUrl}${path}` });
-
-  it.skipIf(!available)('without a bar source, stale stored bars: the session is stored as skipped, trades nothing, and its report names the setting', async () => {
-    const { outcome, row, markdown } = await live('no-source', {});
-    expect(outcome.skipped).toMatch(/^bars: .*2001-09-27.*settings\.yaml sessions\.maxBarAgeTradingDays/);
-    expect(outcome.judged).toEqual([]);
-    expect(row).toMatchObject({ status: 'skipped', error: outcome.skipped });
-    expect(row.inputs?.bars).toMatchObject({ source: 'stored', stored: 0, error: null });
-    expect(row.inputs?.bars.newest?.slice(0, 10)).toBe('2001-09-27');
-    expect(markdown).toContain(`**Traded nothing: ${outcome.skipped ?? ''}**`);
-    expect(markdown).toContain('- inputs: bars from the stored data (0 new, newest 2001-09-27');
-    const orders = await t.db.query(`SELECT count(*)::int AS n FROM order_intents i JOIN sessions s ON s.id = i.session_id WHERE s.slot = 'no-source'`);
-    expect(orders.rows).toEqual([{ n: 0 }]);
+  const alpaca = (path: string): Record<string, string> => ({
+    ALPACA_API_KEY_ID: 'key',
+    ALPACA_API_SECRET_KEY: 'secret',
+    QUORUM_SETTINGS__MARKET__ALPACA_DATA_URL: `${server.baseUrl}${path}`,
   });
+
+  it.skipIf(!available)(
+    'without a bar source, stale stored bars: the session is stored as skipped, trades nothing, and its report names the setting',
+    async () => {
+      const { outcome, row, markdown } = await live('no-source', {});
+      expect(outcome.skipped).toMatch(/^bars: .*2001-09-27.*settings\.yaml sessions\.maxBarAgeTradingDays/);
+      expect(outcome.judged).toEqual([]);
+      expect(row).toMatchObject({ status: 'skipped', error: outcome.skipped });
+      expect(row.inputs?.bars).toMatchObject({ source: 'stored', stored: 0, error: null });
+      expect(row.inputs?.bars.newest?.slice(0, 10)).toBe('2001-09-27');
+      expect(markdown).toContain(`**Traded nothing: ${outcome.skipped ?? ''}**`);
+      expect(markdown).toContain('- inputs: bars from the stored data (0 new, newest 2001-09-27');
+      const orders = await t.db.query(`SELECT count(*)::int AS n FROM order_intents i JOIN sessions s ON s.id = i.session_id WHERE s.slot = 'no-source'`);
+      expect(orders.rows).toEqual([{ n: 0 }]);
+    },
+  );
 
   it.skipIf(!available)('a bar source that does not answer within sessions.refreshTimeoutMs: skipped, saying so', async () => {
     const { outcome, row, markdown } = await live('hang', { ...alpaca('/hang'), QUORUM_SETTINGS__SESSIONS__REFRESH_TIMEOUT_MS: '400' });
@@ -103,14 +116,19 @@ describe.each(BACKENDS)('live session inputs on $name', ({ open, available }) =>
 
   it.skipIf(!available)('with feeds configured, news older than sessions.maxNewsAgeHours: skipped even on fresh bars', async () => {
     const { outcome, row } = await live('old-news', { ...alpaca(''), QUORUM_SETTINGS__NEWS__FEEDS: `[{ name: wire, url: "${server.url('/old.rss')}" }]` });
-    expect(outcome.skipped).toMatch(/^stale news: the newest item \(2001-09-03T14:00:00\.000Z\) is 722\.0 h old, more than 72 h \(settings\.yaml sessions\.maxNewsAgeHours\)$/);
+    expect(outcome.skipped).toMatch(
+      /^stale news: the newest item \(2001-09-03T14:00:00\.000Z\) is 722\.0 h old, more than 72 h \(settings\.yaml sessions\.maxNewsAgeHours\)$/,
+    );
     expect(row.inputs?.news).toMatchObject({ feeds: 1, inserted: 1, errors: [] });
     // The bars were refreshed all the same.
     expect(row.inputs?.bars).toMatchObject({ source: 'alpaca', stored: 3, error: null });
   });
 
   it.skipIf(!available)('fresh bars from the data API and fresh news: the session proposes and judges, its inputs stored with it', async () => {
-    const { outcome, row, markdown } = await live('fresh', { ...alpaca(''), QUORUM_SETTINGS__NEWS__FEEDS: `[{ name: wire, url: "${server.url('/fresh.rss')}" }]` });
+    const { outcome, row, markdown } = await live('fresh', {
+      ...alpaca(''),
+      QUORUM_SETTINGS__NEWS__FEEDS: `[{ name: wire, url: "${server.url('/fresh.rss')}" }]`,
+    });
     expect(outcome.skipped).toBeNull();
     expect(row).toMatchObject({ status: 'completed', error: null });
     expect(row.inputs?.bars.newest?.slice(0, 10)).toBe('2001-10-02');

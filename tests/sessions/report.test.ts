@@ -22,7 +22,10 @@ describe('session report', () => {
     await seedChain(t.db);
     const equity = [100_000, 100_400, 99_800, 100_900, 101_300];
     for (const [i, e] of equity.entries()) {
-      await t.db.query(`INSERT INTO equity_history (ts, equity, cash, source) VALUES ($1, $2, $2, 'paper')`, [`1999-05-${String(24 + i).padStart(2, '0')}T20:00:00Z`, e]);
+      await t.db.query(`INSERT INTO equity_history (ts, equity, cash, source) VALUES ($1, $2, $2, 'paper')`, [
+        `1999-05-${String(24 + i).padStart(2, '0')}T20:00:00Z`,
+        e,
+      ]);
     }
     await t.db.query(`UPDATE sessions SET finished_at = '1999-06-01T21:00:00Z' WHERE id = $1`, [CHAIN.session]);
     dir = mkdtempSync(path.join(tmpdir(), 'quorum-report-'));
@@ -33,7 +36,9 @@ describe('session report', () => {
     const out = await writeSessionReport(t.db, CHAIN.session, dir, '1999-06-02T00:00:00.000Z');
     const md = readFileSync(out.markdown, 'utf8');
     expect(md).toContain(`# Quorum session ${CHAIN.session}`);
-    expect(md).toMatch(/\| XOM \| buy \| 0\.620 \| 1\.0% \| REDUCE \| 0\.50 \| 0\.70 \| RESIZE 25\/40 \(cut by MAX_POSITION_PCT\) \| buy 25 filled @ 62\.10 \|/);
+    expect(md).toMatch(
+      /\| XOM \| buy \| 0\.620 \| 1\.0% \| REDUCE \| 0\.50 \| 0\.70 \| RESIZE 25\/40 \(cut by MAX_POSITION_PCT\) \| buy 25 filled @ 62\.10 \|/,
+    );
     expect(md).toContain('| MAX_POSITION_PCT | **no** | MAX_POSITION_PCT: 12.1% > 10% -> resized |');
     expect(md).toContain('| MAX_POSITIONS | yes | MAX_POSITIONS: open=3 limit=12 |');
     expect(md).toContain('| analyst | 1 | 900 | 120 | 1500 |');
@@ -57,7 +62,15 @@ describe('session report', () => {
     const out = await writeSessionReport(t.db, CHAIN.session, dir, '1999-06-02T00:00:00.000Z');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -81,7 +94,11 @@ describe('session report', () => {
 
 describe('riskReason: why risk did what it did, in a few words', () => {
   const rules = (failed: string[]): Array<{ rule: string; passed: boolean; detail: string }> =>
-    ['DECISION_ALLOWED', 'MARKET_HOURS', 'MIN_NOTIONAL', 'SIZE_MULTIPLIER', 'NO_CROSS_ZERO'].map((rule) => ({ rule, passed: !failed.includes(rule), detail: `${rule}: …` }));
+    ['DECISION_ALLOWED', 'MARKET_HOURS', 'MIN_NOTIONAL', 'SIZE_MULTIPLIER', 'NO_CROSS_ZERO'].map((rule) => ({
+      rule,
+      passed: !failed.includes(rule),
+      detail: `${rule}: …`,
+    }));
   const item = (action: string, failed: string[], decision: string, limitedBy: string[] = []): Parameters<typeof riskReason>[0] => ({
     verdict: { id: 'v', decision, sizeMultiplier: 1, confidence: 0.7, backend: 'rules', reasons: [], abstainReason: null },
     risk: { id: 'r', action, requestedQty: 100, finalQty: action === 'DENY' ? 0 : 40, stop: null, target: null, rules: rules(failed), limitedBy },

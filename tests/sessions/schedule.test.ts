@@ -26,7 +26,8 @@ describe('session schedule', () => {
     // Two slots on each of the ~250 trading days a year.
     expect(slots.length).toBeGreaterThan(2 * 2 * 248);
     // The day after Thanksgiving and Christmas Eve close at 13:00: the 12:30 slot is still inside.
-    for (const early of ['2025-11-28T12:30', '2025-12-24T12:30', '2026-11-27T12:30', '2026-12-24T12:30']) expect(slots.map((s) => s.slot)).toContain(`${early} America/New_York`);
+    for (const early of ['2025-11-28T12:30', '2025-12-24T12:30', '2026-11-27T12:30', '2026-12-24T12:30'])
+      expect(slots.map((s) => s.slot)).toContain(`${early} America/New_York`);
     expect(slots.filter((s) => !isMarketOpen(s.at)).map((s) => s.slot)).toEqual([]);
     // The old 09:00 slot was before the open: the market-hours rule denied each of its orders.
     expect(nextSlots(['0 9 * * 1-5'], 'America/New_York', new Date('2025-01-01T00:00:00Z'), 20).filter((s) => isMarketOpen(s.at))).toEqual([]);

@@ -79,7 +79,12 @@ describe.skipIf(!hasPg)('two workers on one PostgreSQL share a session', () => {
       });
     }
     const coordinator = await participant();
-    const outcome = await runDistributedSession(coordinator.env, coordinator.queue, { asOf: AS_OF, kind: 'scheduled', slot: 'test 1999-06-01 12:30', waitMs: 240_000 });
+    const outcome = await runDistributedSession(coordinator.env, coordinator.queue, {
+      asOf: AS_OF,
+      kind: 'scheduled',
+      slot: 'test 1999-06-01 12:30',
+      waitMs: 240_000,
+    });
 
     expect(outcome.created).toBe(true);
     expect(outcome.jobs).toBe(5);

@@ -33,7 +33,13 @@ export function sampleProposal(overrides: Partial<Proposal> = {}): Proposal {
 
 export function sampleEvidence(): EvidenceItemInput[] {
   return [
-    { id: 'news:101', kind: 'news', title: 'Microsoft revenue beats estimates', text: 'Microsoft said quarterly revenue rose 13 percent.', at: '2024-01-02T14:00:00Z' },
+    {
+      id: 'news:101',
+      kind: 'news',
+      title: 'Microsoft revenue beats estimates',
+      text: 'Microsoft said quarterly revenue rose 13 percent.',
+      at: '2024-01-02T14:00:00Z',
+    },
     { id: 'tool:bars-1', kind: 'tool', text: 'last close 370.6; sma20 365.1; atr14 5.2' },
     { id: 'feat:rsi14', kind: 'feature', text: 'rsi14 = 58.2, contribution +0.031' },
   ];
@@ -41,7 +47,13 @@ export function sampleEvidence(): EvidenceItemInput[] {
 
 /** A valid opinion answer citing `ids`. */
 export function opinionJson(ids: string[] = ['news:101'], extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ stance: 'support', confidence: 0.7, summary: 'Revenue beat and trend agree.', claims: [{ text: 'Revenue beat.', evidence: ids }], ...extra });
+  return JSON.stringify({
+    stance: 'support',
+    confidence: 0.7,
+    summary: 'Revenue beat and trend agree.',
+    claims: [{ text: 'Revenue beat.', evidence: ids }],
+    ...extra,
+  });
 }
 
 /** A valid committee answer. */

@@ -149,10 +149,20 @@ export function spawnQuorum(args: readonly string[], env: NodeJS.ProcessEnv): Lo
         const check = (): void => {
           const m = out[stream].match(pattern);
           if (m) done(() => resolve(m));
-          else if (ended) done(() => reject(new Error(`quorum ${args.join(' ')} exited (${JSON.stringify(ended)}) before ${String(pattern)}:\n${out.stdout}\n${out.stderr}`)));
+          else if (ended)
+            done(() =>
+              reject(new Error(`quorum ${args.join(' ')} exited (${JSON.stringify(ended)}) before ${String(pattern)}:\n${out.stdout}\n${out.stderr}`)),
+            );
         };
         const timer = setTimeout(
-          () => done(() => reject(new Error(`quorum ${args.join(' ')}: no ${String(pattern)} on ${stream} within ${options.timeoutMs ?? 60_000} ms:\n${out.stdout}\n${out.stderr}`))),
+          () =>
+            done(() =>
+              reject(
+                new Error(
+                  `quorum ${args.join(' ')}: no ${String(pattern)} on ${stream} within ${options.timeoutMs ?? 60_000} ms:\n${out.stdout}\n${out.stderr}`,
+                ),
+              ),
+            ),
           options.timeoutMs ?? 60_000,
         );
         const done = (fn: () => void): void => {

@@ -28,7 +28,15 @@ export function evalGgufCorpus(prompts: RolePrompts): string[] {
   const sample = renderUserMessage({
     role: 'analyst',
     proposal: makeProposal(),
-    evidence: [{ id: 'news:msft-beat', kind: 'news', title: 'Microsoft beats estimates', text: 'Shares rose after the company said revenue grew.', at: '2001-06-01T20:00:00Z' }],
+    evidence: [
+      {
+        id: 'news:msft-beat',
+        kind: 'news',
+        title: 'Microsoft beats estimates',
+        text: 'Shares rose after the company said revenue grew.',
+        at: '2001-06-01T20:00:00Z',
+      },
+    ],
     allowedEvidenceIds: ['news:msft-beat'],
   });
   const tools = toolSpecs(defaultToolRegistry().describe());

@@ -94,12 +94,15 @@ function esc(s: string): string {
 export function rssDocument(title: string, items: readonly RssItemSpec[]): string {
   const body = items
     .map(
-      (i) => `<item><title>${esc(i.title)}</title><link>${esc(i.link)}</link>${i.guid ? `<guid isPermaLink="false">${esc(i.guid)}</guid>` : ''}` +
+      (i) =>
+        `<item><title>${esc(i.title)}</title><link>${esc(i.link)}</link>${i.guid ? `<guid isPermaLink="false">${esc(i.guid)}</guid>` : ''}` +
         `<description>${esc(i.description)}</description><pubDate>${i.pubDate}</pubDate></item>`,
     )
     .join('\n');
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>${esc(title)}</title><link>http://example.com/</link>` +
-    `<description>test feed</description>\n${body}\n</channel></rss>`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>${esc(title)}</title><link>http://example.com/</link>` +
+    `<description>test feed</description>\n${body}\n</channel></rss>`
+  );
 }
 
 export interface AtomEntrySpec {
@@ -114,10 +117,13 @@ export interface AtomEntrySpec {
 export function atomDocument(title: string, entries: readonly AtomEntrySpec[]): string {
   const body = entries
     .map(
-      (e) => `<entry><title>${esc(e.title)}</title><link href="${esc(e.link)}"/><id>${esc(e.id)}</id>` +
+      (e) =>
+        `<entry><title>${esc(e.title)}</title><link href="${esc(e.link)}"/><id>${esc(e.id)}</id>` +
         `<updated>${e.updated}</updated><summary>${esc(e.summary)}</summary></entry>`,
     )
     .join('\n');
-  return `<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><title>${esc(title)}</title>` +
-    `<id>urn:test:${esc(title)}</id><updated>2024-03-01T00:00:00Z</updated>\n${body}\n</feed>`;
+  return (
+    `<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><title>${esc(title)}</title>` +
+    `<id>urn:test:${esc(title)}</id><updated>2024-03-01T00:00:00Z</updated>\n${body}\n</feed>`
+  );
 }

@@ -105,7 +105,16 @@ describe('Ollama-API test server', () => {
 
   it('fills only the required arguments of a forced tool call, so the call passes the tool schema the grammar cannot enforce', async () => {
     // `pattern`, `minimum` and `maximum` are not in the grammar: random text in `ticker` or `limit` would be refused.
-    const schema = z.object({ query: z.string().min(1).max(40), ticker: z.string().regex(/^[A-Z]{1,5}$/).optional(), limit: z.number().int().min(1).max(5).optional() }).strict();
+    const schema = z
+      .object({
+        query: z.string().min(1).max(40),
+        ticker: z
+          .string()
+          .regex(/^[A-Z]{1,5}$/)
+          .optional(),
+        limit: z.number().int().min(1).max(5).optional(),
+      })
+      .strict();
     const search = tool(async () => 'ok', { name: 'search', description: 'Search news', schema });
     const chat = new ChatOllama({ baseUrl: server.url, model: 'any', headers: { [TOOL_CALL_HEADER]: 'required' }, numPredict: 256 });
     const message = await chat.bindTools([search]).invoke('Search the news');
@@ -119,7 +128,12 @@ describe('Ollama-API test server', () => {
       { role: 'system', content: 'Choose tools.' },
       { role: 'user', content: 'Fetch bars for MSFT' },
     ];
-    const tools = [{ type: 'function', function: { name: 'bars', description: 'Daily bars of a ticker', parameters: { type: 'object', properties: { ticker: { type: 'string' } } } } }];
+    const tools = [
+      {
+        type: 'function',
+        function: { name: 'bars', description: 'Daily bars of a ticker', parameters: { type: 'object', properties: { ticker: { type: 'string' } } } },
+      },
+    ];
     const promptTokens = async (body: Record<string, unknown>): Promise<number> => {
       const res = await post('/api/chat', { model: 'any', messages, stream: false, options: { num_predict: 1 }, ...body });
       return ((await res.json()) as { prompt_eval_count: number }).prompt_eval_count;

@@ -219,10 +219,7 @@ const ToolCallOutput = z.object({ tool: z.string(), arguments: z.unknown() }).st
 /** Starts the server on 127.0.0.1 and a free port. */
 export async function startOllamaTestServer(options: OllamaTestServerOptions): Promise<OllamaTestServer> {
   const engine =
-    options.engine ??
-    (options.ggufPath
-      ? await LlamaCppEngine.load({ modelPath: options.ggufPath, contextSize: options.contextSize, threads: 1 })
-      : undefined);
+    options.engine ?? (options.ggufPath ? await LlamaCppEngine.load({ modelPath: options.ggufPath, contextSize: options.contextSize, threads: 1 }) : undefined);
   if (!engine) throw new Error('startOllamaTestServer needs ggufPath or engine');
   const ownsEngine = !options.engine;
   const requests: RecordedRequest[] = [];

@@ -100,7 +100,14 @@ export function readmeMentions(readme: string): Mention[] {
     }
     const push = (raw: string, after: string[] | null): string[] | null => {
       const text = (raw.split(/\s#/)[0] ?? '').trim();
-      const flags = [...new Set(text.split(/\s+/).map((t) => /^\[?(--?[a-zA-Z][\w-]*)/.exec(t)?.[1]).filter((f): f is string => f !== undefined))];
+      const flags = [
+        ...new Set(
+          text
+            .split(/\s+/)
+            .map((t) => /^\[?(--?[a-zA-Z][\w-]*)/.exec(t)?.[1])
+            .filter((f): f is string => f !== undefined),
+        ),
+      ];
       let first: string[] | null = null;
       for (const words of expand(commandWords(text))) {
         mentions.push({ words, after, flags, line: lineNo, text });

@@ -92,7 +92,28 @@ export function input(overrides: Partial<DecideInput> = {}): DecideInput {
 // ---------------------------------------------------------------------------------------------
 // Generators
 
-export const TICKERS = ['AAPL', 'MSFT', 'NVDA', 'XOM', 'CVX', 'JPM', 'BAC', 'PFE', 'JNJ', 'KO', 'PEP', 'WMT', 'HD', 'CAT', 'BA', 'GE', 'T', 'VZ', 'AMZN', 'GOOG'] as const;
+export const TICKERS = [
+  'AAPL',
+  'MSFT',
+  'NVDA',
+  'XOM',
+  'CVX',
+  'JPM',
+  'BAC',
+  'PFE',
+  'JNJ',
+  'KO',
+  'PEP',
+  'WMT',
+  'HD',
+  'CAT',
+  'BA',
+  'GE',
+  'T',
+  'VZ',
+  'AMZN',
+  'GOOG',
+] as const;
 const SECTORS = ['Tech', 'Energy', 'Financials', 'Health', 'Staples', 'Industrials', 'Telecom'] as const;
 /** Each ticker's sector, so positions and market snapshots agree. */
 export const SECTOR_OF: Record<string, string> = Object.fromEntries(TICKERS.map((t, i) => [t, SECTORS[i % SECTORS.length] as string]));
@@ -136,25 +157,31 @@ export const arbRules: fc.Arbitrary<RiskRules> = fc.oneof(
       requireMarketOpen: fc.boolean(),
     })
     .map(({ dailyLossGap, ...r }) =>
-      RiskRulesSchema.parse({ ...r, dailyLossLimitPct: r.dailyLossReducePct + dailyLossGap, maxGrossExposurePct: Math.max(r.maxGrossExposurePct, r.maxPositionPct) }),
+      RiskRulesSchema.parse({
+        ...r,
+        dailyLossLimitPct: r.dailyLossReducePct + dailyLossGap,
+        maxGrossExposurePct: Math.max(r.maxGrossExposurePct, r.maxPositionPct),
+      }),
     ),
 );
 
 /** A position worth `weight` (a share of equity) in `ticker`; one in five is short. */
 const arbPosition = (ticker: string, equity: number): fc.Arbitrary<PositionSnapshot> =>
-  fc.record({
-    ticker: fc.constant(ticker),
-    weight: real(0.002, 0.12),
-    short: fc.integer({ min: 0, max: 4 }).map((i) => i === 0),
-    avgPrice: price,
-    marketPrice: price,
-    sector: maybeSector(ticker),
-    // Some opened today (New York), most on earlier days.
-    openedAt: fc.oneof(fc.constant(null), fc.integer({ min: NOW_MS - 4 * 86_400_000, max: NOW_MS - 60_000 }).map(iso)),
-  }).map(({ weight, short, ...p }) => {
-    const qty = Math.max(1, Math.floor((equity * weight) / p.marketPrice));
-    return { ...p, qty: short ? -qty : qty };
-  });
+  fc
+    .record({
+      ticker: fc.constant(ticker),
+      weight: real(0.002, 0.12),
+      short: fc.integer({ min: 0, max: 4 }).map((i) => i === 0),
+      avgPrice: price,
+      marketPrice: price,
+      sector: maybeSector(ticker),
+      // Some opened today (New York), most on earlier days.
+      openedAt: fc.oneof(fc.constant(null), fc.integer({ min: NOW_MS - 4 * 86_400_000, max: NOW_MS - 60_000 }).map(iso)),
+    })
+    .map(({ weight, short, ...p }) => {
+      const qty = Math.max(1, Math.floor((equity * weight) / p.marketPrice));
+      return { ...p, qty: short ? -qty : qty };
+    });
 
 const arbOpenOrder: fc.Arbitrary<OpenOrderSnapshot> = fc.record({
   ticker: fc.constantFrom(...TICKERS),
@@ -185,7 +212,10 @@ export function arbPortfolio(bias: PortfolioBias = {}): fc.Arbitrary<PortfolioSn
       dayTradesLast5Days: fc.integer({ min: 0, max: 5 }),
       recentOrderTimes: fc.array(fc.integer({ min: NOW_MS - 86_400_000, max: NOW_MS }), { maxLength: 40 }),
       tradingState: bias.tradingState ?? fc.constantFrom<TradingState>('ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'REDUCING', 'HALTED'),
-      ageSeconds: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 25 }), weight: 4 }, { arbitrary: fc.integer({ min: 0, max: bias.maxAgeSeconds ?? 300 }), weight: 1 }),
+      ageSeconds: fc.oneof(
+        { arbitrary: fc.integer({ min: 0, max: 25 }), weight: 4 },
+        { arbitrary: fc.integer({ min: 0, max: bias.maxAgeSeconds ?? 300 }), weight: 1 },
+      ),
     })
     .chain((r) =>
       fc.tuple(fc.constant(r), r.tickers.length === 0 ? fc.constant([] as PositionSnapshot[]) : fc.tuple(...r.tickers.map((t) => arbPosition(t, r.equity)))),
@@ -207,15 +237,17 @@ export function arbPortfolio(bias: PortfolioBias = {}): fc.Arbitrary<PortfolioSn
 
 /** A random market snapshot for `ticker`, with the ticker's sector. */
 export function arbMarket(ticker: string): fc.Arbitrary<MarketSnapshot> {
-  return fc.record({
-    ticker: fc.constant(ticker),
-    asOf: fc.constant(NOW),
-    lastPrice: price,
-    atr: fc.oneof({ arbitrary: real(0.003, 0.08), weight: 9 }, { arbitrary: fc.constant(null), weight: 1 }),
-    avgDollarVolume: fc.oneof(fc.constant(null), real(0, 1e10)),
-    sector: maybeSector(ticker),
-    marketOpen: fc.oneof({ arbitrary: fc.constant(true), weight: 9 }, { arbitrary: fc.constant(false), weight: 1 }),
-  }).map((m) => ({ ...m, atr: m.atr === null ? null : Math.max(0.0001, m.lastPrice * m.atr) }));
+  return fc
+    .record({
+      ticker: fc.constant(ticker),
+      asOf: fc.constant(NOW),
+      lastPrice: price,
+      atr: fc.oneof({ arbitrary: real(0.003, 0.08), weight: 9 }, { arbitrary: fc.constant(null), weight: 1 }),
+      avgDollarVolume: fc.oneof(fc.constant(null), real(0, 1e10)),
+      sector: maybeSector(ticker),
+      marketOpen: fc.oneof({ arbitrary: fc.constant(true), weight: 9 }, { arbitrary: fc.constant(false), weight: 1 }),
+    })
+    .map((m) => ({ ...m, atr: m.atr === null ? null : Math.max(0.0001, m.lastPrice * m.atr) }));
 }
 
 /** A verdict for `proposalId`, mostly APPROVE/REDUCE with a confident committee. */
@@ -245,7 +277,12 @@ export function arbDecideInput(bias: InputBias = {}): fc.Arbitrary<DecideInput> 
     const held = p.positions.map((x) => x.ticker);
     const ticker = held.length > 0 ? fc.oneof(fc.constantFrom(...held), fc.constantFrom(...TICKERS)) : fc.constantFrom(...TICKERS);
     return fc
-      .record({ ticker, side: fc.constantFrom<Side>('buy', 'sell'), rules: bias.rules ?? arbRules, baseQty: bias.favourable ? fc.constant(undefined) : fc.option(fc.integer({ min: 0, max: 2_000 }), { nil: undefined, freq: 4 }) })
+      .record({
+        ticker,
+        side: fc.constantFrom<Side>('buy', 'sell'),
+        rules: bias.rules ?? arbRules,
+        baseQty: bias.favourable ? fc.constant(undefined) : fc.option(fc.integer({ min: 0, max: 2_000 }), { nil: undefined, freq: 4 }),
+      })
       .chain(({ ticker: t, side, rules: r, baseQty }) =>
         fc.record({ market: arbMarket(t), verdict: arbVerdict(`proposal-${t}`, bias.favourable) }).map(({ market: m, verdict: v }) => {
           const out: DecideInput = { verdict: v, proposal: proposal({ id: `proposal-${t}`, ticker: t, side }), portfolio: p, market: m, rules: r, now: NOW };

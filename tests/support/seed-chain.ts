@@ -35,11 +35,10 @@ export const CHAIN_VERDICT: Verdict = {
 
 /** Inserts one row per link of the chain, as a session would have stored them. */
 export async function seedChain(q: Queryable): Promise<void> {
-  await q.query(`INSERT INTO models (id, version, stage, path, sha256, card) VALUES ('gbt-dow30', 'v1', 'production', 'models/default/model.onnx', 'deadbeef', '{"features":["ret_1"]}')`);
   await q.query(
-    `INSERT INTO sessions (id, kind, as_of, status, backend) VALUES ($1, 'manual', '1999-06-01T20:00:00Z', 'completed', 'rules')`,
-    [CHAIN.session],
+    `INSERT INTO models (id, version, stage, path, sha256, card) VALUES ('gbt-dow30', 'v1', 'production', 'models/default/model.onnx', 'deadbeef', '{"features":["ret_1"]}')`,
   );
+  await q.query(`INSERT INTO sessions (id, kind, as_of, status, backend) VALUES ($1, 'manual', '1999-06-01T20:00:00Z', 'completed', 'rules')`, [CHAIN.session]);
   await q.query(
     `INSERT INTO feature_snapshots (id, feature_set, feature_set_version, as_of, tickers, feature_names, payload)
      VALUES ($1, 'close-v1', 'fsv1', '1999-06-01T20:00:00Z', ARRAY['XOM'], ARRAY['ret_1'], '{}')`,
@@ -64,10 +63,10 @@ export async function seedChain(q: Queryable): Promise<void> {
     `INSERT INTO news_items (id, source, title, published_at, content_hash) VALUES ($1, 'reuters', 'Crude prices cut', '1999-05-30T12:00:00Z', 'h1')`,
     [CHAIN.news],
   );
-  await q.query(`INSERT INTO tool_calls (id, run_id, agent, tool, args, ok, result_digest, result_chars, latency_ms) VALUES ($1, $2, 'analyst', 'news_search', '{"query":"crude"}', true, 'abc', 100, 3)`, [
-    CHAIN.toolCall,
-    CHAIN.run,
-  ]);
+  await q.query(
+    `INSERT INTO tool_calls (id, run_id, agent, tool, args, ok, result_digest, result_chars, latency_ms) VALUES ($1, $2, 'analyst', 'news_search', '{"query":"crude"}', true, 'abc', 100, 3)`,
+    [CHAIN.toolCall, CHAIN.run],
+  );
   await q.query(
     `INSERT INTO retrievals (run_id, tool_call_id, query, as_of, ticker, news_id, rank, score) VALUES ($1, $2, 'crude', '1999-06-01T20:00:00Z', 'XOM', $3, 1, 0.8)`,
     [CHAIN.run, CHAIN.toolCall, CHAIN.news],

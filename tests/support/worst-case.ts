@@ -95,7 +95,16 @@ export function longestAnswer(role: RoleName, cite: readonly string[], firstClai
   return { text: JSON.stringify({ stance: role === 'bear' ? 'oppose' : 'support', confidence: 0.6, summary: fill(role, summary), claims }) };
 }
 
-const QUERIES = ['earnings guidance revenue outlook', 'antitrust appeal court ruling', 'product launch Windows Xbox', 'analyst downgrade price target', 'litigation settlement fine', 'management change CEO', 'partnership acquisition merger', 'security virus patch'];
+const QUERIES = [
+  'earnings guidance revenue outlook',
+  'antitrust appeal court ruling',
+  'product launch Windows Xbox',
+  'analyst downgrade price target',
+  'litigation settlement fine',
+  'management change CEO',
+  'partnership acquisition merger',
+  'security virus patch',
+];
 
 /** The worst tool choice: per agent `max` news searches at the largest k and `max` more calls over the limit. */
 export function worstToolScript(max: number): (call: ScriptedToolCall) => ScriptedStep {
@@ -120,7 +129,13 @@ export function heavyResultsToolScript(max: number): (call: ScriptedToolCall) =>
     const invalid = Array.from({ length: max }, () => ({ tool: 'news_search', arguments: { query: 'x'.repeat(1_000), k: 'many' } }));
     const calls =
       call.role === 'risk'
-        ? [{ tool: 'portfolio', arguments: {} }, ...Array.from({ length: max - 1 }, (_, i) => ({ tool: 'news_search', arguments: { query: fill(`MSFT ${QUERIES[i] ?? 'risk'}`, MAX_QUERY), k: MAX_NEWS_K } }))]
+        ? [
+            { tool: 'portfolio', arguments: {} },
+            ...Array.from({ length: max - 1 }, (_, i) => ({
+              tool: 'news_search',
+              arguments: { query: fill(`MSFT ${QUERIES[i] ?? 'risk'}`, MAX_QUERY), k: MAX_NEWS_K },
+            })),
+          ]
         : [
             { tool: 'bars', arguments: { limit: MAX_TOOL_BARS } },
             { tool: 'indicators', arguments: {} },

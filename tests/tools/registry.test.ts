@@ -32,7 +32,8 @@ function ctxOf(t: TestDb, extra: Partial<ToolContext> = {}): ToolContext {
   };
 }
 
-const ToolCallRow = (row: unknown) => row as { tool: string; ok: boolean; error_code: string | null; result_digest: string; result_chars: number; latency_ms: number; args: unknown };
+const ToolCallRow = (row: unknown) =>
+  row as { tool: string; ok: boolean; error_code: string | null; result_digest: string; result_chars: number; latency_ms: number; args: unknown };
 
 let embedder: Embedder;
 beforeAll(() => {
@@ -138,7 +139,9 @@ describe.each(BACKENDS)('tools on $name', ({ open, available }) => {
     if (!t) throw new Error('no database');
     await t.db.query(`INSERT INTO positions (ticker, qty, avg_price) VALUES ('MSFT', 100, 60)`);
     await t.db.query(`INSERT INTO equity_history (ts, equity, cash, source) VALUES ('2001-05-31T20:00:00Z', 100000, 94000, 'test')`);
-    const count = async () => (await t!.db.query(`SELECT (SELECT count(*) FROM positions) + (SELECT count(*) FROM equity_history) + (SELECT count(*) FROM trading_state) AS n`)).rows[0];
+    const count = async () =>
+      (await t!.db.query(`SELECT (SELECT count(*) FROM positions) + (SELECT count(*) FROM equity_history) + (SELECT count(*) FROM trading_state) AS n`))
+        .rows[0];
     const rowsBefore = await count();
     const out = await defaultToolRegistry().call(ctxOf(t, { agent: 'risk' }), 'portfolio', {});
     if (!out.ok || out.tool !== 'portfolio') throw new Error('expected portfolio');
@@ -155,7 +158,9 @@ describe.each(BACKENDS)('tools on $name', ({ open, available }) => {
     t = shared;
     if (!t) throw new Error('no database');
     await t.db.query(`INSERT INTO positions (ticker, qty, avg_price) VALUES ('AAPL', 10, 20), ('IBM', 0, 100) ON CONFLICT (ticker) DO NOTHING`);
-    await t.db.query(`INSERT INTO equity_history (ts, equity, cash, source) VALUES ('2001-06-01T19:00:00Z', 200000, 150000, 'test'), ('2001-06-02T20:00:00Z', 1, 1, 'test')`);
+    await t.db.query(
+      `INSERT INTO equity_history (ts, equity, cash, source) VALUES ('2001-06-01T19:00:00Z', 200000, 150000, 'test'), ('2001-06-02T20:00:00Z', 1, 1, 'test')`,
+    );
     const out = await defaultToolRegistry().call(ctxOf(t, { agent: 'risk' }), 'portfolio', {});
     if (!out.ok || out.tool !== 'portfolio') throw new Error('expected portfolio');
     // IBM (qty 0) is not a position; the equity after the as-of time is not seen.
@@ -164,7 +169,7 @@ describe.each(BACKENDS)('tools on $name', ({ open, available }) => {
     expect({ equity: out.data.equity, cash: out.data.cash }).toEqual({ equity: 200000, cash: 150000 });
   });
 
-  it.skipIf(!available)('reads a run\'s bars once for bars and indicators, with the results of a direct read', async () => {
+  it.skipIf(!available)("reads a run's bars once for bars and indicators, with the results of a direct read", async () => {
     t = shared;
     if (!t) throw new Error('no database');
     const db = t.db;
@@ -181,7 +186,10 @@ describe.each(BACKENDS)('tools on $name', ({ open, available }) => {
     };
     const readBars = cachedBarsReader(counting, proposal.asOf, INDICATOR_LOOKBACK_BARS);
     const registry = defaultToolRegistry();
-    const cached = { bars: await registry.call(ctxOf(t, { readBars }), 'bars', { limit: 5 }), indicators: await registry.call(ctxOf(t, { readBars }), 'indicators', {}) };
+    const cached = {
+      bars: await registry.call(ctxOf(t, { readBars }), 'bars', { limit: 5 }),
+      indicators: await registry.call(ctxOf(t, { readBars }), 'indicators', {}),
+    };
     expect(reads).toBe(1);
     const direct = { bars: await registry.call(ctxOf(t), 'bars', { limit: 5 }), indicators: await registry.call(ctxOf(t), 'indicators', {}) };
     if (!cached.bars.ok || !direct.bars.ok || !cached.indicators.ok || !direct.indicators.ok) throw new Error('expected results');
@@ -204,8 +212,18 @@ describe.each(BACKENDS)('tools on $name', ({ open, available }) => {
     t = shared;
     if (!t) throw new Error('no database');
     const ids = await storeTestNews(t.db, embedder, [
-      { title: 'Microsoft wins antitrust appeal', body: 'Microsoft shares rose after the appeals court ruling.', publishedAt: '2001-05-30T14:00:00Z', tickers: ['MSFT'] },
-      { title: 'Microsoft launches Windows XP early', body: 'Microsoft said it would ship Windows XP ahead of plan.', publishedAt: '2001-06-20T14:00:00Z', tickers: ['MSFT'] },
+      {
+        title: 'Microsoft wins antitrust appeal',
+        body: 'Microsoft shares rose after the appeals court ruling.',
+        publishedAt: '2001-05-30T14:00:00Z',
+        tickers: ['MSFT'],
+      },
+      {
+        title: 'Microsoft launches Windows XP early',
+        body: 'Microsoft said it would ship Windows XP ahead of plan.',
+        publishedAt: '2001-06-20T14:00:00Z',
+        tickers: ['MSFT'],
+      },
       { title: 'Oil prices climb', body: 'Crude oil rose on supply worries.', publishedAt: '2001-05-29T14:00:00Z', tickers: ['XOM'] },
     ]);
     const searcher = (q: Parameters<typeof searchNews>[2]) => searchNews(t!.db, embedder, q);
