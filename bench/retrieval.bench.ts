@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { bindEmbeddingStore, migrate, openPostgres, toVectorLiteral, type Db } from '../db/index.ts';
 import { searchNews, type Embedder } from '../rag/index.ts';
 import type { Measurement } from './run.ts';
-import { mulberry32 } from '../evals/random.ts';
+import { mulberry32 } from '../contracts/random.ts';
 
 /** BENCH_NEWS_ITEMS overrides the size for a quick run; the budget is stated at 100,000. */
 const ITEMS = Number(process.env.BENCH_NEWS_ITEMS ?? 100_000);

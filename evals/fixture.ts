@@ -15,7 +15,7 @@ import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
 import type { NewsSearcher } from '../tools/index.ts';
 import type { CsvBars, Scenario, ScenarioNews, SyntheticBars } from './scenario.ts';
 import { storeOutsideProposal } from '../ml/index.ts';
-import { mulberry32 } from './random.ts';
+import { mulberry32 } from '../contracts/random.ts';
 
 /** The bundled price files scenarios may read. */
 export const SAMPLE_PRICES_DIR = path.join(PROJECT_ROOT, 'data/samples/prices');

@@ -16,6 +16,7 @@
  * the database. A real SIGKILL of a child process is what `crash: 'hook'` stands in for: starting a
  * CLI process per day costs seconds, more than a day of the soak itself.
  */
+import { mulberry32 } from '../contracts/random.ts';
 import path from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT, type Config, type Logger } from '../config/index.ts';
@@ -137,18 +138,6 @@ export class InjectedCrash extends Error {
     super(`injected crash (${point})`);
     this.name = 'InjectedCrash';
   }
-}
-
-/** mulberry32: a small seeded PRNG, so one seed gives one soak. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Where the day's incarnation dies: the k-th statement, or the n-th occurrence of a named point. */
@@ -392,7 +381,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     );
   }
   const seed = options.seed ?? 1;
-  const random = prng(seed);
+  const random = mulberry32(seed);
   const started = performance.now();
   const db = options.db ?? (await openDb(config));
   const database = db.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `PGlite at ${pgliteDir(config)}`;

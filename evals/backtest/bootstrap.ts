@@ -9,7 +9,7 @@
  * are resampled one by one (iid). Intervals are percentile intervals of the resampled statistic.
  */
 import { quantile } from '../scorers.ts';
-import { randomIndex, type Rng } from '../random.ts';
+import { randomIndex, type Rng } from '../../contracts/random.ts';
 
 /**
  * The default mean block length for `n` daily observations: ceil(n^(1/3)). n^(1/3) is the

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { Finite, parseOrThrow } from '../../contracts/index.ts';
 import { defaultBlockLength, iidIndices, percentileInterval, stationaryIndices } from './bootstrap.ts';
-import { mulberry32, streamSeed, type Rng } from '../random.ts';
+import { mulberry32, streamSeed, type Rng } from '../../contracts/random.ts';
 import type { BacktestDay, BacktestMetrics, BacktestResult, BacktestTrade, BacktestVeto, Metric, StrategyMetrics, StrategyRun } from './schema.ts';
 
 /** Trading days per year, for annualising daily Sharpe, Sortino and turnover. */

@@ -10,7 +10,7 @@ import { createCassetteBackend, emptyCassette } from '../../evals/index.ts';
 import { FEATURE_WINDOW_BARS, runBacktest, type BacktestRun, type BacktestSettings, type DayDecisions } from '../../evals/backtest/engine.ts';
 import { PriceView, loadBundledPrices, type PriceData } from '../../evals/backtest/data.ts';
 import type { Bar } from '../../market/index.ts';
-import { mulberry32 } from '../../evals/random.ts';
+import { mulberry32 } from '../../contracts/random.ts';
 import { obedientModel } from './support.ts';
 
 const config = loadConfig({ env: { QUORUM_SETTINGS__LOGGING__LEVEL: 'silent' } });

@@ -12,7 +12,7 @@ import {
   sortinoOf,
   vetoPrecisionOf,
 } from '../../evals/backtest/metrics.ts';
-import { mulberry32, streamSeed } from '../../evals/random.ts';
+import { mulberry32, streamSeed } from '../../contracts/random.ts';
 import { BacktestMetrics, BacktestResult, type StrategyMetrics, type StrategyName } from '../../evals/backtest/schema.ts';
 import { QuorumError } from '../../contracts/index.ts';
 import { book, randomCurve, result, run, trade, veto, weekdays } from './backtest-support.ts';

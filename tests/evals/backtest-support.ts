@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../evals/random.ts';
+import { mulberry32 } from '../../contracts/random.ts';
 import { BacktestResult, type BacktestDay, type BacktestTrade, type BacktestVeto, type StrategyName, type StrategyRun } from '../../evals/backtest/schema.ts';
 
 /** `n` consecutive weekdays from `start` (YYYY-MM-DD). */

@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
 import { ingestPriceCsv, upsertBars, type Bar } from '../../market/index.ts';
 import { companyMatcher, storeNews, type Embedder } from '../../rag/index.ts';
-import { mulberry32 as prng } from '../../evals/random.ts';
+import { mulberry32 as prng } from '../../contracts/random.ts';
 import { storeOutsideProposal } from '../../ml/index.ts';
 
 /** The real MSFT OHLCV sample (2000-09-27 .. 2001-09-27). */

@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { mulberry32 as prng } from '../../evals/random.ts';
+import { mulberry32 as prng } from '../../contracts/random.ts';
 
 /** Shape of the generated model. */
 export interface TinyGgufOptions {

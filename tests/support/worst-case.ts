@@ -25,7 +25,7 @@ import type { Embedder } from '../../rag/index.ts';
 import { MAX_TOOL_BARS } from '../../tools/bars.ts';
 import { MAX_NEWS_K } from '../../tools/news-search.ts';
 import { makeProposal, storeTestNews } from './committee.ts';
-import { mulberry32 } from '../../evals/random.ts';
+import { mulberry32 } from '../../contracts/random.ts';
 
 /** Longest headline the tools pass on (tools/news-search.ts cuts titles at 300). */
 const MAX_TITLE = 300;

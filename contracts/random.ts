@@ -1,5 +1,5 @@
 /**
- * Seeded randomness (the backtest's bootstrap, modelled eval series, generated test data): the same seed gives the same numbers on every
+ * Seeded randomness (the backtest's bootstrap, modelled eval series, the soak's crash points, generated test data): the same seed gives the same numbers on every
  * machine. mulberry32 (32-bit state, period 2^32) is ample for a few million draws per report and
  * needs no dependency; it is not for cryptography.
  */
