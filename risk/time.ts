@@ -30,7 +30,7 @@ function daysFromCivil(year: number, month: number, day: number): number {
 function two(s: string, i: number): number {
   const a = s.charCodeAt(i) - 48;
   const b = s.charCodeAt(i + 1) - 48;
-  // A digit d has d >= 0 and 9 - d >= 0: any other character makes the OR negative.
+  // A digit d has d >= 0 and 9 - d >= 0: every other character makes the OR negative.
   return (a | (9 - a) | b | (9 - b)) < 0 ? Number.NaN : a * 10 + b;
 }
 

@@ -17,23 +17,23 @@ import type { SessionEnv } from './run.ts';
 function inputSources(db: Db, config: Config, embedder: Embedder | null): InputSources {
   const { alpacaKeyId, alpacaSecretKey } = config.secrets;
   const { market, news, sessions } = config.settings;
-  const fetchBars: InputSources['fetchBars'] =
+  // One data client for the env's sessions.
+  const client =
     alpacaKeyId && alpacaSecretKey
-      ? async (tickers, from, to) => {
-          const client = createAlpacaDataClient({
-            keyId: alpacaKeyId,
-            secret: alpacaSecretKey,
-            timeoutMs: sessions.refreshTimeoutMs,
-            ...(market.alpacaDataUrl ? { baseUrls: { data: market.alpacaDataUrl } } : {}),
-          });
-          return (await ingestAlpacaBars(db, client, tickers, from, to)).bars;
-        }
-      : undefined;
+      ? createAlpacaDataClient({
+          keyId: alpacaKeyId,
+          secret: alpacaSecretKey,
+          timeoutMs: sessions.refreshTimeoutMs,
+          ...(market.alpacaDataUrl ? { baseUrls: { data: market.alpacaDataUrl } } : {}),
+        })
+      : null;
+  const fetchBars: InputSources['fetchBars'] = client ? async (tickers, from, to) => (await ingestAlpacaBars(db, client, tickers, from, to)).bars : undefined;
+  const matcher = companyMatcher(news.companies);
   const pollNews: InputSources['pollNews'] =
     embedder && news.feeds.length > 0
       ? async () => {
           const results = await pollFeeds(db, embedder, news.feeds, {
-            matcher: companyMatcher(news.companies),
+            matcher,
             timeoutMs: news.pollTimeoutMs,
             retries: news.retries,
             backoffMs: news.backoffMs,

@@ -50,8 +50,6 @@ export interface InputSources {
 }
 
 export interface FreshnessLimits {
-  /** settings sessions.refreshTimeoutMs: each source's bound. */
-  timeoutMs: number;
   /** settings sessions.maxBarAgeTradingDays. */
   maxBarAgeTradingDays: number;
   /** settings sessions.maxNewsAgeHours, checked only when feeds are configured. */
@@ -89,7 +87,7 @@ const DAY_MS = 86_400_000;
 const OVERLAP_DAYS = 7;
 const FIRST_FETCH_DAYS = 2 * 365;
 
-/** Fetches bars and news up to `asOf` (each bounded by limits.timeoutMs) and reports what is stored now. */
+/** Fetches bars and news up to `asOf` (each bounded by `timeoutMs`) and reports what is stored now. */
 export async function refreshInputs(
   db: Db,
   sources: InputSources,

@@ -167,6 +167,8 @@ export function renderHtml(d: ReportData): string {
       (u) => `<tr><td>${esc(u.agent)}</td><td>${u.calls}</td><td>${u.promptTokens}</td><td>${u.completionTokens}</td><td>${u.latencyMs.toFixed(0)}</td></tr>`,
     )
     .join('');
+  const inputs = inputsText(s);
+  const outcome = outcomeText(s);
   const chart = equityChartSvg(d.equity) ?? '<p id="no-equity">No equity history yet: the chart appears after two or more readings.</p>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Quorum session ${esc(s.id)}</title>
@@ -178,8 +180,8 @@ tr.fail td{background:#ffebe9}h1{font-size:22px}section{margin:16px 0}
 </style></head><body>
 <h1>Quorum session ${esc(s.id)}</h1>
 <p>As of <b>${esc(s.asOf)}</b> · ${esc(s.kind)} · ${esc(s.status)} · judged by <b>${esc(s.backend ?? 'unknown')}</b> · generated ${esc(d.generatedAt)}</p>
-${inputsText(s) === null ? '' : `<p id="inputs">Inputs: ${esc(inputsText(s) ?? '')}</p>`}
-${outcomeText(s) === null ? '' : `<p id="outcome" class="reject">${esc(outcomeText(s) ?? '')}</p>`}
+${inputs === null ? '' : `<p id="inputs">Inputs: ${esc(inputs)}</p>`}
+${outcome === null ? '' : `<p id="outcome" class="reject">${esc(outcome)}</p>`}
 <h2>Verdicts</h2>
 <table id="verdicts"><tr><th>ticker</th><th>side</th><th>p</th><th>exp. return</th><th>verdict</th><th>size ×</th><th>confidence</th><th>risk</th><th>orders</th></tr>
 ${rows}

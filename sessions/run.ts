@@ -242,7 +242,7 @@ async function liveInputs(env: SessionEnv, sessionId: string, options: RunSessio
   return staleReason(env.db, refresh, {
     asOf: options.asOf,
     label: options.asOfLabel ?? 'asOf',
-    limits: { timeoutMs: sessions.refreshTimeoutMs, maxBarAgeTradingDays: sessions.maxBarAgeTradingDays, maxNewsAgeHours: sessions.maxNewsAgeHours },
+    limits: { maxBarAgeTradingDays: sessions.maxBarAgeTradingDays, maxNewsAgeHours: sessions.maxNewsAgeHours },
   });
 }
 

@@ -768,10 +768,13 @@ describe(
       for (const ext of ['html', 'json']) expect(existsSync(path.join(dir, 'reports', `backtest-1999-03-01-1999-03-31-rules.${ext}`)), ext).toBe(true);
     });
 
-    it('`quorum soak --from D --days 1` replays a day with a crash and prints the invariants', async () => {
-      const run = ok(await q('soak', '--from', '1999-05-03', '--days', '1', '--top-n', '2'));
-      expect(run.stdout).toMatch(/^sessions run: 2 \(completed 2, failed 0/m);
-      expect(run.stdout).toMatch(/^crashes survived: 1 /m);
+    it('`quorum soak --from D --days 2` replays two days with a crash each and prints the invariants', async () => {
+      // Ten tickers and an hourly exit monitor keep it short (the default cron runs every five minutes).
+      const tickers = 'AA,AXP,BA,C,GE,HD,IBM,INTC,MSFT,WMT';
+      const env = cliEnv(tempDir('soak'), { QUORUM_SETTINGS__SESSIONS__EXIT_MONITOR_CRON: '0 10-15 * * 1-5' });
+      const run = ok(await runQuorum(['soak', '--from', '1999-05-03', '--days', '2', '--top-n', '2', '--tickers', tickers], env));
+      expect(run.stdout).toMatch(/^sessions run: 4 \(completed 4, failed 0/m);
+      expect(run.stdout).toMatch(/^crashes survived: 2 /m);
       expect(run.stdout).toMatch(/^double orders: 0$/m);
       expect(run.stdout).toMatch(/^lost or half-stored records: 0$/m);
       expect(run.stdout).toMatch(/^positions equal fills: true$/m);
