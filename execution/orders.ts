@@ -4,7 +4,7 @@ import { OrderIntent, QuorumError, errorMessage, type RiskDecision } from '../co
 import { appendAudit, type Db, type Queryable } from '../db/index.ts';
 import type { Broker } from './broker.ts';
 import { recordFills } from './positions.ts';
-import { TERMINAL_ORDER_STATUSES, type BrokerOrder, type BrokerOrderLeg, type Fill, type SubmitOrderRequest } from './schema.ts';
+import { BrokerOrder, TERMINAL_ORDER_STATUSES, type BrokerOrderLeg, type Fill, type SubmitOrderRequest } from './schema.ts';
 import { assertCanSubmit, getTradingState } from './trading-state.ts';
 
 /** An intent still waiting for the broker's answer after this long is not submitted again (canceled instead). */
@@ -83,14 +83,12 @@ export async function recordRiskDecision(db: Db, decision: RiskDecision): Promis
       ],
     );
     if (res.rowCount === 0) return;
-    for (const r of decision.rules) {
-      await q.query('INSERT INTO risk_rule_results (decision_id, rule, passed, detail) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
-        decision.id,
-        r.rule,
-        r.passed,
-        r.detail,
-      ]);
-    }
+    // One statement for every rule (a decision has twenty-odd).
+    await q.query(
+      `INSERT INTO risk_rule_results (decision_id, rule, passed, detail)
+       SELECT $1, t.rule, t.passed, t.detail FROM unnest($2::text[], $3::boolean[], $4::text[]) AS t (rule, passed, detail) ON CONFLICT DO NOTHING`,
+      [decision.id, decision.rules.map((r) => r.rule), decision.rules.map((r) => r.passed), decision.rules.map((r) => r.detail)],
+    );
     await appendAudit(q, 'risk.decided', 'risk_decision', decision.id, { action: decision.action, finalQty: decision.finalQty });
   });
 }
@@ -346,20 +344,33 @@ export async function resolveIntent(db: Db, broker: Broker, stored: StoredIntent
   return postOnce(db, broker, intent);
 }
 
-/** Refreshes every locally open order from the broker (status, legs, fills). */
+/** An order's stored broker reply, the same whatever key order the database keeps (jsonb sorts keys). */
+function sameReply(stored: unknown, order: BrokerOrder): boolean {
+  const parsed = BrokerOrder.safeParse(stored);
+  return parsed.success && JSON.stringify(parsed.data) === JSON.stringify(BrokerOrder.parse(order));
+}
+
+const OpenOrderRow = z.object({ id: z.string(), raw: z.unknown() });
+
+/**
+ * Refreshes every locally open order from the broker (status, legs, fills); returns how many the broker
+ * reported. An order whose reply equals the one stored (a working order between bars, a bracket whose
+ * legs wait) is not written again: the exit monitor runs this every few minutes over every open order.
+ */
 export async function syncOpenOrders(db: Db, broker: Broker): Promise<number> {
   const res = await db.query(
-    `SELECT id FROM orders WHERE parent_id IS NULL AND NOT (status = ANY($1))
+    `SELECT id, raw FROM orders WHERE parent_id IS NULL AND NOT (status = ANY($1))
                                  OR id IN (SELECT parent_id FROM orders WHERE parent_id IS NOT NULL AND NOT (status = ANY($1)))`,
     [[...TERMINAL_ORDER_STATUSES]],
   );
   let n = 0;
   for (const row of res.rows) {
-    const id = z.object({ id: z.string() }).parse(row).id;
-    const order = await broker.getOrder(id);
+    const local = OpenOrderRow.parse(row);
+    const order = await broker.getOrder(local.id);
     if (!order) continue;
-    await recordBrokerOrder(db, order, broker.name);
     n++;
+    if (sameReply(local.raw, order)) continue;
+    await recordBrokerOrder(db, order, broker.name);
   }
   return n;
 }

@@ -59,6 +59,18 @@ describe.each(BACKENDS)('order lifecycle through the real Alpaca SDK over HTTP (
     expect(await broker.listPositions()).toEqual([expect.objectContaining({ symbol: 'MSFT', qty: 10, avgEntryPrice: 100.2 })]);
     expect(await loadPositions(t.db)).toEqual([expect.objectContaining({ ticker: 'MSFT', qty: 10, avgPrice: 100.2 })]);
 
+    // A pass with nothing new at the broker (the exit monitor's, every few minutes) writes nothing.
+    const stored = async (): Promise<unknown> =>
+      (
+        await t.db.query(
+          `SELECT (SELECT string_agg(id || ' ' || status || ' ' || updated_at::text, ', ' ORDER BY id) FROM orders) AS orders,
+                  (SELECT count(*)::int FROM audit_events) AS audit`,
+        )
+      ).rows[0];
+    const unchanged = await stored();
+    expect(await syncOpenOrders(t.db, broker)).toBe(1);
+    expect(await stored()).toEqual(unchanged);
+
     // The risk controller's view: read from the broker, stamped with when the account was read.
     const before = Date.now();
     const snapshot = await buildPortfolioSnapshot(t.db, broker, loadConfig({ env: {} }));
