@@ -99,6 +99,11 @@ export interface BacktestOptions {
   workDir?: string;
   /** The committee's database (proposals, transcripts, the book its portfolio tool reads); default an in-memory PGlite. */
   db?: Db;
+  /**
+   * The committee's point-in-time news search (every query carries the proposal's as-of, and nothing
+   * published after it is returned); default emptyNewsArchive. `source` names it in the notes.
+   */
+  news?: { search: NewsSearcher; source: string };
   onProgress?: (progress: { done: number; total: number; date: string }) => void;
 }
 
@@ -548,7 +553,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
                 config,
                 proposal: p,
                 backend,
-                searchNews: emptyNewsArchive,
+                searchNews: options.news?.search ?? emptyNewsArchive,
                 threadId: `bt-${p.id}`,
                 checkpointer: new MemorySaver(),
                 now: () => new Date(now),
@@ -672,7 +677,22 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
   if (sp) strategies.push(sp);
   if (dj) strategies.push(dj);
 
-  const notes = resultNotes({ view, fromIdx, toIdx, s, holdingDays, horizon, models, sp, dj, halts, critic, sources: options.data.sources, exits });
+  const notes = resultNotes({
+    view,
+    fromIdx,
+    toIdx,
+    s,
+    holdingDays,
+    horizon,
+    models,
+    sp,
+    dj,
+    halts,
+    critic,
+    sources: options.data.sources,
+    exits,
+    news: options.news?.source ?? null,
+  });
   timings.totalMs = performance.now() - started;
   const result = BacktestResult.parse({
     from: range.from,
@@ -713,6 +733,7 @@ function resultNotes(input: {
   critic: BacktestCritic;
   sources: string[];
   exits: Config['settings']['execution']['exits'];
+  news: string | null;
 }): string[] {
   const { view, fromIdx, toIdx, s, models } = input;
   const closeOnly = view.tickers.every((t) => view.barsUpTo(t, toIdx, 1)[0]?.open === null);
@@ -743,7 +764,9 @@ function resultNotes(input: {
   if (input.critic !== 'none') {
     notes.push(
       "Committee runs use an in-memory checkpointer per run (a backtest is rerun, not resumed); their transcripts go to the backtest's own in-memory database.",
-      "News: no point-in-time news archive covers these years (the bundled Reuters items are from 1987): the committee's news search finds nothing, so the critics judge on prices, indicators and the book.",
+      input.news
+        ? `News: the committee searches ${input.news}, point in time (nothing published after a decision's as-of is returned).`
+        : "News: no news archive was given to this run (the bundled Reuters items are from 1987, before the Dow 30 prices): the committee's news search finds nothing, so the critics judge on prices, indicators and the book.",
     );
   }
   for (const [name, h] of Object.entries(input.halts)) {

@@ -9,7 +9,9 @@ import { computeFeatureColumns, CLOSE_FEATURES } from '../../ml/index.ts';
 import { createCassetteBackend, emptyCassette } from '../../evals/index.ts';
 import { FEATURE_WINDOW_BARS, runBacktest, type BacktestRun, type BacktestSettings, type DayDecisions } from '../../evals/backtest/engine.ts';
 import { PriceView, loadBundledPrices, type PriceData } from '../../evals/backtest/data.ts';
-import type { Bar } from '../../market/index.ts';
+import { dailyBarTs, type Bar } from '../../market/index.ts';
+import { NewsSearchQuery } from '../../rag/index.ts';
+import type { NewsSearcher } from '../../tools/index.ts';
 import { mulberry32 } from '../../contracts/random.ts';
 import { obedientModel } from './support.ts';
 
@@ -113,6 +115,32 @@ describe('backtest engine', () => {
     const vetoed = new Set(verdicts.filter((v) => v.decision === 'REJECT' || v.decision === 'ABSTAIN').map((v) => v.proposalId));
     for (const v of committee?.vetoes ?? []) expect(vetoed.has(v.proposalId)).toBe(true);
     expect(rules.timings.committeeRuns).toBe(verdicts.length);
+  });
+
+  it("the committee's news search gets each decision's as-of, and the notes name the archive", async () => {
+    const queries: NewsSearchQuery[] = [];
+    const search: NewsSearcher = (q) => {
+      queries.push(q);
+      return Promise.resolve([]);
+    };
+    const run = await runBacktest({
+      config,
+      data,
+      from: FROM,
+      to: '1995-01-06',
+      critic: 'rules',
+      backend: 'rules',
+      settings: SETTINGS,
+      news: { search, source: 'a recording archive' },
+    });
+    const judged = run.decisions.filter((d) => d.verdicts.length > 0);
+    expect(judged.length).toBeGreaterThan(0);
+    expect(queries.length).toBeGreaterThanOrEqual(judged.flatMap((d) => d.verdicts).length);
+    // A proposal made at day t's close sees news up to that close, never later (the order fills at t+1).
+    const closes = new Set(judged.map((d) => dailyBarTs(d.date)));
+    expect(new Set(queries.map((q) => NewsSearchQuery.parse(q).asOf.toISOString()))).toEqual(closes);
+    expect(run.result.notes.join('\n')).toContain('the committee searches a recording archive, point in time');
+    expect(rules.result.notes.join('\n')).toContain("the committee's news search finds nothing");
   });
 
   it('the S&P 500 appears only where its bundled series covers the range (from 2000-01-03)', () => {
