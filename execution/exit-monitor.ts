@@ -40,6 +40,55 @@ export function macdCrossedAgainst(closes: readonly number[], side: 'long' | 'sh
   return side === 'long' ? prev.MACD >= prev.signal && last.MACD < last.signal : prev.MACD <= prev.signal && last.MACD > last.signal;
 }
 
+/** The exit rules' settings (settings.execution.exits, less the holding limit, which each caller states). */
+export type ExitRules = Pick<Config['settings']['execution']['exits'], 'breakevenAtR' | 'momentumReversal'>;
+
+/** What the exit rules see of one held position (or one lot of it). */
+export interface HeldPosition {
+  side: 'long' | 'short';
+  /** Bars closed since the entry filled. */
+  heldBars: number;
+  /** The time exit's limit, in bars. */
+  maxHoldingBars: number;
+  /** Closes up to now, oldest first (the last is the current price). */
+  closes: readonly number[];
+  entryPrice: number;
+  /** The entry's stop when it was placed (R is measured from it), and the stop working now. */
+  initialStop: number | null;
+  stop: number | null;
+}
+
+export type ExitSignal =
+  { kind: 'time_exit'; detail: string } | { kind: 'momentum_exit'; detail: string } | { kind: 'breakeven_stop'; stop: number; detail: string } | null;
+
+/**
+ * The exit rules, pure: the exit monitor and the backtest both ask this, in this order:
+ *  - time exit once the position has been held maxHoldingBars bars;
+ *  - momentum-reversal exit when MACD crosses against it on the last bar (if enabled);
+ *  - stop to breakeven once the last close is breakevenAtR x R in favour (R = |entry - initial stop|),
+ *    unless the stop is already at or past the entry.
+ */
+export function exitSignal(p: HeldPosition, rules: ExitRules): ExitSignal {
+  if (p.heldBars >= p.maxHoldingBars) return { kind: 'time_exit', detail: `held ${p.heldBars} bars >= maxHoldingDays ${p.maxHoldingBars}` };
+  if (rules.momentumReversal && macdCrossedAgainst(p.closes, p.side)) {
+    return {
+      kind: 'momentum_exit',
+      detail: `MACD(${EXIT_MACD.fastPeriod},${EXIT_MACD.slowPeriod},${EXIT_MACD.signalPeriod}) crossed against the ${p.side} position`,
+    };
+  }
+  const last = p.closes[p.closes.length - 1];
+  if (last === undefined || p.stop === null || p.initialStop === null) return null;
+  const r = Math.abs(p.entryPrice - p.initialStop);
+  const gain = p.side === 'long' ? last - p.entryPrice : p.entryPrice - last;
+  const notYet = p.side === 'long' ? p.stop < p.entryPrice : p.stop > p.entryPrice;
+  if (!(r > 0 && gain >= rules.breakevenAtR * r && notYet)) return null;
+  return {
+    kind: 'breakeven_stop',
+    stop: p.entryPrice,
+    detail: `price ${last} is ${(gain / r).toFixed(2)}R in favour (R=${r.toFixed(4)}): stop ${p.stop} -> ${p.entryPrice}`,
+  };
+}
+
 /** A simple market order that closes the whole position (what closePosition sends). */
 function isClosingOrder(o: BrokerOrder, p: BrokerPosition): boolean {
   return (
@@ -96,43 +145,31 @@ export async function runExitMonitor(options: ExitMonitorOptions): Promise<ExitA
     try {
       const bars = await barsAsOf(db, { ticker: p.symbol, asOf, limit: BARS_NEEDED });
       const closes = bars.map((b) => b.close);
-      const last = closes[closes.length - 1] ?? p.currentPrice;
       const side = p.qty > 0 ? 'long' : 'short';
       const local = await db.query('SELECT opened_at FROM positions WHERE ticker = $1', [p.symbol]);
       const openedAt = local.rows[0] ? z.object({ opened_at: z.coerce.date().nullable() }).parse(local.rows[0]).opened_at : null;
       const held = openedAt ? bars.filter((b) => Date.parse(b.ts) > openedAt.getTime()).length : 0;
 
-      if (held >= exits.maxHoldingDays) {
-        actions.push(await exitPosition(db, broker, p, openOrders, 'time_exit', `held ${held} bars >= maxHoldingDays ${exits.maxHoldingDays}`));
-        continue;
-      }
-      if (exits.momentumReversal && macdCrossedAgainst(closes, side)) {
-        actions.push(
-          await exitPosition(
-            db,
-            broker,
-            p,
-            openOrders,
-            'momentum_exit',
-            `MACD(${EXIT_MACD.fastPeriod},${EXIT_MACD.slowPeriod},${EXIT_MACD.signalPeriod}) crossed against the ${side} position`,
-          ),
-        );
-        continue;
-      }
       const parent = openOrders.find((o) => o.symbol === p.symbol && o.orderClass === 'bracket');
       const stopLeg = openStopLeg(parent);
-      const stop0 = await initialStop(db, parent);
-      if (stopLeg && stopLeg.stopPrice !== null && stop0 !== null) {
-        const entry = p.avgEntryPrice;
-        const r = Math.abs(entry - stop0);
-        const gain = side === 'long' ? last - entry : entry - last;
-        const notYet = side === 'long' ? stopLeg.stopPrice < entry : stopLeg.stopPrice > entry;
-        if (r > 0 && gain >= exits.breakevenAtR * r && notYet) {
-          await broker.replaceOrder(stopLeg.id, { stopPrice: entry });
-          const detail = `price ${last} is ${(gain / r).toFixed(2)}R in favour (R=${r.toFixed(4)}): stop ${stopLeg.stopPrice} -> ${entry}`;
-          await appendAudit(db, 'exit.breakeven_stop', 'order', stopLeg.id, { ticker: p.symbol, detail });
-          actions.push({ ticker: p.symbol, kind: 'breakeven_stop', detail, orderId: stopLeg.id });
-        }
+      const signal = exitSignal(
+        {
+          side,
+          heldBars: held,
+          maxHoldingBars: exits.maxHoldingDays,
+          closes: closes.length > 0 ? closes : [p.currentPrice],
+          entryPrice: p.avgEntryPrice,
+          initialStop: stopLeg ? await initialStop(db, parent) : null,
+          stop: stopLeg?.stopPrice ?? null,
+        },
+        exits,
+      );
+      if (signal?.kind === 'time_exit' || signal?.kind === 'momentum_exit') {
+        actions.push(await exitPosition(db, broker, p, openOrders, signal.kind, signal.detail));
+      } else if (signal?.kind === 'breakeven_stop' && stopLeg) {
+        await broker.replaceOrder(stopLeg.id, { stopPrice: signal.stop });
+        await appendAudit(db, 'exit.breakeven_stop', 'order', stopLeg.id, { ticker: p.symbol, detail: signal.detail });
+        actions.push({ ticker: p.symbol, kind: 'breakeven_stop', detail: signal.detail, orderId: stopLeg.id });
       }
     } catch (error) {
       // One ticker's failure must not stop the others' exits.

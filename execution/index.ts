@@ -23,7 +23,18 @@ export { getTradingState, setTradingState, assertCanSubmit, type TradingStateInf
 export * from './paper-exchange/index.ts';
 export { reconcile, intentCounts, type ReconcileReport } from './reconcile.ts';
 export { buildPortfolioSnapshot } from './portfolio.ts';
-export { runExitMonitor, macdCrossedAgainst, EXIT_MACD, type ExitAction, type ExitKind, type ExitMonitorOptions } from './exit-monitor.ts';
+export {
+  runExitMonitor,
+  exitSignal,
+  macdCrossedAgainst,
+  EXIT_MACD,
+  type ExitAction,
+  type ExitKind,
+  type ExitMonitorOptions,
+  type ExitRules,
+  type ExitSignal,
+  type HeldPosition,
+} from './exit-monitor.ts';
 export * from './read-models.ts';
 export {
   runOrderStage,

@@ -22,7 +22,7 @@ import pLimit from 'p-limit';
 import type { Config } from '../../config/index.ts';
 import { QuorumError, type MarketSnapshot, type PortfolioSnapshot, type Proposal, type RiskDecision, type Verdict } from '../../contracts/index.ts';
 import { migrate, openPglite, type Db } from '../../db/index.ts';
-import { allowsOrder, macdCrossedAgainst, riskCheck } from '../../execution/index.ts';
+import { allowsOrder, exitSignal, riskCheck } from '../../execution/index.ts';
 import { runCommittee, type CommitteeBackend } from '../../graph/index.ts';
 import type { NewsSearcher } from '../../tools/index.ts';
 import {
@@ -472,42 +472,39 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
           const lots = book.broker.lots.filter((l) => l.ticker === ticker);
           const bars = view.barsUpTo(ticker, i, EXIT_MONITOR_BARS);
           const held = (lot: Lot): number => bars.filter((b) => barDate(b) > lot.entryDate).length;
-          const expired = lots.filter((l) => held(l) >= l.holdingDays);
-          const exitOrder = (qty: number, lotIds: number[], reason: 'time' | 'reversal'): void => {
-            book.broker.submit({ kind: 'exit', ticker, qty, lotIds, reason, submittedAt: now, ref: `${book.name}-${reason}-${ticker}-${date}` });
-            log.orders.push({ strategy: book.name, ticker, side: book.broker.positionQty(ticker) > 0 ? 'sell' : 'buy', qty, kind: 'exit', reason });
-          };
-          if (expired.length > 0) {
-            exitOrder(
-              expired.reduce((a, l) => a + l.qty, 0),
-              expired.map((l) => l.id),
-              'time',
-            );
-            continue;
-          }
+          const closes = bars.map((b) => b.close);
           const side = book.broker.positionQty(ticker) > 0 ? 'long' : 'short';
-          if (
-            exits.momentumReversal &&
-            macdCrossedAgainst(
-              bars.map((b) => b.close),
-              side,
-            )
-          ) {
-            exitOrder(
-              lots.reduce((a, l) => a + l.qty, 0),
-              lots.map((l) => l.id),
-              'reversal',
-            );
+          // The exit monitor's rules (execution's exitSignal), per lot: each lot has its own entry, stop and age.
+          const signals = lots.map((lot) => ({
+            lot,
+            signal: exitSignal(
+              { side, heldBars: held(lot), maxHoldingBars: lot.holdingDays, closes, entryPrice: lot.entryPrice, initialStop: lot.initialStop, stop: lot.stop },
+              exits,
+            ),
+          }));
+          const exitOrder = (exiting: readonly Lot[], reason: 'time' | 'reversal'): void => {
+            const qty = exiting.reduce((a, l) => a + l.qty, 0);
+            book.broker.submit({
+              kind: 'exit',
+              ticker,
+              qty,
+              lotIds: exiting.map((l) => l.id),
+              reason,
+              submittedAt: now,
+              ref: `${book.name}-${reason}-${ticker}-${date}`,
+            });
+            log.orders.push({ strategy: book.name, ticker, side: side === 'long' ? 'sell' : 'buy', qty, kind: 'exit', reason });
+          };
+          const expired = signals.filter((x) => x.signal?.kind === 'time_exit').map((x) => x.lot);
+          if (expired.length > 0) {
+            exitOrder(expired, 'time');
             continue;
           }
-          const last = bars[bars.length - 1]?.close;
-          for (const lot of lots) {
-            if (last === undefined || lot.stop === null || lot.initialStop === null) continue;
-            const r = Math.abs(lot.entryPrice - lot.initialStop);
-            const gain = lot.side === 'long' ? last - lot.entryPrice : lot.entryPrice - last;
-            const notYet = lot.side === 'long' ? lot.stop < lot.entryPrice : lot.stop > lot.entryPrice;
-            if (r > 0 && gain >= exits.breakevenAtR * r && notYet) lot.stop = lot.entryPrice;
+          if (signals.some((x) => x.signal?.kind === 'momentum_exit')) {
+            exitOrder(lots, 'reversal');
+            continue;
           }
+          for (const { lot, signal } of signals) if (signal?.kind === 'breakeven_stop') lot.stop = signal.stop;
         }
       }
 
