@@ -54,13 +54,19 @@ export async function buildPortfolioSnapshot(
   );
   const sectors = config.settings.market.sectors;
 
-  const snapshotOrders = openOrders.map((o) => ({
-    ticker: o.symbol,
-    side: o.side,
-    qty: o.qty - o.filledQty > 0 ? o.qty - o.filledQty : o.qty,
-    clientOrderId: o.clientOrderId,
-    submittedAt: o.submittedAt ?? asOf,
-  }));
+  const snapshotOrders = openOrders.map((o) => {
+    // A bracket whose entry has filled works only through its exit legs (a stop and a target, one
+    // cancelling the other): an order that reduces the position by the filled quantity, not a second entry.
+    const exitsOnly = o.orderClass === 'bracket' && o.legs.length > 0 && o.filledQty >= o.qty - 1e-9;
+    const opposite = o.side === 'buy' ? 'sell' : 'buy';
+    return {
+      ticker: o.symbol,
+      side: exitsOnly ? opposite : o.side,
+      qty: exitsOnly ? o.filledQty : o.qty - o.filledQty > 0 ? o.qty - o.filledQty : o.qty,
+      clientOrderId: o.clientOrderId,
+      submittedAt: o.submittedAt ?? asOf,
+    };
+  });
   // An intent whose outcome is unknown may be an order at the broker: count it (fail closed).
   const pending = await db.query(`SELECT payload, created_at FROM order_intents WHERE status IN ('pending', 'submitted', 'unknown')`);
   for (const r of pending.rows) {

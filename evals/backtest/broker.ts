@@ -160,6 +160,16 @@ export class SimBroker {
     return q;
   }
 
+  /**
+   * Tickers with an order working at this broker, as a session reads them from a real one (its open
+   * orders): an order waiting for its bar, or a lot's bracket legs (a stop or a target).
+   */
+  workingTickers(): Set<string> {
+    const out = new Set(this.pending.map((o) => o.ticker));
+    for (const l of this.lots) if (l.stop !== null || l.target !== null) out.add(l.ticker);
+    return out;
+  }
+
   /** Tickers with open lots, sorted. */
   heldTickers(): string[] {
     return [...new Set(this.lots.map((l) => l.ticker))].sort();
@@ -402,13 +412,26 @@ export class SimBroker {
       lastEquity: input.lastEquity,
       peakEquity: input.peakEquity,
       positions,
-      openOrders: this.pending.map((o) => ({
-        ticker: o.ticker,
-        side: o.kind === 'entry' ? o.side : this.positionQty(o.ticker) < 0 ? 'buy' : 'sell',
-        qty: Math.max(1, o.qty),
-        clientOrderId: o.ref,
-        submittedAt: o.submittedAt,
-      })),
+      openOrders: [
+        ...this.pending.map((o) => ({
+          ticker: o.ticker,
+          side: o.kind === 'entry' ? o.side : this.positionQty(o.ticker) < 0 ? ('buy' as const) : ('sell' as const),
+          qty: Math.max(1, o.qty),
+          clientOrderId: o.ref,
+          submittedAt: o.submittedAt,
+        })),
+        // A filled entry's bracket legs work at the broker until one fills: an order that reduces the
+        // position (what a broker lists, and the paper session's snapshot reads).
+        ...this.lots
+          .filter((l) => l.stop !== null || l.target !== null)
+          .map((l) => ({
+            ticker: l.ticker,
+            side: l.side === 'long' ? ('sell' as const) : ('buy' as const),
+            qty: l.qty,
+            clientOrderId: `bracket:${l.id}`,
+            submittedAt: input.openedAt(l),
+          })),
+      ],
       dayTradesLast5Days: this.dayTrades.filter((d) => recent.has(d)).length,
       recentOrderTimes: this.pending.map((o) => o.submittedAt).sort(),
       tradingState: 'ACTIVE',

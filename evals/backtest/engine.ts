@@ -9,7 +9,8 @@
  *  3. every book is marked at t's close;
  *  4. the exit monitor's rules run on closes up to t (time exit, MACD reversal, breakeven stop);
  *  5. on a retrain day, a new model is trained on bars through t-1 (walk-forward, expanding window);
- *  6. the proposer scores features at t's close; the most confident proposals go to each strategy:
+ *  6. the proposer scores features at t's close; each strategy takes the most confident proposals for tickers
+ *     with no order working on its own book (as a session does):
  *     `proposer` (the proposal as its own APPROVE verdict) and `committee` (the committee's verdict),
  *     each through execution's `riskCheck` (risk/ `decide`) against its own book, at the next session's open.
  * Nothing in steps 2-6 reads a bar after t: every read goes through PriceView with the day's index.
@@ -521,27 +522,41 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
       if (!proposer || !current) throw new QuorumError('INTERNAL', 'no model for the day');
       log.modelId = current.modelId;
 
-      // 6: proposals at the close, the same ones for every strategy.
+      // 6: proposals at the close, scored once; each book takes its own top N of them (below).
       const t1 = performance.now();
       const asOf = dailyBarTs(date);
       const windows: Record<string, readonly Bar[]> = {};
       for (const t of view.tickers) windows[t] = view.barsUpTo(t, i, FEATURE_WINDOW_BARS);
       const snap: FeatureSnapshot = featureSnapshotFromBars(asOf, windows);
       const scored = await scoreSnapshot(snap, { proposer, settings: config.settings });
-      const chosen = topProposals(scored.proposals, s.proposalsPerDay);
+      // Each book, as a session on its own account, passes over tickers with an order still working
+      // there (sessions/run.ts prepareSession) and takes the next most confident proposals.
+      const chosenFor = new Map<Book['name'], Proposal[]>();
+      for (const book of books) {
+        const working = book.broker.workingTickers();
+        chosenFor.set(
+          book.name,
+          topProposals(
+            scored.proposals.filter((p) => !working.has(p.ticker)),
+            s.proposalsPerDay,
+          ),
+        );
+      }
+      const chosen = [...new Map([...chosenFor.values()].flat().map((p) => [p.id, p])).values()];
+      const committeeChosen = chosenFor.get('committee') ?? [];
       timings.proposeMs += performance.now() - t1;
       log.proposals = chosen.map((p) => ({ id: p.id, ticker: p.ticker, side: p.side, probability: p.probability }));
 
       const verdicts = new Map<string, Verdict>();
-      if (committeeBook && db && options.backend && chosen.length > 0) {
+      if (committeeBook && db && options.backend && committeeChosen.length > 0) {
         const t2 = performance.now();
         const cdb = db;
         const backend = options.backend;
         await storeFeatureSnapshot(cdb, snap);
-        await storeProposals(cdb, chosen);
+        await storeProposals(cdb, committeeChosen);
         await syncBookTables(cdb, committeeBook, view, i, asOf, tradingStateFor(snapshotOf(committeeBook), rules, now).state, openedAt);
         const results = await Promise.all(
-          chosen.map((p) =>
+          committeeChosen.map((p) =>
             limit(() =>
               // A checkpointer per run, in memory: a backtest is rerun, not resumed, and the database
               // checkpointer's writes cost about half of a committee run.
@@ -564,7 +579,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
       }
 
       for (const book of books) {
-        for (const p of chosen) {
+        for (const p of chosenFor.get(book.name) ?? []) {
           const market = marketAt(view, p.ticker, i, now, sectors);
           if (!market) continue;
           const own = proposerVerdict(p, now);
@@ -747,7 +762,7 @@ function resultNotes(input: {
     `Walk-forward: ${models.length} model(s), retrained every ${s.retrainEveryDays} trading days on an expanding window; each is trained on bars through the day before its first day of use, and its newest sample is ${input.horizon} trading days older still (its label needs that later close: purge gap = horizon).`,
     `Features are computed each day from the last ${FEATURE_WINDOW_BARS} bars of each ticker (the training set from full histories; the two differ by < 1e-7 on these data).`,
     `Costs: commission ${s.commissionBps} bps and slippage ${s.slippageBps} bps per side; buy-and-hold pays them once on entry; the indices are rebased without costs.`,
-    `Both model strategies act on the same ${s.proposalsPerDay} most confident proposals a day; each has its own book from ${s.initialEquity} cash (a cash account: no shorts unless risk_rules.yaml allowShort).`,
+    `Each model strategy acts, as a session on its own account, on the ${s.proposalsPerDay} most confident proposals a day for tickers with no order working on its book (a waiting order, or a held lot's stop and target); each has its own book from ${s.initialEquity} cash (a cash account: no shorts unless risk_rules.yaml allowShort).`,
     "Buy-and-hold uses the universe file's adjusted closes (dividends likely included); the S&P 500 and DJIA series are price indices (no dividends), which favours buy-and-hold by about the dividend yield.",
   );
   const first = view.days[fromIdx] ?? '';

@@ -78,7 +78,8 @@ describe.each(BACKENDS)('order lifecycle through the real Alpaca SDK over HTTP (
     expect(snapshot).toMatchObject({
       tradingState: 'ACTIVE',
       positions: [expect.objectContaining({ ticker: 'MSFT', qty: 10, avgPrice: 100.2, sector: 'Technology' })],
-      openOrders: [expect.objectContaining({ ticker: 'MSFT', clientOrderId: intent.clientOrderId })],
+      // The filled bracket works through its exit legs: an order that reduces the position, not a second entry.
+      openOrders: [expect.objectContaining({ ticker: 'MSFT', clientOrderId: intent.clientOrderId, side: 'sell', qty: 10 })],
       // The order was decided at the exchange's 2020 clock: not one of today's orders for the throttle.
       recentOrderTimes: [],
     });
