@@ -43,4 +43,14 @@ export {
   SNIPPET_CHARS,
   type SearchOptions,
 } from './retrieve.ts';
-export { parseTweetsJsonl, spamReason, isTweetShaped, tweetUrl, TweetLine, TWEET_SOURCE, SPAM_MIN_CASHTAGS, type ParsedTweets } from './tweets.ts';
+export {
+  parseTweetsJsonl,
+  decodeTweetText,
+  spamReason,
+  isTweetShaped,
+  tweetUrl,
+  TweetLine,
+  TWEET_SOURCE,
+  SPAM_MIN_CASHTAGS,
+  type ParsedTweets,
+} from './tweets.ts';

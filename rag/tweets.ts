@@ -40,6 +40,13 @@ export const TweetLine = z
   .passthrough();
 export type TweetLine = z.infer<typeof TweetLine>;
 
+const ENTITIES: Readonly<Record<string, string>> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
+
+/** Tweet text as Twitter's API gives it escapes &, < and >: decode those few entities, nothing else. */
+export function decodeTweetText(text: string): string {
+  return text.replace(/&(amp|lt|gt|quot|#39);/g, (m) => ENTITIES[m] ?? m);
+}
+
 /** True when a parsed JSON line looks like a tweet (has `text` and `id`, no `title`): picks the parser of a JSONL file. */
 export function isTweetShaped(value: unknown): boolean {
   return typeof value === 'object' && value !== null && 'text' in value && 'id' in value && !('title' in value);
@@ -81,7 +88,7 @@ export function parseTweetsJsonl(text: string, file: string, options: { keepSpam
       rejected.push({ file, line, error: parsed.error });
       return;
     }
-    const t = parsed.value;
+    const t = { ...parsed.value, text: decodeTweetText(parsed.value.text) };
     const reason = options.keepSpam ? null : spamReason(t.text);
     if (reason) {
       spam[reason] = (spam[reason] ?? 0) + 1;

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BUNDLED_CONFIG_DIR, PROJECT_ROOT, loadConfig } from '../../config/index.ts';
 import { parseJson } from '../../contracts/index.ts';
+import { decodeTweetText } from '../../rag/tweets.ts';
 import { registerApprovals } from '../../cli/commands/approvals.ts';
 import { registerAudit } from '../../cli/commands/audit.ts';
 import { registerBacktest } from '../../cli/commands/backtest.ts';
@@ -596,7 +597,9 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
       .map((l) => z.object({ published_at: z.string(), text: z.string() }).passthrough().parse(parseJsonOrThrow(l)));
     for (const c of cited) {
       expect(Date.parse(c.time)).toBeLessThanOrEqual(Date.parse(asOf));
-      const source = tweets.find((t) => Date.parse(t.published_at) === Date.parse(c.time) && t.text.replace(/\s+/g, ' ').startsWith(c.title.slice(0, 60)));
+      const source = tweets.find(
+        (t) => Date.parse(t.published_at) === Date.parse(c.time) && decodeTweetText(t.text).replace(/\s+/g, ' ').startsWith(c.title.slice(0, 60)),
+      );
       expect(source, `${c.time} ${c.title}`).toBeDefined();
     }
     const stored = /(\d+) tweets stored \(\d+ already stored\) from \S+ to (\S+)/.exec(all(run));

@@ -57,6 +57,11 @@ describe('the StockNet tweets file', () => {
     expect(spamReason('price $5 $10 $20 $40')).toBeNull();
   });
 
+  it("decodes the HTML entities of Twitter's text (&amp; &lt; &gt;) and nothing else", () => {
+    const line = JSON.stringify({ id: '9', ticker: 'PG', published_at: '2014-03-03T15:00:00Z', text: 'P&amp;G &lt;3 &gt; &copy; &amp;amp;' });
+    expect(parseTweetsJsonl(line, 'x.jsonl').drafts[0]?.title).toBe('P&G <3 > &copy; &amp;');
+  });
+
   it('names the line and the field of a bad tweet line', () => {
     const bad = [
       JSON.stringify({ id: '1', ticker: 'AAPL', published_at: '2014-01-27', text: 'no time of day' }),
