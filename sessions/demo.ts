@@ -3,7 +3,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { DEFAULT_DEMO_DATE, PROJECT_ROOT, type Config, type Logger } from '../config/index.ts';
-import { errorMessage } from '../contracts/index.ts';
+import { errorMessage, QuorumError } from '../contracts/index.ts';
 import { openDb, pgliteDir } from '../db/index.ts';
 import { createBroker, startPaperExchange } from '../execution/index.ts';
 import { closeBackend, openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
@@ -132,6 +132,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const universe = options.universe ?? 'dow30';
   const stocknet = universe === 'stocknet';
   const date = options.date ?? (stocknet ? DEFAULT_STOCKNET_DATE : DEFAULT_DEMO_DATE);
+  // 2013 is the StockNet proposer's training window and has no tweets: a demo there would be in-sample and news-blind.
+  if (stocknet && !date.startsWith('2014-')) {
+    throw new QuorumError('INPUT_INVALID', `--date: ${date} is outside 2014, the StockNet universe's out-of-sample year with tweets (2014-01-02..2014-12-30)`, {
+      field: 'date',
+    });
+  }
   const asOf = newYorkToUtc(date, DEMO_TIME.hour, DEMO_TIME.minute);
   // The StockNet universe keeps its own embedded store: its tickers overlap the Dow 30's, its news must not mix with 1987's.
   const dbConfig = stocknet ? { ...config, dataDir: path.join(config.dataDir, 'stocknet') } : config;

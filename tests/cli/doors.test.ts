@@ -605,6 +605,10 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
     const stored = /(\d+) tweets stored \(\d+ already stored\) from \S+ to (\S+)/.exec(all(run));
     expect(Date.parse(stored?.[2] ?? '')).toBeGreaterThan(Date.parse(asOf));
     expect(tweets.some((t) => t.published_at > asOf && Date.parse(t.published_at) <= Date.parse(stored?.[2] ?? ''))).toBe(true);
+    // 2013 is the proposer's training window and has no tweets: refused, naming the field.
+    const inSample = await q('demo', '--universe', 'stocknet', '--date', '2013-06-03');
+    expect(inSample.code).toBe(2);
+    expect(inSample.stderr).toContain('--date: 2013-06-03 is outside 2014');
   });
 });
 
