@@ -7,10 +7,60 @@ import path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { PROJECT_ROOT } from '../config/index.ts';
 import { migrate, openPglite, openPostgres } from '../db/index.ts';
-import { companyMatcher, createUseLiteEmbedder, embeddingText, importNews, parseReutersXml } from '../rag/index.ts';
+import { gunzipSync } from 'node:zlib';
+import { companyMatcher, createUseLiteEmbedder, embeddingText, importNews, parseReutersXml, parseTweetsJsonl } from '../rag/index.ts';
 import type { Measurement } from './run.ts';
 
 const REUTERS = path.join(PROJECT_ROOT, 'data/samples/news-reuters-1987');
+const TWEETS = path.join(PROJECT_ROOT, 'data/samples/stocknet-2014/tweets.jsonl.gz');
+
+/**
+ * The whole StockNet 2014 tweets file (26,878 lines) through importNews into PGlite: gunzip, parse,
+ * spam rule, merge by id, dedupe, tickers, sentiment, USE-lite embeddings in batches, one transaction.
+ * BENCH_STOCKNET_LIMIT=N imports only the first N lines (the full set takes minutes on 2 cores).
+ */
+async function stocknet(embedder: ReturnType<typeof createUseLiteEmbedder>): Promise<Measurement[]> {
+  const text = gunzipSync(readFileSync(TWEETS)).toString('utf8');
+  const p0 = performance.now();
+  const parsed = parseTweetsJsonl(text, 'tweets.jsonl.gz');
+  const parseSeconds = (performance.now() - p0) / 1000;
+  const lines = text.split('\n').filter(Boolean);
+  const out: Measurement[] = [
+    {
+      name: 'news: StockNet tweets parse + spam rule',
+      value: lines.length / parseSeconds,
+      unit: 'lines/s',
+      notes: `${lines.length} lines -> ${parsed.drafts.length} items, ${parsed.spam['cashtag-list'] ?? 0} spam, ${parsed.merged} merged by id`,
+    },
+  ];
+  const limit = Number(process.env.BENCH_STOCKNET_LIMIT ?? lines.length);
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { gzipSync } = await import('node:zlib');
+  const dir = mkdtempSync(path.join(tmpdir(), 'quorum-bench-stocknet-'));
+  const file = path.join(dir, 'tweets.jsonl.gz');
+  writeFileSync(file, gzipSync(lines.slice(0, limit).join('\n')));
+  const db = await openPglite(null);
+  try {
+    await migrate(db);
+    const s = performance.now();
+    const r = await importNews(db, embedder, file, { matcher: companyMatcher({}) });
+    const seconds = (performance.now() - s) / 1000;
+    out.push(
+      {
+        name: 'news: StockNet tweets ingest (PGlite), lines',
+        value: r.read / seconds,
+        unit: 'items/s',
+        notes: `${r.read} lines in ${seconds.toFixed(0)} s: ${r.inserted} stored, ${r.duplicates} duplicates/merged, ${r.spam['cashtag-list'] ?? 0} spam; USE-lite batches of 32`,
+      },
+      { name: 'news: StockNet tweets ingest (PGlite), stored', value: r.inserted / seconds, unit: 'items/s', notes: 'embedded and inserted items only' },
+    );
+  } finally {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
 
 export default async function bench(): Promise<Measurement[]> {
   const embedder = createUseLiteEmbedder();
@@ -54,6 +104,8 @@ export default async function bench(): Promise<Measurement[]> {
   } finally {
     await db.close();
   }
+
+  out.push(...(await stocknet(embedder)));
 
   const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (url) {

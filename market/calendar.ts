@@ -241,3 +241,18 @@ export function tradingDays(from: string, to: string, calendar: TradingCalendar 
   }
   return out;
 }
+
+/**
+ * The NYSE trading day whose session an item published at `instant` can first inform: that New York
+ * date when it is a trading day and the item came before its close (pre-open included), else the next
+ * trading day. A tweet posted at 16:00:01 after the close is evidence for the next session only; a
+ * point-in-time search as of any moment of that next session (published_at <= as-of) sees it, and no
+ * search as of the earlier session does.
+ */
+export function firstSessionInformed(instant: string | Date): string {
+  const ms = typeof instant === 'string' ? Date.parse(instant) : instant.getTime();
+  const { date } = utcToNewYork(new Date(ms));
+  const close = NYSE.session(date)?.close;
+  if (close !== undefined && ms < Date.parse(close)) return date;
+  return NYSE.nextTradingDay(date);
+}

@@ -2,7 +2,9 @@
  * Price CSV import in the two shapes of the bundled data:
  *  - wide: `date` plus one close column per ticker (DowJones30.csv);
  *  - per ticker: `date` plus open/high/low/close[/adjclose]/volume columns (msft.csv, sp500-2000.csv),
- *    which needs the ticker from the caller (`--ticker`).
+ *    which needs the ticker from the caller (`--ticker`);
+ *  - long: `date,ticker` plus the OHLCV columns, one row per ticker and day (StockNet's prices.csv),
+ *    rows grouped by ticker or by date, each ticker's dates ascending.
  * Every error names the line (1-based, the header is line 1) and the column; nothing is returned
  * half-parsed, and `ingestPriceCsv` stores all bars in one transaction or none.
  */
@@ -15,8 +17,11 @@ import type { Db } from '../db/index.ts';
 import { Bar, upsertBars } from './bars.ts';
 import { dailyBarTs } from './time.ts';
 
-/** Columns of the per-ticker shape (case-insensitive); `adjclose` is accepted and ignored. */
-export const OHLCV_COLUMNS = ['open', 'high', 'low', 'close', 'adjclose', 'volume'] as const;
+/**
+ * Columns of the per-ticker and long shapes (case-insensitive); `adjclose` / `adj_close` are accepted and
+ * ignored: `close` is the price traded (split-adjusted in Yahoo downloads), dividends are not folded in.
+ */
+export const OHLCV_COLUMNS = ['open', 'high', 'low', 'close', 'adjclose', 'adj_close', 'volume'] as const;
 /** Cells that mean "no value for this ticker on this date" in the wide shape. */
 export const MISSING_CELLS: ReadonlySet<string> = new Set(['', 'NA', 'NaN', 'null']);
 
@@ -28,7 +33,7 @@ export interface CsvImportOptions {
 }
 
 export interface ParsedPrices {
-  shape: 'wide' | 'ohlcv';
+  shape: 'wide' | 'ohlcv' | 'long';
   bars: Bar[];
   tickers: string[];
   firstDate: string;
@@ -85,10 +90,17 @@ export function parsePriceCsv(text: string, file: string, options: CsvImportOpti
   if (dateCol < 0) fail(file, 1, 'missing column "date"');
   const dup = lower.find((h, i) => lower.indexOf(h) !== i);
   if (dup !== undefined) fail(file, 1, `duplicate column "${dup}"`);
-  const others = lower.filter((_, i) => i !== dateCol);
+  const tickerCol = lower.indexOf('ticker');
+  const others = lower.filter((_, i) => i !== dateCol && i !== tickerCol);
   if (others.length === 0) fail(file, 1, 'no price columns after "date"');
   const isOhlcv = others.every((h) => (OHLCV_COLUMNS as readonly string[]).includes(h));
   const source = options.source ?? `csv:${path.basename(file)}`;
+  if (tickerCol >= 0) {
+    if (!isOhlcv) fail(file, 1, `a long file (date,ticker,…) takes only OHLCV columns (${OHLCV_COLUMNS.join(', ')}); got ${others.join(', ')}`);
+    if (!lower.includes('close')) fail(file, 1, 'missing column "close" (long OHLCV shape)');
+    if (options.ticker) fail(file, 1, 'a long file (a "ticker" column) takes no --ticker');
+    return parseLong(lines, header, file, source);
+  }
 
   let columns: Array<{ index: number; name: string }>;
   if (isOhlcv) {
@@ -153,9 +165,54 @@ export function parsePriceCsv(text: string, file: string, options: CsvImportOpti
   return { shape: isOhlcv ? 'ohlcv' : 'wide', bars, tickers: [...tickers].sort(), firstDate, lastDate: prevDate };
 }
 
+/** The long shape: `date,ticker,<OHLCV>` rows; every error names its line and column. */
+function parseLong(lines: readonly string[], header: readonly string[], file: string, source: string): ParsedPrices {
+  const lower = header.map((h) => h.toLowerCase());
+  const col = (name: string): number => lower.indexOf(name);
+  const bars: Bar[] = [];
+  const lastDate = new Map<string, string>();
+  let first = '';
+  let last = '';
+  for (let li = 1; li < lines.length; li++) {
+    const lineNo = li + 1;
+    const raw = lines[li] ?? '';
+    if (raw.trim() === '') fail(file, lineNo, 'empty line');
+    const cells = splitCsvLine(raw);
+    if (cells.length !== header.length) fail(file, lineNo, `expected ${header.length} fields, got ${cells.length}`);
+    const date = cells[col('date')] ?? '';
+    if (!DATE_RE.test(date) || Number.isNaN(Date.parse(date))) fail(file, lineNo, `expected a date like 2014-06-02, got "${date}"`, 'date');
+    const rawTicker = cells[col('ticker')] ?? '';
+    const t = parseWith(Ticker, rawTicker.toUpperCase());
+    if (!t.ok) fail(file, lineNo, `"${rawTicker}": ${t.error}`, 'ticker');
+    const ticker = t.value;
+    const prev = lastDate.get(ticker);
+    if (prev === date) fail(file, lineNo, `duplicate date ${date} for ${ticker}`, 'date');
+    if (prev !== undefined && date < prev)
+      fail(file, lineNo, `date ${date} is before ${ticker}'s previous ${prev} (each ticker's dates must be ascending)`, 'date');
+    lastDate.set(ticker, date);
+    if (first === '' || date < first) first = date;
+    if (date > last) last = date;
+    const opt = (name: string): number | null => (col(name) >= 0 ? parseNumber(cells[col(name)] ?? '', file, lineNo, header[col(name)] ?? name) : null);
+    const parsed = parseWith(Bar, {
+      ticker,
+      timeframe: '1Day',
+      ts: dailyBarTs(date),
+      open: opt('open'),
+      high: opt('high'),
+      low: opt('low'),
+      close: opt('close'),
+      volume: opt('volume'),
+      source,
+    });
+    if (!parsed.ok) fail(file, lineNo, parsed.error, 'close');
+    bars.push(parsed.value);
+  }
+  return { shape: 'long', bars, tickers: [...lastDate.keys()].sort(), firstDate: first, lastDate: last };
+}
+
 export interface IngestResult {
   file: string;
-  shape: 'wide' | 'ohlcv';
+  shape: 'wide' | 'ohlcv' | 'long';
   tickers: string[];
   bars: number;
   firstDate: string;

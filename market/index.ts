@@ -7,6 +7,7 @@ export {
   previousTradingDay,
   sessionOpenClose,
   sessionClose,
+  firstSessionInformed,
   isMarketOpen,
   tradingDays,
   closureReason,

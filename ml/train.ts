@@ -233,6 +233,8 @@ export interface TrainOptions {
   description?: string;
   reproduce?: string;
   now?: Date;
+  /** Train only on bars up to this instant (labels included): the days after it stay out of sample. */
+  asOf?: string;
 }
 
 export interface TrainResult {
@@ -251,7 +253,13 @@ export async function trainModel(db: Db, options: TrainOptions): Promise<TrainRe
   const features = checkFeatures(options.features ?? CLOSE_FEATURES);
   const tickers = options.tickers ?? (await barCoverage(db)).map((c) => c.ticker);
   if (tickers.length === 0) throw new QuorumError('INPUT_INVALID', 'no bars stored: run `quorum ingest prices` first', { field: 'tickers' });
-  const samples = await buildDataset(db, { tickers, features, horizonDays: t.horizonDays, labelThreshold: t.labelThreshold });
+  const samples = await buildDataset(db, {
+    tickers,
+    features,
+    horizonDays: t.horizonDays,
+    labelThreshold: t.labelThreshold,
+    ...(options.asOf ? { asOf: options.asOf } : {}),
+  });
   if (samples.length < 100) throw new QuorumError('INPUT_INVALID', `only ${samples.length} labelled samples: too few to train`, { samples: samples.length });
   const params: GbtParams = { trees: t.trees, maxDepth: t.maxDepth, learningRate: t.learningRate, minSamplesLeaf: t.minSamplesLeaf };
   const folds = walkForward(samples, t.folds, t.horizonDays, params);

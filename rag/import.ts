@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { QuorumError } from '../contracts/errors.ts';
 import { parseJson, parseWith } from '../contracts/parse.ts';
 import type { Db } from '../db/index.ts';
@@ -8,6 +9,7 @@ import type { Embedder } from './embeddings.ts';
 import { parseReutersXml } from './reuters.ts';
 import { JsonlNewsLine, type ImportResult, type NewsDraft, type RejectedLine } from './schema.ts';
 import { insertPrepared, prepareNews } from './store.ts';
+import { isTweetShaped, parseTweetsJsonl } from './tweets.ts';
 import type { CompanyMatcher } from './tickers.ts';
 
 /** The source recorded for a JSONL line without one. */
@@ -63,6 +65,35 @@ function displayPath(file: string): string {
 
 const IMPORTABLE = new Set(['.jsonl', '.xml', '.sgm']);
 
+/** The extension that picks a file's parser: `.jsonl` for `x.jsonl.gz` too. */
+function kindOf(file: string): string {
+  const lower = file.toLowerCase();
+  return path.extname(lower.endsWith('.gz') ? lower.slice(0, -3) : lower);
+}
+
+function isImportable(file: string): boolean {
+  const lower = file.toLowerCase();
+  return IMPORTABLE.has(kindOf(file)) && (!lower.endsWith('.gz') || kindOf(file) === '.jsonl');
+}
+
+/** A file's text; `.gz` files are gunzipped. */
+function readText(file: string): string {
+  try {
+    const buf = readFileSync(file);
+    return file.toLowerCase().endsWith('.gz') ? gunzipSync(buf).toString('utf8') : buf.toString('utf8');
+  } catch (error) {
+    throw new QuorumError('INPUT_INVALID', `path: cannot read ${file}: ${(error as Error).message}`, { path: file }, { cause: error });
+  }
+}
+
+/** The first non-blank line of a JSONL text, parsed, or undefined. */
+function firstJson(text: string): unknown {
+  const line = text.split(/\r?\n/, 50).find((l) => l.trim() !== '');
+  if (line === undefined) return undefined;
+  const json = parseJson(line);
+  return json.ok ? json.value : undefined;
+}
+
 /** The importable files under `target` (a file, or a directory searched recursively), sorted. */
 export function importFiles(target: string): string[] {
   let st;
@@ -72,8 +103,8 @@ export function importFiles(target: string): string[] {
     throw new QuorumError('INPUT_INVALID', `path: no such file or directory: ${target}`, { path: target });
   }
   if (st.isFile()) {
-    if (!IMPORTABLE.has(path.extname(target).toLowerCase())) {
-      throw new QuorumError('INPUT_INVALID', `path: ${target} is neither .jsonl nor Reuters .xml/.sgm`, { path: target });
+    if (!isImportable(target)) {
+      throw new QuorumError('INPUT_INVALID', `path: ${target} is neither .jsonl (.jsonl.gz) nor Reuters .xml/.sgm`, { path: target });
     }
     return [target];
   }
@@ -82,7 +113,7 @@ export function importFiles(target: string): string[] {
     for (const name of readdirSync(dir).sort()) {
       const full = path.join(dir, name);
       if (statSync(full).isDirectory()) walk(full);
-      else if (IMPORTABLE.has(path.extname(name).toLowerCase())) out.push(full);
+      else if (isImportable(name)) out.push(full);
     }
   };
   walk(target);
@@ -94,6 +125,8 @@ export interface ImportOptions {
   matcher: CompanyMatcher;
   /** Store the valid items even when some lines were rejected (default false: nothing is stored). */
   skipInvalid?: boolean;
+  /** Keep tweets the spam rule would drop (default false: dropped and counted in `spam`). */
+  keepSpam?: boolean;
   /** Progress of the embedding step (the slow one). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -108,10 +141,24 @@ export async function importNews(db: Db, embedder: Embedder, target: string, opt
   const files = importFiles(target);
   const drafts: NewsDraft[] = [];
   const rejected: RejectedLine[] = [];
+  const spam: Record<string, number> = {};
+  let spamCount = 0;
+  let merged = 0;
   for (const file of files) {
-    const text = readFileSync(file, 'utf8');
+    const text = readText(file);
     const rel = displayPath(file);
-    const parsed = path.extname(file).toLowerCase() === '.jsonl' ? parseJsonl(text, rel) : parseReutersXml(text, rel);
+    if (kindOf(file) === '.jsonl' && isTweetShaped(firstJson(text))) {
+      const parsed = parseTweetsJsonl(text, rel, { keepSpam: options.keepSpam ?? false });
+      drafts.push(...parsed.drafts);
+      rejected.push(...parsed.rejected);
+      merged += parsed.merged;
+      for (const [rule, n] of Object.entries(parsed.spam)) {
+        spam[rule] = (spam[rule] ?? 0) + n;
+        spamCount += n;
+      }
+      continue;
+    }
+    const parsed = kindOf(file) === '.jsonl' ? parseJsonl(text, rel) : parseReutersXml(text, rel);
     drafts.push(...parsed.drafts);
     rejected.push(...parsed.rejected);
   }
@@ -128,9 +175,10 @@ export async function importNews(db: Db, embedder: Embedder, target: string, opt
   const stored = await db.transaction((tx) => insertPrepared(tx, prepared));
   return {
     files: files.map(displayPath),
-    read: drafts.length + rejected.length,
+    read: drafts.length + rejected.length + spamCount + merged,
     inserted: stored.inserted,
-    duplicates: duplicates + stored.duplicates,
+    duplicates: duplicates + stored.duplicates + merged,
     rejected,
+    spam,
   };
 }

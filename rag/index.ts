@@ -43,3 +43,14 @@ export {
   SNIPPET_CHARS,
   type SearchOptions,
 } from './retrieve.ts';
+export {
+  parseTweetsJsonl,
+  decodeTweetText,
+  spamReason,
+  isTweetShaped,
+  tweetUrl,
+  TweetLine,
+  TWEET_SOURCE,
+  SPAM_MIN_CASHTAGS,
+  type ParsedTweets,
+} from './tweets.ts';

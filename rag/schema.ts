@@ -98,6 +98,8 @@ export const ImportResult = z
     inserted: z.number().int().min(0),
     duplicates: z.number().int().min(0),
     rejected: z.array(RejectedLine),
+    /** Items dropped as spam, by rule (tweets: see rag/tweets.ts spamReason); {} when none. */
+    spam: z.record(z.string(), z.number().int().min(0)),
   })
   .strict();
 export type ImportResult = z.infer<typeof ImportResult>;

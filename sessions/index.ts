@@ -11,7 +11,7 @@ export {
   type JudgedProposal,
   type RunSessionOptions,
 } from './run.ts';
-export { runDemo, type DemoOptions, type DemoResult } from './demo.ts';
+export { runDemo, importStocknetWindow, DemoUniverse, STOCKNET_TICKERS, DEFAULT_STOCKNET_DATE, type DemoOptions, type DemoResult } from './demo.ts';
 export { writeSessionReport, type WrittenReport } from './report.ts';
 export { loadReportData, ReportData } from './report-data.ts';
 export { riskReason } from './report-render.ts';

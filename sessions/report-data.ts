@@ -25,6 +25,8 @@ export const ReportItem = z.object({
     })
     .nullable(),
   debate: z.array(z.object({ agent: z.string(), round: num, summary: z.string() })),
+  /** The news items the verdict's reasons cite, oldest first. */
+  cited: z.array(z.object({ id: z.string(), publishedAt: date, source: z.string(), title: z.string(), url: z.string().nullable() })),
   risk: z
     .object({
       id: z.string(),
@@ -77,7 +79,10 @@ function summaryOf(content: string): string {
 }
 
 const VerdictPayload = z
-  .object({ reasons: z.array(z.object({ text: z.string() })).default([]), abstainReason: z.string().nullable().default(null) })
+  .object({
+    reasons: z.array(z.object({ text: z.string(), evidence: z.array(z.string()).default([]) })).default([]),
+    abstainReason: z.string().nullable().default(null),
+  })
   .passthrough();
 
 /** Everything a session report shows, read from what the session stored. */
@@ -103,6 +108,12 @@ export async function loadReportData(db: Db, sessionId: string, now: string): Pr
       ? (await db.query(`SELECT agent, round, content FROM agent_messages WHERE run_id = $1 AND message_role = 'assistant' ORDER BY id`, [v.run_id])).rows.map(
           (m) => ({ agent: z.string().parse(m.agent), round: num.parse(m.round), summary: summaryOf(z.string().parse(m.content)) }),
         )
+      : [];
+    const newsIds = [...new Set(payload?.reasons.flatMap((x) => x.evidence.filter((e) => e.startsWith('news:'))) ?? [])];
+    const cited = newsIds.length
+      ? (
+          await db.query('SELECT id, published_at, source, title, url FROM news_items WHERE id = ANY($1::text[]) ORDER BY published_at, id', [newsIds])
+        ).rows.map((n) => ({ id: n.id, publishedAt: n.published_at, source: n.source, title: n.title, url: n.url }))
       : [];
     const r = (
       await db.query(
@@ -139,6 +150,7 @@ export async function loadReportData(db: Db, sessionId: string, now: string): Pr
             }
           : null,
         debate,
+        cited,
         risk: r
           ? { id: r.id, action: r.action, requestedQty: r.requested_qty, finalQty: r.final_qty, stop: r.stop, target: r.target, rules, limitedBy: r.limited_by }
           : null,

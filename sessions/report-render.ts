@@ -119,6 +119,10 @@ export function renderMarkdown(d: ReportData): string {
     out.push('', `### ${i.ticker} (${i.side})`, '');
     if (i.verdict?.abstainReason) out.push(`ABSTAIN: ${i.verdict.abstainReason}`, '');
     for (const r of i.verdict?.reasons ?? []) out.push(`- ${r}`);
+    if (i.cited.length) {
+      out.push('', 'Cited news:', '');
+      for (const c of i.cited) out.push(`- \`${c.id}\` ${c.publishedAt} (${c.source}): ${mdCell(c.title)}`);
+    }
     if (i.debate.length) {
       out.push('', 'Debate:', '');
       for (const m of i.debate) out.push(`- **${m.agent}** (round ${m.round}): ${mdCell(m.summary)}`);
@@ -158,8 +162,9 @@ export function renderHtml(d: ReportData): string {
         .join('');
       const debate = i.debate.map((m) => `<li><b>${esc(m.agent)}</b> (round ${m.round}): ${esc(m.summary)}</li>`).join('');
       const reasons = (i.verdict?.reasons ?? []).map((r) => `<li>${esc(r)}</li>`).join('');
+      const cited = i.cited.map((c) => `<li><code>${esc(c.id)}</code> ${esc(c.publishedAt)} (${esc(c.source)}): ${esc(c.title)}</li>`).join('');
       return `<section><h3>${esc(i.ticker)} (${esc(i.side)})</h3>${i.verdict?.abstainReason ? `<p class="abstain">ABSTAIN: ${esc(i.verdict.abstainReason)}</p>` : ''}
-<ul>${reasons}</ul>${debate ? `<h4>Debate</h4><ul>${debate}</ul>` : ''}${rules ? `<h4>Risk rules</h4><table class="rules"><tr><th>rule</th><th>passed</th><th>detail</th></tr>${rules}</table>` : ''}</section>`;
+<ul>${reasons}</ul>${cited ? `<h4>Cited news</h4><ul class="cited">${cited}</ul>` : ''}${debate ? `<h4>Debate</h4><ul>${debate}</ul>` : ''}${rules ? `<h4>Risk rules</h4><table class="rules"><tr><th>rule</th><th>passed</th><th>detail</th></tr>${rules}</table>` : ''}</section>`;
     })
     .join('\n');
   const usage = d.usage

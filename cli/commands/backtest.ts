@@ -30,6 +30,7 @@ const BacktestArgs = z
     initialEquity: z.coerce.number().positive().optional(),
     resamples: count.max(100_000).default(DEFAULT_RESAMPLES),
     seed: z.coerce.number().int().min(0).optional(),
+    universe: z.enum(['dow30', 'stocknet']).default('dow30'),
   })
   .strict()
   .refine((a) => a.critic !== 'replay' || a.cassette !== undefined, {
@@ -57,6 +58,7 @@ interface BacktestFlags {
   initialEquity?: string;
   resamples?: string;
   seed?: string;
+  universe?: string;
   json?: boolean;
 }
 
@@ -82,6 +84,7 @@ export function registerBacktest(program: Command): void {
     .option('--initial-equity <x>', 'starting cash (default settings.backtest.initialEquity)')
     .option('--resamples <n>', `bootstrap resamples per interval (default ${DEFAULT_RESAMPLES})`)
     .option('--seed <n>', 'bootstrap seed (default models.yaml llm.seed)')
+    .option('--universe <name>', 'dow30 (1991-2000 closes) | stocknet (30 stocks, OHLCV 2013-2014: replay 2014)', 'dow30')
     .option('--json', 'print the result and metrics as JSON')
     .action(async (opts: BacktestFlags) => {
       const args = parseOrThrow(
@@ -105,16 +108,18 @@ export function registerBacktest(program: Command): void {
           initialEquity: opts.initialEquity,
           resamples: opts.resamples,
           seed: opts.seed,
+          universe: opts.universe,
         },
         'backtest',
       );
       const ctx = cliContext();
-      const { computeMetrics, loadBundledPrices, renderMarkdownSummary, runBacktest, writeBacktestReport } = await import('../../evals/backtest/index.ts');
+      const { computeMetrics, loadBundledPrices, loadStocknetPrices, renderMarkdownSummary, runBacktest, writeBacktestReport } =
+        await import('../../evals/backtest/index.ts');
       const { createCassetteBackend, emptyCassette, readCassette, writeCassette } = await import('../../evals/index.ts');
       const { createOllamaBackend, ollamaOptionsFromConfig } = await import('../../agents/index.ts');
       const { config } = ctx;
-      const universe = args.tickers ?? (config.settings.market.universe.length > 0 ? config.settings.market.universe : undefined);
-      const data = loadBundledPrices(universe);
+      const universe = args.tickers ?? (args.universe === 'dow30' && config.settings.market.universe.length > 0 ? config.settings.market.universe : undefined);
+      const data = args.universe === 'stocknet' ? loadStocknetPrices(universe) : loadBundledPrices(universe);
 
       let backend: CommitteeBackend | undefined;
       let cassetteBackend: CassetteBackend | null = null;

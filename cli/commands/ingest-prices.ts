@@ -22,7 +22,7 @@ export function registerIngestPrices(program: Command): void {
   const ingest = program.commands.find((c) => c.name() === 'ingest') ?? program.command('ingest').description('load data into the store');
   ingest
     .command('prices')
-    .description('import daily bars: a CSV file (wide close-only, or per-ticker OHLCV with --ticker) or "alpaca" (needs keys)')
+    .description('import daily bars: a CSV file (wide close-only, long date,ticker,OHLCV, or per-ticker OHLCV with --ticker) or "alpaca" (needs keys)')
     .argument('<source>', 'CSV file path, or "alpaca"')
     .option('--ticker <ticker>', 'ticker of a per-ticker OHLCV file (e.g. MSFT, SPX)')
     .option('--tickers <list>', 'alpaca: comma-separated tickers')

@@ -21,7 +21,11 @@ function printFeedSummary(results: readonly FeedPollResult[]): void {
 }
 
 function printImportSummary(r: ImportResult): void {
-  process.stdout.write(`${r.files.length} file(s), ${r.read} item(s) read: ${r.inserted} new, ${r.duplicates} already stored, ${r.rejected.length} rejected\n`);
+  const spam = Object.entries(r.spam);
+  const spamText = spam.length ? `, ${spam.map(([rule, n]) => `${n} dropped as spam (${rule})`).join(', ')}` : '';
+  process.stdout.write(
+    `${r.files.length} file(s), ${r.read} item(s) read: ${r.inserted} new, ${r.duplicates} already stored, ${r.rejected.length} rejected${spamText}\n`,
+  );
   for (const x of r.rejected) process.stdout.write(`  rejected ${x.file}:${x.line}: ${x.error}\n`);
 }
 
@@ -31,11 +35,14 @@ export function registerNews(program: Command): void {
   const ingest = program.commands.find((c) => c.name() === 'ingest') ?? program.command('ingest').description('load data into the store');
   ingest
     .command('news')
-    .description('ingest news: an RSS/Atom feed URL, a JSONL or Reuters XML file, a directory of them, or (no argument) the feeds in settings.yaml')
+    .description(
+      'ingest news: an RSS/Atom feed URL, a JSONL (.jsonl.gz: news items or tweets) or Reuters XML file, a directory of them, or (no argument) the feeds in settings.yaml',
+    )
     .argument('[source]', 'FEED_URL | FILE | DIR')
     .option('--skip-invalid', 'store the valid items of a file even when some lines are rejected (default: store nothing)')
+    .option('--keep-spam', 'keep tweets the spam rule drops (4 or more distinct cashtags: a ticker list)')
     .option('--json', 'print the result as JSON')
-    .action(async (source: string | undefined, opts: { skipInvalid?: boolean; json?: boolean }) => {
+    .action(async (source: string | undefined, opts: { skipInvalid?: boolean; keepSpam?: boolean; json?: boolean }) => {
       const ctx = cliContext();
       const { canonicalUrl, companyMatcher, createEmbedder, importNews, pollFeeds } = await import('../../rag/index.ts');
       const news = ctx.config.settings.news;
@@ -68,7 +75,12 @@ export function registerNews(program: Command): void {
         const bar = progressBar('embedding');
         let result: ImportResult;
         try {
-          result = await importNews(db, embedder, source, { matcher, skipInvalid: opts.skipInvalid ?? false, onProgress: bar.update });
+          result = await importNews(db, embedder, source, {
+            matcher,
+            skipInvalid: opts.skipInvalid ?? false,
+            keepSpam: opts.keepSpam ?? false,
+            onProgress: bar.update,
+          });
         } finally {
           bar.stop();
         }

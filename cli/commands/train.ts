@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import Table from 'cli-table3';
 import { z } from 'zod';
-import { Ticker } from '../../contracts/common.ts';
+import { IsoDate, Ticker } from '../../contracts/common.ts';
 import { parseOrThrow } from '../../contracts/parse.ts';
 import { PROJECT_ROOT } from '../../config/index.ts';
 import type { FoldReport } from '../../ml/index.ts';
@@ -21,6 +21,7 @@ const TrainArgs = z
     stage: ModelStage,
     trees: z.coerce.number().int().min(1).max(2000).optional(),
     folds: z.coerce.number().int().min(2).max(20).optional(),
+    until: IsoDate.optional(),
   })
   .strict();
 
@@ -64,6 +65,7 @@ export function registerTrain(program: Command): void {
     .option('--stage <stage>', 'registry stage: research | staging | production', 'research')
     .option('--trees <n>', 'override settings.training.trees')
     .option('--folds <n>', 'override settings.training.folds')
+    .option('--until <date>', 'train on bars up to this date only (YYYY-MM-DD, its close): later days stay out of sample')
     .option('--json', 'print the card as JSON')
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const args = parseOrThrow(
@@ -77,11 +79,12 @@ export function registerTrain(program: Command): void {
           stage: opts.stage,
           trees: opts.trees,
           folds: opts.folds,
+          until: opts.until,
         },
         'train',
       );
       const ctx = cliContext();
-      const { ingestPriceCsv } = await import('../../market/index.ts');
+      const { dailyBarTs, ingestPriceCsv } = await import('../../market/index.ts');
       const { CLOSE_FEATURES, FEATURE_NAMES, setModelStage, trainModel } = await import('../../ml/index.ts');
       const training = { ...ctx.config.settings.training, ...(args.trees ? { trees: args.trees } : {}), ...(args.folds ? { folds: args.folds } : {}) };
       const outDir = args.out ?? path.join(PROJECT_ROOT, 'models', args.modelId);
@@ -95,6 +98,7 @@ export function registerTrain(program: Command): void {
           outDir,
           features: args.features === 'all' ? FEATURE_NAMES : CLOSE_FEATURES,
           reproduce,
+          ...(args.until ? { asOf: dailyBarTs(args.until) } : {}),
           ...(args.tickers ? { tickers: args.tickers } : {}),
         });
         if (args.stage !== 'research') await setModelStage(db, r.card.modelId, r.card.version, args.stage);

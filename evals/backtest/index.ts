@@ -45,3 +45,4 @@ export {
   type BacktestRange,
 } from './data.ts';
 export { writeBacktestReport, backtestFileStem, type WrittenBacktest } from './output.ts';
+export { loadStocknetPrices, STOCKNET_PRICES_FILE } from './stocknet.ts';

@@ -13,11 +13,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BUNDLED_CONFIG_DIR, PROJECT_ROOT, loadConfig } from '../../config/index.ts';
 import { parseJson } from '../../contracts/index.ts';
+import { decodeTweetText } from '../../rag/tweets.ts';
 import { registerApprovals } from '../../cli/commands/approvals.ts';
 import { registerAudit } from '../../cli/commands/audit.ts';
 import { registerBacktest } from '../../cli/commands/backtest.ts';
@@ -64,7 +66,7 @@ const NOTICE =
  * end, and that each one was run here.
  */
 const COVERED: Record<string, string> = {
-  demo: 'quick start',
+  demo: 'quick start; data in (--universe stocknet)',
   doctor: 'without Ollama or keys',
   'db migrate': 'PostgreSQL; DB_LOCKED while serve runs on PGlite',
   'ingest prices': 'data in (OHLCV --ticker), PostgreSQL (wide CSV); alpaca without keys',
@@ -570,6 +572,43 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
       expect(await exchange.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     }
     expect(existsSync(path.join(dir, 'pglite.lock'))).toBe(false);
+  });
+
+  it.sequential('`quorum demo --universe stocknet` runs a 2014 session whose debate cites real tweets published before its as-of, never after', async () => {
+    // 6 hours of tweets before the as-of (and the 6 after it, which must stay unseen): cheap to embed.
+    const run = ok(await q('demo', '--universe', 'stocknet', '--news-days', '0.25'));
+    expect(all(run)).toContain(`database: PGlite at ${path.join(dir, 'stocknet', 'pglite')}, migrated`);
+    expect(all(run)).toContain('15120 bars of 30 tickers');
+    expect(all(run)).toMatch(/proposer: stocknet-2014@/);
+    const asOf = /as of (2014-04-24T16:30:00\.000Z) · /.exec(run.stdout)?.[1] ?? '';
+    expect(asOf, run.stdout).not.toBe('');
+    const cited = [...run.stdout.matchAll(/^ {2}([A-Z]+) (news:[0-9a-f]{12}) (\S+) (.+)$/gm)].map((m) => ({
+      ticker: m[1] ?? '',
+      time: m[3] ?? '',
+      title: m[4] ?? '',
+    }));
+    expect(Number(/cited news \((\d+)\)/.exec(run.stdout)?.[1])).toBe(cited.length);
+    expect(cited.length).toBeGreaterThan(0);
+    // Each cited item is a real bundled tweet with that time, published before the as-of; later tweets were stored too.
+    const tweets = gunzipSync(readFileSync(path.join(PROJECT_ROOT, 'data/samples/stocknet-2014/tweets.jsonl.gz')))
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => z.object({ published_at: z.string(), text: z.string() }).passthrough().parse(parseJsonOrThrow(l)));
+    for (const c of cited) {
+      expect(Date.parse(c.time)).toBeLessThanOrEqual(Date.parse(asOf));
+      const source = tweets.find(
+        (t) => Date.parse(t.published_at) === Date.parse(c.time) && decodeTweetText(t.text).replace(/\s+/g, ' ').startsWith(c.title.slice(0, 60)),
+      );
+      expect(source, `${c.time} ${c.title}`).toBeDefined();
+    }
+    const stored = /(\d+) tweets stored \(\d+ already stored\) from \S+ to (\S+)/.exec(all(run));
+    expect(Date.parse(stored?.[2] ?? '')).toBeGreaterThan(Date.parse(asOf));
+    expect(tweets.some((t) => t.published_at > asOf && Date.parse(t.published_at) <= Date.parse(stored?.[2] ?? ''))).toBe(true);
+    // 2013 is the proposer's training window and has no tweets: refused, naming the field.
+    const inSample = await q('demo', '--universe', 'stocknet', '--date', '2013-06-03');
+    expect(inSample.code).toBe(2);
+    expect(inSample.stderr).toContain('--date: 2013-06-03 is outside 2014');
   });
 });
 

@@ -46,6 +46,19 @@ describe('price CSV parsing', () => {
     expect(p.bars[1]).toMatchObject({ ticker: 'SPX', open: 11, high: 13, low: 10, close: 12, volume: 2000, ts: '2000-01-04T21:00:00.000Z' });
   });
 
+  it('reads the long shape (date,ticker,OHLCV rows) with adj_close ignored, and names a bad row by line and column', () => {
+    const text =
+      'date,ticker,open,high,low,close,adj_close,volume\n2014-01-02,AAPL,79.4,79.6,78.9,79.0,72.0,58671200\n2014-01-02,msft,37.35,37.4,37.1,37.16,33.5,30632200\n2014-01-03,AAPL,78.98,79.1,77.2,77.28,70.4,98116900\n';
+    const p = parsePriceCsv(text, 'prices.csv');
+    expect(p).toMatchObject({ shape: 'long', tickers: ['AAPL', 'MSFT'], firstDate: '2014-01-02', lastDate: '2014-01-03' });
+    expect(p.bars[1]).toMatchObject({ ticker: 'MSFT', open: 37.35, close: 37.16, volume: 30632200, ts: '2014-01-02T21:00:00.000Z' });
+    expectInputError(() => parsePriceCsv(`${text}2014-01-03,AAPL,1,1,1,1,1,1\n`, 'p.csv'), 5, /column "date": duplicate date 2014-01-03 for AAPL/);
+    expectInputError(() => parsePriceCsv(`${text}2014-01-01,MSFT,1,1,1,1,1,1\n`, 'p.csv'), 5, /before MSFT's previous 2014-01-02/);
+    expectInputError(() => parsePriceCsv(`${text}2014-01-06,AAPL,1,1,1,x,1,1\n`, 'p.csv'), 5, /column "close": expected a number/);
+    expectInputError(() => parsePriceCsv(`${text}2014-01-06,A4PL!,1,1,1,1,1,1\n`, 'p.csv'), 5, /column "ticker"/);
+    expectInputError(() => parsePriceCsv(text, 'p.csv', { ticker: 'AAPL' }), 1, /takes no --ticker/);
+  });
+
   it('refuses an OHLCV file without a ticker, and a wide file with one', () => {
     expectInputError(() => parsePriceCsv('date,open,close\n2000-01-03,1,2\n', 'x.csv'), 1, /--ticker/);
     expectInputError(() => parsePriceCsv(WIDE, 'w.csv', { ticker: 'AA' }), 1, /no --ticker/);
