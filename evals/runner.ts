@@ -11,7 +11,7 @@ import type { Db } from '../db/index.ts';
 import { DbCheckpointSaver, judgeOf, runCommittee, type CommitteeBackend, type CommitteeResult, type Judge } from '../graph/index.ts';
 import type { CassetteBackend } from './cassette.ts';
 import { scenarioNewsSearcher, stageScenario } from './fixture.ts';
-import { scenarioProposal, type Scenario } from './scenario.ts';
+import { ScenarioRef, scenarioProposal, scenarioRef, type Scenario } from './scenario.ts';
 import { MetricReport, RunRecord, scoreReport } from './scorers.ts';
 
 export interface EvalOptions {
@@ -25,6 +25,8 @@ export interface EvalOptions {
   seeds?: readonly number[];
   /** Role prompts (default: agents.yaml's); a prompt variant is evaluated by passing it here. */
   prompts?: Readonly<Record<RoleName, RolePrompt>>;
+  /** Run without any news (the news-ablated run: how much the news decides). */
+  ablateNews?: boolean;
   /** Called after each run (progress). */
   onRun?: (run: RunRecord, scenario: Scenario) => void;
 }
@@ -36,6 +38,10 @@ export const EvalResult = z
     model: z.string(),
     seeds: z.array(z.number().int()),
     scenarios: z.number().int(),
+    /** The scenario set: each id and its content hash (what a baseline is compared on). */
+    scenarioSet: z.array(ScenarioRef).default([]),
+    /** The run had its news removed (a news ablation). */
+    newsAblated: z.boolean().default(false),
     promptVersions: z.record(z.string(), z.string()),
     startedAt: IsoDateTime,
     finishedAt: IsoDateTime,
@@ -69,7 +75,14 @@ async function givenToolEvidence(db: Db, runId: string): Promise<string[]> {
 }
 
 /** The scorers' record of one committee result. */
-export async function recordOf(db: Db, s: Scenario, seed: number, result: CommitteeResult, latencyMs: number): Promise<RunRecord> {
+export async function recordOf(
+  db: Db,
+  s: Scenario,
+  seed: number,
+  result: CommitteeResult,
+  latencyMs: number,
+  retrievedNews: readonly string[] = [],
+): Promise<RunRecord> {
   const agentNodes = result.stats.nodes.filter((n) => n.node !== 'round_done');
   const tools = await givenToolEvidence(db, result.runId);
   return RunRecord.parse({
@@ -84,7 +97,9 @@ export async function recordOf(db: Db, s: Scenario, seed: number, result: Commit
     abstainReason: result.verdict.abstainReason,
     verdictCitations: [...new Set(result.verdict.reasons.flatMap((r) => r.evidence))],
     opinionCitations: [...new Set(result.opinions.flatMap((o) => o.claims.flatMap((c) => c.evidence)))],
-    givenEvidence: [...s.news.map((n) => n.id), ...tools],
+    verdictText: result.verdict.reasons.map((r) => r.text).join('\n'),
+    retrievedNews: [...new Set(retrievedNews)],
+    givenEvidence: [...s.news.filter((n) => !n.lookAhead).map((n) => n.id), ...tools],
     latencyMs,
     promptTokens: result.stats.promptTokens,
     completionTokens: result.stats.completionTokens,
@@ -113,11 +128,18 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
   const checkpointer = new DbCheckpointSaver(db, { deltas: true });
   const runs: RunRecord[] = [];
 
-  for (const s of scenarios) {
+  for (const original of scenarios) {
+    const s = options.ablateNews ? { ...original, news: [] } : original;
     const proposal = scenarioProposal(s);
     await stageScenario(db, s, proposal);
-    const searchNews = scenarioNewsSearcher(s.news);
+    const search = scenarioNewsSearcher(s.news);
     for (const seed of seeds) {
+      const retrieved: string[] = [];
+      const searchNews: typeof search = async (query) => {
+        const found = await search(query);
+        retrieved.push(...found.map((f) => f.id));
+        return found;
+      };
       const backend = backends.get(seed) as CommitteeBackend;
       const cassette = cassetteOf(judgeOf(backend));
       const missesBefore = cassette ? cassette.misses.length : 0;
@@ -144,7 +166,7 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
           { scenario: s.id, seed, misses: cassette.misses.slice(missesBefore) },
         );
       }
-      const record = await recordOf(db, s, seed, result, latencyMs);
+      const record = await recordOf(db, s, seed, result, latencyMs, retrieved);
       runs.push(record);
       options.onRun?.(record, s);
     }
@@ -155,6 +177,8 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
     ...label,
     seeds,
     scenarios: scenarios.length,
+    scenarioSet: scenarios.map(scenarioRef),
+    newsAblated: options.ablateNews === true,
     promptVersions: promptVersions(judgeOf(first), prompts),
     startedAt,
     finishedAt: new Date().toISOString(),
