@@ -277,6 +277,7 @@ export function gateRun(
     .map((role) => `${role} ${baseline.promptVersions[role] ?? '-'} -> ${result.promptVersions[role] ?? '-'}`);
   if (changedPrompts.length > 0) notes.push(`prompt versions differ from the baseline's: ${changedPrompts.join(', ')}`);
 
+  if (setFailures.length > 0) return { ok: false, checks: [], failures: setFailures, notes, compared: compared.length };
   const g = gate({ metrics: { overall: baseMetrics, byCategory: {} }, tolerances: baseline.tolerances }, current);
   const checks = [...g.checks];
   const agreement = current.decisionAgreement;
@@ -296,6 +297,6 @@ export function gateRun(
       detail: `${BEATS_CONSTANTS}: decisionAgreement ${fmt(agreement)} ${ok ? '>' : '<='} ${fmt(upper)}, the 95% upper bound of the best constant answer (${best.label}: ${fmt(best.metrics.decisionAgreement)})`,
     });
   }
-  const failures = [...setFailures, ...checks.filter((c) => !c.ok).map((c) => c.detail)];
+  const failures = checks.filter((c) => !c.ok).map((c) => c.detail);
   return { ok: failures.length === 0, checks, failures, notes, compared: compared.length };
 }

@@ -10,7 +10,9 @@ import { IsoDateTime, QuorumError, Verdict } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { DbCheckpointSaver, judgeOf, runCommittee, type CommitteeBackend, type CommitteeResult, type Judge } from '../graph/index.ts';
 import type { CassetteBackend } from './cassette.ts';
-import { scenarioNewsSearcher, stageScenario } from './fixture.ts';
+import type { NewsSearcher } from '../tools/index.ts';
+import { ingestScenarioNews, scenarioNewsSearcher, stageScenario } from './fixture.ts';
+import { searchNews as storeSearch, type CompanyMatcher, type Embedder } from '../rag/index.ts';
 import { ScenarioRef, scenarioProposal, scenarioRef, type Scenario } from './scenario.ts';
 import { MetricReport, RunRecord, scoreReport } from './scorers.ts';
 
@@ -25,6 +27,14 @@ export interface EvalOptions {
   seeds?: readonly number[];
   /** Role prompts (default: agents.yaml's); a prompt variant is evaluated by passing it here. */
   prompts?: Readonly<Record<RoleName, RolePrompt>>;
+  /**
+   * Answer news searches from the real news store and point-in-time search (rag's searchNews) with
+   * this embedder, the scenario's items stored as `quorum ingest news` stores them. Without it: a
+   * scenario-only searcher with the same as-of and ticker filters.
+   */
+  newsStore?: { embedder: Embedder; matcher?: CompanyMatcher };
+  /** Wraps each scenario's searcher (faults in tests: a search that leaks the future). */
+  wrapSearch?: (search: NewsSearcher) => NewsSearcher;
   /** Run without any news (the news-ablated run: how much the news decides). */
   ablateNews?: boolean;
   /** Called after each run (progress). */
@@ -82,7 +92,10 @@ export async function recordOf(
   result: CommitteeResult,
   latencyMs: number,
   retrievedNews: readonly string[] = [],
+  /** Store id -> scenario id, when the news came from the real store. */
+  storeIds: ReadonlyMap<string, string> = new Map(),
 ): Promise<RunRecord> {
+  const asScenarioId = (id: string): string => storeIds.get(id) ?? id;
   const agentNodes = result.stats.nodes.filter((n) => n.node !== 'round_done');
   const tools = await givenToolEvidence(db, result.runId);
   return RunRecord.parse({
@@ -95,10 +108,10 @@ export async function recordOf(
     outputs: agentNodes.length,
     validOutputs: agentNodes.filter((n) => !n.abstained).length,
     abstainReason: result.verdict.abstainReason,
-    verdictCitations: [...new Set(result.verdict.reasons.flatMap((r) => r.evidence))],
-    opinionCitations: [...new Set(result.opinions.flatMap((o) => o.claims.flatMap((c) => c.evidence)))],
+    verdictCitations: [...new Set(result.verdict.reasons.flatMap((r) => r.evidence.map(asScenarioId)))],
+    opinionCitations: [...new Set(result.opinions.flatMap((o) => o.claims.flatMap((c) => c.evidence.map(asScenarioId))))],
     verdictText: result.verdict.reasons.map((r) => r.text).join('\n'),
-    retrievedNews: [...new Set(retrievedNews)],
+    retrievedNews: [...new Set(retrievedNews.map(asScenarioId))],
     givenEvidence: [...s.news.filter((n) => !n.lookAhead).map((n) => n.id), ...tools],
     latencyMs,
     promptTokens: result.stats.promptTokens,
@@ -131,11 +144,14 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
   for (const original of scenarios) {
     const s = options.ablateNews ? { ...original, news: [] } : original;
     const proposal = scenarioProposal(s);
-    await stageScenario(db, s, proposal);
-    const search = scenarioNewsSearcher(s.news);
+    const store = options.newsStore;
+    await stageScenario(db, s, proposal, { directNews: store === undefined });
+    const storeIds = store ? await ingestScenarioNews(db, store.embedder, s, store.matcher) : new Map<string, string>();
+    const base: NewsSearcher = store ? (query) => storeSearch(db, store.embedder, query) : scenarioNewsSearcher(s.news);
+    const search = options.wrapSearch ? options.wrapSearch(base) : base;
     for (const seed of seeds) {
       const retrieved: string[] = [];
-      const searchNews: typeof search = async (query) => {
+      const searchNews: NewsSearcher = async (query) => {
         const found = await search(query);
         retrieved.push(...found.map((f) => f.id));
         return found;
@@ -166,7 +182,7 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
           { scenario: s.id, seed, misses: cassette.misses.slice(missesBefore) },
         );
       }
-      const record = await recordOf(db, s, seed, result, latencyMs, retrieved);
+      const record = await recordOf(db, s, seed, result, latencyMs, retrieved, storeIds);
       runs.push(record);
       options.onRun?.(record, s);
     }

@@ -61,6 +61,7 @@ export function registerEval(program: Command): void {
     .option('--record <file>', 'record the LLM calls to this cassette')
     .option('--replay <file>', 'answer the LLM calls from this cassette (fails on a miss)')
     .option('--update-baseline', 'rewrite the baseline with this run (refused from a partial scenario set)')
+    .option('--news-store', "answer news searches from the real news store and point-in-time search (models.yaml's embedder)")
     .option('--news-ablation', 'also run every scenario without its news and report the drop')
     .option('--compare <reports...>', 'compare two eval reports (JSON) scenario by scenario: prompt versions, models or backends')
     .option('--junit <file>', 'also write the JUnit XML to this file')
@@ -77,6 +78,7 @@ export function registerEval(program: Command): void {
         replay?: string;
         updateBaseline?: boolean;
         newsAblation?: boolean;
+        newsStore?: boolean;
         compare?: string[];
         junit?: string;
         summary?: string;
@@ -87,6 +89,7 @@ export function registerEval(program: Command): void {
           await import('../../evals/index.ts');
         const { createLlamaCppBackend, createOllamaBackend, llamaCppOptionsFromConfig, ollamaOptionsFromConfig } = await import('../../agents/index.ts');
         const { migrate, openPglite } = await import('../../db/index.ts');
+        const { createEmbedder } = await import('../../rag/index.ts');
         const args = parseOrThrow(
           evalArgs(ScenarioCategory),
           {
@@ -158,6 +161,7 @@ export function registerEval(program: Command): void {
             backendFor,
             updateBaseline: opts.updateBaseline === true,
             newsAblation: opts.newsAblation === true,
+            newsStore: opts.newsStore ? { embedder: await createEmbedder(ctx.config) } : undefined,
             onRun: (r) => ctx.log.info({ scenario: r.scenarioId, seed: r.seed, decision: r.decision, size: r.sizeMultiplier }, 'eval run'),
           });
         } finally {

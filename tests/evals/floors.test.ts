@@ -13,6 +13,7 @@ import {
   BEATS_CONSTANTS,
   CONSTANT_ANSWERS,
   DEFAULT_BASELINES_DIR,
+  DEFAULT_SCENARIOS_DIR,
   assertionFailures,
   baselineFileName,
   compareReports,
@@ -36,6 +37,7 @@ import {
   type RunRecord,
   type Scenario,
 } from '../../evals/index.ts';
+import { createUseLiteEmbedder } from '../../rag/index.ts';
 import { freshPglite, type TestDb } from '../support/db.ts';
 
 const config = loadConfig({ env: {} });
@@ -274,5 +276,43 @@ describe('citation and text assertions', () => {
     const future = text.replace(/publishedAt: "2000-04-03T[^"]*"/, 'publishedAt: "2000-06-07T20:00:00Z"');
     expect(future).not.toBe(text);
     expect(() => parseScenario(future, 'x.yaml')).toThrow(/news\.\d+\.publishedAt.*mark it lookAhead: true/);
+  });
+});
+
+describe('a look-ahead scenario through the real news store and point-in-time search', () => {
+  const [lookAhead] = loadScenarios(path.join(DEFAULT_SCENARIOS_DIR, 'look-ahead'));
+  let t: TestDb;
+  const embedder = createUseLiteEmbedder();
+  beforeAll(async () => {
+    t = await freshPglite();
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('retrieves the ruling and never the later breakup order; a search that leaks the future fails the assertion', async () => {
+    const s = lookAhead as Scenario;
+    expect(s.news.filter((n) => n.lookAhead).map((n) => n.id)).toEqual(['news:msft-breakup-order']);
+    const ok = await runEvals({ db: t.db, config, scenarios: [s], backendFor: () => 'rules', newsStore: { embedder } });
+    // Both items are in the store, stored by rag's storeNews (ids of its own, tickers tagged).
+    const stored = await t.db.query("SELECT guid FROM news_items WHERE metadata->>'eval' = $1 ORDER BY guid", [s.id]);
+    expect(stored.rows.map((r) => (r as { guid: string }).guid)).toEqual(['news:msft-antitrust-ruling', 'news:msft-breakup-order']);
+    const [run] = ok.runs;
+    expect(run?.retrievedNews).toContain('news:msft-antitrust-ruling');
+    expect(run?.retrievedNews).not.toContain('news:msft-breakup-order');
+    expect(run?.verdictCitations).toContain('news:msft-antitrust-ruling');
+    expect(ok.metrics.overall).toMatchObject({ assertionsMet: 1, decisiveCited: 1, citationValidity: 1, decisionAgreement: 1 });
+
+    // The fault: a search whose as-of is moved past the order (what a look-ahead bug does).
+    const leaky = await runEvals({
+      db: t.db,
+      config,
+      scenarios: [s],
+      backendFor: () => 'rules',
+      newsStore: { embedder },
+      wrapSearch: (search) => (query) => search({ ...query, asOf: '2000-12-31T00:00:00Z' }),
+    });
+    expect(leaky.runs[0]?.retrievedNews).toContain('news:msft-breakup-order');
+    expect(leaky.metrics.overall.assertionsMet).toBe(0);
   });
 });
