@@ -46,6 +46,15 @@ const committedFile = path.join(DEFAULT_BASELINES_DIR, baselineFileName('rules',
 const committed = readBaseline(committedFile) as Baseline;
 const get = (id: string): Scenario => scenarios.find((s) => s.id === id) as Scenario;
 
+/** One migrated PGlite for the runs of this file (each run restages its scenario). */
+let t: TestDb;
+beforeAll(async () => {
+  t = await freshPglite();
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
 /** An eval result made of the given runs over `set` (as runEvals would report it). */
 function resultOf(set: readonly Scenario[], runs: RunRecord[], fields: Partial<EvalResult> = {}): EvalResult {
   return {
@@ -203,14 +212,6 @@ describe('the gate on another scenario set', () => {
 });
 
 describe('runs on PGlite', () => {
-  let t: TestDb;
-  beforeAll(async () => {
-    t = await freshPglite();
-  });
-  afterAll(async () => {
-    await t?.cleanup();
-  });
-
   it('--update-baseline refuses to overwrite the full baseline from a partial set, and the file is unchanged', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'quorum-floors-'));
     const file = path.join(dir, path.basename(committedFile));
@@ -281,14 +282,7 @@ describe('citation and text assertions', () => {
 
 describe('a look-ahead scenario through the real news store and point-in-time search', () => {
   const [lookAhead] = loadScenarios(path.join(DEFAULT_SCENARIOS_DIR, 'look-ahead'));
-  let t: TestDb;
   const embedder = createUseLiteEmbedder();
-  beforeAll(async () => {
-    t = await freshPglite();
-  });
-  afterAll(async () => {
-    await t?.cleanup();
-  });
 
   it('retrieves the ruling and never the later breakup order; a search that leaks the future fails the assertion', async () => {
     const s = lookAhead as Scenario;
