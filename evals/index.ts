@@ -70,5 +70,17 @@ export {
 } from './cassette.ts';
 export { runEvals, recordOf, backendLabel, EvalResult, type EvalOptions } from './runner.ts';
 export { runSuite, assertFullSet, type SuiteOptions, type SuiteResult } from './suite.ts';
-export { renderMarkdown, renderJunit, junitXml, writeReports, rateWithInterval, EVAL_REPORTS_SUBDIR, type Floors, type JunitCase } from './report.ts';
+export {
+  renderMarkdown,
+  renderJunit,
+  costOf,
+  costLine,
+  type RunCost,
+  junitXml,
+  writeReports,
+  rateWithInterval,
+  EVAL_REPORTS_SUBDIR,
+  type Floors,
+  type JunitCase,
+} from './report.ts';
 export { compareReports, readEvalReport, renderComparison, renderComparisonJunit, type Comparison, type ComparisonRow } from './compare.ts';

@@ -38,6 +38,33 @@ export interface Floors {
   ablated: EvalResult | null;
   /** The news-ablated metrics recorded in the baseline, when this eval did not run one. */
   recordedAblation: Metrics | null;
+  cost?: RunCost;
+}
+
+/** The money cost of a run: priced from models.yaml `pricing`, or zero for a local model (with its latency). */
+export interface RunCost {
+  model: string;
+  /** null: the model is not in the price table (local). */
+  price: { promptPerMTokUsd: number; completionPerMTokUsd: number } | null;
+  usdPerRun: number;
+  usdTotal: number;
+}
+
+/** Prices a result's tokens with the per-model table (`pricing` in models.yaml). */
+export function costOf(result: EvalResult, pricing: Readonly<Record<string, { promptPerMTokUsd: number; completionPerMTokUsd: number }>>): RunCost {
+  const price = pricing[result.model] ?? null;
+  const perRun = (r: EvalResult['runs'][number]): number =>
+    price === null ? 0 : (r.promptTokens * price.promptPerMTokUsd + r.completionTokens * price.completionPerMTokUsd) / 1_000_000;
+  const total = result.runs.reduce((a, r) => a + perRun(r), 0);
+  return { model: result.model, price, usdPerRun: result.runs.length === 0 ? 0 : total / result.runs.length, usdTotal: total };
+}
+
+/** One line on what the eval cost: money for a priced model, latency for a local one. */
+export function costLine(result: EvalResult, cost: RunCost): string {
+  const o = result.metrics.overall;
+  if (cost.price === null)
+    return `Cost: $0 (${result.model} is local: not in models.yaml pricing); latency p50 ${num(o.latencyP50Ms)} ms, p95 ${num(o.latencyP95Ms)} ms a run.`;
+  return `Cost: $${cost.usdPerRun.toFixed(4)} a run, $${cost.usdTotal.toFixed(2)} in all (${result.model}: $${cost.price.promptPerMTokUsd}/M prompt, $${cost.price.completionPerMTokUsd}/M completion tokens, models.yaml pricing).`;
 }
 
 /** The Markdown report of an eval and its gate (null when no baseline was compared). */
@@ -59,6 +86,7 @@ export function renderMarkdown(
       .map(([r, v]) => `${r} ${v}`)
       .join(', ')}.`,
   );
+  if (floors?.cost) lines.push(costLine(result, floors.cost));
   lines.push('');
   if (gateResult) {
     lines.push(`## Gate: ${gateResult.ok ? 'PASS' : 'FAIL'} (baseline ${baselineFile ?? '?'})`);

@@ -16,7 +16,7 @@ import {
   type GateResult,
   type Tolerances,
 } from './baseline.ts';
-import { renderJunit, renderMarkdown, writeReports } from './report.ts';
+import { costOf, renderJunit, renderMarkdown, writeReports, type RunCost } from './report.ts';
 import { runEvals, type EvalOptions, type EvalResult } from './runner.ts';
 import { scenarioRef } from './scenario.ts';
 import { constantBaselines, type ConstantScore } from './scorers.ts';
@@ -40,6 +40,8 @@ export interface SuiteResult {
   result: EvalResult;
   /** The news-ablated run, when one was asked for. */
   ablated: EvalResult | null;
+  /** What the run cost (models.yaml pricing; zero for a local model). */
+  cost: RunCost;
   /** The constant answers' scores on the same scenarios. */
   constants: ConstantScore[];
   baselineFile: string;
@@ -106,7 +108,8 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     baselineUpdated = true;
   }
   const recordedAblation = ablated ? null : (existing?.newsAblated ?? null);
-  const markdown = renderMarkdown(result, options.scenarios, gateResult, baselineFile, { constants, ablated, recordedAblation });
+  const cost = costOf(result, options.config.models.pricing);
+  const markdown = renderMarkdown(result, options.scenarios, gateResult, baselineFile, { constants, ablated, recordedAblation, cost });
   const junit = renderJunit(result, options.scenarios, gateResult);
   const dataDir = options.reportsDataDir === undefined ? options.config.dataDir : options.reportsDataDir;
   const stem = `${result.finishedAt.replace(/[:.]/g, '-')}-${path.basename(baselineFile, '.json')}`;
@@ -116,9 +119,9 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       : writeReports(
           dataDir,
           stem,
-          { ...result, baselineFile, gate: gateResult, baselineUpdated, constants, ablated: ablated?.metrics ?? null },
+          { ...result, baselineFile, gate: gateResult, baselineUpdated, constants, ablated: ablated?.metrics ?? null, cost },
           markdown,
           junit,
         );
-  return { result, ablated, constants, baselineFile, gate: gateResult, baselineUpdated, reports, markdown, junit };
+  return { result, ablated, cost, constants, baselineFile, gate: gateResult, baselineUpdated, reports, markdown, junit };
 }

@@ -19,6 +19,8 @@ import {
   compareReports,
   constantBaselines,
   constantRecord,
+  costLine,
+  costOf,
   decisionMeets,
   gateRun,
   loadScenarios,
@@ -308,5 +310,24 @@ describe('a look-ahead scenario through the real news store and point-in-time se
     });
     expect(leaky.runs[0]?.retrievedNews).toContain('news:msft-breakup-order');
     expect(leaky.metrics.overall.assertionsMet).toBe(0);
+  });
+});
+
+describe('cost', () => {
+  const set = scenarios.slice(0, 2);
+  const runs = set.map((s) => ({ ...constantRecord(s, { decision: 'REJECT', sizeMultiplier: 0 }), promptTokens: 5000, completionTokens: 400, latencyMs: 900 }));
+
+  it('prices the tokens from models.yaml pricing, and a local model at zero with its latency', () => {
+    const hosted = resultOf(set, runs, { backend: 'ollama', model: 'hosted-x' });
+    const priced = loadConfig({ env: {} }).models;
+    expect(priced.pricing).toEqual({});
+    const cost = costOf(hosted, { 'hosted-x': { promptPerMTokUsd: 0.15, completionPerMTokUsd: 0.6 } });
+    // 5000 x 0.15 / 1e6 + 400 x 0.6 / 1e6 = 0.00099 a run.
+    expect(cost.usdPerRun).toBeCloseTo(0.00099, 10);
+    expect(cost.usdTotal).toBeCloseTo(0.00198, 10);
+    expect(costLine(hosted, cost)).toBe('Cost: $0.0010 a run, $0.00 in all (hosted-x: $0.15/M prompt, $0.6/M completion tokens, models.yaml pricing).');
+    const local = costOf(hosted, {});
+    expect(local.usdTotal).toBe(0);
+    expect(costLine(hosted, local)).toBe('Cost: $0 (hosted-x is local: not in models.yaml pricing); latency p50 900 ms, p95 900 ms a run.');
   });
 });
