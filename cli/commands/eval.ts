@@ -179,6 +179,7 @@ export function registerEval(program: Command): void {
             baselineUpdated: suite.baselineUpdated,
             reports: suite.reports,
             constants: suite.constants,
+            cost: suite.cost,
             ablated: suite.ablated?.metrics ?? null,
           });
         } else {
