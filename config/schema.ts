@@ -308,6 +308,21 @@ export const ModelsSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Token prices of hosted models, USD per million tokens, by model name (as the eval labels it).
+     * A model not listed is local: its cost is zero and the eval reports its measured latency instead.
+     */
+    pricing: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            promptPerMTokUsd: z.number().min(0),
+            completionPerMTokUsd: z.number().min(0),
+          })
+          .strict(),
+      )
+      .default({}),
     proposer: z
       .object({
         /** Model card JSON; the ONNX file sits beside it. */

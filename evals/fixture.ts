@@ -13,6 +13,7 @@ import { dailyBarTs, parsePriceCsv, upsertBars, type Bar } from '../market/index
 import { DEFAULT_RECENCY_HALF_LIFE_DAYS, SNIPPET_CHARS } from '../rag/retrieve.ts';
 import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
 import type { NewsSearcher } from '../tools/index.ts';
+import { companyMatcher, storeNews, type CompanyMatcher, type Embedder } from '../rag/index.ts';
 import type { CsvBars, Scenario, ScenarioNews, SyntheticBars } from './scenario.ts';
 import { storeOutsideProposal } from '../ml/index.ts';
 import { mulberry32 } from '../contracts/random.ts';
@@ -102,7 +103,7 @@ export function scenarioBars(s: Scenario): Bar[] {
  * transaction. The eval database is the eval's own (never a user's store): bars, positions and
  * equity are wiped first.
  */
-export async function stageScenario(db: Db, s: Scenario, proposal: Proposal): Promise<void> {
+export async function stageScenario(db: Db, s: Scenario, proposal: Proposal, options: { directNews?: boolean } = {}): Promise<void> {
   const bars = scenarioBars(s);
   await db.transaction(async (tx) => {
     await tx.exec('DELETE FROM bars; DELETE FROM positions; DELETE FROM equity_history;');
@@ -113,7 +114,7 @@ export async function stageScenario(db: Db, s: Scenario, proposal: Proposal): Pr
     await tx.query(`INSERT INTO equity_history (ts, equity, cash, source) VALUES ($1, $2, $3, 'eval')`, [s.asOf, s.portfolio.equity, s.portfolio.cash]);
     // retrievals reference news_items: the scenario's items are stored (without embeddings; the
     // scenario searcher ranks them). The same id may carry another text in another scenario.
-    for (const n of s.news) {
+    for (const n of options.directNews === false ? [] : s.news) {
       await tx.query(
         `INSERT INTO news_items (id, source, guid, url, canonical_url, title, body, published_at, content_hash, metadata)
          VALUES ($1, $2, NULL, NULL, NULL, $3, $4, $5, $6, '{"eval": true}'::jsonb)
@@ -165,4 +166,37 @@ export function scenarioNewsSearcher(news: readonly ScenarioNews[]): NewsSearche
       .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
       .slice(0, k);
   };
+}
+
+/**
+ * Puts the scenario's news into the real news store, through the code `quorum ingest news` stores
+ * with (rag's storeNews: ids, ticker tagging, sentiment, embeddings), look-ahead items included, after
+ * emptying the eval database's store (and its retrievals) of the previous scenario's. Returns the
+ * store id of each item mapped to its scenario id (the committee sees and cites store ids; the run
+ * record translates them back).
+ */
+export async function ingestScenarioNews(db: Db, embedder: Embedder, s: Scenario, matcher: CompanyMatcher = companyMatcher({})): Promise<Map<string, string>> {
+  await db.exec('DELETE FROM retrievals; DELETE FROM news_items;');
+  await storeNews(
+    db,
+    embedder,
+    s.news.map((n) => ({
+      source: n.source,
+      guid: n.id,
+      url: null,
+      title: n.title,
+      body: n.body,
+      publishedAt: new Date(n.publishedAt),
+      tickers: n.tickers,
+      metadata: { eval: s.id },
+    })),
+    matcher,
+  );
+  const rows = await db.query('SELECT id, guid FROM news_items');
+  const ids = new Map<string, string>();
+  for (const row of rows.rows) {
+    const r = row as { id: string; guid: string | null };
+    if (r.guid !== null) ids.set(r.id, r.guid);
+  }
+  return ids;
 }

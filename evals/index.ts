@@ -8,6 +8,11 @@ export {
   loadScenarioFile,
   loadScenarios,
   scenarioProposal,
+  scenarioRef,
+  meetsDecision,
+  CONSTANT_ANSWERS,
+  DEFAULT_REDUCE_MAX_SIZE,
+  ScenarioRef,
   DEFAULT_SCENARIOS_DIR,
   MIN_SCENARIOS,
 } from './scenario.ts';
@@ -25,6 +30,13 @@ export {
   decisionStability,
   quantile,
   runChecks,
+  wilsonInterval,
+  metricInterval,
+  constantRecord,
+  constantBaselines,
+  assertionFailures,
+  forbiddenCitations,
+  ConstantScore,
 } from './scorers.ts';
 export {
   Baseline,
@@ -36,6 +48,9 @@ export {
   readBaseline,
   writeBaseline,
   gate,
+  gateRun,
+  compareScenarioSets,
+  BEATS_CONSTANTS,
   toleranceLimit,
   toleranceRange,
   type GateResult,
@@ -54,5 +69,18 @@ export {
   type CassetteOptions,
 } from './cassette.ts';
 export { runEvals, recordOf, backendLabel, EvalResult, type EvalOptions } from './runner.ts';
-export { runSuite, type SuiteOptions, type SuiteResult } from './suite.ts';
-export { renderMarkdown, writeReports, EVAL_REPORTS_SUBDIR } from './report.ts';
+export { runSuite, assertFullSet, type SuiteOptions, type SuiteResult } from './suite.ts';
+export {
+  renderMarkdown,
+  renderJunit,
+  costOf,
+  costLine,
+  type RunCost,
+  junitXml,
+  writeReports,
+  rateWithInterval,
+  EVAL_REPORTS_SUBDIR,
+  type Floors,
+  type JunitCase,
+} from './report.ts';
+export { compareReports, readEvalReport, renderComparison, renderComparisonJunit, type Comparison, type ComparisonRow } from './compare.ts';

@@ -10,8 +10,10 @@ import { IsoDateTime, QuorumError, Verdict } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { DbCheckpointSaver, judgeOf, runCommittee, type CommitteeBackend, type CommitteeResult, type Judge } from '../graph/index.ts';
 import type { CassetteBackend } from './cassette.ts';
-import { scenarioNewsSearcher, stageScenario } from './fixture.ts';
-import { scenarioProposal, type Scenario } from './scenario.ts';
+import type { NewsSearcher } from '../tools/index.ts';
+import { ingestScenarioNews, scenarioNewsSearcher, stageScenario } from './fixture.ts';
+import { searchNews as storeSearch, type CompanyMatcher, type Embedder } from '../rag/index.ts';
+import { ScenarioRef, scenarioProposal, scenarioRef, type Scenario } from './scenario.ts';
 import { MetricReport, RunRecord, scoreReport } from './scorers.ts';
 
 export interface EvalOptions {
@@ -25,6 +27,16 @@ export interface EvalOptions {
   seeds?: readonly number[];
   /** Role prompts (default: agents.yaml's); a prompt variant is evaluated by passing it here. */
   prompts?: Readonly<Record<RoleName, RolePrompt>>;
+  /**
+   * Answer news searches from the real news store and point-in-time search (rag's searchNews) with
+   * this embedder, the scenario's items stored as `quorum ingest news` stores them. Without it: a
+   * scenario-only searcher with the same as-of and ticker filters.
+   */
+  newsStore?: { embedder: Embedder; matcher?: CompanyMatcher };
+  /** Wraps each scenario's searcher (faults in tests: a search that leaks the future). */
+  wrapSearch?: (search: NewsSearcher) => NewsSearcher;
+  /** Run without any news (the news-ablated run: how much the news decides). */
+  ablateNews?: boolean;
   /** Called after each run (progress). */
   onRun?: (run: RunRecord, scenario: Scenario) => void;
 }
@@ -36,6 +48,10 @@ export const EvalResult = z
     model: z.string(),
     seeds: z.array(z.number().int()),
     scenarios: z.number().int(),
+    /** The scenario set: each id and its content hash (what a baseline is compared on). */
+    scenarioSet: z.array(ScenarioRef).default([]),
+    /** The run had its news removed (a news ablation). */
+    newsAblated: z.boolean().default(false),
     promptVersions: z.record(z.string(), z.string()),
     startedAt: IsoDateTime,
     finishedAt: IsoDateTime,
@@ -69,7 +85,17 @@ async function givenToolEvidence(db: Db, runId: string): Promise<string[]> {
 }
 
 /** The scorers' record of one committee result. */
-export async function recordOf(db: Db, s: Scenario, seed: number, result: CommitteeResult, latencyMs: number): Promise<RunRecord> {
+export async function recordOf(
+  db: Db,
+  s: Scenario,
+  seed: number,
+  result: CommitteeResult,
+  latencyMs: number,
+  retrievedNews: readonly string[] = [],
+  /** Store id -> scenario id, when the news came from the real store. */
+  storeIds: ReadonlyMap<string, string> = new Map(),
+): Promise<RunRecord> {
+  const asScenarioId = (id: string): string => storeIds.get(id) ?? id;
   const agentNodes = result.stats.nodes.filter((n) => n.node !== 'round_done');
   const tools = await givenToolEvidence(db, result.runId);
   return RunRecord.parse({
@@ -82,9 +108,11 @@ export async function recordOf(db: Db, s: Scenario, seed: number, result: Commit
     outputs: agentNodes.length,
     validOutputs: agentNodes.filter((n) => !n.abstained).length,
     abstainReason: result.verdict.abstainReason,
-    verdictCitations: [...new Set(result.verdict.reasons.flatMap((r) => r.evidence))],
-    opinionCitations: [...new Set(result.opinions.flatMap((o) => o.claims.flatMap((c) => c.evidence)))],
-    givenEvidence: [...s.news.map((n) => n.id), ...tools],
+    verdictCitations: [...new Set(result.verdict.reasons.flatMap((r) => r.evidence.map(asScenarioId)))],
+    opinionCitations: [...new Set(result.opinions.flatMap((o) => o.claims.flatMap((c) => c.evidence.map(asScenarioId))))],
+    verdictText: result.verdict.reasons.map((r) => r.text).join('\n'),
+    retrievedNews: [...new Set(retrievedNews.map(asScenarioId))],
+    givenEvidence: [...s.news.filter((n) => !n.lookAhead).map((n) => n.id), ...tools],
     latencyMs,
     promptTokens: result.stats.promptTokens,
     completionTokens: result.stats.completionTokens,
@@ -113,11 +141,21 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
   const checkpointer = new DbCheckpointSaver(db, { deltas: true });
   const runs: RunRecord[] = [];
 
-  for (const s of scenarios) {
+  for (const original of scenarios) {
+    const s = options.ablateNews ? { ...original, news: [] } : original;
     const proposal = scenarioProposal(s);
-    await stageScenario(db, s, proposal);
-    const searchNews = scenarioNewsSearcher(s.news);
+    const store = options.newsStore;
+    await stageScenario(db, s, proposal, { directNews: store === undefined });
+    const storeIds = store ? await ingestScenarioNews(db, store.embedder, s, store.matcher) : new Map<string, string>();
+    const base: NewsSearcher = store ? (query) => storeSearch(db, store.embedder, query) : scenarioNewsSearcher(s.news);
+    const search = options.wrapSearch ? options.wrapSearch(base) : base;
     for (const seed of seeds) {
+      const retrieved: string[] = [];
+      const searchNews: NewsSearcher = async (query) => {
+        const found = await search(query);
+        retrieved.push(...found.map((f) => f.id));
+        return found;
+      };
       const backend = backends.get(seed) as CommitteeBackend;
       const cassette = cassetteOf(judgeOf(backend));
       const missesBefore = cassette ? cassette.misses.length : 0;
@@ -144,7 +182,7 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
           { scenario: s.id, seed, misses: cassette.misses.slice(missesBefore) },
         );
       }
-      const record = await recordOf(db, s, seed, result, latencyMs);
+      const record = await recordOf(db, s, seed, result, latencyMs, retrieved, storeIds);
       runs.push(record);
       options.onRun?.(record, s);
     }
@@ -155,6 +193,8 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
     ...label,
     seeds,
     scenarios: scenarios.length,
+    scenarioSet: scenarios.map(scenarioRef),
+    newsAblated: options.ablateNews === true,
     promptVersions: promptVersions(judgeOf(first), prompts),
     startedAt,
     finishedAt: new Date().toISOString(),

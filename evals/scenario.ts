@@ -4,6 +4,7 @@
  * unknown field, a missing expectation or a citation of an item the scenario does not give fails to
  * load, and the error names the file, the field path and its line.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +95,11 @@ export const ScenarioNews = z
     body: z.string().min(1).max(4000),
     tickers: z.array(Ticker).max(10),
     source: z.string().min(1).max(100),
+    /**
+     * An item published after the as-of time: it goes into the news store like the others, and the
+     * point-in-time search must never return it nor the committee cite it.
+     */
+    lookAhead: z.boolean().default(false),
   })
   .strict();
 export type ScenarioNews = z.infer<typeof ScenarioNews>;
@@ -135,25 +141,61 @@ export const ScenarioPortfolio = z
   .strict();
 export type ScenarioPortfolio = z.infer<typeof ScenarioPortfolio>;
 
+/** The multiplier at or below which a REDUCE reduces (a REDUCE at 1.0 is allowed by contract, and reduces nothing). */
+export const DEFAULT_REDUCE_MAX_SIZE = 0.75;
+
 /** The constraints on the verdict. At least one is required. */
 export const Expectation = z
   .object({
-    /** The decision must be one of these. */
+    /** The decision must be one of these. A REDUCE counts only at a multiplier at most `reduceMaxSize`. */
     decisionIn: z.array(Decision).min(1).optional(),
     /** APPROVE is wrong here (REDUCE, REJECT, ABSTAIN are fine). */
     mustNotApprove: z.boolean().optional(),
     /** The size multiplier must be at most this. */
     maxSizeMultiplier: Unit.optional(),
+    /** The size multiplier must be at least this (a trade worth taking, not cut to a token size). */
+    minSizeMultiplier: Unit.optional(),
+    /** A REDUCE in `decisionIn` must cut the size to at most this (default 0.75). */
+    reduceMaxSize: Unit.optional(),
     /** Evidence ids (news items of the scenario) the verdict's reasons must cite. */
     mustCite: z.array(EvidenceId).min(1).optional(),
+    /** Evidence ids no claim and no reason may cite (e.g. an item from after the as-of time). */
+    mustNotCite: z.array(EvidenceId).min(1).optional(),
+    /** Texts (case-insensitive) the verdict's reasons must contain, each. */
+    reasonsContain: z.array(z.string().min(1).max(200)).min(1).optional(),
+    /** Texts (case-insensitive) the verdict's reasons must not contain. */
+    reasonsNotContain: z.array(z.string().min(1).max(200)).min(1).optional(),
     /** The one item the decision turns on; a good verdict cites it. */
     decisive: EvidenceId.optional(),
   })
   .strict()
   .refine((e) => Object.values(e).some((v) => v !== undefined), {
-    message: 'at least one expectation is required (decisionIn, mustNotApprove, maxSizeMultiplier, mustCite or decisive)',
+    message:
+      'at least one expectation is required (decisionIn, mustNotApprove, maxSizeMultiplier, minSizeMultiplier, mustCite, mustNotCite, reasonsContain, reasonsNotContain or decisive)',
   });
 export type Expectation = z.infer<typeof Expectation>;
+
+/**
+ * The answers of a committee that ignores the scenario: the floor every backend must beat. REDUCE
+ * twice: at 1.0 (allowed by contract, reduces nothing) and at 0.5.
+ */
+export const CONSTANT_ANSWERS: ReadonlyArray<{ label: string; decision: z.infer<typeof Decision>; sizeMultiplier: number }> = Object.freeze([
+  { label: 'always APPROVE 1.0', decision: 'APPROVE', sizeMultiplier: 1 },
+  { label: 'always REDUCE 1.0', decision: 'REDUCE', sizeMultiplier: 1 },
+  { label: 'always REDUCE 0.5', decision: 'REDUCE', sizeMultiplier: 0.5 },
+  { label: 'always REJECT', decision: 'REJECT', sizeMultiplier: 0 },
+  { label: 'always ABSTAIN', decision: 'ABSTAIN', sizeMultiplier: 0 },
+]);
+
+/** True when the decision and size meet the expectation's decision constraints (citations aside). */
+export function meetsDecision(expect: Expectation, decision: z.infer<typeof Decision>, sizeMultiplier: number): boolean {
+  if (expect.decisionIn && !expect.decisionIn.includes(decision)) return false;
+  if (expect.decisionIn && decision === 'REDUCE' && sizeMultiplier > (expect.reduceMaxSize ?? DEFAULT_REDUCE_MAX_SIZE) + 1e-9) return false;
+  if (expect.mustNotApprove && decision === 'APPROVE') return false;
+  if (expect.maxSizeMultiplier !== undefined && sizeMultiplier > expect.maxSizeMultiplier + 1e-9) return false;
+  if (expect.minSizeMultiplier !== undefined && sizeMultiplier < expect.minSizeMultiplier - 1e-9) return false;
+  return true;
+}
 
 export const Scenario = z
   .object({
@@ -174,15 +216,44 @@ export const Scenario = z
     const ids = new Set(s.news.map((n) => n.id));
     s.news.forEach((n, i) => {
       if (s.news.findIndex((m) => m.id === n.id) !== i) ctx.addIssue({ code: 'custom', path: ['news', i, 'id'], message: `duplicate news id ${n.id}` });
-      if (Date.parse(n.publishedAt) > Date.parse(s.asOf)) {
-        ctx.addIssue({ code: 'custom', path: ['news', i, 'publishedAt'], message: `published after the scenario's asOf ${s.asOf} (no look-ahead)` });
+      const after = Date.parse(n.publishedAt) > Date.parse(s.asOf);
+      if (after && !n.lookAhead) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['news', i, 'publishedAt'],
+          message: `published after the scenario's asOf ${s.asOf}: mark it lookAhead: true (it must never be retrieved) or date it before`,
+        });
+      }
+      if (!after && n.lookAhead) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['news', i, 'lookAhead'],
+          message: `the item is published at or before asOf ${s.asOf}: it is not a look-ahead item`,
+        });
       }
     });
+    const lookAhead = new Set(s.news.filter((n) => n.lookAhead).map((n) => n.id));
     s.expect.mustCite?.forEach((id, i) => {
-      if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['expect', 'mustCite', i], message: `"${id}" is not one of the scenario's news ids` });
+      if (lookAhead.has(id)) ctx.addIssue({ code: 'custom', path: ['expect', 'mustCite', i], message: `"${id}" is a look-ahead item: it can never be cited` });
+      else if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['expect', 'mustCite', i], message: `"${id}" is not one of the scenario's news ids` });
     });
     if (s.expect.decisive !== undefined && !ids.has(s.expect.decisive)) {
       ctx.addIssue({ code: 'custom', path: ['expect', 'decisive'], message: `"${s.expect.decisive}" is not one of the scenario's news ids` });
+    }
+    s.expect.mustNotCite?.forEach((id, i) => {
+      if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['expect', 'mustNotCite', i], message: `"${id}" is not one of the scenario's news ids` });
+    });
+    if (s.expect.minSizeMultiplier !== undefined && s.expect.maxSizeMultiplier !== undefined && s.expect.minSizeMultiplier > s.expect.maxSizeMultiplier) {
+      ctx.addIssue({ code: 'custom', path: ['expect', 'minSizeMultiplier'], message: 'is above maxSizeMultiplier: no verdict can meet both' });
+    }
+    const e = s.expect;
+    const onlyDecision = e.mustCite === undefined && e.decisive === undefined && e.reasonsContain === undefined;
+    if (onlyDecision && CONSTANT_ANSWERS.every((c) => meetsDecision(e, c.decision, c.sizeMultiplier))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['expect'],
+        message: `every constant answer (${CONSTANT_ANSWERS.map((c) => c.label).join(', ')}) meets this expectation: it cannot fail a committee that ignores the scenario`,
+      });
     }
   });
 export type Scenario = z.infer<typeof Scenario>;
@@ -286,4 +357,25 @@ export function scenarioProposal(s: Scenario): Proposal {
     attributions: p.attributions,
     asOf: s.asOf,
   };
+}
+
+/** A scenario's identity in a baseline: its id and the hash of its parsed content. */
+export const ScenarioRef = z.object({ id: z.string(), hash: z.string().regex(/^[0-9a-f]{16}$/) }).strict();
+export type ScenarioRef = z.infer<typeof ScenarioRef>;
+
+/** JSON with sorted keys: the same scenario hashes the same whatever the YAML's key order or comments. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The id and content hash (sha256 of the canonical parsed scenario, 16 hex digits) of a scenario. */
+export function scenarioRef(s: Scenario): ScenarioRef {
+  return { id: s.id, hash: createHash('sha256').update(canonical(s)).digest('hex').slice(0, 16) };
 }

@@ -786,11 +786,27 @@ describe(
         );
     });
 
-    it('`quorum eval --backend rules` scores every scenario and passes the committed gate', async () => {
-      const run = ok(await q('eval', '--backend', 'rules'));
+    it('`quorum eval --backend rules` scores every scenario, passes the committed gate, lists the constant answers; `--compare` diffs two reports', async () => {
+      const dir = tempDir('eval');
+      const env = cliEnv(dir);
+      const junit = path.join(dir, 'eval.junit.xml');
+      const run = ok(await runQuorum(['eval', '--backend', 'rules', '--junit', junit], env));
       expect(run.stdout).toMatch(/^# Eval: rules \/ rules-baseline\.v1$/m);
       expect(run.stdout).toMatch(/^\d+ scenarios x 1 seed\(s\)/m);
       expect(run.stdout).toMatch(/^## Gate: PASS \(baseline .*evals\/baselines\/rules-rules-baseline\.v1\.json\)$/m);
+      // The same scenario set and prompts as the committed baseline: nothing to note.
+      expect(run.stdout).not.toContain('Note: ');
+      for (const c of ['always APPROVE 1.0', 'always REDUCE 0.5', 'always REJECT', 'always ABSTAIN', 'rules, news removed (recorded in the baseline)'])
+        expect(run.stdout).toContain(`| ${c} |`);
+      expect(run.stdout).toMatch(/^\| beats constant answers \(agreement\) \| .* \| ok \|$/m);
+      expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="eval rules\/rules-baseline\.v1 gate" tests="\d+" failures="0">/);
+      const report = /reports: \S+\.md (\S+\.json)/.exec(run.stdout)?.[1] as string;
+      const cmpJunit = path.join(dir, 'compare.junit.xml');
+      const cmp = ok(await runQuorum(['eval', '--compare', report, report, '--junit', cmpJunit], env));
+      expect(cmp.stdout).toMatch(/^# Eval comparison: A rules \/ rules-baseline\.v1 vs B rules \/ rules-baseline\.v1$/m);
+      expect(cmp.stdout).toMatch(/^\d+ scenario runs in both: A met \d+, B met \d+; 0 changed, 0 regressed/m);
+      expect(cmp.stdout).toMatch(/^\| spy-2013-05-15-clean-uptrend \| 42 \| APPROVE 1\.00 ok \| APPROVE 1\.00 ok \| .* \| = \|$/m);
+      expect(readFileSync(cmpJunit, 'utf8')).toContain('failures="0"');
     });
 
     it('`quorum backtest --from D --to D --critic rules` compares the strategies and writes its report', async () => {

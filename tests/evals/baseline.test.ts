@@ -29,6 +29,8 @@ const metrics: Metrics = {
   toolTurnCallsPerRun: 2,
   toolTurnValidRate: 1,
   toolErrorsPerRun: 0,
+  assertionsMet: null,
+  samples: {},
 };
 
 function baseline(fields: Partial<Baseline> = {}): Baseline {
@@ -39,8 +41,11 @@ function baseline(fields: Partial<Baseline> = {}): Baseline {
     updatedAt: '2026-01-01T00:00:00.000Z',
     promptVersions: { committee: 'abc' },
     scenarios: 42,
+    scenarioSet: [],
     seeds: [42],
     metrics: { overall: metrics, byCategory: {} },
+    runs: [],
+    newsAblated: null,
     tolerances: { ...DEFAULT_TOLERANCES },
     notes: '',
     ...fields,

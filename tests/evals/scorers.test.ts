@@ -34,6 +34,8 @@ function run(s: Scenario, fields: Partial<RunRecord> = {}): RunRecord {
     abstainReason: null,
     verdictCitations: s.expect.decisive ? [s.expect.decisive] : [],
     opinionCitations: [],
+    verdictText: '',
+    retrievedNews: [],
     givenEvidence: [...s.news.map((n) => n.id), 'tool:tc_0123456789abcdef'],
     latencyMs: 100,
     promptTokens: 1000,
