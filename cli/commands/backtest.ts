@@ -6,11 +6,33 @@ import { Ticker, parseOrThrow } from '../../contracts/index.ts';
 import { DEFAULT_RESAMPLES } from '../../evals/backtest/metrics.ts';
 import { BacktestCritic } from '../../evals/backtest/schema.ts';
 import type { CassetteBackend } from '../../evals/index.ts';
+import type { Config } from '../../config/index.ts';
+import type { Db } from '../../db/index.ts';
 import type { CommitteeBackend } from '../../graph/index.ts';
-import { cliContext, printJson } from '../context.ts';
+import type { NewsSearcher } from '../../tools/index.ts';
+import { cliContext, printJson, withDb } from '../context.ts';
 import { progressBar } from '../progress.ts';
 
 const count = z.coerce.number().int().min(1);
+
+type NewsArchive = { search: NewsSearcher; source: string };
+
+/** `--news`: the database's news store, searched point in time; refused when it holds nothing. */
+async function storedNews(db: Db, config: Config): Promise<NewsArchive> {
+  const { QuorumError } = await import('../../contracts/index.ts');
+  const { createEmbedder, searchNews } = await import('../../rag/index.ts');
+  const res = await db.query('SELECT count(*)::int AS n, min(published_at) AS first, max(published_at) AS last FROM news_items');
+  const row = z.object({ n: z.number(), first: z.coerce.date().nullable(), last: z.coerce.date().nullable() }).parse(res.rows[0]);
+  if (row.n === 0 || !row.first || !row.last) {
+    throw new QuorumError('INPUT_INVALID', '--news: the database holds no news items; store some first (quorum ingest news FILE)', { field: 'news' });
+  }
+  const embedder = await createEmbedder(config);
+  const where = db.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : 'PGlite';
+  return {
+    search: (q) => searchNews(db, embedder, q, { halfLifeDays: config.settings.news.recencyHalfLifeDays }),
+    source: `the ${row.n} news items stored in ${where} (published ${row.first.toISOString().slice(0, 10)}..${row.last.toISOString().slice(0, 10)})`,
+  };
+}
 const bps = z.coerce.number().min(0).max(500);
 
 const BacktestArgs = z
@@ -31,6 +53,7 @@ const BacktestArgs = z
     resamples: count.max(100_000).default(DEFAULT_RESAMPLES),
     seed: z.coerce.number().int().min(0).optional(),
     universe: z.enum(['dow30', 'stocknet']).default('dow30'),
+    news: z.boolean().default(false),
   })
   .strict()
   .refine((a) => a.critic !== 'replay' || a.cassette !== undefined, {
@@ -59,6 +82,7 @@ interface BacktestFlags {
   resamples?: string;
   seed?: string;
   universe?: string;
+  news?: boolean;
   json?: boolean;
 }
 
@@ -85,6 +109,7 @@ export function registerBacktest(program: Command): void {
     .option('--resamples <n>', `bootstrap resamples per interval (default ${DEFAULT_RESAMPLES})`)
     .option('--seed <n>', 'bootstrap seed (default models.yaml llm.seed)')
     .option('--universe <name>', 'dow30 (1991-2000 closes) | stocknet (30 stocks, OHLCV 2013-2014: replay 2014)', 'dow30')
+    .option('--news', 'the committee searches the news stored in the database, point in time (ingest it first: quorum ingest news FILE)')
     .option('--json', 'print the result and metrics as JSON')
     .action(async (opts: BacktestFlags) => {
       const args = parseOrThrow(
@@ -109,6 +134,7 @@ export function registerBacktest(program: Command): void {
           resamples: opts.resamples,
           seed: opts.seed,
           universe: opts.universe,
+          news: opts.news ?? false,
         },
         'backtest',
       );
@@ -136,17 +162,17 @@ export function registerBacktest(program: Command): void {
         backend = cassetteBackend;
       }
 
-      const bar = progressBar(`backtest ${args.from}..${args.to} (${args.critic})`);
+      const bar = progressBar(`backtest ${args.from}..${args.to} (${args.critic}${args.news ? ', news' : ''})`);
       const started = performance.now();
-      let run;
-      try {
-        run = await runBacktest({
+      const replay = (news: NewsArchive | undefined): ReturnType<typeof runBacktest> =>
+        runBacktest({
           config,
           data,
           from: args.from,
           to: args.to,
           critic: args.critic,
           backend,
+          news,
           settings: {
             ...(args.proposalsPerDay !== undefined ? { proposalsPerDay: args.proposalsPerDay } : {}),
             ...(args.retrainEvery !== undefined ? { retrainEveryDays: args.retrainEvery } : {}),
@@ -158,6 +184,9 @@ export function registerBacktest(program: Command): void {
           },
           onProgress: (p) => bar.update(p.done, p.total),
         });
+      let run;
+      try {
+        run = args.news ? await withDb(ctx, async (db) => replay(await storedNews(db, ctx.config))) : await replay(undefined);
       } finally {
         bar.stop();
         if (cassetteBackend?.close) await cassetteBackend.close();

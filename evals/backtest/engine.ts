@@ -371,6 +371,27 @@ function indexRun(
   return days.length > 0 ? { name, label, days, trades: [], vetoes: [] } : null;
 }
 
+/**
+ * A news search whose results are also copied into the backtest's own database (id, source, title,
+ * snippet as body, published time, sentiment): the committee's retrieval records point at the items
+ * they retrieved, and the archive searched is another database (the user's news store).
+ */
+function copyingSearch(db: Db, search: NewsSearcher): NewsSearcher {
+  const copied = new Set<string>();
+  return async (query) => {
+    const results = await search(query);
+    for (const r of results) {
+      if (copied.has(r.id)) continue;
+      await db.query(
+        `INSERT INTO news_items (id, source, url, title, body, published_at, content_hash, sentiment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+        [r.id, r.source, r.url, r.title, r.snippet, r.publishedAt, `copy:${r.id}`, r.sentiment],
+      );
+      copied.add(r.id);
+    }
+    return results;
+  };
+}
+
 /** Runs a backtest. */
 export async function runBacktest(options: BacktestOptions): Promise<BacktestRun> {
   const started = performance.now();
@@ -429,6 +450,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
       await target.transaction((tx) => upsertBars(tx, all));
     }
     const limit = pLimit(config.settings.committee.concurrency);
+    const newsSearch = db && options.news ? copyingSearch(db, options.news.search) : null;
 
     for (let i = fromIdx; i <= toIdx; i++) {
       const date = view.days[i] ?? '';
@@ -565,7 +587,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
                 config,
                 proposal: p,
                 backend,
-                searchNews: options.news?.search ?? emptyNewsArchive,
+                searchNews: newsSearch ?? emptyNewsArchive,
                 threadId: `bt-${p.id}`,
                 checkpointer: new MemorySaver(),
                 now: () => new Date(now),
