@@ -1,5 +1,5 @@
 /**
- * The soak (sessions/soak.ts): 20 trading days on the simulated clock with one injected crash a day,
+ * The soak (sessions/soak.ts): 12 trading days on the simulated clock with one injected crash a day,
  * in this process on PGlite (`quorum soak` as a user runs it: tests/cli/doors.test.ts). The CI budget is tight: the
  * proposer sees ten tickers, sessions judge the top 3, and the exit monitor runs hourly (the default
  * cron, every five minutes, is what `quorum soak` and bench/soak.bench.ts use).
@@ -28,19 +28,19 @@ afterAll(() => {
 });
 
 describe('the soak', { concurrent: true }, () => {
-  it('20 trading days with a crash each: no double order, nothing half-stored, positions equal the fills', { timeout: 180_000 }, async () => {
+  it('12 trading days with a crash each: no double order, nothing half-stored, positions equal the fills', { timeout: 180_000 }, async () => {
     const config = loadConfig({ env: { QUORUM_DATA_DIR: tempDir(), QUORUM_SETTINGS__SESSIONS__EXIT_MONITOR_CRON: HOURLY } });
     const log = createLogger({ ...config, settings: { ...config.settings, logging: { level: 'silent' } } });
-    const report: SoakReport = await runSoak({ config, log, from: FROM, days: 20, seed: 7, topN: 3, tickers: TICKERS });
+    const report: SoakReport = await runSoak({ config, log, from: FROM, days: 12, seed: 7, topN: 3, tickers: TICKERS });
     const summary = JSON.stringify({ ...report, crashes: report.crashes.map((c) => `${c.day} ${c.point} ${c.during}`) }, null, 1);
     expect(report.errors, summary).toEqual([]);
-    expect(report.days).toBe(20);
-    expect(report.crashesSurvived, summary).toBe(20);
-    expect(new Set(report.crashes.map((c) => c.day)).size).toBe(20);
+    expect(report.days).toBe(12);
+    expect(report.crashesSurvived, summary).toBe(12);
+    expect(new Set(report.crashes.map((c) => c.day)).size).toBe(12);
     // Two slots a day, every one completed, also those a crash interrupted.
-    expect(report.sessions, summary).toMatchObject({ run: 40, completed: 40, failed: 0 });
+    expect(report.sessions, summary).toMatchObject({ run: 24, completed: 24, failed: 0 });
     expect(report.sessions.takenOver, summary).toBeGreaterThan(0);
-    expect(report.exitMonitorRuns).toBeGreaterThanOrEqual(20 * 6);
+    expect(report.exitMonitorRuns).toBeGreaterThanOrEqual(12 * 6);
     expect(report.orders, summary).toBeGreaterThan(0);
     expect(report.fills, summary).toBeGreaterThan(0);
     expect(report.invariants.doubleOrders, summary).toBe(0);
