@@ -108,6 +108,19 @@ export const SettingsSchema = z
       })
       .strict()
       .prefault({}),
+    circuitBreakers: z
+      .object({
+        /** This many losing trades in a row (the latest ones) move the book to REDUCING; 0 turns it off. */
+        maxConsecutiveLosses: z.number().int().min(0).max(1000).default(5),
+        /** The rolling hit rate is taken over this many latest closed trades (fewer: not judged yet). */
+        hitRateWindow: z.number().int().min(1).max(10_000).default(20),
+        /** A rolling hit rate below this floor moves the book to REDUCING; 0 turns it off. */
+        minHitRate: z.number().min(0).max(1).default(0.3),
+        /** Per-model kill switch: proposals of these model ids may send no order (the global one is HALTED). */
+        killedModels: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
     proposer: z
       .object({
         /** No proposal when |p - 0.5| is inside this margin. */
