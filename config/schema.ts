@@ -108,6 +108,22 @@ export const SettingsSchema = z
       })
       .strict()
       .prefault({}),
+    drift: z
+      .object({
+        /** Recent window, in bars per ticker, compared with the card's training sample. */
+        windowDays: z.number().int().min(5).max(2000).default(60),
+        bins: z.number().int().min(2).max(100).default(10),
+        /** PSI / KS at or below warn count as no drift, at or above alert as full drift. */
+        psiWarn: z.number().positive().default(0.1),
+        psiAlert: z.number().positive().default(0.25),
+        ksWarn: z.number().positive().max(1).default(0.1),
+        ksAlert: z.number().positive().max(1).default(0.25),
+        /** A model whose health score falls below this is unhealthy. */
+        minHealthScore: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .prefault({})
+      .refine((d) => d.psiWarn < d.psiAlert && d.ksWarn < d.ksAlert, { message: 'psiWarn/ksWarn must be below psiAlert/ksAlert', path: ['psiWarn'] }),
     circuitBreakers: z
       .object({
         /** This many losing trades in a row (the latest ones) move the book to REDUCING; 0 turns it off. */
