@@ -8,6 +8,7 @@ import { registerNews } from './commands/news.ts';
 import { registerIngestPrices } from './commands/ingest-prices.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerPropose } from './commands/propose.ts';
+import { registerModel } from './commands/model.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerExecution } from './commands/execution.ts';
 import { registerCritique } from './commands/critique.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerIngestPrices(program);
   registerTrain(program);
   registerPropose(program);
+  registerModel(program);
   registerEval(program);
   registerCritique(program);
   registerDemo(program);

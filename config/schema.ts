@@ -108,6 +108,35 @@ export const SettingsSchema = z
       })
       .strict()
       .prefault({}),
+    drift: z
+      .object({
+        /** Recent window, in bars per ticker, compared with the card's training sample. */
+        windowDays: z.number().int().min(5).max(2000).default(60),
+        bins: z.number().int().min(2).max(100).default(10),
+        /** PSI / KS at or below warn count as no drift, at or above alert as full drift. */
+        psiWarn: z.number().positive().default(0.1),
+        psiAlert: z.number().positive().default(0.25),
+        ksWarn: z.number().positive().max(1).default(0.1),
+        ksAlert: z.number().positive().max(1).default(0.25),
+        /** A model whose health score falls below this is unhealthy. */
+        minHealthScore: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .prefault({})
+      .refine((d) => d.psiWarn < d.psiAlert && d.ksWarn < d.ksAlert, { message: 'psiWarn/ksWarn must be below psiAlert/ksAlert', path: ['psiWarn'] }),
+    circuitBreakers: z
+      .object({
+        /** This many losing trades in a row (the latest ones) move the book to REDUCING; 0 turns it off. */
+        maxConsecutiveLosses: z.number().int().min(0).max(1000).default(5),
+        /** The rolling hit rate is taken over this many latest closed trades (fewer: not judged yet). */
+        hitRateWindow: z.number().int().min(1).max(10_000).default(20),
+        /** A rolling hit rate below this floor moves the book to REDUCING; 0 turns it off. */
+        minHitRate: z.number().min(0).max(1).default(0.3),
+        /** Per-model kill switch: proposals of these model ids may send no order (the global one is HALTED). */
+        killedModels: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
     proposer: z
       .object({
         /** No proposal when |p - 0.5| is inside this margin. */

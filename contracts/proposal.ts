@@ -26,6 +26,14 @@ export const Proposal = z
     modelVersion: z.string().min(1),
     featureSnapshotId: z.string().min(1),
     attributions: z.array(Attribution).max(64),
+    /**
+     * How the attributions were computed: `treeshap` (exact path-dependent TreeSHAP of a tree model,
+     * contributions in log-odds, summing with `attributionBase` to the model's margin) or `occlusion`
+     * (probability change when a feature is set to its training median). Absent on older proposals: occlusion.
+     */
+    attributionMethod: z.enum(['treeshap', 'occlusion']).optional(),
+    /** TreeSHAP's expected margin E[f] (log-odds) the contributions start from. */
+    attributionBase: Finite.optional(),
     asOf: IsoDateTime,
   })
   .strict();

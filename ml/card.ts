@@ -70,11 +70,27 @@ export const ModelCard = z
     hyperparameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
     /** The command that rebuilds this model. */
     reproduce: z.string().default(''),
+    /**
+     * Rows of the training matrix (card feature order), evenly spaced over the training window: the
+     * background whose node covers TreeSHAP weighs branches by. Optional (hand-written cards).
+     */
+    trainingSample: z
+      .object({ rows: z.array(z.array(z.number())).min(1).max(5000) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
     if (c.baseline.length !== c.input.features.length) {
       ctx.addIssue({ code: 'custom', path: ['baseline'], message: `has ${c.baseline.length} values for ${c.input.features.length} features` });
+    }
+    const bad = c.trainingSample?.rows.findIndex((r) => r.length !== c.input.features.length) ?? -1;
+    if (bad >= 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trainingSample', 'rows', bad],
+        message: `has ${c.trainingSample?.rows[bad]?.length} values for ${c.input.features.length} features`,
+      });
     }
     const dup = c.input.features.find((f, i) => c.input.features.indexOf(f) !== i);
     if (dup) ctx.addIssue({ code: 'custom', path: ['input', 'features'], message: `duplicate feature "${dup}"` });

@@ -16,6 +16,7 @@ import type { Db } from '../db/index.ts';
 import { checkTradingDate, type CheckedTradingDate, type TradingDateOptions } from '../market/index.ts';
 import { readModelCard, type ModelCard } from './card.ts';
 import { FEATURE_NAMES, FEATURE_SET, WARMUP_BARS, computeFeatures, type FeatureSnapshot } from './features.ts';
+import { NotATreeEnsemble, shapEnsembleFromOnnx, treeShap, withCovers, type ShapEnsemble } from './treeshap.ts';
 
 const { onnx } = onnxProto;
 
@@ -30,6 +31,13 @@ export interface Proposer {
   probabilityOutput: string;
   /** True when a ZipMap (seq(map)) output was replaced by its input tensor at load time. */
   zipMapStripped: boolean;
+  /**
+   * The ONNX TreeEnsemble with covers from the card's training sample, for exact TreeSHAP
+   * attributions; null for non-tree models or cards without a training sample (occlusion then).
+   */
+  shap: ShapEnsemble | null;
+  /** Why `shap` is null (null when it is set). */
+  shapUnavailable: string | null;
   /** P(class 1) of each row, rows in card feature order; one onnxruntime run. */
   predict(rows: readonly (readonly number[])[]): Promise<number[]>;
 }
@@ -120,6 +128,16 @@ export async function loadProposer(cardPath: string): Promise<Proposer> {
   }
   const output = probabilityOutput;
   const width = card.input.features.length;
+  let shap: ShapEnsemble | null = null;
+  let shapUnavailable: string | null = null;
+  try {
+    const ensemble = shapEnsembleFromOnnx(bytes, width);
+    if (card.trainingSample) shap = withCovers(ensemble, card.trainingSample.rows);
+    else shapUnavailable = 'the model card has no trainingSample to count node covers from';
+  } catch (error) {
+    if (!(error instanceof NotATreeEnsemble)) throw error;
+    shapUnavailable = `not a single-score tree ensemble: ${error.message}`;
+  }
   const inputName = card.input.name;
   const live = session;
 
@@ -129,6 +147,8 @@ export async function loadProposer(cardPath: string): Promise<Proposer> {
     session: live,
     probabilityOutput: output,
     zipMapStripped,
+    shap,
+    shapUnavailable,
     async predict(rows) {
       if (rows.length === 0) return [];
       const data = new Float32Array(rows.length * width);
@@ -185,9 +205,10 @@ export interface ScoreOptions {
 
 /**
  * Scores a feature snapshot in one onnxruntime batch and makes a Proposal for each ticker whose
- * probability is outside 0.5 ± abstainMargin (buy above, sell below). Attributions: occlusion — the
- * probability change when one feature is set to its training median (card.baseline); these rows ride
- * in the same batch. Stores nothing.
+ * probability is outside 0.5 ± abstainMargin (buy above, sell below). Attributions: for a tree
+ * ensemble with a training sample in its card, exact TreeSHAP (log-odds, from the ONNX trees);
+ * otherwise occlusion — the probability change when one feature is set to its training median
+ * (card.baseline), those rows riding in the same batch. Stores nothing.
  */
 export async function scoreSnapshot(snap: FeatureSnapshot, options: ScoreOptions): Promise<Omit<ProposeResult, 'featureSnapshotId'>> {
   const { proposer, settings } = options;
@@ -211,7 +232,8 @@ export async function scoreSnapshot(snap: FeatureSnapshot, options: ScoreOptions
 
   const F = names.length;
   const batch: number[][] = scored.map((s) => s.row);
-  for (const s of scored) {
+  const shap = proposer.shap;
+  for (const s of shap ? [] : scored) {
     for (let j = 0; j < F; j++) {
       const occluded = [...s.row];
       occluded[j] = card.baseline[j] ?? 0;
@@ -229,8 +251,9 @@ export async function scoreSnapshot(snap: FeatureSnapshot, options: ScoreOptions
       abstained.push({ ticker: s.ticker, probability: p });
       return;
     }
+    const exact = shap ? treeShap(shap, s.row) : null;
     const attributions = names
-      .map((feature, j) => ({ feature, value: s.row[j] ?? 0, contribution: p - (probs[scored.length + i * F + j] ?? p) }))
+      .map((feature, j) => ({ feature, value: s.row[j] ?? 0, contribution: exact ? (exact.phi[j] ?? 0) : p - (probs[scored.length + i * F + j] ?? p) }))
       .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution) || a.feature.localeCompare(b.feature))
       .slice(0, settings.proposer.topAttributions);
     const idSource = [card.modelId, card.version, snap.id, s.ticker, options.sessionId ?? ''].join('|');
@@ -248,6 +271,8 @@ export async function scoreSnapshot(snap: FeatureSnapshot, options: ScoreOptions
           modelVersion: card.version,
           featureSnapshotId: snap.id,
           attributions,
+          attributionMethod: exact ? 'treeshap' : 'occlusion',
+          ...(exact ? { attributionBase: exact.expected } : {}),
           asOf: snap.asOf,
         },
         `proposal for ${s.ticker}`,

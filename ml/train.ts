@@ -163,6 +163,16 @@ export interface ExportedModel {
   snapshotId: string;
 }
 
+/** Rows kept in the card as the training sample (TreeSHAP's node covers, drift's reference). */
+export const TRAINING_SAMPLE_ROWS = 500;
+
+/** Up to TRAINING_SAMPLE_ROWS feature rows, evenly spaced over the (date-ordered) samples; float32 values. */
+export function trainingSample(samples: readonly Sample[], size = TRAINING_SAMPLE_ROWS): number[][] {
+  const n = samples.length;
+  const k = Math.min(size, n);
+  return Array.from({ length: k }, (_, i) => (samples[Math.floor((i * n) / k)]?.x ?? []).map((v) => Math.fround(v)));
+}
+
 /** Writes a trained model as ONNX plus its model card into `outDir` (no database). */
 export function exportModel(options: ExportModelOptions): ExportedModel {
   const { model, samples, features, tickers, folds } = options;
@@ -209,6 +219,7 @@ export function exportModel(options: ExportModelOptions): ExportedModel {
       featureImportance: Object.fromEntries(features.map((f, j) => [f, model.importance[j] ?? 0])),
       hyperparameters: { ...params, lambda: 1, maxBins: 64, samples: samples.length },
       reproduce: options.reproduce ?? '',
+      trainingSample: { rows: trainingSample(samples) },
     },
     'model card',
     'INTERNAL',

@@ -5,3 +5,13 @@ export { decide, decisionId, checkExit, checkCancel, ORDER_DECISIONS, type Decid
 export { tradingStateFor, dailyLossPct, drawdownPct } from './trading-state.ts';
 export { TradingStateAssessment, CancelCheck, ExitDecision } from './schema.ts';
 export { UNCLASSIFIED_SECTOR, roundToTick } from './rules.ts';
+export {
+  circuitBreakerFor,
+  modelKillSwitch,
+  decideWithBreakers,
+  severer,
+  type ClosedTrade,
+  type BreakerAssessment,
+  type BreakerDecision,
+  type CircuitBreakerRules,
+} from './circuit-breaker.ts';

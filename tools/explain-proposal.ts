@@ -17,6 +17,8 @@ export const explainProposalTool = defineTool({
       horizonDays: p.horizonDays,
       model: `${p.modelId}@${p.modelVersion}`,
       attributions: [...p.attributions].sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution)).slice(0, 10),
+      method: p.attributionMethod ?? 'occlusion',
+      base: p.attributionBase ?? null,
     };
   },
 });

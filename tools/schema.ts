@@ -98,6 +98,9 @@ export const ExplainOutput = z
     horizonDays: z.number().int(),
     model: z.string(),
     attributions: z.array(z.object({ feature: z.string(), value: z.number(), contribution: z.number() }).strict()),
+    /** `treeshap`: contributions in log-odds from `base`; `occlusion`: in probability. */
+    method: z.enum(['treeshap', 'occlusion']),
+    base: z.number().nullable(),
   })
   .strict();
 export type ExplainOutput = z.infer<typeof ExplainOutput>;

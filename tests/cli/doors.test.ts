@@ -38,6 +38,7 @@ import { registerSession } from '../../cli/commands/session.ts';
 import { registerSoak } from '../../cli/commands/soak.ts';
 import { registerToken } from '../../cli/commands/token.ts';
 import { registerTrain } from '../../cli/commands/train.ts';
+import { registerModel } from '../../cli/commands/model.ts';
 import {
   ANSI_ESCAPE,
   cliEnv,
@@ -74,6 +75,7 @@ const COVERED: Record<string, string> = {
   'news search': 'data in (point in time)',
   train: 'data in',
   propose: 'data in',
+  'model drift': 'data in',
   critique: 'data in',
   'session run': 'quick start (PGlite, in-process paper exchange); PostgreSQL (with paper-exchange and worker)',
   'session schedule': 'without Ollama or keys (--dry-run)',
@@ -541,6 +543,11 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
     expect(proposed.stdout).toMatch(/│ MSFT +│ (buy|sell) +│ 0\.\d{3} │/);
     expect(proposed.stdout).toMatch(/1 proposal\(s\) at 2001-06-01T20:00:00\.000Z by default@[0-9a-f]+, feature snapshot fs_\w+/);
 
+    const drift = ok(await q('model', 'drift', '--as-of', '2001-06-01', '--tickers', 'MSFT'));
+    expect(drift.stdout).toMatch(/│ rsi14 +│ \d+\.\d{3} │ \d\.\d{3} │/);
+    expect(drift.stdout).toMatch(/model default@[0-9a-f]+ at 2001-06-01T20:00:00\.000Z: \d+ recent rows .* vs 500 training rows/);
+    expect(drift.stdout).toMatch(/^health score \d\.\d{3} \(threshold 0\.5\): (healthy|UNHEALTHY: .+)$/m);
+
     const critiqued = ok(await q('critique', '--ticker', 'MSFT', '--as-of', '2001-06-01', '--backend', 'rules'));
     expect(critiqued.stdout).toContain('PROPOSAL');
     expect(critiqued.stdout).toContain('[bull round 1]');
@@ -852,6 +859,7 @@ describe('README.md names only commands that exist, and each is exercised here',
     registerIngestPrices,
     registerTrain,
     registerPropose,
+    registerModel,
     registerEval,
     registerCritique,
     registerDemo,

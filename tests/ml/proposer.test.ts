@@ -12,6 +12,8 @@ import { ModelCard } from '../../ml/card.ts';
 import { CLOSE_FEATURES, FEATURE_SET, computeFeatures } from '../../ml/features.ts';
 import { encodeModel, floatTensor, node, tensorInfo } from '../../ml/onnx-export.ts';
 import { expectedReturn, loadProposer, propose, proposalsAt } from '../../ml/proposer.ts';
+import { explainProposalTool } from '../../tools/explain-proposal.ts';
+import { DEFAULT_RULES } from '../support/risk-fixtures.ts';
 import { BACKENDS, type TestDb } from '../support/db.ts';
 import { loadDow } from './dow-fixture.ts';
 
@@ -173,6 +175,32 @@ describe.each(BACKENDS)('proposals on $name', ({ open, available }) => {
   });
   const TICKERS = ['AA', 'IBM', 'KO', 'MSFT'];
   const T = '1995-06-01';
+
+  it.skipIf(!available)('attributes the default tree model exactly (TreeSHAP), stores it and shows it through explain_proposal', async () => {
+    t = await open();
+    await loadDow(t.db, TICKERS, '1993-01-01', '1995-12-31');
+    const proposer = await loadProposer(path.join(import.meta.dirname, '../../models/default/model-card.json'));
+    expect(proposer.shapUnavailable).toBeNull();
+    const all = { proposer: { abstainMargin: 0, topAttributions: F } };
+    const r = await propose(t.db, { asOf: dailyBarTs(T), tickers: TICKERS, proposer, settings: all });
+    expect(r.proposals.length).toBe(TICKERS.length);
+    for (const p of r.proposals) {
+      expect(p.attributionMethod).toBe('treeshap');
+      expect(p.attributions.length).toBe(F);
+      // Base plus every contribution is the model's margin: σ of it is onnxruntime's probability.
+      const margin = (p.attributionBase ?? Number.NaN) + p.attributions.reduce((s, a) => s + a.contribution, 0);
+      expect(Math.abs(1 / (1 + Math.exp(-margin)) - p.probability)).toBeLessThan(1e-6);
+    }
+    expect(await proposalsAt(t.db, dailyBarTs(T))).toEqual([...r.proposals].sort((a, b) => a.ticker.localeCompare(b.ticker) || a.id.localeCompare(b.id)));
+    const p0 = r.proposals[0];
+    if (!p0) throw new Error('no proposal');
+    const shown = await explainProposalTool.run(
+      { db: t.db, runId: 'run_x', agent: 'analyst', proposal: p0, asOf: p0.asOf, maxResultChars: 10_000, riskRules: DEFAULT_RULES, sectors: {} },
+      {},
+    );
+    expect(shown).toMatchObject({ method: 'treeshap', base: p0.attributionBase });
+    await proposer.session.release();
+  });
 
   it.skipIf(!available)('scores every ticker in one batch and stores proposals that cite the feature snapshot', async () => {
     t = await open();

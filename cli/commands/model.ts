@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import path from 'node:path';
+import Table from 'cli-table3';
+import { z } from 'zod';
+import { IsoDate, IsoDateTime, Ticker } from '../../contracts/common.ts';
+import { QuorumError } from '../../contracts/errors.ts';
+import { parseOrThrow } from '../../contracts/parse.ts';
+import { PROJECT_ROOT } from '../../config/index.ts';
+import { cliContext, printJson, withDb } from '../context.ts';
+import { tableStyle } from '../table.ts';
+
+const DriftArgs = z
+  .object({
+    asOf: z.union([IsoDate, IsoDateTime]).optional(),
+    tickers: z.array(Ticker).optional(),
+    card: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** `quorum model drift`: the proposer's input and output drift against its card's training sample. */
+export function registerModel(program: Command): void {
+  const model = program.command('model').description('model governance');
+  model
+    .command('drift')
+    .description("PSI and KS of recent features and predictions against the card's training sample, and the model's health score")
+    .option('--as-of <date>', 'YYYY-MM-DD or an ISO timestamp (default: the latest stored bar)')
+    .option('--tickers <list>', 'comma-separated tickers (default: settings.market.universe, else every ticker with bars)')
+    .option('--card <path>', 'model card (default models.yaml proposer.cardPath)')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { asOf?: string; tickers?: string; card?: string; json?: boolean }) => {
+      const args = parseOrThrow(DriftArgs, { asOf: opts.asOf, tickers: opts.tickers?.split(',').map((s) => s.trim()), card: opts.card }, 'model drift');
+      const ctx = cliContext();
+      const { barCoverage, dailyBarTs } = await import('../../market/index.ts');
+      const { loadProposer } = await import('../../ml/index.ts');
+      const { driftReport, recentFeatureRows } = await import('../../ml/drift.ts');
+      const proposer = await loadProposer(path.resolve(PROJECT_ROOT, args.card ?? ctx.config.models.proposer.cardPath));
+      const settings = ctx.config.settings;
+      const report = await withDb(ctx, async (db) => {
+        const coverage = await barCoverage(db);
+        if (coverage.length === 0) throw new QuorumError('NOT_FOUND', 'no bars stored: run `quorum ingest prices` first', { field: 'asOf' });
+        const latest =
+          coverage
+            .map((c) => c.last)
+            .sort()
+            .at(-1) ?? '';
+        const asOf = args.asOf === undefined ? new Date(latest).toISOString() : /^\d{4}-\d{2}-\d{2}$/.test(args.asOf) ? dailyBarTs(args.asOf) : args.asOf;
+        const universe = settings.market.universe;
+        const tickers = args.tickers ?? (universe.length ? universe : coverage.map((c) => c.ticker));
+        const recent = await recentFeatureRows(db, { asOf, tickers, features: proposer.card.input.features, windowDays: settings.drift.windowDays });
+        return driftReport({ proposer, recent, asOf, drift: settings.drift, abstainMargin: settings.proposer.abstainMargin });
+      });
+      await proposer.session.release();
+      if (opts.json) {
+        printJson(report);
+        return;
+      }
+      const table = new Table({ head: ['feature', 'PSI', 'KS', 'drifted'], style: tableStyle() });
+      for (const f of report.features) table.push([f.feature, f.psi.toFixed(3), f.ks.toFixed(3), f.drifted ? 'yes' : '']);
+      table.push([
+        '(predictions)',
+        report.prediction.psi.toFixed(3),
+        report.prediction.ks.toFixed(3),
+        report.prediction.psi >= settings.drift.psiAlert ? 'yes' : '',
+      ]);
+      process.stdout.write(`${table.toString()}\n`);
+      process.stdout.write(
+        `model ${report.modelId}@${report.modelVersion} at ${report.asOf}: ${report.recentRows} recent rows (from ${report.windowStart}) vs ${report.referenceRows} training rows; ` +
+          `abstain rate ${(report.abstainRate * 100).toFixed(1)}%, mean p ${report.prediction.meanRecent.toFixed(3)} (training ${report.prediction.meanReference.toFixed(3)})\n`,
+      );
+      process.stdout.write(
+        `health score ${report.healthScore.toFixed(3)} (threshold ${settings.drift.minHealthScore}): ${report.healthy ? 'healthy' : `UNHEALTHY: ${report.reasons.join('; ')}`}\n`,
+      );
+    });
+}
