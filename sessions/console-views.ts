@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentOpinion, Proposal, Verdict } from '../contracts/index.ts';
+import { AgentOpinion, Claim, Proposal, Verdict, parseJson } from '../contracts/index.ts';
 import { JsonColumn, TimestampColumn, queryRow, queryRows, type Queryable } from '../db/index.ts';
 import { FillRow, OrderRow, RiskDecisionRow, RuleResultRow, readFills, readRuleResults } from '../execution/index.ts';
 import { ProposalRow, readProposal } from '../ml/index.ts';
@@ -10,16 +10,40 @@ import { RetrievalRow, ToolCallRow, readRunRetrievals, readRunToolCalls } from '
  * the console shows of it, a news item, and the equity history. Each has a zod schema the API publishes.
  */
 
-/** One agent's turn: the validated opinion when the message carried one, else its text. */
+/** What an agent's message carried: an opinion (stance, confidence, claims with evidence) or tool calls. */
+const OpinionOutput = AgentOpinion.pick({ stance: true, confidence: true }).extend({
+  summary: z.string().default(''),
+  claims: z.array(Claim).default([]),
+});
+const ToolsOutput = z.object({ calls: z.array(z.object({ tool: z.string(), arguments: z.record(z.string(), z.unknown()).default({}) })) });
+
+/** One agent's turn, readable: its opinion, the tools it called, or (neither) its text. */
 export const DebateTurn = z.object({
+  role: z.string(),
   agent: z.string(),
-  node: z.string(),
   round: z.number().int(),
-  opinion: AgentOpinion.nullable(),
+  opinion: OpinionOutput.nullable(),
+  calls: ToolsOutput.shape.calls,
   text: z.string(),
   created_at: TimestampColumn,
 });
 export type DebateTurn = z.infer<typeof DebateTurn>;
+
+function debateTurn(m: z.infer<typeof MessageRow>): DebateTurn {
+  const fromText = parseJson(m.content);
+  const value: unknown = m.output ?? (fromText.ok ? fromText.value : null);
+  const opinion = OpinionOutput.safeParse(value);
+  const tools = ToolsOutput.safeParse(value);
+  return {
+    role: m.node,
+    agent: m.agent,
+    round: m.round,
+    opinion: opinion.success ? opinion.data : null,
+    calls: tools.success ? tools.data.calls : [],
+    text: m.content,
+    created_at: m.created_at,
+  };
+}
 
 /** What a citation (an evidence id) points at: a news item or a tool call's result. */
 export const Citation = z.object({
@@ -72,6 +96,9 @@ const MessageRow = z.object({
 const RunRow = z.object({ id: z.string() });
 const PayloadRow = z.object({ payload: JsonColumn });
 
+/** The evidence id agents cite for a stored news item or tool call (`news:<id>`, `tool:<id>`; ids may carry the prefix already). */
+const evidenceId = (kind: 'news' | 'tool', id: string): string => (id.startsWith(`${kind}:`) ? id : `${kind}:${id}`);
+
 /** Days of closes drawn before the proposal and after it (the horizon plus a margin). */
 const BARS_BEFORE_DAYS = 90;
 const BARS_AFTER_DAYS = 30;
@@ -94,10 +121,8 @@ export async function readProposalDetail(q: Queryable, proposalId: string): Prom
         readRunToolCalls(q, run.id),
       ])
     : [[], [], []];
-  const debate = messages.map((m): DebateTurn => {
-    const opinion = AgentOpinion.safeParse(m.output);
-    return { agent: m.agent, node: m.node, round: m.round, opinion: opinion.success ? opinion.data : null, text: m.content, created_at: m.created_at };
-  });
+  // The committee's own turn is the verdict, shown on its own.
+  const debate = messages.filter((m) => m.node !== 'committee').map(debateTurn);
   const verdictRow = await queryRow(q, PayloadRow, 'SELECT payload FROM verdicts WHERE proposal_id = $1 ORDER BY created_at DESC LIMIT 1', [proposalId]);
   const verdict = verdictRow ? Verdict.safeParse(verdictRow.payload) : null;
   const citations: Citation[] = [
@@ -108,7 +133,7 @@ export async function readProposalDetail(q: Queryable, proposalId: string): Prom
       title: r.title,
       published_at: r.published_at,
     })),
-    ...toolCalls.map((t): Citation => ({ id: `tool:${t.id}`, kind: 'tool', target: t.id, title: t.tool, published_at: t.created_at })),
+    ...toolCalls.map((t): Citation => ({ id: evidenceId('tool', t.id), kind: 'tool', target: t.id, title: t.tool, published_at: t.created_at })),
   ];
   const decision = await queryRow(
     q,
@@ -153,6 +178,29 @@ export function readNewsItem(q: Queryable, id: string): Promise<NewsItemView | n
     id,
     id.replace(/^news:/, ''),
   ]);
+}
+
+/** One tool call of a committee run with the news items it retrieved (what a `tool:<id>` citation opens). */
+export const ToolCallView = ToolCallRow.extend({ retrievals: z.array(RetrievalRow) });
+export type ToolCallView = z.infer<typeof ToolCallView>;
+
+/** A tool call by id (with or without the `tool:` prefix) and its retrieved news, or null. */
+export async function readToolCall(q: Queryable, id: string): Promise<ToolCallView | null> {
+  const call = await queryRow(
+    q,
+    ToolCallRow,
+    'SELECT id, run_id, agent, tool, args, ok, error_code, result_digest, result_chars, latency_ms, created_at FROM tool_calls WHERE id = $1 OR id = $2',
+    [id, id.replace(/^tool:/, '')],
+  );
+  if (!call) return null;
+  const retrievals = await queryRows(
+    q,
+    RetrievalRow,
+    `SELECT r.rank, r.score, r.query, r.as_of, r.ticker, n.id AS news_id, n.title, n.published_at, n.source, n.url
+       FROM retrievals r JOIN news_items n ON n.id = r.news_id WHERE r.tool_call_id = $1 ORDER BY r.rank`,
+    [call.id],
+  );
+  return { ...call, retrievals };
 }
 
 /** The equity history, oldest first (at most `limit` readings, the latest ones). */

@@ -6,7 +6,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
-import type { AgentOpinion, Verdict } from '../contracts/index.ts';
+import type { Verdict } from '../contracts/index.ts';
 import { parseJson } from '../contracts/parse.ts';
 import type {
   ApprovalReply,
@@ -18,6 +18,7 @@ import type {
   ProposalDetail,
   SessionSummary,
   SessionView,
+  ToolCallView,
 } from '../sessions/index.ts';
 
 const TOKEN_KEY = 'quorum.token';
@@ -224,65 +225,69 @@ async function sessionPage(id: string): Promise<void> {
   );
 }
 
-function opinionBlock(turn: ProposalDetail['debate'][number], cite: Map<string, ProposalDetail['citations'][number]>): HTMLElement {
-  const o: AgentOpinion | null = turn.opinion;
-  if (!o) return h('article', { class: 'turn' }, h('h3', {}, `${turn.agent} (round ${turn.round})`), h('p', { class: 'raw' }, turn.text));
-  const evidence = (ids: string[]): Child =>
-    ids.length === 0
-      ? null
-      : h(
-          'span',
-          { class: 'cites' },
-          ' — cites ',
-          ...ids.flatMap((id, i) => {
-            const c = cite.get(id);
-            const link = c
-              ? h(
-                  'a',
-                  {
-                    href:
-                      c.kind === 'news'
-                        ? `#/news/${encodeURIComponent(c.target)}`
-                        : `#/tools/${encodeURIComponent(turn.agent)}/${encodeURIComponent(c.target)}`,
-                    class: 'cite',
-                  },
-                  `${c.title}${c.published_at ? ` (${when(c.published_at)})` : ''}`,
-                )
-              : h('code', {}, id);
-            return i === 0 ? [link] : ['; ', link];
-          }),
-        );
+type Cites = Map<string, ProposalDetail['citations'][number]>;
+
+/** Each cited evidence id as a link to what it cites: the news item, or the tool call and its result. */
+function citeLinks(ids: string[], cite: Cites): Child {
+  if (ids.length === 0) return null;
   return h(
-    'article',
-    { class: `turn stance-${o.stance}`, 'data-agent': o.role },
-    h('h3', {}, `${o.role}: ${o.stance}, confidence ${fmt(o.confidence)}`, o.round > 0 ? ` (round ${o.round})` : ''),
-    o.summary ? h('p', {}, o.summary) : null,
-    h('ul', {}, ...o.claims.map((c) => h('li', {}, c.text, evidence(c.evidence)))),
-    o.droppedClaims > 0 ? h('p', { class: 'help' }, `${o.droppedClaims} claim(s) dropped for citing evidence not given`) : null,
+    'span',
+    { class: 'cites' },
+    ' — cites ',
+    ...ids.flatMap((id, i) => {
+      const c = cite.get(id);
+      const link = c
+        ? h(
+            'a',
+            { href: c.kind === 'news' ? `#/news/${encodeURIComponent(c.target)}` : `#/tools/${encodeURIComponent(c.target)}`, class: `cite cite-${c.kind}` },
+            `${c.kind === 'news' ? '' : 'tool '}${c.title}${c.published_at ? ` (${when(c.published_at)})` : ''}`,
+          )
+        : h('code', {}, id);
+      return i === 0 ? [link] : ['; ', link];
+    }),
   );
 }
 
-function verdictBlock(v: Verdict | null, cite: Map<string, ProposalDetail['citations'][number]>): HTMLElement {
+function opinionBlock(turn: ProposalDetail['debate'][number], cite: Cites): HTMLElement {
+  const o = turn.opinion;
+  const title = `${turn.role}${turn.round > 0 ? ` (round ${turn.round})` : ''}`;
+  if (!o && turn.calls.length > 0)
+    return h(
+      'article',
+      { class: 'turn tools', 'data-agent': turn.role },
+      h('h3', {}, `${title}: gathers evidence`),
+      h(
+        'p',
+        {},
+        'Called ',
+        turn.calls
+          .map(
+            (c) =>
+              `${c.tool}(${Object.entries(c.arguments)
+                .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+                .join(', ')})`,
+          )
+          .join(', '),
+      ),
+    );
+  if (!o) return h('article', { class: 'turn' }, h('h3', {}, title), h('p', { class: 'raw' }, turn.text));
+  return h(
+    'article',
+    { class: `turn stance-${o.stance}`, 'data-agent': turn.role },
+    h('h3', {}, `${title}: ${o.stance}, confidence ${fmt(o.confidence)}`),
+    o.summary ? h('p', {}, o.summary) : null,
+    h('ul', {}, ...o.claims.map((c) => h('li', {}, c.text, citeLinks(c.evidence, cite)))),
+  );
+}
+
+function verdictBlock(v: Verdict | null, cite: Cites): HTMLElement {
   if (!v) return h('p', {}, 'No verdict.');
   return h(
     'section',
     { id: 'verdict', 'aria-labelledby': 'verdict-h' },
     h('h2', { id: 'verdict-h' }, `Verdict: ${v.decision}, size ×${fmt(v.sizeMultiplier)}, confidence ${fmt(v.confidence)}`),
     v.abstainReason ? status(`abstained: ${v.abstainReason}`, 'error') : null,
-    h(
-      'ul',
-      {},
-      ...v.reasons.map((r) =>
-        h(
-          'li',
-          {},
-          r.text,
-          ...r.evidence
-            .map((id) => (cite.get(id)?.kind === 'news' ? [' ', h('a', { href: `#/news/${encodeURIComponent(cite.get(id)?.target ?? '')}` }, '[source]')] : []))
-            .flat(),
-        ),
-      ),
-    ),
+    h('ul', {}, ...v.reasons.map((r) => h('li', {}, r.text, citeLinks(r.evidence, cite)))),
     v.dissent.length > 0 ? h('div', {}, h('h3', {}, 'Dissent'), h('ul', {}, ...v.dissent.map((d) => h('li', {}, d)))) : null,
     h('p', { class: 'help' }, `${v.backend} / ${v.model}, prompt ${v.promptVersion}, ${v.tokens.prompt}+${v.tokens.completion} tokens`),
   );
@@ -355,8 +360,25 @@ function backButton(): HTMLElement {
   return b;
 }
 
-async function toolPage(agent: string, id: string): Promise<void> {
-  show(`Tool call ${id}`, h('p', {}, `Called by ${agent}. Its full result is part of the order's audit chain (quorum audit ORDER_ID).`));
+async function toolPage(id: string): Promise<void> {
+  const t = await api<ToolCallView>(`/v1/console/tool-calls/${encodeURIComponent(id)}`);
+  show(
+    `Tool call: ${t.tool}`,
+    h(
+      'p',
+      {},
+      `Called by ${t.agent} at ${when(t.created_at)} with ${JSON.stringify(t.args)}: ${t.ok ? 'ok' : `failed (${t.error_code ?? '?'})`}, ${t.result_chars ?? 0} characters of result, ${fmt(t.latency_ms, 0)} ms`,
+    ),
+    t.retrievals.length > 0
+      ? table(
+          'News it found',
+          ['Rank', 'Title', 'Source', 'Published'],
+          t.retrievals.map((r) => [r.rank, h('a', { href: `#/news/${encodeURIComponent(r.news_id)}` }, r.title), r.source, when(r.published_at)]),
+          { id: 'tool-news' },
+        )
+      : null,
+    backButton(),
+  );
 }
 
 async function approvalsPage(): Promise<void> {
@@ -621,7 +643,7 @@ async function route(): Promise<void> {
       case 'news':
         return await newsPage(parts[1] ?? '');
       case 'tools':
-        return await toolPage(parts[1] ?? '', parts[2] ?? '');
+        return await toolPage(parts[1] ?? '');
       case 'approvals':
         return await approvalsPage();
       case 'portfolio':

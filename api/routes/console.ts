@@ -4,7 +4,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { QuorumError } from '../../contracts/index.ts';
 import type { Db } from '../../db/index.ts';
-import { EquityPoint, NewsItemView, ProposalDetail, readEquityHistory, readNewsItem, readProposalDetail } from '../../sessions/index.ts';
+import {
+  EquityPoint,
+  NewsItemView,
+  ProposalDetail,
+  ToolCallView,
+  readEquityHistory,
+  readNewsItem,
+  readProposalDetail,
+  readToolCall,
+} from '../../sessions/index.ts';
 import { apiError } from '../errors.ts';
 import { named } from '../openapi.ts';
 import { IdParam, jsonResponses, resourceApp } from './shared.ts';
@@ -47,6 +56,21 @@ export function consoleApiRoutes(db: Db) {
         const item = await readNewsItem(db, id);
         if (!item) throw new QuorumError('NOT_FOUND', `no news item ${id}`);
         return c.json(item, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/tool-calls/{id}',
+        summary: 'A tool call of a committee run (by id or evidence id tool:<id>) with the news it retrieved',
+        request: { params: IdParam },
+        responses: jsonResponses('The tool call', named('ToolCall', ToolCallView)),
+      }),
+      async (c) => {
+        const { id } = c.req.valid('param');
+        const call = await readToolCall(db, id);
+        if (!call) throw new QuorumError('NOT_FOUND', `no tool call ${id}`);
+        return c.json(call, 200);
       },
     )
     .openapi(
