@@ -30,10 +30,11 @@ export const DebateTurn = z.object({
 export type DebateTurn = z.infer<typeof DebateTurn>;
 
 function debateTurn(m: z.infer<typeof MessageRow>): DebateTurn {
+  // The stored output column when it holds the opinion, else the message text (JSON from the model or the rules baseline).
   const fromText = parseJson(m.content);
-  const value: unknown = m.output ?? (fromText.ok ? fromText.value : null);
-  const opinion = OpinionOutput.safeParse(value);
-  const tools = ToolsOutput.safeParse(value);
+  const candidates: unknown[] = [m.output, fromText.ok ? fromText.value : null];
+  const opinion = candidates.map((c) => OpinionOutput.safeParse(c)).find((r) => r.success) ?? OpinionOutput.safeParse(null);
+  const tools = candidates.map((c) => ToolsOutput.safeParse(c)).find((r) => r.success) ?? ToolsOutput.safeParse(null);
   return {
     role: m.node,
     agent: m.agent,
@@ -133,7 +134,7 @@ export async function readProposalDetail(q: Queryable, proposalId: string): Prom
       title: r.title,
       published_at: r.published_at,
     })),
-    ...toolCalls.map((t): Citation => ({ id: evidenceId('tool', t.id), kind: 'tool', target: t.id, title: t.tool, published_at: t.created_at })),
+    ...toolCalls.map((t): Citation => ({ id: evidenceId('tool', t.id), kind: 'tool', target: t.id, title: t.tool, published_at: null })),
   ];
   const decision = await queryRow(
     q,

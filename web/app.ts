@@ -136,8 +136,8 @@ function priceChart(box: HTMLElement, d: ProposalDetail): void {
       { label: 'proposal', stroke: '#8250df', paths: () => null, points: point('#8250df') },
       { label: 'entry', stroke: '#1a7f37', paths: () => null, points: point('#1a7f37') },
       { label: 'exit', stroke: '#bf8700', paths: () => null, points: point('#bf8700') },
-      { label: 'stop', stroke: '#cf222e', dash: [6, 4] },
-      { label: 'target', stroke: '#1a7f37', dash: [6, 4] },
+      { label: 'stop', stroke: '#cf222e', dash: [6, 4], points: { show: false } },
+      { label: 'target', stroke: '#1a7f37', dash: [6, 4], points: { show: false } },
     ],
   );
 }
