@@ -252,6 +252,22 @@ describe.skipIf(!hasBrowser)('the web console in Chromium', () => {
     ]);
   });
 
+  it.sequential("the console's reads go through the API's auth and validation like any client's", async () => {
+    const get = (p: string, token?: string): Promise<Response> => fetch(`${base}${p}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    expect((await get(`/v1/console/proposals/${CHAIN.proposal}`)).status).toBe(401);
+    const missing = await get('/v1/console/news/news:nope', read);
+    expect(missing.status).toBe(404);
+    await expect(missing.json()).resolves.toEqual({ error: 'NOT_FOUND', message: 'no news item news:nope' });
+    const bad = await get('/v1/console/equity?limit=1', read);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { issues: Array<{ path: string }> }).issues.map((i) => i.path)).toEqual(['query.limit']);
+    const tool = (await (await get(`/v1/console/tool-calls/${CHAIN.toolCall}`, read)).json()) as { tool: string; retrievals: Array<{ news_id: string }> };
+    expect(tool.tool).toBe('news_search');
+    expect(tool.retrievals.map((r) => r.news_id)).toEqual([CHAIN.news]);
+    const equity = (await (await get('/v1/console/equity', read)).json()) as { points: Array<{ equity: number }> };
+    expect(equity.points.map((p) => p.equity).slice(0, 5)).toEqual([100_000, 100_400, 99_800, 100_900, 101_300]);
+  });
+
   it.sequential('shows the chain of an order pasted on the audit page', async () => {
     await page.goto(`${base}/#/audit`);
     await page.locator('#order-id').fill(CHAIN.order);
