@@ -192,11 +192,21 @@ describe.skipIf(!hasBrowser)('the web console in Chromium', () => {
     },
   );
 
-  it.sequential('fits a phone: no page-wide horizontal scroll on the proposal page', async () => {
+  it.sequential('fits a phone: no page-wide horizontal scroll on the proposal, session, approvals, portfolio and audit pages', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${base}/#/proposals/${CHAIN.proposal}`);
     await page.locator('#price-chart canvas').first().waitFor();
     await expect(page.evaluate(() => document.documentElement.scrollWidth)).resolves.toBeLessThanOrEqual(390);
+    for (const [hash, ready] of [
+      [`#/sessions/${CHAIN.session}`, '#orders'],
+      ['#/approvals', '.approval'],
+      ['#/portfolio', '#positions'],
+      [`#/audit/${CHAIN.order}`, 'text=The chain is complete.'],
+    ] as const) {
+      await page.goto(`${base}/${hash}`);
+      await page.locator(ready).first().waitFor();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), hash).toBeLessThanOrEqual(390);
+    }
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
@@ -266,6 +276,18 @@ describe.skipIf(!hasBrowser)('the web console in Chromium', () => {
     expect(tool.retrievals.map((r) => r.news_id)).toEqual([CHAIN.news]);
     const equity = (await (await get('/v1/console/equity', read)).json()) as { points: Array<{ equity: number }> };
     expect(equity.points.map((p) => p.equity).slice(0, 5)).toEqual([100_000, 100_400, 99_800, 100_900, 101_300]);
+  });
+
+  it.sequential('streams a critique node by node on the live page', async () => {
+    await page.goto(`${base}/#/live`);
+    await page.locator('#live-ticker').fill('DIS');
+    await page.locator('#live-asof').fill('1999-06-01');
+    await page.locator('#live-form button').click();
+    await page.locator('#live-events li[data-event="verdict"]').waitFor();
+    const events = await page.locator('#live-events li').evaluateAll((els) => els.map((e) => e.getAttribute('data-event')));
+    expect(events[0]).toBe('run_started');
+    expect(events.filter((e) => e === 'node_finished').length).toBeGreaterThanOrEqual(4);
+    expect(events.at(-1)).toBe('verdict');
   });
 
   it.sequential('shows the chain of an order pasted on the audit page', async () => {
