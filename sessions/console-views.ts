@@ -32,7 +32,7 @@ export type DebateTurn = z.infer<typeof DebateTurn>;
 function debateTurn(m: z.infer<typeof MessageRow>): DebateTurn {
   // The stored output column when it holds the opinion, else the message text (JSON from the model or the rules baseline).
   const fromText = parseJson(m.content);
-  const candidates: unknown[] = [m.output, fromText.ok ? fromText.value : null];
+  const candidates: unknown[] = [fromText.ok ? fromText.value : null, m.output];
   const opinion = candidates.map((c) => OpinionOutput.safeParse(c)).find((r) => r.success) ?? OpinionOutput.safeParse(null);
   const tools = candidates.map((c) => ToolsOutput.safeParse(c)).find((r) => r.success) ?? ToolsOutput.safeParse(null);
   return {

@@ -60,7 +60,8 @@ function show(title: string, ...children: Child[]): void {
     ...children.filter((c): c is Node | string | number => c !== null && c !== undefined && c !== false).map((c) => (c instanceof Node ? c : String(c))),
   );
   document.title = `${title} · Quorum`;
-  main.focus();
+  main.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
 }
 function status(message: string, kind: 'ok' | 'error' = 'ok'): HTMLElement {
   return h('p', { class: `status ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
