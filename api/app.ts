@@ -11,6 +11,7 @@ import { apiError, toErrorResponse, validationHook } from './errors.ts';
 import { createMetrics } from './metrics.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { consoleApiRoutes, consolePageRoutes } from './routes/console.ts';
 import { critiqueRoutes } from './routes/critiques.ts';
 import { healthRoutes } from './routes/health.ts';
 import { localAdminRoutes } from './routes/local-admin.ts';
@@ -83,6 +84,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
 
   // Unauthenticated: liveness, readiness, the API description, and (with a local key) token creation.
   app.route('/', healthRoutes(db));
+  // The web console (web/): its page and bundle need no token; its data comes from /v1 like any client's.
+  app.route('/', consolePageRoutes());
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Quorum API', version: '1', description: 'Critique trade proposals with an LLM committee; a hard-rule risk controller has the last word.' },
@@ -103,5 +106,6 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   app.route('/v1/controls', controlRoutes(db));
   app.route('/v1/critiques', critiqueRoutes(db, deps.session, deps.log));
   app.route('/v1/approvals', approvalRoutes(db, deps.session));
+  app.route('/v1/console', consoleApiRoutes(db));
   return app;
 }

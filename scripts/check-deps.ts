@@ -20,7 +20,9 @@ import madge from 'madge';
  *    rows that may import everything above them list it;
  *  - tools/ and api/ may also import config/, types only (TYPES_ONLY below);
  *  - notify/ (notifications, with the audit log as outbox) gets its own row below execution/; the
- *    "everything above" rows list it, and api/ reads its metrics through sessions/.
+ *    "everything above" rows list it, and api/ reads its metrics through sessions/;
+ *  - web/ (the browser console, bundled by `npm run build`) may import only types from sessions/ (the
+ *    read models the API publishes): no server code reaches the bundle.
  */
 export const ALLOWED: Record<string, readonly string[]> = {
   contracts: [],
@@ -39,6 +41,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sessions: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'notify'],
   api: ['sessions', 'graph', 'db', 'config'],
   evals: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'notify', 'sessions'],
+  web: ['sessions'],
   cli: ['config', 'db', 'market', 'ml', 'rag', 'tools', 'agents', 'checkpoint', 'graph', 'risk', 'execution', 'notify', 'sessions', 'api', 'evals'],
 };
 /** Imports that must be type-only: folder -> target folders. */
@@ -46,6 +49,7 @@ export const TYPES_ONLY: Record<string, readonly string[]> = {
   risk: ['config'],
   tools: ['config'],
   api: ['config'],
+  web: ['sessions'],
 };
 /**
  * Cycles that are reported but do not fail the check yet, each with what removes it. Listed as the

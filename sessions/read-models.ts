@@ -11,3 +11,4 @@ export * from './approval-views.ts';
 export { CritiqueRequest, CritiqueReply, CritiqueField, proposalForCritique, runCritique } from './critique.ts';
 export { NotificationCountRow, readNotificationCounts, DeliveryView, listDeliveries } from '../notify/index.ts';
 export { PortfolioView, TradingStateView, SubmitOutcomeView, readPortfolio, setTradingState, type TradingStateInfo } from '../execution/index.ts';
+export * from './console-views.ts';

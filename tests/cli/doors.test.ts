@@ -297,6 +297,13 @@ describe('quick start, then the HTTP API, on one embedded PGlite data dir', { co
 
         expect(await http(`${url}/healthz`)).toMatchObject({ status: 200, json: { status: 'ok' } });
         expect((await http(`${url}/readyz`)).status).toBe(200);
+        // The web console: its page and bundle, without a token (its data comes from /v1 with one).
+        const [consolePage, bundle] = await Promise.all([http(`${url}/`), http(`${url}/console/app.js`)]);
+        expect(consolePage.status).toBe(200);
+        expect(consolePage.headers.get('content-type')).toMatch(/^text\/html/);
+        expect(consolePage.text).toContain('<script type="module" src="/console/app.js"></script>');
+        expect(bundle.status).toBe(200);
+        expect(bundle.text).toContain('/v1/console/proposals/');
         const openapi = await http(`${url}/openapi.json`);
         const doc = z
           .object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) })
