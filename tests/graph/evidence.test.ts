@@ -38,7 +38,18 @@ function search(agent: string, callId: string, hits: NewsHit[]): ToolOutcome {
 }
 
 function explain(agent: string, callId: string): ToolOutcome {
-  const data = { proposalId: 'p', ticker: 'MSFT', side: 'buy', probability: 0.6, expectedReturn: 0.01, horizonDays: 5, model: 'm@1', attributions: [] };
+  const data = {
+    proposalId: 'p',
+    ticker: 'MSFT',
+    side: 'buy',
+    probability: 0.6,
+    expectedReturn: 0.01,
+    horizonDays: 5,
+    model: 'm@1',
+    method: 'occlusion',
+    base: null,
+    attributions: [],
+  };
   return ToolOutcome.parse({
     ok: true,
     callId,
