@@ -2,10 +2,11 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { QuorumError } from '../contracts/errors.ts';
-import { parseJson, parseWith } from '../contracts/parse.ts';
 import type { Db } from '../db/index.ts';
 import { canonicalUrl } from './canonical.ts';
 import type { Embedder } from './embeddings.ts';
+import { parseJson } from '../contracts/parse.ts';
+import { forEachJsonLine } from './jsonl.ts';
 import { parseReutersXml } from './reuters.ts';
 import { JsonlNewsLine, type ImportResult, type NewsDraft, type RejectedLine } from './schema.ts';
 import { insertPrepared, prepareNews } from './store.ts';
@@ -25,20 +26,7 @@ const MAX_LISTED = 10;
 export function parseJsonl(text: string, file: string): { drafts: NewsDraft[]; rejected: RejectedLine[] } {
   const drafts: NewsDraft[] = [];
   const rejected: RejectedLine[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = i + 1;
-    if (raw.trim() === '') return;
-    const json = parseJson(raw);
-    if (!json.ok) {
-      rejected.push({ file, line, error: json.error });
-      return;
-    }
-    const parsed = parseWith(JsonlNewsLine, json.value);
-    if (!parsed.ok) {
-      rejected.push({ file, line, error: parsed.error });
-      return;
-    }
-    const v = parsed.value;
+  forEachJsonLine(text, file, JsonlNewsLine, rejected, (v, line) => {
     if (canonicalUrl(v.url) === null) {
       rejected.push({ file, line, error: `url: not an absolute http(s) URL: "${v.url.slice(0, 200)}"` });
       return;

@@ -6,7 +6,7 @@
  * Obvious spam is dropped by a documented rule and counted, never silently (see `spamReason`).
  */
 import { z } from 'zod';
-import { parseJson, parseWith } from '../contracts/parse.ts';
+import { forEachJsonLine } from './jsonl.ts';
 import { Ticker, type NewsDraft, type RejectedLine } from './schema.ts';
 
 /** The `source` of every tweet item. */
@@ -75,20 +75,8 @@ export function parseTweetsJsonl(text: string, file: string, options: { keepSpam
   const rejected: RejectedLine[] = [];
   const spam: Record<string, number> = {};
   let merged = 0;
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = i + 1;
-    if (raw.trim() === '') return;
-    const json = parseJson(raw);
-    if (!json.ok) {
-      rejected.push({ file, line, error: json.error });
-      return;
-    }
-    const parsed = parseWith(TweetLine, json.value);
-    if (!parsed.ok) {
-      rejected.push({ file, line, error: parsed.error });
-      return;
-    }
-    const t = { ...parsed.value, text: decodeTweetText(parsed.value.text) };
+  forEachJsonLine(text, file, TweetLine, rejected, (line) => {
+    const t = { ...line, text: decodeTweetText(line.text) };
     const reason = options.keepSpam ? null : spamReason(t.text);
     if (reason) {
       spam[reason] = (spam[reason] ?? 0) + 1;
