@@ -153,7 +153,7 @@ function hashTimes(ids: TokenEncoder, times: unknown, parsed: readonly number[] 
 }
 
 /**
- * The decision's id: the first 128 bits of a SHA-256 (risk/hash.ts) of exactly the inputs that can change the decision (its action,
+ * The decision's id: the 128-bit MurmurHash3 (risk/hash.ts) of exactly the inputs that can change the decision (its action,
  * quantities, prices, state or any rule's detail), written in a fixed order as a canonical token stream:
  *
  * - verdict: id, proposalId, decision, sizeMultiplier, confidence;
