@@ -260,6 +260,8 @@ export interface ExportModelOptions {
   modelId: string;
   /** Folder for model.onnx and model-card.json. */
   outDir: string;
+  /** Write into `<outDir>/<version>/` instead (each version its own folder: a staging model never overwrites production's files). */
+  versionDir?: boolean;
   description?: string;
   reproduce?: string;
   now?: Date;
@@ -272,6 +274,13 @@ export interface ExportedModel {
   /** sha256 of the training matrix, and the id of the training feature snapshot named by the card. */
   datasetSha: string;
   snapshotId: string;
+}
+
+/** sha256 of the training matrix: one `ticker,date,x…,y` line per sample (the card's featureSnapshotId cites it). */
+export function datasetDigest(samples: readonly Sample[]): string {
+  const digest = createHash('sha256');
+  for (const s of samples) digest.update(`${s.ticker},${s.date},${s.x.join(',')},${s.y}\n`);
+  return digest.digest('hex');
 }
 
 /** Rows kept in the card as the training sample (TreeSHAP's node covers, drift's reference). */
@@ -289,9 +298,7 @@ export function exportModel(options: ExportModelOptions): ExportedModel {
   const { model, samples, features, tickers, folds } = options;
   const t = options.training;
   // The training set, cited by the card: a digest of the matrix rather than 10^5 rows of JSON.
-  const digest = createHash('sha256');
-  for (const s of samples) digest.update(`${s.ticker},${s.date},${s.x.join(',')},${s.y}\n`);
-  const datasetSha = digest.digest('hex');
+  const datasetSha = datasetDigest(samples);
   const first = samples[0]?.date ?? '';
   const last = samples[samples.length - 1]?.date ?? '';
   const snapshotId = `fs_train_${datasetSha.slice(0, 20)}`;
@@ -338,9 +345,10 @@ export function exportModel(options: ExportModelOptions): ExportedModel {
     'model card',
     'INTERNAL',
   );
-  mkdirSync(options.outDir, { recursive: true });
-  const onnxPath = path.join(options.outDir, 'model.onnx');
-  const cardPath = path.join(options.outDir, 'model-card.json');
+  const dir = options.versionDir ? path.join(options.outDir, card.version) : options.outDir;
+  mkdirSync(dir, { recursive: true });
+  const onnxPath = path.join(dir, 'model.onnx');
+  const cardPath = path.join(dir, 'model-card.json');
   writeFileSync(onnxPath, bytes);
   writeFileSync(cardPath, `${JSON.stringify(card, null, 2)}\n`);
   return { card, cardPath, onnxPath, datasetSha, snapshotId };
@@ -351,6 +359,8 @@ export interface TrainOptions {
   modelId: string;
   /** Folder for model.onnx and model-card.json. */
   outDir: string;
+  /** Write into `<outDir>/<version>/` (see ExportModelOptions.versionDir). */
+  versionDir?: boolean;
   /** Default: every ticker with bars. */
   tickers?: readonly string[];
   /** Default: the close-only features (every ticker has them). */
@@ -416,6 +426,7 @@ export async function trainModel(db: Db, options: TrainOptions): Promise<TrainRe
     search,
     modelId: options.modelId,
     outDir: options.outDir,
+    versionDir: options.versionDir,
     description: options.description,
     reproduce: options.reproduce,
     now: options.now,
