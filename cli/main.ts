@@ -9,6 +9,7 @@ import { registerIngestPrices } from './commands/ingest-prices.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerPropose } from './commands/propose.ts';
 import { registerModel } from './commands/model.ts';
+import { registerFeatures } from './commands/features.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerExecution } from './commands/execution.ts';
 import { registerCritique } from './commands/critique.ts';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerPropose(program);
   registerModel(program);
+  registerFeatures(program);
   registerEval(program);
   registerCritique(program);
   registerDemo(program);

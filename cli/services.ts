@@ -77,12 +77,13 @@ export async function startApiServer(ctx: CliContext, db: Db, session: SessionEn
 }
 
 /**
- * Enqueues a session job at every slot of settings sessions.schedule (trading days, New York time) and
- * runs the exit monitor at sessions.exitMonitorCron inside market hours. The session job is a pg-boss
+ * Enqueues a session job at every slot of settings sessions.schedule (trading days, New York time),
+ * runs the exit monitor at sessions.exitMonitorCron inside market hours and, with retrain.cron set,
+ * the scheduled retrain. The session job is a pg-boss
  * singleton per slot: two schedulers never start the same slot twice.
  */
 export async function startScheduler(ctx: CliContext, queue: JobQueue, db: Db, broker: Broker): Promise<() => void> {
-  const { scheduleSlots } = await import('../sessions/index.ts');
+  const { scheduleRetrain, scheduleSlots } = await import('../sessions/index.ts');
   const { isMarketOpen } = await import('../market/index.ts');
   const { runExitMonitor } = await import('../execution/index.ts');
   const { schedule, exitMonitorCron } = ctx.config.settings.sessions;
@@ -101,10 +102,16 @@ export async function startScheduler(ctx: CliContext, queue: JobQueue, db: Db, b
       ctx.log.error({ err: errorMessage(error) }, 'exit monitor failed');
     }
   });
-  process.stderr.write(`scheduler running (${schedule.join(', ')} in ${tz}; exit monitor ${exitMonitorCron})\n`);
+  // Retraining (settings retrain.cron): a new version enters staging; the promotion rule decides.
+  const retrainJob = scheduleRetrain(db, ctx.config, ctx.log);
+  const retrainCron = ctx.config.settings.retrain.cron;
+  process.stderr.write(
+    `scheduler running (${schedule.join(', ')} in ${tz}; exit monitor ${exitMonitorCron}${retrainCron ? `; retrain ${retrainCron}` : ''})\n`,
+  );
   return () => {
     stopSessions();
     stopExits();
+    retrainJob?.stop();
   };
 }
 

@@ -1,5 +1,15 @@
 import { z } from 'zod';
+import { Cron } from 'croner';
 import * as D from './defaults.ts';
+
+function validCron(expr: string): boolean {
+  try {
+    new Cron(expr, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * One schema per YAML file. Every object is `.strict()`: an unknown key is an error, which is also
@@ -105,6 +115,48 @@ export const SettingsSchema = z
         maxDepth: z.number().int().min(1).max(10).default(3),
         learningRate: z.number().positive().max(1).default(0.1),
         minSamplesLeaf: z.number().int().min(1).default(20),
+        /** Probability calibration fitted on the walk-forward folds' out-of-fold predictions and applied by the proposer. */
+        calibration: z.enum(['none', 'platt', 'isotonic']).default('none'),
+        /** Trees without a better validation log loss before boosting stops (the validation fold: the last fold but one); null: no early stopping. */
+        earlyStoppingRounds: z.number().int().min(1).max(500).nullable().default(10),
+        /** A seeded random search over the grid, scored on the validation fold; 0 candidates: the values above. */
+        search: z
+          .object({
+            candidates: z.number().int().min(0).max(50).default(6),
+            seed: z.number().int().default(42),
+            maxDepth: z.array(z.number().int().min(1).max(10)).min(1).default([2, 3, 4]),
+            trees: z.array(z.number().int().min(1).max(2000)).min(1).default([50, 100, 200]),
+            learningRate: z.array(z.number().positive().max(1)).min(1).default([0.05, 0.1, 0.2]),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    retrain: z
+      .object({
+        /** Cron in market.timezone at which the scheduler runs `quorum train` (trading days only); null: never. */
+        cron: z
+          .string()
+          .min(1)
+          .nullable()
+          .default(null)
+          .refine((c) => c === null || validCron(c), { message: 'not a cron expression croner accepts' }),
+        /** The registered model retrained; null: the proposer's (the model id of models.yaml proposer.cardPath). */
+        modelId: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/)
+          .nullable()
+          .default(null),
+        features: z.enum(['close', 'all']).default('close'),
+        /** A staging model replaces production only when its metric on the latest walk-forward fold is not worse by more than maxWorsening. */
+        promotion: z
+          .object({
+            metric: z.enum(['logLoss', 'brier', 'auc', 'accuracy']).default('logLoss'),
+            maxWorsening: z.number().min(-1).max(1).default(0),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

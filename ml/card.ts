@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { IsoDateTime } from '../contracts/common.ts';
 import { QuorumError } from '../contracts/errors.ts';
 import { parseJson, parseWith } from '../contracts/parse.ts';
+import { CardCalibration } from './calibration.ts';
 import { ClassificationMetrics } from './metrics.ts';
 
 /** One walk-forward fold: its windows (New York dates) and out-of-sample metrics. */
@@ -18,6 +19,41 @@ export const FoldReport = z
   })
   .strict();
 export type FoldReport = z.infer<typeof FoldReport>;
+
+/** One hyper-parameter candidate of the search, scored on the validation fold. */
+export const SearchCandidate = z
+  .object({
+    maxDepth: z.number().int().min(1),
+    learningRate: z.number().positive(),
+    /** Trees allowed; bestTrees: kept by early stopping (= trees without it). */
+    trees: z.number().int().min(1),
+    bestTrees: z.number().int().min(1),
+    validationLogLoss: z.number(),
+  })
+  .strict();
+export type SearchCandidate = z.infer<typeof SearchCandidate>;
+
+/** The seeded hyper-parameter search with early stopping: where it validated, what it tried, what it chose. */
+export const SearchReport = z
+  .object({
+    seed: z.number().int(),
+    earlyStoppingRounds: z.number().int().min(1).nullable(),
+    /** The validation fold (a walk-forward split: train before trainEnd, validate on testStart..testEnd). */
+    validation: z
+      .object({
+        fold: z.number().int().min(1),
+        trainEnd: z.string(),
+        testStart: z.string(),
+        testEnd: z.string(),
+        trainRows: z.number().int().min(0),
+        testRows: z.number().int().min(0),
+      })
+      .strict(),
+    candidates: z.array(SearchCandidate).min(1),
+    chosen: SearchCandidate,
+  })
+  .strict();
+export type SearchReport = z.infer<typeof SearchReport>;
 
 /**
  * The model card: everything the proposer needs to run an ONNX classifier safely, and what a reviewer
@@ -68,6 +104,10 @@ export const ModelCard = z
       .nullable(),
     featureImportance: z.record(z.string(), z.number()).default({}),
     hyperparameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
+    /** Probability calibration applied by the proposer (absent or null: the raw probabilities). */
+    calibration: CardCalibration.nullable().optional(),
+    /** The hyper-parameter search and early stopping that chose `hyperparameters` (absent: none ran). */
+    search: SearchReport.optional(),
     /** The command that rebuilds this model. */
     reproduce: z.string().default(''),
     /**

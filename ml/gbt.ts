@@ -14,6 +14,17 @@ export interface GbtParams {
   lambda?: number;
   /** Candidate thresholds per feature (quantiles). */
   maxBins?: number;
+  /**
+   * With a validation set: stop when its log loss has not improved for this many trees, and keep the
+   * trees up to the best one.
+   */
+  earlyStoppingRounds?: number;
+}
+
+/** Rows and labels the booster is scored on after each tree (early stopping). */
+export interface ValidationSet {
+  X: readonly (readonly number[])[];
+  y: readonly number[];
 }
 
 export const DEFAULT_GBT_LAMBDA = 1;
@@ -35,6 +46,9 @@ export interface GbtModel {
   nFeatures: number;
   /** Total split gain per feature, normalised to sum 1. */
   importance: number[];
+  /** With a validation set: its log loss after each tree (index t: trees 0..t), and the trees kept. */
+  validationLoss?: number[];
+  bestTrees?: number;
 }
 
 const f32 = Math.fround;
@@ -95,7 +109,7 @@ function binOf(x: number, t: Float32Array): number {
  * Trains on row-major `X` (rows × features) and labels `y` (0/1). Deterministic: the same data and
  * params give the same model.
  */
-export function trainGbt(X: readonly (readonly number[])[], y: readonly number[], params: GbtParams): GbtModel {
+export function trainGbt(X: readonly (readonly number[])[], y: readonly number[], params: GbtParams, validation?: ValidationSet): GbtModel {
   const n = X.length;
   const F = X[0]?.length ?? 0;
   if (n === 0 || F === 0) throw new Error('trainGbt: empty training set');
@@ -123,10 +137,16 @@ export function trainGbt(X: readonly (readonly number[])[], y: readonly number[]
   const score = new Float64Array(n).fill(baseScore);
   const g = new Float64Array(n);
   const h = new Float64Array(n);
-  const gain = new Float64Array(F);
+  let gain = new Float64Array(F);
+  const gains: Float64Array[] = [];
   const trees: Tree[] = [];
+  const vScore = validation ? new Float64Array(validation.X.length).fill(baseScore) : null;
+  const validationLoss: number[] = [];
+  let bestSoFar = { loss: Number.POSITIVE_INFINITY, trees: 0 };
 
   for (let t = 0; t < params.trees; t++) {
+    gain = new Float64Array(F);
+    gains.push(gain);
     for (let i = 0; i < n; i++) {
       const p = sigmoid(score[i] ?? 0);
       g[i] = p - (y[i] ?? 0);
@@ -138,6 +158,25 @@ export function trainGbt(X: readonly (readonly number[])[], y: readonly number[]
     buildNode(tree, all, 0);
     trees.push(tree);
     for (let i = 0; i < n; i++) score[i] = (score[i] ?? 0) + predictTree(tree, (f) => cols[f]?.[i] ?? 0);
+    if (validation && vScore) {
+      let loss = 0;
+      for (let i = 0; i < vScore.length; i++) {
+        const row = validation.X[i] ?? [];
+        const s = (vScore[i] ?? 0) + predictTree(tree, (f) => row[f] ?? 0);
+        vScore[i] = s;
+        const p = Math.min(Math.max(sigmoid(s), 1e-15), 1 - 1e-15);
+        const yi = validation.y[i] ?? 0;
+        loss -= yi * Math.log(p) + (1 - yi) * Math.log(1 - p);
+      }
+      loss /= Math.max(vScore.length, 1);
+      validationLoss.push(loss);
+      if (loss < bestSoFar.loss - 1e-12) bestSoFar = { loss, trees: t + 1 };
+      else if (params.earlyStoppingRounds !== undefined && t + 1 - bestSoFar.trees >= params.earlyStoppingRounds) break;
+    }
+  }
+  if (validation && params.earlyStoppingRounds !== undefined) {
+    trees.length = Math.max(bestSoFar.trees, 1);
+    gains.length = trees.length;
   }
 
   function leaf(tree: Tree, G: number, H: number): number {
@@ -206,8 +245,15 @@ export function trainGbt(X: readonly (readonly number[])[], y: readonly number[]
     return id;
   }
 
-  const total = gain.reduce((s, v) => s + v, 0);
-  return { baseScore, trees, nFeatures: F, importance: Array.from(gain, (v) => (total > 0 ? v / total : 0)) };
+  const perFeature = Array.from({ length: F }, (_, f) => gains.reduce((s, g) => s + (g[f] ?? 0), 0));
+  const total = perFeature.reduce((s, v) => s + v, 0);
+  return {
+    baseScore,
+    trees,
+    nFeatures: F,
+    importance: perFeature.map((v) => (total > 0 ? v / total : 0)),
+    ...(validation ? { validationLoss, bestTrees: trees.length } : {}),
+  };
 }
 
 /** The leaf value `x` reaches in `tree`; `x(f)` gives feature f (compared in float32). */

@@ -23,6 +23,11 @@ export {
   samplesFromBars,
   sortSamples,
   walkForward,
+  walkForwardWithPredictions,
+  foldSplits,
+  splitSamples,
+  searchHyperparameters,
+  datasetDigest,
   trainModel,
   exportModel,
   type Sample,
@@ -31,6 +36,9 @@ export {
   type TrainResult,
   type ExportModelOptions,
   type ExportedModel,
+  type TrainingSettings,
+  type FoldSplit,
+  type WalkForwardResult,
 } from './train.ts';
 export {
   loadProposer,
@@ -52,3 +60,32 @@ export {
 export { registerModel, setModelStage, listModels, ModelStage, RegisteredModel } from './registry.ts';
 export { storeOutsideProposal, type ProposalOrigin } from './store-proposal.ts';
 export * from './read-models.ts';
+export {
+  brierScore,
+  logLoss,
+  fitPlatt,
+  fitIsotonic,
+  fitCalibration,
+  applyCalibration,
+  CalibrationMap,
+  CardCalibration,
+  CalibrationMethod,
+} from './calibration.ts';
+export {
+  decidePromotion,
+  promoteByHand,
+  recordDecision,
+  listPromotions,
+  productionCardPath,
+  proposerCardPath,
+  ruleAllows,
+  worsening,
+  metricOf,
+  whoAmI,
+  PromotionDecision,
+  type PromotionRule,
+  type PromotionActor,
+  type CandidateModel,
+} from './promotion.ts';
+export { retrain, type RetrainOptions, type RetrainResult } from './retrain.ts';
+export { trainingMatrixCsv, TRAINING_CSV_COLUMNS_BEFORE, TRAINING_CSV_COLUMNS_AFTER } from './export.ts';

@@ -21,6 +21,8 @@ export const ClassificationMetrics = z
     /** Null when only one class is present. */
     auc: z.number().nullable(),
     logLoss: z.number(),
+    /** Mean squared error of the probabilities (absent in cards written before it was reported). */
+    brier: z.number().optional(),
     precision: z.number().nullable(),
     recall: z.number().nullable(),
     /** Share of predictions above 0.5. */
@@ -59,6 +61,7 @@ export function classificationMetrics(p: readonly number[], y: readonly number[]
   let fn = 0;
   let correct = 0;
   let ll = 0;
+  let sq = 0;
   let positives = 0;
   for (let i = 0; i < n; i++) {
     const pi = Math.min(Math.max(p[i] ?? 0.5, EPS), 1 - EPS);
@@ -70,6 +73,7 @@ export function classificationMetrics(p: readonly number[], y: readonly number[]
     if (pred === 0 && yi === 1) fn++;
     if (pred === 1) positives++;
     ll -= yi * Math.log(pi) + (1 - yi) * Math.log(1 - pi);
+    sq += ((p[i] ?? 0.5) - yi) ** 2;
   }
   const bins: CalibrationBin[] = [];
   for (let b = 0; b < CALIBRATION_BINS; b++) {
@@ -94,6 +98,7 @@ export function classificationMetrics(p: readonly number[], y: readonly number[]
     accuracy: n ? correct / n : 0,
     auc: rocAuc(p, y),
     logLoss: n ? ll / n : 0,
+    brier: n ? sq / n : 0,
     precision: tp + fp > 0 ? tp / (tp + fp) : null,
     recall: tp + fn > 0 ? tp / (tp + fn) : null,
     positiveRate: n ? positives / n : 0,

@@ -14,6 +14,7 @@ import { parseOrThrow } from '../contracts/parse.ts';
 import type { Settings } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
 import { checkTradingDate, type CheckedTradingDate, type TradingDateOptions } from '../market/index.ts';
+import { applyCalibration } from './calibration.ts';
 import { readModelCard, type ModelCard } from './card.ts';
 import { FEATURE_NAMES, FEATURE_SET, WARMUP_BARS, computeFeatures, type FeatureSnapshot } from './features.ts';
 import { NotATreeEnsemble, shapEnsembleFromOnnx, treeShap, withCovers, type ShapEnsemble } from './treeshap.ts';
@@ -38,8 +39,13 @@ export interface Proposer {
   shap: ShapEnsemble | null;
   /** Why `shap` is null (null when it is set). */
   shapUnavailable: string | null;
-  /** P(class 1) of each row, rows in card feature order; one onnxruntime run. */
+  /**
+   * P(class 1) of each row, rows in card feature order; one onnxruntime run. With a calibration in the
+   * card, the calibrated probability (what the committee and the risk controller see).
+   */
   predict(rows: readonly (readonly number[])[]): Promise<number[]>;
+  /** The model's own probabilities, before the card's calibration. */
+  predictRaw(rows: readonly (readonly number[])[]): Promise<number[]>;
 }
 
 function mismatch(card: ModelCard, message: string, details: Record<string, unknown> = {}): never {
@@ -150,23 +156,30 @@ export async function loadProposer(cardPath: string): Promise<Proposer> {
     shap,
     shapUnavailable,
     async predict(rows) {
-      if (rows.length === 0) return [];
-      const data = new Float32Array(rows.length * width);
-      rows.forEach((r, i) => {
-        if (r.length !== width) mismatch(card, `row ${i} has ${r.length} values, the card lists ${width} features`);
-        data.set(r, i * width);
-      });
-      const out = await live.run({ [inputName]: new ort.Tensor('float32', data, [rows.length, width]) }, [output]);
-      const t = out[output];
-      if (!t) mismatch(card, `output "${output}" missing from the run`);
-      const values = t.data;
-      if (!(values instanceof Float32Array || values instanceof Float64Array)) mismatch(card, `output "${output}" is ${t.type}, expected float`);
-      const cols = t.dims.length === 2 ? Number(t.dims[1]) : 1;
-      if (values.length !== rows.length * cols || cols > 2) mismatch(card, `output "${output}" has shape [${t.dims.join(', ')}] for ${rows.length} rows`);
-      // [N, 2]: column 1 is the positive class; [N] or [N, 1]: the positive class's probability.
-      return Array.from({ length: rows.length }, (_, i) => values[i * cols + (cols - 1)] ?? Number.NaN);
+      const raw = await predictRaw(rows);
+      const map = card.calibration?.map;
+      return map ? raw.map((p) => (Number.isFinite(p) ? applyCalibration(map, p) : p)) : raw;
     },
+    predictRaw,
   };
+
+  async function predictRaw(rows: readonly (readonly number[])[]): Promise<number[]> {
+    if (rows.length === 0) return [];
+    const data = new Float32Array(rows.length * width);
+    rows.forEach((r, i) => {
+      if (r.length !== width) mismatch(card, `row ${i} has ${r.length} values, the card lists ${width} features`);
+      data.set(r, i * width);
+    });
+    const out = await live.run({ [inputName]: new ort.Tensor('float32', data, [rows.length, width]) }, [output]);
+    const t = out[output];
+    if (!t) mismatch(card, `output "${output}" missing from the run`);
+    const values = t.data;
+    if (!(values instanceof Float32Array || values instanceof Float64Array)) mismatch(card, `output "${output}" is ${t.type}, expected float`);
+    const cols = t.dims.length === 2 ? Number(t.dims[1]) : 1;
+    if (values.length !== rows.length * cols || cols > 2) mismatch(card, `output "${output}" has shape [${t.dims.join(', ')}] for ${rows.length} rows`);
+    // [N, 2]: column 1 is the positive class; [N] or [N, 1]: the positive class's probability.
+    return Array.from({ length: rows.length }, (_, i) => values[i * cols + (cols - 1)] ?? Number.NaN);
+  }
 }
 
 export interface ProposeOptions {

@@ -10,12 +10,13 @@ import { parseOrThrow } from '../contracts/parse.ts';
 import type { Settings } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
 import { barCoverage, barsAsOf, utcToNewYork, type Bar } from '../market/index.ts';
-import { ModelCard, type FoldReport } from './card.ts';
+import { fitCalibration, type CardCalibration } from './calibration.ts';
+import { ModelCard, type FoldReport, type SearchCandidate, type SearchReport } from './card.ts';
 import { CLOSE_FEATURES, FEATURE_NAMES, FEATURE_SET, computeFeatureColumns, type FeatureName } from './features.ts';
 import { predictProba, trainGbt, type GbtModel, type GbtParams } from './gbt.ts';
 import { classificationMetrics } from './metrics.ts';
 import { ONNX_INPUT_NAME, gbtToOnnx } from './onnx-export.ts';
-import { registerModel } from './registry.ts';
+import { registerModel, type ModelStage } from './registry.ts';
 
 /** One labelled sample: features at the close of `date`, label from the forward return over the horizon. */
 export interface Sample {
@@ -82,14 +83,23 @@ export async function buildDataset(db: Db, options: DatasetOptions): Promise<Sam
   return sortSamples(samples);
 }
 
+/** The dates of one walk-forward fold: train on every date up to trainEnd, test on testStart..testEnd. */
+export interface FoldSplit {
+  fold: number;
+  trainStart: string;
+  trainEnd: string;
+  testStart: string;
+  testEnd: string;
+}
+
 /**
- * Walk-forward validation: the dates are cut into folds + 1 blocks; fold k tests on block k and trains
- * on every date before it except the last `horizonDays` dates (purge: their labels overlap the test window).
+ * Walk-forward splits: the dates are cut into folds + 1 blocks; fold k tests on block k and trains on
+ * every date before it except the last `horizonDays` dates (purge: their labels overlap the test window).
  */
-export function walkForward(samples: readonly Sample[], folds: number, horizonDays: number, params: GbtParams): FoldReport[] {
+export function foldSplits(samples: readonly Sample[], folds: number, horizonDays: number): FoldSplit[] {
   const dates = [...new Set(samples.map((s) => s.date))].sort();
   const blocks = folds + 1;
-  const reports: FoldReport[] = [];
+  const splits: FoldSplit[] = [];
   for (let k = 1; k <= folds; k++) {
     const testStartIdx = Math.floor((k * dates.length) / blocks);
     const testEndIdx = Math.floor(((k + 1) * dates.length) / blocks) - 1;
@@ -100,8 +110,30 @@ export function walkForward(samples: readonly Sample[], folds: number, horizonDa
     if (trainEnd === undefined || testStart === undefined || testEnd === undefined) {
       throw new QuorumError('INPUT_INVALID', `too few dates (${dates.length}) for ${folds} folds with a ${horizonDays}-day purge`, { folds });
     }
-    const train = samples.filter((s) => s.date <= trainEnd);
-    const test = samples.filter((s) => s.date >= testStart && s.date <= testEnd);
+    splits.push({ fold: k, trainStart: dates[0] ?? '', trainEnd, testStart, testEnd });
+  }
+  return splits;
+}
+
+/** The training and test samples of a split. */
+export function splitSamples(samples: readonly Sample[], split: FoldSplit): { train: Sample[]; test: Sample[] } {
+  return {
+    train: samples.filter((s) => s.date <= split.trainEnd),
+    test: samples.filter((s) => s.date >= split.testStart && s.date <= split.testEnd),
+  };
+}
+
+/** Walk-forward fold reports plus every fold's out-of-fold predictions (what calibration is fitted on). */
+export interface WalkForwardResult {
+  reports: FoldReport[];
+  oof: { p: number[]; y: number[]; fold: number[] };
+}
+
+export function walkForwardWithPredictions(samples: readonly Sample[], folds: number, horizonDays: number, params: GbtParams): WalkForwardResult {
+  const reports: FoldReport[] = [];
+  const oof: WalkForwardResult['oof'] = { p: [], y: [], fold: [] };
+  for (const split of foldSplits(samples, folds, horizonDays)) {
+    const { train, test } = splitSamples(samples, split);
     const model = trainGbt(
       train.map((s) => s.x),
       train.map((s) => s.y),
@@ -111,20 +143,91 @@ export function walkForward(samples: readonly Sample[], folds: number, horizonDa
       model,
       test.map((s) => s.x),
     );
-    reports.push({
-      fold: k,
-      trainStart: dates[0] ?? '',
-      trainEnd,
-      testStart,
-      testEnd,
-      trainRows: train.length,
-      metrics: classificationMetrics(
-        p,
-        test.map((s) => s.y),
-      ),
-    });
+    const y = test.map((s) => s.y);
+    for (let i = 0; i < p.length; i++) {
+      oof.p.push(p[i] ?? 0.5);
+      oof.y.push(y[i] ?? 0);
+      oof.fold.push(split.fold);
+    }
+    reports.push({ ...split, trainRows: train.length, metrics: classificationMetrics(p, y) });
   }
-  return reports;
+  return { reports, oof };
+}
+
+/** Walk-forward validation (see foldSplits): one out-of-sample report per fold. */
+export function walkForward(samples: readonly Sample[], folds: number, horizonDays: number, params: GbtParams): FoldReport[] {
+  return walkForwardWithPredictions(samples, folds, horizonDays, params).reports;
+}
+
+/** A small seeded PRNG (mulberry32): the search draws the same candidates for the same seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The hyper-parameter search: up to `search.candidates` grid points drawn without replacement by a
+ * seeded shuffle (none: the configured values alone), each trained on the validation fold's training
+ * window with early stopping on its test window (the walk-forward fold before the last: the last one
+ * stays for the comparison with production). The lowest validation log loss wins; ties go to the
+ * earlier draw. Null when there is neither a search nor early stopping.
+ */
+export function searchHyperparameters(samples: readonly Sample[], t: TrainingSettings): SearchReport | null {
+  const candidatesWanted = t.search?.candidates ?? 0;
+  const rounds = t.earlyStoppingRounds ?? null;
+  if (candidatesWanted === 0 && rounds === null) return null;
+  const splits = foldSplits(samples, t.folds, t.horizonDays);
+  const split = splits[splits.length - 2] ?? splits[0];
+  if (!split) return null;
+  const { train, test } = splitSamples(samples, split);
+  let grid: Array<{ maxDepth: number; trees: number; learningRate: number }> = [{ maxDepth: t.maxDepth, trees: t.trees, learningRate: t.learningRate }];
+  if (candidatesWanted > 0 && t.search) {
+    const all = t.search.maxDepth.flatMap(
+      (maxDepth) => t.search?.trees.flatMap((trees) => (t.search?.learningRate ?? []).map((learningRate) => ({ maxDepth, trees, learningRate }))) ?? [],
+    );
+    const rand = mulberry32(t.search.seed);
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      const a = all[i];
+      const b = all[j];
+      if (a && b) {
+        all[i] = b;
+        all[j] = a;
+      }
+    }
+    grid = all.slice(0, candidatesWanted);
+  }
+  const X = train.map((s) => s.x);
+  const y = train.map((s) => s.y);
+  const validation = { X: test.map((s) => s.x), y: test.map((s) => s.y) };
+  const candidates: SearchCandidate[] = grid.map((g) => {
+    const model = trainGbt(X, y, { ...g, minSamplesLeaf: t.minSamplesLeaf, ...(rounds === null ? {} : { earlyStoppingRounds: rounds }) }, validation);
+    const bestTrees = model.bestTrees ?? g.trees;
+    return { ...g, bestTrees, validationLogLoss: model.validationLoss?.[bestTrees - 1] ?? Number.NaN };
+  });
+  let chosen = candidates[0];
+  for (const c of candidates) if (chosen && c.validationLogLoss < chosen.validationLogLoss) chosen = c;
+  if (!chosen) return null;
+  return {
+    seed: t.search?.seed ?? 0,
+    earlyStoppingRounds: rounds,
+    validation: {
+      fold: split.fold,
+      trainEnd: split.trainEnd,
+      testStart: split.testStart,
+      testEnd: split.testEnd,
+      trainRows: train.length,
+      testRows: test.length,
+    },
+    candidates,
+    chosen,
+  };
 }
 
 function median(values: number[]): number {
@@ -137,18 +240,28 @@ function mean(values: readonly number[]): number {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
 }
 
+/** settings.training; the calibration, early stopping and search keys may be left out (none of them then). */
+export type TrainingSettings = Omit<Settings['training'], 'calibration' | 'earlyStoppingRounds' | 'search'> &
+  Partial<Pick<Settings['training'], 'calibration' | 'earlyStoppingRounds' | 'search'>>;
+
 export interface ExportModelOptions {
   model: GbtModel;
   /** The samples the model was trained on (ordered by date): the card cites their window and digest. */
   samples: readonly Sample[];
   features: readonly FeatureName[];
   tickers: readonly string[];
-  training: Settings['training'];
+  training: TrainingSettings;
+  /** The parameters the model was trained with (default: the training settings'). */
+  params?: GbtParams;
   /** Walk-forward folds (empty when none were run). */
   folds: FoldReport[];
+  calibration?: CardCalibration | null;
+  search?: SearchReport | null;
   modelId: string;
   /** Folder for model.onnx and model-card.json. */
   outDir: string;
+  /** Write into `<outDir>/<version>/` instead (each version its own folder: a staging model never overwrites production's files). */
+  versionDir?: boolean;
   description?: string;
   reproduce?: string;
   now?: Date;
@@ -161,6 +274,13 @@ export interface ExportedModel {
   /** sha256 of the training matrix, and the id of the training feature snapshot named by the card. */
   datasetSha: string;
   snapshotId: string;
+}
+
+/** sha256 of the training matrix: one `ticker,date,x…,y` line per sample (the card's featureSnapshotId cites it). */
+export function datasetDigest(samples: readonly Sample[]): string {
+  const digest = createHash('sha256');
+  for (const s of samples) digest.update(`${s.ticker},${s.date},${s.x.join(',')},${s.y}\n`);
+  return digest.digest('hex');
 }
 
 /** Rows kept in the card as the training sample (TreeSHAP's node covers, drift's reference). */
@@ -178,13 +298,11 @@ export function exportModel(options: ExportModelOptions): ExportedModel {
   const { model, samples, features, tickers, folds } = options;
   const t = options.training;
   // The training set, cited by the card: a digest of the matrix rather than 10^5 rows of JSON.
-  const digest = createHash('sha256');
-  for (const s of samples) digest.update(`${s.ticker},${s.date},${s.x.join(',')},${s.y}\n`);
-  const datasetSha = digest.digest('hex');
+  const datasetSha = datasetDigest(samples);
   const first = samples[0]?.date ?? '';
   const last = samples[samples.length - 1]?.date ?? '';
   const snapshotId = `fs_train_${datasetSha.slice(0, 20)}`;
-  const params: GbtParams = { trees: t.trees, maxDepth: t.maxDepth, learningRate: t.learningRate, minSamplesLeaf: t.minSamplesLeaf };
+  const params: GbtParams = options.params ?? { trees: t.trees, maxDepth: t.maxDepth, learningRate: t.learningRate, minSamplesLeaf: t.minSamplesLeaf };
   const bytes = gbtToOnnx(model, { feature_set: `${FEATURE_SET.name}@${FEATURE_SET.version}`, features: features.join(',') });
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const pos = samples.filter((s) => s.y === 1).map((s) => s.forwardReturn);
@@ -195,6 +313,7 @@ export function exportModel(options: ExportModelOptions): ExportedModel {
     meanAccuracy: foldMean((f) => f.metrics.accuracy),
     meanAuc: foldMean((f) => f.metrics.auc ?? 0.5),
     meanLogLoss: foldMean((f) => f.metrics.logLoss),
+    meanBrier: foldMean((f) => f.metrics.brier ?? Number.NaN),
     meanBaseRate: foldMean((f) => f.metrics.baseRate),
   };
   const card = parseOrThrow(
@@ -204,7 +323,7 @@ export function exportModel(options: ExportModelOptions): ExportedModel {
       modelId: options.modelId,
       version: sha256.slice(0, 12),
       createdAt: (options.now ?? new Date()).toISOString(),
-      description: options.description ?? `Gradient-boosted trees (${t.trees} trees, depth ${t.maxDepth}) on ${FEATURE_SET.name} features`,
+      description: options.description ?? `Gradient-boosted trees (${params.trees} trees, depth ${params.maxDepth}) on ${FEATURE_SET.name} features`,
       onnxFile: 'model.onnx',
       sha256,
       input: { name: ONNX_INPUT_NAME, features: [...features] },
@@ -218,25 +337,30 @@ export function exportModel(options: ExportModelOptions): ExportedModel {
       metrics: { folds, summary },
       featureImportance: Object.fromEntries(features.map((f, j) => [f, model.importance[j] ?? 0])),
       hyperparameters: { ...params, lambda: 1, maxBins: 64, samples: samples.length },
+      ...(options.calibration ? { calibration: options.calibration } : {}),
+      ...(options.search ? { search: options.search } : {}),
       reproduce: options.reproduce ?? '',
       trainingSample: { rows: trainingSample(samples) },
     },
     'model card',
     'INTERNAL',
   );
-  mkdirSync(options.outDir, { recursive: true });
-  const onnxPath = path.join(options.outDir, 'model.onnx');
-  const cardPath = path.join(options.outDir, 'model-card.json');
+  const dir = options.versionDir ? path.join(options.outDir, card.version) : options.outDir;
+  mkdirSync(dir, { recursive: true });
+  const onnxPath = path.join(dir, 'model.onnx');
+  const cardPath = path.join(dir, 'model-card.json');
   writeFileSync(onnxPath, bytes);
   writeFileSync(cardPath, `${JSON.stringify(card, null, 2)}\n`);
   return { card, cardPath, onnxPath, datasetSha, snapshotId };
 }
 
 export interface TrainOptions {
-  training: Settings['training'];
+  training: TrainingSettings;
   modelId: string;
   /** Folder for model.onnx and model-card.json. */
   outDir: string;
+  /** Write into `<outDir>/<version>/` (see ExportModelOptions.versionDir). */
+  versionDir?: boolean;
   /** Default: every ticker with bars. */
   tickers?: readonly string[];
   /** Default: the close-only features (every ticker has them). */
@@ -246,6 +370,8 @@ export interface TrainOptions {
   now?: Date;
   /** Train only on bars up to this instant (labels included): the days after it stay out of sample. */
   asOf?: string;
+  /** Registry stage of the new version (default research); a version already registered keeps its stage. */
+  stage?: ModelStage;
 }
 
 export interface TrainResult {
@@ -256,6 +382,9 @@ export interface TrainResult {
   samples: number;
   /** Held-out samples of the last fold (for parity checks). */
   folds: FoldReport[];
+  /** The training matrix (date, then ticker order) and the parameters the model was trained with. */
+  dataset: Sample[];
+  params: GbtParams;
 }
 
 /** Trains, validates, exports and registers a model; writes `<outDir>/model.onnx` and `<outDir>/model-card.json`. */
@@ -272,8 +401,13 @@ export async function trainModel(db: Db, options: TrainOptions): Promise<TrainRe
     ...(options.asOf ? { asOf: options.asOf } : {}),
   });
   if (samples.length < 100) throw new QuorumError('INPUT_INVALID', `only ${samples.length} labelled samples: too few to train`, { samples: samples.length });
-  const params: GbtParams = { trees: t.trees, maxDepth: t.maxDepth, learningRate: t.learningRate, minSamplesLeaf: t.minSamplesLeaf };
-  const folds = walkForward(samples, t.folds, t.horizonDays, params);
+  const search = searchHyperparameters(samples, t);
+  const params: GbtParams = search
+    ? { trees: search.chosen.bestTrees, maxDepth: search.chosen.maxDepth, learningRate: search.chosen.learningRate, minSamplesLeaf: t.minSamplesLeaf }
+    : { trees: t.trees, maxDepth: t.maxDepth, learningRate: t.learningRate, minSamplesLeaf: t.minSamplesLeaf };
+  const wf = walkForwardWithPredictions(samples, t.folds, t.horizonDays, params);
+  const folds = wf.reports;
+  const calibration = fitCalibration(t.calibration ?? 'none', wf.oof.p, wf.oof.y, [...new Set(wf.oof.fold)]);
   const model = trainGbt(
     samples.map((s) => s.x),
     samples.map((s) => s.y),
@@ -286,9 +420,13 @@ export async function trainModel(db: Db, options: TrainOptions): Promise<TrainRe
     features,
     tickers,
     training: t,
+    params,
     folds,
+    calibration,
+    search,
     modelId: options.modelId,
     outDir: options.outDir,
+    versionDir: options.versionDir,
     description: options.description,
     reproduce: options.reproduce,
     now: options.now,
@@ -307,6 +445,6 @@ export async function trainModel(db: Db, options: TrainOptions): Promise<TrainRe
       JSON.stringify({ kind: 'training', rows: samples.length, sha256: exported.datasetSha, start: card.trainingWindow.start, end: card.trainingWindow.end }),
     ],
   );
-  await registerModel(db, card, cardPath);
-  return { card, cardPath, onnxPath, model, samples: samples.length, folds };
+  await registerModel(db, card, cardPath, options.stage);
+  return { card, cardPath, onnxPath, model, samples: samples.length, folds, dataset: samples, params };
 }

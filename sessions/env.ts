@@ -4,7 +4,7 @@ import { errorMessage } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { createBroker, httpExchangeClock } from '../execution/index.ts';
 import { closeBackend, openCheckpointer, selectBackend, type BackendChoice } from '../graph/index.ts';
-import { loadProposer } from '../ml/index.ts';
+import { loadProposer, proposerCardPath } from '../ml/index.ts';
 import { createAlpacaDataClient, ingestAlpacaBars } from '../market/index.ts';
 import { companyMatcher, createEmbedder, pollFeeds, searchNews, type Embedder } from '../rag/index.ts';
 import type { InputSources } from './refresh.ts';
@@ -64,7 +64,8 @@ export async function buildSessionEnv(
 ): Promise<BuiltEnv> {
   const closers: Array<() => Promise<void>> = [];
   try {
-    const proposer = await loadProposer(path.resolve(PROJECT_ROOT, config.models.proposer.cardPath));
+    // The production version of the configured model when the registry has one (a promoted retrain).
+    const proposer = await loadProposer(await proposerCardPath(db, path.resolve(PROJECT_ROOT, config.models.proposer.cardPath)));
     closers.push(() => proposer.session.release());
     const backend = await selectBackend(config, options.backend);
     closers.push(() => closeBackend(backend.backend));

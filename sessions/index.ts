@@ -31,3 +31,4 @@ export {
   type OrderStageResult,
 } from '../execution/index.ts';
 export * from './read-models.ts';
+export { runScheduledRetrain, scheduleRetrain, retrainModelId } from './retrain.ts';

@@ -41,10 +41,10 @@ const CritiqueArgs = z
  * the model's features and attributions), else the default model's proposal (proposed now).
  */
 async function proposalFor(ctx: CliContext, db: Db, ticker: string, asOf: string, idea: TradeIdea | undefined): Promise<Proposal> {
-  const { checkProposalDate, loadProposer, proposeIdea, proposeOne } = await import('../../ml/index.ts');
+  const { checkProposalDate, loadProposer, proposeIdea, proposeOne, proposerCardPath } = await import('../../ml/index.ts');
   // Before the model loads: no bars for the ticker, no trading day, or outside its bars and warm-up.
   await checkProposalDate(db, asOf, { purpose: 'critique', field: 'asOf', label: '--as-of', ticker });
-  const cardPath = path.resolve(PROJECT_ROOT, ctx.config.models.proposer.cardPath);
+  const cardPath = await proposerCardPath(db, path.resolve(PROJECT_ROOT, ctx.config.models.proposer.cardPath));
   let proposer;
   try {
     proposer = await loadProposer(cardPath);

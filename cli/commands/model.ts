@@ -17,7 +17,15 @@ const DriftArgs = z
   })
   .strict();
 
-/** `quorum model drift`: the proposer's input and output drift against its card's training sample. */
+const PromoteArgs = z
+  .object({
+    modelId: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected ID@VERSION, e.g. gbt-technical@0123456789ab'),
+    version: z.string().min(1, 'expected ID@VERSION, e.g. gbt-technical@0123456789ab'),
+    reason: z.string().min(1).max(500),
+  })
+  .strict();
+
+/** `quorum model drift | list | promote`: drift against the card's training sample; the registry and its promotions. */
 export function registerModel(program: Command): void {
   const model = program.command('model').description('model governance');
   model
@@ -69,6 +77,67 @@ export function registerModel(program: Command): void {
       );
       process.stdout.write(
         `health score ${report.healthScore.toFixed(3)} (threshold ${settings.drift.minHealthScore}): ${report.healthy ? 'healthy' : `UNHEALTHY: ${report.reasons.join('; ')}`}\n`,
+      );
+    });
+
+  model
+    .command('list')
+    .description('registered model versions with their stage, and the latest promotion decisions (who, why, metrics)')
+    .option('--model-id <id>', 'only this model id')
+    .option('--json', 'print { models, promotions } as JSON')
+    .action(async (opts: { modelId?: string; json?: boolean }) => {
+      const ctx = cliContext();
+      const { listModels, listPromotions } = await import('../../ml/index.ts');
+      const { models, promotions } = await withDb(ctx, async (db) => ({
+        models: (await listModels(db)).filter((m) => !opts.modelId || m.id === opts.modelId),
+        promotions: await listPromotions(db, { ...(opts.modelId ? { modelId: opts.modelId } : {}), limit: 20 }),
+      }));
+      if (opts.json) {
+        printJson({ models, promotions });
+        return;
+      }
+      const table = new Table({ head: ['model', 'version', 'stage', 'created', 'card'], style: tableStyle() });
+      for (const m of models) table.push([m.id, m.version, m.stage, m.createdAt, path.relative(process.cwd(), m.path) || m.path]);
+      process.stdout.write(`${table.toString()}\n`);
+      if (models.length === 0) process.stdout.write('no registered models: run `quorum train`\n');
+      if (promotions.length > 0) {
+        const decisions = new Table({
+          head: ['at', 'model', 'candidate', 'production', 'decision', 'by', 'why'],
+          style: tableStyle(),
+          colWidths: [26, 16, 14, 14, 10, 24, 60],
+          wordWrap: true,
+        });
+        for (const d of promotions)
+          decisions.push([d.at ?? '', d.modelId, d.candidateVersion, d.productionVersion ?? '-', d.decision, `${d.actor} (${d.who})`, d.reason]);
+        process.stdout.write(`promotion decisions, newest first:\n${decisions.toString()}\n`);
+      }
+    });
+
+  model
+    .command('promote')
+    .description('move a registered version to production by hand (the previous production version is archived); audited')
+    .argument('<model>', 'ID@VERSION (see quorum model list)')
+    .option('--reason <text>', 'why (kept in the audit)', 'promoted by hand')
+    .option('--json', 'print the decision as JSON')
+    .action(async (ref: string, opts: { reason: string; json?: boolean }) => {
+      const args = parseOrThrow(
+        PromoteArgs,
+        {
+          modelId: ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref,
+          version: ref.includes('@') ? ref.slice(ref.indexOf('@') + 1) : '',
+          reason: opts.reason,
+        },
+        'model promote',
+      );
+      const ctx = cliContext();
+      const { promoteByHand } = await import('../../ml/index.ts');
+      const decision = await withDb(ctx, (db) => promoteByHand(db, args.modelId, args.version, args.reason));
+      if (opts.json) {
+        printJson(decision);
+        return;
+      }
+      process.stdout.write(
+        `model ${decision.modelId}@${decision.candidateVersion} promoted to production${decision.productionVersion ? ` (${decision.productionVersion} archived)` : ''} by ${decision.who}: ${decision.reason}\n`,
       );
     });
 }

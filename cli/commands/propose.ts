@@ -29,11 +29,13 @@ export function registerPropose(program: Command): void {
       const args = parseOrThrow(ProposeArgs, { asOf: opts.asOf, tickers: opts.tickers?.split(',').map((s) => s.trim()), card: opts.card }, 'propose');
       const ctx = cliContext();
       const { barCoverage, dailyBarTs } = await import('../../market/index.ts');
-      const { checkProposalDate, loadProposer, propose } = await import('../../ml/index.ts');
+      const { checkProposalDate, loadProposer, propose, proposerCardPath } = await import('../../ml/index.ts');
       const asOf = /^\d{4}-\d{2}-\d{2}$/.test(args.asOf) ? dailyBarTs(args.asOf) : args.asOf;
-      const cardPath = path.resolve(PROJECT_ROOT, args.card ?? ctx.config.models.proposer.cardPath);
-      const proposer = await loadProposer(cardPath);
-      const result = await withDb(ctx, async (db) => {
+      const { result, proposer } = await withDb(ctx, async (db) => {
+        // Without --card: the production version of the configured model when the registry has one.
+        const configured = path.resolve(PROJECT_ROOT, ctx.config.models.proposer.cardPath);
+        const cardPath = args.card ? path.resolve(PROJECT_ROOT, args.card) : await proposerCardPath(db, configured);
+        const proposer = await loadProposer(cardPath);
         // One ticker: its own bars count; several: every stored bar.
         await checkProposalDate(db, asOf, {
           purpose: 'propose',
@@ -43,7 +45,12 @@ export function registerPropose(program: Command): void {
         });
         const universe = ctx.config.settings.market.universe;
         const tickers = args.tickers ?? (universe.length ? universe : (await barCoverage(db)).map((c) => c.ticker));
-        return propose(db, { asOf, tickers, proposer, settings: ctx.config.settings });
+        try {
+          return { result: await propose(db, { asOf, tickers, proposer, settings: ctx.config.settings }), proposer };
+        } catch (error) {
+          await proposer.session.release();
+          throw error;
+        }
       });
       await proposer.session.release();
       if (opts.json) {

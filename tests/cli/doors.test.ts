@@ -39,6 +39,8 @@ import { registerSoak } from '../../cli/commands/soak.ts';
 import { registerToken } from '../../cli/commands/token.ts';
 import { registerTrain } from '../../cli/commands/train.ts';
 import { registerModel } from '../../cli/commands/model.ts';
+import { registerFeatures } from '../../cli/commands/features.ts';
+import { createHash } from 'node:crypto';
 import {
   ANSI_ESCAPE,
   cliEnv,
@@ -76,6 +78,9 @@ const COVERED: Record<string, string> = {
   train: 'data in',
   propose: 'data in',
   'model drift': 'data in',
+  'model list': 'data in (train promotes or refuses by the rule)',
+  'model promote': 'data in (train promotes or refuses by the rule)',
+  'features export': 'data in (the rows train used)',
   critique: 'data in',
   'session run': 'quick start (PGlite, in-process paper exchange); PostgreSQL (with paper-exchange and worker)',
   'session schedule': 'without Ollama or keys (--dry-run)',
@@ -473,8 +478,10 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
       },
     });
   });
+  const pgs: Array<TestDb | null> = [];
   afterAll(async () => {
     await feeds.close();
+    for (const pg of pgs) await pg?.cleanup();
   });
 
   it.sequential('`quorum ingest prices FILE --ticker T` loads an OHLCV file (the wide Dow 30 file: demo, PostgreSQL)', async () => {
@@ -574,6 +581,118 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
     expect(orphan.code).toBe(2);
     expect(orphan.stderr).toContain('--probability needs --side');
   });
+
+  it.sequential(
+    '`quorum train` promotes or refuses by settings retrain.promotion, audited; `quorum model list`, `model promote ID@V`, `features export` (the rows train used)',
+    async () => {
+      const Card = z
+        .object({
+          modelId: z.literal('gov'),
+          version: z.string(),
+          featureSnapshotId: z.string(),
+          metrics: z.object({ folds: z.array(z.object({ testStart: z.string(), metrics: z.object({ logLoss: z.number() }).passthrough() }).passthrough()) }),
+        })
+        .passthrough();
+      // Ten commands on one database: PostgreSQL when there is one (a PGlite start per process is slow), else this data dir's PGlite.
+      const pg = hasPg ? await freshPostgres() : null;
+      pgs.push(pg);
+      const genv = pg?.url ? { ...env, DATABASE_URL: pg.url } : env;
+      const q = (...args: string[]): Promise<CliRun> => runQuorum(args, genv);
+      if (pg) ok(await q('ingest', 'prices', MSFT, '--ticker', 'MSFT'));
+      const train = async (trees: string, maxWorsening: string) => {
+        const run = await runQuorum(
+          ['train', '--model-id', 'gov', '--tickers', 'MSFT', '--folds', '2', '--trees', trees, '--out', path.join(dir, `gov-${trees}`), '--json'],
+          { ...genv, QUORUM_SETTINGS__RETRAIN__PROMOTION__MAX_WORSENING: maxWorsening },
+        );
+        return { card: Card.parse(jsonOf(run)), stderr: run.stderr };
+      };
+      const a = await train('10', '0');
+      expect(a.stderr).toContain(`model gov@${a.card.version} promoted to production: no production version of gov`);
+      // A rule no model can meet (a log loss lower by 1): refused, stays in staging.
+      const b = await train('30', '-1');
+      expect(b.stderr).toMatch(new RegExp(`model gov@${b.card.version} stays in staging \\(refused\\): worse by the rule \\(logLoss`));
+      // A rule any model meets: promoted, the previous production version archived.
+      const c = await train('5', '1');
+      expect(c.stderr).toContain(`model gov@${c.card.version} promoted to production: not worse by the rule (logLoss`);
+
+      const Listed = z.object({
+        models: z.array(z.object({ id: z.string(), version: z.string(), stage: z.string() }).passthrough()),
+        promotions: z.array(
+          z
+            .object({
+              candidateVersion: z.string(),
+              productionVersion: z.string().nullable(),
+              decision: z.string(),
+              actor: z.string(),
+              who: z.string(),
+              reason: z.string(),
+              rule: z.record(z.string(), z.unknown()),
+              metrics: z
+                .object({
+                  candidate: z.object({ logLoss: z.number() }).passthrough(),
+                  production: z.object({ logLoss: z.number() }).passthrough(),
+                  worsening: z.number(),
+                })
+                .partial(),
+            })
+            .passthrough(),
+        ),
+      });
+      const list = async () => Listed.parse(jsonOf(await q('model', 'list', '--model-id', 'gov', '--json')));
+      const listed = await list();
+      const stage = (v: string) => listed.models.find((m) => m.version === v)?.stage;
+      expect([stage(a.card.version), stage(b.card.version), stage(c.card.version)]).toEqual(['archived', 'staging', 'production']);
+      expect(listed.promotions.map((d) => [d.decision, d.actor, d.candidateVersion, d.productionVersion])).toEqual([
+        ['promoted', 'train', c.card.version, a.card.version],
+        ['refused', 'train', b.card.version, a.card.version],
+        ['promoted', 'train', a.card.version, null],
+      ]);
+      const refused = listed.promotions[1];
+      expect(refused?.rule).toEqual({ metric: 'logLoss', maxWorsening: -1 });
+      expect(refused?.who).toMatch(/.+@.+/);
+      // Both judged on the candidate's latest fold: production's recipe retrained there scores exactly what its own card reported.
+      expect(refused?.metrics.production?.logLoss).toBe(a.card.metrics.folds.at(-1)?.metrics.logLoss);
+      expect(refused?.metrics.candidate?.logLoss).toBe(b.card.metrics.folds.at(-1)?.metrics.logLoss);
+      expect(refused?.metrics.worsening).toBeCloseTo((refused?.metrics.candidate?.logLoss ?? 0) - (refused?.metrics.production?.logLoss ?? 0), 12);
+      const table = ok(await q('model', 'list'));
+      expect(table.stdout).toMatch(/│ gov +│ [0-9a-f]{12} │ production │/);
+      expect(table.stdout).toContain('promotion decisions, newest first:');
+
+      // By hand: the refused version goes to production, audited with the reason.
+      const promoted = ok(await q('model', 'promote', `gov@${b.card.version}`, '--reason', 'reviewed the fold by hand'));
+      expect(promoted.stdout).toMatch(
+        new RegExp(`model gov@${b.card.version} promoted to production \\(${c.card.version} archived\\) by .+@.+: reviewed the fold by hand`),
+      );
+      const after = await list();
+      expect(after.models.find((m) => m.stage === 'production')?.version).toBe(b.card.version);
+      expect(after.promotions[0]).toMatchObject({ decision: 'promoted', actor: 'manual', reason: 'reviewed the fold by hand' });
+      const unknown = await q('model', 'promote', 'gov@000000000000');
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('model gov@000000000000 is not registered');
+
+      // The exported matrix is the one train used: its rows hash to the card's training snapshot id.
+      const csv = path.join(dir, 'matrix.csv');
+      ok(await q('features', 'export', '--tickers', 'MSFT', '--out', csv));
+      const [comment = '', header = '', ...rows] = readFileSync(csv, 'utf8').trimEnd().split('\n');
+      expect(comment).toMatch(/^# feature_set=technical@\S+ label=forward_return>0 horizon_days=5 as_of=all rows=\d+$/);
+      const cols = header.split(',');
+      expect([cols[0], cols[1], cols.at(-2), cols.at(-1)]).toEqual(['date', 'ticker', 'forward_return', 'label']);
+      const digest = createHash('sha256');
+      for (const r of rows) {
+        const v = r.split(',');
+        digest.update(`${v[1]},${v[0]},${v.slice(2, -2).join(',')},${v.at(-1)}\n`);
+      }
+      expect(`fs_train_${digest.digest('hex').slice(0, 20)}`).toBe(a.card.featureSnapshotId);
+      const tail = path.join(dir, 'matrix-tail.csv');
+      ok(await q('features', 'export', '--tickers', 'MSFT', '--from', '2001-06-01', '--out', tail));
+      const tailRows = readFileSync(tail, 'utf8').trimEnd().split('\n').slice(2);
+      expect(tailRows.length).toBeGreaterThan(0);
+      expect(tailRows).toEqual(rows.filter((r) => r.slice(0, 10) >= '2001-06-01'));
+      const backwards = await q('features', 'export', '--from', '2001-06-01', '--to', '2001-01-02', '--out', tail);
+      expect(backwards.code).toBe(2);
+      expect(backwards.stderr).toContain('from: --from is after --to');
+    },
+  );
 
   it.sequential('`quorum paper-exchange --port P --now T` answers Alpaca-style on its own and stops cleanly', async () => {
     const exchange = spawnQuorum(['paper-exchange', '--port', '0', '--now', '2001-06-01T16:30:00Z', '--json'], env);
@@ -867,6 +986,7 @@ describe('README.md names only commands that exist, and each is exercised here',
     registerTrain,
     registerPropose,
     registerModel,
+    registerFeatures,
     registerEval,
     registerCritique,
     registerDemo,
