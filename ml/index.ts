@@ -52,3 +52,18 @@ export {
 export { registerModel, setModelStage, listModels, ModelStage, RegisteredModel } from './registry.ts';
 export { storeOutsideProposal, type ProposalOrigin } from './store-proposal.ts';
 export * from './read-models.ts';
+export {
+  measureModelHealth,
+  gateFor,
+  overrideModel,
+  revokeModelOverride,
+  activeOverride,
+  listModelOverrides,
+  listModelHealth,
+  readSessionModelHealth,
+  ModelGate,
+  ModelHealthView,
+  ModelOverrideView,
+  type GateDecision,
+  type OverrideInput,
+} from './drift-gate.ts';
