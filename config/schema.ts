@@ -126,7 +126,7 @@ export const SettingsSchema = z
          * unhealthy model, or one unhealthy before and not retrained or overridden since, proposes
          * nothing), `record` (stored, and the session trades on), `off` (not measured).
          */
-        gate: z.enum(['abstain', 'record', 'off']).default('abstain'),
+        gate: z.enum(['abstain', 'record', 'off']).default('record'),
       })
       .strict()
       .prefault({})
