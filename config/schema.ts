@@ -29,7 +29,7 @@ export const FeedSettings = z.object({ name: z.string().min(1), url: z.url() }).
 /**
  * The audit-event kinds a notification target may receive (notify/ maps each to a message): a
  * session's end, a pending approval, a broker's refusal of an order, a change of the kill switch, a
- * failed reconciliation.
+ * failed reconciliation, a model that abstains because its health score fell below the threshold.
  */
 export const NOTIFICATION_EVENTS = [
   'session.completed',
@@ -40,6 +40,7 @@ export const NOTIFICATION_EVENTS = [
   'trading_state.changed',
   'reconcile.failed',
   'reconcile.position_mismatch',
+  'model.abstained',
 ] as const;
 export const NotificationEvent = z.enum(NOTIFICATION_EVENTS);
 export type NotificationEvent = z.infer<typeof NotificationEvent>;
@@ -172,6 +173,12 @@ export const SettingsSchema = z
         ksAlert: z.number().positive().max(1).default(0.25),
         /** A model whose health score falls below this is unhealthy. */
         minHealthScore: z.number().min(0).max(1).default(0.5),
+        /**
+         * What a session does with the model's health, measured before it proposes: `abstain` (an
+         * unhealthy model, or one unhealthy before and not retrained or overridden since, proposes
+         * nothing), `record` (stored, and the session trades on), `off` (not measured).
+         */
+        gate: z.enum(['abstain', 'record', 'off']).default('record'),
       })
       .strict()
       .prefault({})

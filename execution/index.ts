@@ -65,3 +65,18 @@ export {
   type FillOrder,
   type FillSide,
 } from './fill-model.ts';
+export {
+  closedTradesFrom,
+  loadAttributedFills,
+  loadClosedTrades,
+  listModelHalts,
+  haltModel,
+  resumeModel,
+  breakerRules,
+  readBreakerStatus,
+  ModelHaltView,
+  BreakerStatusView,
+  UNATTRIBUTED_MODEL,
+  type AttributedFill,
+  type BreakerStatus,
+} from './breakers.ts';

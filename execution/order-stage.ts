@@ -4,7 +4,8 @@ import type { Config } from '../config/index.ts';
 import { QuorumError, type Proposal, type RiskDecision, type Verdict } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
 import { marketSnapshot } from '../market/index.ts';
-import { decide, type DecideInput } from '../risk/index.ts';
+import { decide, decideWithBreakers, type CircuitBreakerRules, type ClosedTrade, type DecideInput } from '../risk/index.ts';
+import { breakerRules, loadClosedTrades } from './breakers.ts';
 import { ApprovalAnswer, approvalIdOf, pendingApproval, recordApprovalAnswer, requestApproval } from './approvals.ts';
 import type { Broker } from './broker.ts';
 import { intentFromDecision, recordRiskDecision, submitIntent, type SubmitOutcome } from './orders.ts';
@@ -50,8 +51,12 @@ export const allowsOrder = (d: RiskDecision | null): d is RiskDecision => d !== 
  * The stage's risk check on given snapshots: risk/ `decide`, the last word. The order stage's
  * risk_check node calls it with the stored book and market; the backtest with its simulated books.
  */
-export function riskCheck(input: DecideInput): RiskDecision {
-  return decide(input);
+/**
+ * With `breakers` (the closed trades and settings.circuitBreakers with the halted models), the
+ * circuit breakers raise the trading state first (risk/ decideWithBreakers).
+ */
+export function riskCheck(input: DecideInput, breakers?: { trades: readonly ClosedTrade[]; rules: CircuitBreakerRules }): RiskDecision {
+  return breakers ? decideWithBreakers(input, breakers.trades, breakers.rules).decision : decide(input);
 }
 
 function envOf(config: NodeConfig): OrderStageEnv {
@@ -67,7 +72,12 @@ async function riskCheckNode(s: OrderStateValue, config: NodeConfig): Promise<Pa
   // Stale or missing account data fails closed inside risk/ (a null portfolio means HALTED).
   const portfolio = await buildPortfolioSnapshot(env.db, env.broker, env.config, { asOf: env.now() }).catch(() => null);
   const market = await marketSnapshot(env.db, s.proposal.ticker, s.proposal.asOf, env.config.settings);
-  const decision = riskCheck({ verdict: s.verdict, proposal: s.proposal, portfolio, market, rules: env.config.riskRules, now: env.now() });
+  // The circuit breakers read the closed trades in the database and the per-model kill switch.
+  const [trades, breakers] = await Promise.all([loadClosedTrades(env.db), breakerRules(env.db, env.config)]);
+  const decision = riskCheck(
+    { verdict: s.verdict, proposal: s.proposal, portfolio, market, rules: env.config.riskRules, now: env.now() },
+    { trades, rules: breakers },
+  );
   await recordRiskDecision(env.db, decision);
   return { decision };
 }

@@ -89,3 +89,18 @@ export {
 } from './promotion.ts';
 export { retrain, type RetrainOptions, type RetrainResult } from './retrain.ts';
 export { trainingMatrixCsv, TRAINING_CSV_COLUMNS_BEFORE, TRAINING_CSV_COLUMNS_AFTER } from './export.ts';
+export {
+  measureModelHealth,
+  gateFor,
+  overrideModel,
+  revokeModelOverride,
+  activeOverride,
+  listModelOverrides,
+  listModelHealth,
+  readSessionModelHealth,
+  ModelGate,
+  ModelHealthView,
+  ModelOverrideView,
+  type GateDecision,
+  type OverrideInput,
+} from './drift-gate.ts';

@@ -58,6 +58,8 @@ const OrderRejected = z.object({
 const TradingStateChanged = z.object({ from: str.optional(), to: str, reason: z.string().optional(), actor: z.string().optional() });
 const PositionMismatch = z.object({ mismatches: z.array(z.object({ ticker: str, broker: num, local: num })).optional() });
 
+const ModelAbstained = z.object({ session: z.string().optional(), healthScore: num.optional(), threshold: num.optional(), reason: z.string().optional() });
+
 const SessionSkipped = z.object({
   reason: z.string().optional(),
   report: z.object({ html: z.string().optional(), markdown: z.string().optional() }).optional(),
@@ -142,6 +144,16 @@ export function messageOf(row: AuditEventRow): Message | null {
       const p = PositionMismatch.safeParse(payload).data ?? {};
       const detail = (p.mismatches ?? []).map((m) => `${m.ticker} broker=${m.broker} local=${m.local}`).join(', ') || 'positions differ';
       return { ...base, event: 'reconcile.position_mismatch', subject: `Reconciliation with ${id}: positions differ`, text: `${detail}. Trading is HALTED.` };
+    }
+    case 'model.abstained': {
+      const p = ModelAbstained.safeParse(payload).data ?? {};
+      const score = p.healthScore === undefined ? '' : ` (health ${p.healthScore.toFixed(3)}${p.threshold === undefined ? '' : ` < ${p.threshold}`})`;
+      return {
+        ...base,
+        event: 'model.abstained',
+        subject: `Model ${id} abstains${score}`,
+        text: `${p.reason ?? 'the model is unhealthy'}${p.session ? ` Session ${p.session} traded nothing.` : ''}`,
+      };
     }
     default:
       return null;

@@ -99,5 +99,14 @@ export function decideWithBreakers(input: DecideInput, trades: readonly ClosedTr
   const p = input.portfolio;
   const portfolio: PortfolioSnapshot | null | undefined =
     p && typeof p === 'object' && typeof p.tradingState === 'string' ? { ...p, tradingState: severer(p.tradingState, raise) } : p;
-  return { decision: decide({ ...input, portfolio }), breaker, killSwitch, effectiveState: portfolio ? portfolio.tradingState : null };
+  const decision = decide({ ...input, portfolio });
+  // The decision says which breaker raised its state: the tripped rules join its rule results (the id,
+  // a hash of the inputs, already covers the raised state). Nothing tripped: the decision is decide's.
+  const tripped = [...breaker.rules.filter((r) => !r.passed), ...(killSwitch.passed ? [] : [killSwitch])];
+  return {
+    decision: tripped.length > 0 ? { ...decision, rules: [...decision.rules, ...tripped] } : decision,
+    breaker,
+    killSwitch,
+    effectiveState: portfolio ? portfolio.tradingState : null,
+  };
 }

@@ -12,3 +12,5 @@ export { CritiqueRequest, CritiqueReply, CritiqueField, proposalForCritique, run
 export { NotificationCountRow, readNotificationCounts, DeliveryView, listDeliveries } from '../notify/index.ts';
 export { PortfolioView, TradingStateView, SubmitOutcomeView, readPortfolio, setTradingState, type TradingStateInfo } from '../execution/index.ts';
 export * from './console-views.ts';
+export { BreakerStatusView, ModelHaltView, readBreakerStatus, haltModel, resumeModel, type BreakerStatus } from '../execution/index.ts';
+export { ModelHealthView, ModelOverrideView, overrideModel, revokeModelOverride, listModelOverrides } from '../ml/index.ts';

@@ -10,7 +10,7 @@ import { reconcile, runOrderStage, syncOpenOrders, type Broker, type ExchangeClo
 import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint';
 import { runCommittee, type SelectedBackend } from '../graph/index.ts';
 import { barCoverage } from '../market/index.ts';
-import { checkProposalDate, propose, type Proposer } from '../ml/index.ts';
+import { checkProposalDate, measureModelHealth, propose, type Proposer } from '../ml/index.ts';
 import type { NewsSearcher } from '../tools/index.ts';
 import { refreshInputs, staleReason } from './refresh.ts';
 import type { InputSources } from './refresh.ts';
@@ -306,6 +306,14 @@ export async function prepareSession(env: SessionEnv, options: RunSessionOptions
     // Startup reconciliation: a failure halts trading (risk then denies every new order).
     const rec = await reconcile(db, env.broker);
     progress(env, options, `reconciled with the broker: ${JSON.stringify(rec)}`);
+    // The model's health first: an unhealthy model proposes nothing (settings.drift.gate).
+    const health = await measureModelHealth(db, { sessionId, asOf: options.asOf, tickers: universe, proposer: env.proposer, settings: config.settings });
+    if (health) progress(env, options, `model health: ${health.reason}`);
+    if (health?.gate === 'abstain') {
+      const report = await skipSession(env, sessionId, health.reason);
+      progress(env, options, `session ${sessionId} trades nothing: ${health.reason}`);
+      return { sessionId, created: true, chosen: [], proposals: 0, skipped: health.reason, report };
+    }
     const proposed = await propose(db, { asOf: options.asOf, tickers: universe, proposer: env.proposer, settings: config.settings, sessionId });
     // A ticker with an order still working at the broker (the morning slot's entry on daily bars, a held
     // position's bracket legs) would only be denied ONE_OPEN_ORDER_PER_TICKER, which reads the same

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { JsonColumn, NullableTimestampColumn, TimestampColumn, queryRow, queryRows, type Queryable } from '../db/index.ts';
 import { OrderSummary, RiskDecisionSummary, readSessionOrders, readSessionRiskDecisions } from '../execution/index.ts';
-import { ProposalSummary, readSessionProposals } from '../ml/index.ts';
+import { ModelHealthView, ProposalSummary, readSessionModelHealth, readSessionProposals } from '../ml/index.ts';
 import { VerdictSummary, readSessionVerdicts } from './committee-views.ts';
 
 /** Read models of the sessions table (sessions/ writes it), each with a zod schema the API publishes. */
@@ -29,6 +29,8 @@ export const SessionView = SessionRow.extend({
   verdicts: z.array(VerdictSummary),
   riskDecisions: z.array(RiskDecisionSummary),
   orders: z.array(OrderSummary),
+  /** The proposer's drift and health as the session measured them, and the gate's decision (null: not measured). */
+  modelHealth: ModelHealthView.nullable(),
 });
 export type SessionView = z.infer<typeof SessionView>;
 
@@ -43,11 +45,12 @@ export function listSessions(q: Queryable, limit: number, offset: number): Promi
 export async function readSession(q: Queryable, id: string): Promise<SessionView | null> {
   const session = await queryRow(q, SessionRow, `SELECT ${SUMMARY_COLUMNS}, config, error FROM sessions WHERE id = $1`, [id]);
   if (!session) return null;
-  const [proposals, verdicts, riskDecisions, orders] = await Promise.all([
+  const [proposals, verdicts, riskDecisions, orders, modelHealth] = await Promise.all([
     readSessionProposals(q, id),
     readSessionVerdicts(q, id),
     readSessionRiskDecisions(q, id),
     readSessionOrders(q, id),
+    readSessionModelHealth(q, id),
   ]);
-  return { ...session, proposals, verdicts, riskDecisions, orders };
+  return { ...session, proposals, verdicts, riskDecisions, orders, modelHealth };
 }

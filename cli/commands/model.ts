@@ -25,7 +25,19 @@ const PromoteArgs = z
   })
   .strict();
 
-/** `quorum model drift | list | promote`: drift against the card's training sample; the registry and its promotions. */
+const OverrideArgs = z
+  .object({
+    reason: z.string().trim().min(1).max(500),
+    modelId: z.string().min(1).optional(),
+    modelVersion: z.string().min(1).optional(),
+    card: z.string().min(1).optional(),
+    by: z.string().trim().min(1).max(100),
+    revoke: z.boolean().optional(),
+    json: z.boolean().optional(),
+  })
+  .strict();
+
+/** `quorum model drift | list | promote | override`: drift against the card's training sample; the registry, its promotions and health overrides. */
 export function registerModel(program: Command): void {
   const model = program.command('model').description('model governance');
   model
@@ -139,5 +151,37 @@ export function registerModel(program: Command): void {
       process.stdout.write(
         `model ${decision.modelId}@${decision.candidateVersion} promoted to production${decision.productionVersion ? ` (${decision.productionVersion} archived)` : ''} by ${decision.who}: ${decision.reason}\n`,
       );
+    });
+
+  model
+    .command('override')
+    .description('let a model version trade although its health score is below drift.minHealthScore (audited: who, when, why); --revoke ends it')
+    .requiredOption('--reason <text>', 'why (stored with the override and in the audit trail)')
+    .option('--model-id <id>', "the model's id (default: the card of models.yaml proposer.cardPath)")
+    .option('--model-version <v>', "the model's version (default: the card's)")
+    .option('--card <path>', 'model card whose id and version to override (default models.yaml proposer.cardPath)')
+    .option('--by <name>', 'who overrides', process.env.USER ?? 'cli')
+    .option('--revoke', 'end the override: the next session gates the model by its health again')
+    .option('--json', 'print the override as JSON')
+    .action(async (opts: Record<string, unknown>) => {
+      const args = parseOrThrow(OverrideArgs, opts, 'model override');
+      const ctx = cliContext();
+      const { overrideModel, readModelCard, revokeModelOverride } = await import('../../ml/index.ts');
+      let modelId = args.modelId;
+      let modelVersion = args.modelVersion;
+      if (modelId === undefined || modelVersion === undefined) {
+        const card = readModelCard(path.resolve(PROJECT_ROOT, args.card ?? ctx.config.models.proposer.cardPath));
+        if (modelId !== undefined && modelId !== card.modelId)
+          throw new QuorumError('INPUT_INVALID', `--model-version: required with --model-id ${modelId} (the card is ${card.modelId})`, {
+            field: 'modelVersion',
+          });
+        modelId = card.modelId;
+        modelVersion = modelVersion ?? card.version;
+      }
+      const input = { modelId, modelVersion, reason: args.reason, actor: `cli:${args.by}` };
+      const row = await withDb(ctx, (db) => (args.revoke ? revokeModelOverride(db, input) : overrideModel(db, input)));
+      if (args.json) printJson(row);
+      else if (args.revoke) process.stdout.write(`override ${row.id} of model ${row.modelId}@${row.modelVersion} revoked by ${row.revokedBy ?? '?'}\n`);
+      else process.stdout.write(`model ${row.modelId}@${row.modelVersion} overridden by ${row.actor} at ${row.createdAt}: ${row.reason} (${row.id})\n`);
     });
 }

@@ -11,10 +11,18 @@ export function registerTradingState(program: Command): void {
     .command('halt')
     .description('HALT trading: every new order is denied (cancels still go through)')
     .requiredOption('--reason <text>', 'why (stored in the audit trail)')
+    .option('--model <id>', 'halt one model only: its proposals send no order, the rest of the book trades on')
     .option('--json', 'print the new state as JSON')
-    .action(async (opts: { reason: string; json?: boolean }) => {
+    .action(async (opts: { reason: string; model?: string; json?: boolean }) => {
       const ctx = cliContext();
-      const { setTradingState } = await import('../../execution/index.ts');
+      const { haltModel, setTradingState } = await import('../../execution/index.ts');
+      if (opts.model !== undefined) {
+        const model = opts.model;
+        const halted = await withDb(ctx, (db) => haltModel(db, model, `manual: ${opts.reason}`, 'cli'));
+        if (opts.json) printJson({ haltedModels: halted });
+        else process.stdout.write(`model ${model} HALTED (manual: ${opts.reason.trim()}); halted models: ${halted.map((h) => h.modelId).join(', ')}\n`);
+        return;
+      }
       const state = await withDb(ctx, (db) => setTradingState(db, 'HALTED', `manual: ${opts.reason}`, 'cli'));
       if (opts.json) printJson(state);
       else process.stdout.write(`trading ${state.state} (${state.reason})\n`);
@@ -24,10 +32,20 @@ export function registerTradingState(program: Command): void {
     .description('resume trading (ACTIVE) after a halt')
     .requiredOption('--reason <text>', 'why (stored in the audit trail)')
     .option('--reducing', 'resume in REDUCING (only orders that reduce exposure)')
+    .option('--model <id>', 'resume one halted model (the global state is left as it is)')
     .option('--json', 'print the new state as JSON')
-    .action(async (opts: { reason: string; reducing?: boolean; json?: boolean }) => {
+    .action(async (opts: { reason: string; reducing?: boolean; model?: string; json?: boolean }) => {
       const ctx = cliContext();
-      const { setTradingState } = await import('../../execution/index.ts');
+      const { resumeModel, setTradingState } = await import('../../execution/index.ts');
+      if (opts.model !== undefined) {
+        if (opts.reducing) throw new QuorumError('INPUT_INVALID', '--reducing: applies to the global state, not to --model', { field: 'reducing' });
+        const model = opts.model;
+        const halted = await withDb(ctx, (db) => resumeModel(db, model, `manual: ${opts.reason}`, 'cli'));
+        if (opts.json) printJson({ haltedModels: halted });
+        else
+          process.stdout.write(`model ${model} resumed (manual: ${opts.reason.trim()}); halted models: ${halted.map((h) => h.modelId).join(', ') || 'none'}\n`);
+        return;
+      }
       const state = await withDb(ctx, (db) => setTradingState(db, opts.reducing ? 'REDUCING' : 'ACTIVE', `manual: ${opts.reason}`, 'cli'));
       if (opts.json) printJson(state);
       else process.stdout.write(`trading ${state.state} (${state.reason})\n`);
@@ -42,13 +60,30 @@ export function registerPositions(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }) => {
       const ctx = cliContext();
-      const { getTradingState, loadPositions } = await import('../../execution/index.ts');
-      const { positions, state } = await withDb(ctx, async (db) => ({ positions: await loadPositions(db), state: await getTradingState(db) }));
+      const { getTradingState, loadPositions, readBreakerStatus } = await import('../../execution/index.ts');
+      const { positions, state, breakers } = await withDb(ctx, async (db) => ({
+        positions: await loadPositions(db),
+        state: await getTradingState(db),
+        breakers: await readBreakerStatus(db, ctx.config),
+      }));
       if (opts.json) {
-        printJson({ tradingState: state, positions });
+        printJson({ tradingState: state, breakers, positions });
         return;
       }
       process.stdout.write(`trading ${state.state} (${state.reason})\n`);
+      const b = breakers.breaker;
+      process.stdout.write(
+        b.state === 'REDUCING'
+          ? `circuit breaker: REDUCING (${b.rules
+              .filter((r) => !r.passed)
+              .map((r) => r.rule)
+              .join(', ')}: ${b.reason}; ${breakers.closedTrades} closed trades): new orders may only reduce positions\n`
+          : `circuit breakers: not tripped (${breakers.closedTrades} closed trades, ${b.consecutiveLosses} losses in a row, hit rate ${b.hitRate === null ? 'n/a' : b.hitRate.toFixed(3)})\n`,
+      );
+      for (const m of breakers.killedModels) {
+        const h = breakers.haltedModels.find((x) => x.modelId === m);
+        process.stdout.write(`model ${m} HALTED (${h ? `${h.reason}, by ${h.actor} at ${h.haltedAt}` : 'settings.yaml circuitBreakers.killedModels'})\n`);
+      }
       if (positions.length === 0) {
         process.stdout.write('no positions\n');
         return;

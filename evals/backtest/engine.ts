@@ -52,7 +52,7 @@ import {
   type Proposer,
   type Sample,
 } from '../../ml/index.ts';
-import { tradingStateFor } from '../../risk/index.ts';
+import { tradingStateFor, type CircuitBreakerRules } from '../../risk/index.ts';
 import { topProposals } from '../../sessions/index.ts';
 import { SimBroker, hypotheticalTrade, type CostModel, type FillEvent, type Lot } from './broker.ts';
 import { PriceView, barDate, resolveRange, type PriceData } from './data.ts';
@@ -106,6 +106,11 @@ export interface BacktestOptions {
    */
   news?: { search: NewsSearcher; source: string };
   onProgress?: (progress: { done: number; total: number; date: string }) => void;
+  /**
+   * The risk controller's circuit breakers (settings.circuitBreakers), as live sessions apply them:
+   * each book's own closed trades so far trip them. Absent: the backtest decides without breakers.
+   */
+  circuitBreakers?: CircuitBreakerRules;
 }
 
 /** One model of the walk-forward schedule, with what it was trained on. */
@@ -610,7 +615,9 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
           if (book.name === 'committee')
             log.verdicts.push({ proposalId: p.id, decision: verdict.decision, sizeMultiplier: verdict.sizeMultiplier, confidence: verdict.confidence });
           const portfolio = snapshotOf(book);
-          const decision = riskCheck({ verdict, proposal: p, portfolio, market, rules, now });
+          const cb = options.circuitBreakers;
+          const breakers = cb ? { rules: cb, trades: book.broker.trades.map((t) => ({ modelId: p.modelId, closedAt: t.exitDate, pnl: t.pnl })) } : undefined;
+          const decision = riskCheck({ verdict, proposal: p, portfolio, market, rules, now }, breakers);
           log.risk.push({
             strategy: book.name,
             proposalId: p.id,
@@ -622,7 +629,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
           });
           if (book.name === 'committee' && (verdict.decision === 'REJECT' || verdict.decision === 'ABSTAIN')) {
             // A veto that mattered: the proposal as its own verdict would have traded on this book.
-            const probe = riskCheck({ verdict: own, proposal: p, portfolio, market, rules, now });
+            const probe = riskCheck({ verdict: own, proposal: p, portfolio, market, rules, now }, breakers);
             if (allowsOrder(probe)) {
               const held = book.broker.positionQty(p.ticker);
               const opening = held === 0 || held > 0 === (p.side === 'buy');

@@ -81,6 +81,7 @@ const COVERED: Record<string, string> = {
   'model list': 'data in (train promotes or refuses by the rule)',
   'model promote': 'data in (train promotes or refuses by the rule)',
   'features export': 'data in (the rows train used)',
+  'model override': 'data in (and --revoke)',
   critique: 'data in',
   'session run': 'quick start (PGlite, in-process paper exchange); PostgreSQL (with paper-exchange and worker)',
   'session schedule': 'without Ollama or keys (--dry-run)',
@@ -561,6 +562,11 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
     expect(drift.stdout).toMatch(/│ rsi14 +│ \d+\.\d{3} │ \d\.\d{3} │/);
     expect(drift.stdout).toMatch(/model default@[0-9a-f]+ at 2001-06-01T20:00:00\.000Z: \d+ recent rows .* vs 500 training rows/);
     expect(drift.stdout).toMatch(/^health score \d\.\d{3} \(threshold 0\.5\): (healthy|UNHEALTHY: .+)$/m);
+    const override = ok(await q('model', 'override', '--reason', 'doors test', '--by', 'doors'));
+    expect(override.stdout).toMatch(/^model default@[0-9a-f]+ overridden by cli:doors at \S+: doors test \(mo_[0-9a-f]+\)$/m);
+    expect(ok(await q('model', 'override', '--reason', 'done', '--revoke')).stdout).toMatch(
+      /^override mo_[0-9a-f]+ of model default@[0-9a-f]+ revoked by cli:/m,
+    );
 
     const critiqued = ok(await q('critique', '--ticker', 'MSFT', '--as-of', '2001-06-01', '--backend', 'rules'));
     expect(critiqued.stdout).toContain('PROPOSAL');

@@ -1,0 +1,184 @@
+/**
+ * What the risk controller's circuit breakers read in live operation: the closed trades, rebuilt
+ * from the stored fills (each round trip from flat to flat on one ticker, attributed to the model
+ * whose proposal opened it), and the per-model kill switch (model_halts) beside the global one.
+ */
+import { z } from 'zod';
+import type { Config } from '../config/index.ts';
+import { QuorumError, RuleResult } from '../contracts/index.ts';
+import { appendAudit, queryRows, TimestampColumn, type Db, type Queryable } from '../db/index.ts';
+import { circuitBreakerFor, type BreakerAssessment, type CircuitBreakerRules, type ClosedTrade } from '../risk/index.ts';
+
+const EPS = 1e-9;
+
+/** A stored fill with the model id of the proposal behind its order (a bracket leg: its entry's). */
+export interface AttributedFill {
+  id: string;
+  ticker: string;
+  side: 'buy' | 'sell';
+  qty: number;
+  price: number;
+  commission: number;
+  filledAt: string;
+  /** Null for an order no proposal stands behind (an exit, a reconciliation import). */
+  modelId: string | null;
+}
+
+/** The model id of a trade nobody's proposal opened. */
+export const UNATTRIBUTED_MODEL = 'unattributed';
+
+/**
+ * Round trips from fills: per ticker, a trade opens when the position leaves zero and closes when
+ * it comes back (a fill that crosses zero closes one trade and opens the next with its rest). Its
+ * P&L is the cash it made, commissions paid; its model is the opening fill's.
+ */
+export function closedTradesFrom(fills: readonly AttributedFill[]): ClosedTrade[] {
+  const ordered = [...new Map(fills.map((f) => [f.id, f])).values()].sort(
+    (a, b) => Date.parse(a.filledAt) - Date.parse(b.filledAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+  const open = new Map<string, { qty: number; cash: number; modelId: string }>();
+  const out: ClosedTrade[] = [];
+  for (const f of ordered) {
+    const sign = f.side === 'buy' ? 1 : -1;
+    let rest = f.qty;
+    let commission = f.commission;
+    while (rest > EPS) {
+      const cur = open.get(f.ticker);
+      if (!cur || Math.abs(cur.qty) < EPS) {
+        open.set(f.ticker, { qty: sign * rest, cash: -sign * rest * f.price - commission, modelId: f.modelId ?? UNATTRIBUTED_MODEL });
+        break;
+      }
+      const reducing = Math.sign(cur.qty) !== sign;
+      const take = reducing ? Math.min(rest, Math.abs(cur.qty)) : rest;
+      const share = commission * (take / rest);
+      cur.qty += sign * take;
+      cur.cash += -sign * take * f.price - share;
+      commission -= share;
+      rest -= take;
+      if (Math.abs(cur.qty) < EPS) {
+        out.push({ modelId: cur.modelId, closedAt: f.filledAt, pnl: cur.cash });
+        open.delete(f.ticker);
+      }
+    }
+  }
+  return out;
+}
+
+const FillRow = z.object({
+  id: z.string(),
+  ticker: z.string(),
+  side: z.enum(['buy', 'sell']),
+  qty: z.number(),
+  price: z.number(),
+  commission: z.number(),
+  filled_at: TimestampColumn,
+  model_id: z.string().nullable(),
+});
+
+/** Every stored fill with its model (order -> its entry for a leg -> intent -> risk decision -> proposal). */
+export async function loadAttributedFills(q: Queryable): Promise<AttributedFill[]> {
+  const rows = await queryRows(
+    q,
+    FillRow,
+    `SELECT f.id, f.ticker, f.side, f.qty, f.price, f.commission, f.filled_at, p.model_id
+       FROM fills f
+       LEFT JOIN orders o ON o.id = f.order_id
+       LEFT JOIN orders parent ON parent.id = o.parent_id
+       LEFT JOIN order_intents i ON i.id = coalesce(o.intent_id, parent.intent_id)
+       LEFT JOIN risk_decisions r ON r.id = i.risk_decision_id
+       LEFT JOIN proposals p ON p.id = r.proposal_id
+      ORDER BY f.filled_at, f.id`,
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    ticker: r.ticker,
+    side: r.side,
+    qty: r.qty,
+    price: r.price,
+    commission: r.commission,
+    filledAt: r.filled_at,
+    modelId: r.model_id,
+  }));
+}
+
+/** The closed trades the breakers read, from the stored fills. */
+export async function loadClosedTrades(q: Queryable): Promise<ClosedTrade[]> {
+  return closedTradesFrom(await loadAttributedFills(q));
+}
+
+// ---- the per-model kill switch ------------------------------------------------------------------
+
+export const ModelHaltView = z.object({ modelId: z.string(), reason: z.string(), actor: z.string(), haltedAt: z.string() }).strict();
+export type ModelHaltView = z.infer<typeof ModelHaltView>;
+const HaltRow = z.object({ model_id: z.string(), reason: z.string(), actor: z.string(), halted_at: TimestampColumn });
+
+/** The models switched off by a user (model_halts), by id. */
+export async function listModelHalts(q: Queryable): Promise<ModelHaltView[]> {
+  const rows = await queryRows(q, HaltRow, 'SELECT model_id, reason, actor, halted_at FROM model_halts ORDER BY model_id');
+  return rows.map((r) => ({ modelId: r.model_id, reason: r.reason, actor: r.actor, haltedAt: r.halted_at }));
+}
+
+function checked(modelId: string, reason: string): { modelId: string; reason: string } {
+  const id = modelId.trim();
+  const why = reason.trim();
+  if (!id) throw new QuorumError('INPUT_INVALID', 'modelId: a model id is required', { field: 'modelId' });
+  if (!why) throw new QuorumError('INPUT_INVALID', 'reason: a reason is required to halt or resume a model', { field: 'reason' });
+  return { modelId: id, reason: why };
+}
+
+/** Switches one model off (its proposals may send no order), audited; halting a halted model rewords its reason. */
+export async function haltModel(db: Db, modelId: string, reason: string, actor: string): Promise<ModelHaltView[]> {
+  const c = checked(modelId, reason);
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `INSERT INTO model_halts (model_id, reason, actor) VALUES ($1, $2, $3)
+       ON CONFLICT (model_id) DO UPDATE SET reason = EXCLUDED.reason, actor = EXCLUDED.actor, halted_at = now()`,
+      [c.modelId, c.reason, actor],
+    );
+    await appendAudit(tx, 'model.halted', 'model', c.modelId, { reason: c.reason, actor });
+    return listModelHalts(tx);
+  });
+}
+
+/** Switches one model back on, audited; a model that is not halted is an error naming it. */
+export async function resumeModel(db: Db, modelId: string, reason: string, actor: string): Promise<ModelHaltView[]> {
+  const c = checked(modelId, reason);
+  return db.transaction(async (tx) => {
+    const res = await tx.query('DELETE FROM model_halts WHERE model_id = $1', [c.modelId]);
+    if (res.rowCount === 0) throw new QuorumError('NOT_FOUND', `modelId: model ${c.modelId} is not halted`, { field: 'modelId' });
+    await appendAudit(tx, 'model.resumed', 'model', c.modelId, { reason: c.reason, actor });
+    return listModelHalts(tx);
+  });
+}
+
+/** settings.circuitBreakers with the models halted in the database added to its killedModels. */
+export async function breakerRules(q: Queryable, config: Config): Promise<CircuitBreakerRules> {
+  const rules = config.settings.circuitBreakers;
+  const halted = (await listModelHalts(q)).map((h) => h.modelId);
+  return { ...rules, killedModels: [...new Set([...rules.killedModels, ...halted])].sort() };
+}
+
+/** The breakers as they stand now: their assessment of the closed trades, and the switched-off models. */
+export const BreakerStatusView = z
+  .object({
+    breaker: z
+      .object({
+        state: z.enum(['ACTIVE', 'REDUCING']),
+        reason: z.string(),
+        consecutiveLosses: z.number().int(),
+        hitRate: z.number().nullable(),
+        rules: z.array(RuleResult),
+      })
+      .strict() satisfies z.ZodType<BreakerAssessment>,
+    closedTrades: z.number().int(),
+    /** settings.circuitBreakers.killedModels and model_halts together. */
+    killedModels: z.array(z.string()),
+    haltedModels: z.array(ModelHaltView),
+  })
+  .strict();
+export type BreakerStatus = z.infer<typeof BreakerStatusView>;
+
+export async function readBreakerStatus(q: Queryable, config: Config): Promise<BreakerStatus> {
+  const [trades, rules, haltedModels] = await Promise.all([loadClosedTrades(q), breakerRules(q, config), listModelHalts(q)]);
+  return { breaker: circuitBreakerFor(trades, rules), closedTrades: trades.length, killedModels: rules.killedModels, haltedModels };
+}
