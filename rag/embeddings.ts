@@ -51,6 +51,26 @@ async function inBatches(texts: readonly string[], size: number, fn: (batch: str
   return out;
 }
 
+/**
+ * Like `inBatches`, but each batch holds texts of similar length: the texts are embedded in order
+ * of length and the vectors returned in the callers' order. A batch costs what its longest text
+ * costs for every text in it, so mixing a 20-character tweet with a 140-character one wastes most
+ * of the work; a text's vector does not depend on its batch-mates.
+ */
+export async function inLengthBatches(texts: readonly string[], size: number, fn: (batch: string[]) => Promise<number[][]>): Promise<number[][]> {
+  const order = texts.map((_, i) => i).sort((a, b) => (texts[a]?.length ?? 0) - (texts[b]?.length ?? 0) || a - b);
+  const vectors = await inBatches(
+    order.map((i) => texts[i] ?? ''),
+    size,
+    fn,
+  );
+  const out: number[][] = new Array<number[]>(texts.length);
+  order.forEach((original, k) => {
+    out[original] = vectors[k] ?? [];
+  });
+  return out;
+}
+
 // Loading the graph model costs real time and memory: once per process, shared by every embedder.
 let useModel: Promise<EmbeddingsModel> | null = null;
 function loadUseModel(): Promise<EmbeddingsModel> {
@@ -73,7 +93,7 @@ export function createUseLiteEmbedder(options: { batchSize?: number } = {}): Emb
     async embed(texts) {
       if (texts.length === 0) return [];
       const model = await loadUseModel();
-      return inBatches(texts, batchSize, async (batch) => checkVectors(USE_LITE_MODEL, USE_LITE_DIMENSION, batch.length, await model.embed(batch)));
+      return inLengthBatches(texts, batchSize, async (batch) => checkVectors(USE_LITE_MODEL, USE_LITE_DIMENSION, batch.length, await model.embed(batch)));
     },
   };
 }
