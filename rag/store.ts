@@ -69,8 +69,10 @@ export async function prepareNews(
   }
   const vectors: number[][] = [];
   const texts = fresh.map((d) => embeddingText(d.draft.title, d.draft.body));
-  // Embed in slices so a caller can show progress on a long import.
-  const slice = 64;
+  // Embed in slices so a caller can show progress on a long import; a slice is large enough for
+  // the embedder to spread its batches over its workers (USE_LITE_POOL_MIN_TEXTS, 256).
+  // Equal slices of at most 512: none falls below 256 once there are two.
+  const slice = Math.ceil(texts.length / Math.max(1, Math.ceil(texts.length / 512)));
   for (let i = 0; i < texts.length; i += slice) {
     vectors.push(...(await embedder.embed(texts.slice(i, i + slice))));
     onEmbedded?.(Math.min(i + slice, texts.length), texts.length);
