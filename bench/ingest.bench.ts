@@ -43,15 +43,21 @@ async function stocknet(embedder: ReturnType<typeof createUseLiteEmbedder>): Pro
   const db = await openPglite(null);
   try {
     await migrate(db);
+    const { loadavg } = await import('node:os');
+    const load0 = loadavg()[0] ?? 0;
+    const cpu0 = process.cpuUsage();
     const s = performance.now();
     const r = await importNews(db, embedder, file, { matcher: companyMatcher({}) });
     const seconds = (performance.now() - s) / 1000;
+    // CPU of the whole process (worker threads included): steadier than wall time on a shared machine.
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     out.push(
       {
         name: 'news: StockNet tweets ingest (PGlite), lines',
         value: r.read / seconds,
         unit: 'items/s',
-        notes: `${r.read} lines in ${seconds.toFixed(0)} s: ${r.inserted} stored, ${r.duplicates} duplicates/merged, ${r.spam['cashtag-list'] ?? 0} spam; USE-lite batches of 32`,
+        notes: `${r.read} lines in ${seconds.toFixed(0)} s (${cpuSeconds.toFixed(0)} s of CPU, load average ${load0.toFixed(1)} -> ${(loadavg()[0] ?? 0).toFixed(1)}): ${r.inserted} stored, ${r.duplicates} duplicates/merged, ${r.spam['cashtag-list'] ?? 0} spam; USE-lite batches of 32, length-sorted, on worker threads; multi-row inserts`,
       },
       { name: 'news: StockNet tweets ingest (PGlite), stored', value: r.inserted / seconds, unit: 'items/s', notes: 'embedded and inserted items only' },
     );

@@ -25,10 +25,11 @@ const parsedFiles = new Map<string, Bar[]>();
 
 /** All bars of a bundled price file (parsed once per process). */
 function sampleBars(file: string, ohlcvTicker: string): Bar[] {
-  const key = `${file}\u0000${ohlcvTicker}`;
-  const cached = parsedFiles.get(key);
+  // A per-ticker file is cached per ticker it is read as; a wide or long file once.
+  const cached = parsedFiles.get(file) ?? parsedFiles.get(`${file}\u0000${ohlcvTicker}`);
   if (cached) return cached;
-  const full = path.join(SAMPLE_PRICES_DIR, file);
+  // A bare name is in data/samples/prices; `set/file.csv` is a bundled data set's file under data/samples.
+  const full = file.includes('/') ? path.join(SAMPLE_PRICES_DIR, '..', file) : path.join(SAMPLE_PRICES_DIR, file);
   let text: string;
   try {
     text = readFileSync(full, 'utf8');
@@ -40,11 +41,11 @@ function sampleBars(file: string, ohlcvTicker: string): Bar[] {
       { cause: error },
     );
   }
-  // The per-ticker (OHLCV) shape needs the ticker; the wide shape refuses one.
+  // The per-ticker (OHLCV) shape needs the ticker; the wide and long (date,ticker,…) shapes refuse one.
   const header = text.slice(0, text.indexOf('\n')).toLowerCase();
-  const ohlcv = /(^|,)"?close"?(,|$)/.test(header.trim());
+  const ohlcv = /(^|,)"?close"?(,|$)/.test(header.trim()) && !/(^|,)"?ticker"?(,|$)/.test(header.trim());
   const parsed = parsePriceCsv(text, full, ohlcv ? { ticker: ohlcvTicker, source: `csv:${file}` } : { source: `csv:${file}` });
-  parsedFiles.set(key, parsed.bars);
+  parsedFiles.set(ohlcv ? `${file}\u0000${ohlcvTicker}` : file, parsed.bars);
   return parsed.bars;
 }
 

@@ -47,9 +47,12 @@ export type ScenarioCategory = z.infer<typeof ScenarioCategory>;
 export const CsvBars = z
   .object({
     kind: z.literal('csv'),
-    /** File name inside data/samples/prices, e.g. `DowJones30.csv`. */
-    file: z.string().regex(/^[A-Za-z0-9._-]+\.csv$/, 'expected a file name like DowJones30.csv'),
-    /** Column of a wide file (DowJones30.csv) to read; default: the proposal's ticker. Ignored for OHLCV files. */
+    /**
+     * File name inside data/samples/prices, e.g. `DowJones30.csv`, or a bundled data set's file
+     * relative to data/samples, e.g. `stocknet-2014/prices.csv` (long OHLCV: date,ticker,…).
+     */
+    file: z.string().regex(/^(?:[A-Za-z0-9_-]+\/)?[A-Za-z0-9_-][A-Za-z0-9._-]*\.csv$/, 'expected a file name like DowJones30.csv or stocknet-2014/prices.csv'),
+    /** Column of a wide file (DowJones30.csv) to read; default: the proposal's ticker. Ignored for OHLCV files; of a long file, the ticker to read. */
     column: Ticker.optional(),
     /** Bars kept up to the as-of time (enough for the indicators: 120). */
     lookback: z.number().int().min(1).max(2000).default(120),

@@ -2,6 +2,8 @@ import { OllamaEmbeddings } from '@langchain/ollama';
 import type { EmbeddingsModel } from '@energetic-ai/embeddings';
 import { QuorumError, errorMessage } from '../contracts/errors.ts';
 import type { Config } from '../config/index.ts';
+import { availableParallelism } from 'node:os';
+import { createUseLitePool, type EmbedPool } from './embed-pool.ts';
 
 /** One interface over every embedder. `embed` batches internally and returns one vector per text. */
 export interface Embedder {
@@ -51,6 +53,34 @@ async function inBatches(texts: readonly string[], size: number, fn: (batch: str
   return out;
 }
 
+/**
+ * Like `inBatches`, but each batch holds texts of similar length: the texts are embedded in order
+ * of length and the vectors returned in the callers' order. A batch costs what its longest text
+ * costs for every text in it, so mixing a 20-character tweet with a 140-character one wastes most
+ * of the work; a text's vector does not depend on its batch-mates.
+ */
+export async function inLengthBatches(
+  texts: readonly string[],
+  size: number,
+  fn: (batch: string[]) => Promise<number[][]>,
+  options: { concurrent?: boolean } = {},
+): Promise<number[][]> {
+  const order = texts.map((_, i) => i).sort((a, b) => (texts[a]?.length ?? 0) - (texts[b]?.length ?? 0) || a - b);
+  const sorted = order.map((i) => texts[i] ?? '');
+  let vectors: number[][];
+  if (options.concurrent) {
+    // Every batch at once: the pool queues them and runs one a worker.
+    const batches: string[][] = [];
+    for (let i = 0; i < sorted.length; i += size) batches.push(sorted.slice(i, i + size));
+    vectors = (await Promise.all(batches.map(fn))).flat();
+  } else vectors = await inBatches(sorted, size, fn);
+  const out: number[][] = new Array<number[]>(texts.length);
+  order.forEach((original, k) => {
+    out[original] = vectors[k] ?? [];
+  });
+  return out;
+}
+
 // Loading the graph model costs real time and memory: once per process, shared by every embedder.
 let useModel: Promise<EmbeddingsModel> | null = null;
 function loadUseModel(): Promise<EmbeddingsModel> {
@@ -64,16 +94,37 @@ function loadUseModel(): Promise<EmbeddingsModel> {
   return useModel;
 }
 
-/** The in-process USE-lite embedder (512-d). The model loads on first use, once per process. */
-export function createUseLiteEmbedder(options: { batchSize?: number } = {}): Embedder {
+/** Texts in one `embed` call from which USE-lite spreads its batches over worker threads. */
+export const USE_LITE_POOL_MIN_TEXTS = 256;
+
+// The worker pool, shared like the model: started by the first large call, once per process.
+let usePool: EmbedPool | null = null;
+
+/**
+ * The USE-lite embedder (512-d). The model loads on first use, once per process. A call of at
+ * least USE_LITE_POOL_MIN_TEXTS texts (an import) is embedded by `workers` worker threads, each
+ * with its own model (default: the cores, at most 2); smaller calls (a search query, a few items)
+ * in-process. The vectors are the same either way: the batches are the same, only where they run differs.
+ */
+export function createUseLiteEmbedder(options: { batchSize?: number; workers?: number; poolMinTexts?: number } = {}): Embedder {
   const batchSize = options.batchSize ?? DEFAULT_EMBED_BATCH_SIZE;
+  const workers = options.workers ?? Math.min(2, availableParallelism());
+  const check = (batch: string[], vectors: unknown): number[][] => checkVectors(USE_LITE_MODEL, USE_LITE_DIMENSION, batch.length, vectors);
   return {
     model: USE_LITE_MODEL,
     dimension: USE_LITE_DIMENSION,
     async embed(texts) {
       if (texts.length === 0) return [];
+      if (workers > 1 && texts.length >= (options.poolMinTexts ?? USE_LITE_POOL_MIN_TEXTS)) {
+        if (!usePool || usePool.size !== workers) {
+          await usePool?.close();
+          usePool = createUseLitePool(workers);
+        }
+        const pool = usePool;
+        return inLengthBatches(texts, batchSize, async (batch) => check(batch, await pool.embed(batch)), { concurrent: true });
+      }
       const model = await loadUseModel();
-      return inBatches(texts, batchSize, async (batch) => checkVectors(USE_LITE_MODEL, USE_LITE_DIMENSION, batch.length, await model.embed(batch)));
+      return inLengthBatches(texts, batchSize, async (batch) => check(batch, await model.embed(batch)));
     },
   };
 }

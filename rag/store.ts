@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bindEmbeddingStore, toVectorLiteral, type Db, type Queryable } from '../db/index.ts';
+import { bindEmbeddingStore, toVectorLiteral, valueGroups, type Db, type Queryable } from '../db/index.ts';
 import { canonicalUrl, contentHash, newsId } from './canonical.ts';
 import { embeddingText, type Embedder } from './embeddings.ts';
 import { sentimentOf } from './sentiment.ts';
@@ -69,8 +69,10 @@ export async function prepareNews(
   }
   const vectors: number[][] = [];
   const texts = fresh.map((d) => embeddingText(d.draft.title, d.draft.body));
-  // Embed in slices so a caller can show progress on a long import.
-  const slice = 64;
+  // Embed in slices so a caller can show progress on a long import; a slice is large enough for
+  // the embedder to spread its batches over its workers (USE_LITE_POOL_MIN_TEXTS, 256).
+  // Equal slices of at most 512: none falls below 256 once there are two.
+  const slice = Math.ceil(texts.length / Math.max(1, Math.ceil(texts.length / 512)));
   for (let i = 0; i < texts.length; i += slice) {
     vectors.push(...(await embedder.embed(texts.slice(i, i + slice))));
     onEmbedded?.(Math.min(i + slice, texts.length), texts.length);
@@ -84,18 +86,23 @@ export async function prepareNews(
   return { prepared, duplicates: drafts.length - fresh.length };
 }
 
+/** Rows per multi-row INSERT: 12 parameters a row stays far below PostgreSQL's 65,535. */
+const INSERT_CHUNK = 500;
+const NEWS_CASTS = ['', '', '', '', '', '', '', '::timestamptz', '', '', '::vector', '::jsonb'];
+
 /**
- * Inserts prepared items and their tickers with `q` (pass a transaction to make a batch atomic).
- * A row that a concurrent writer stored meanwhile is skipped (ON CONFLICT on any unique key).
+ * Inserts prepared items and their tickers with `q` (pass a transaction to make a batch atomic),
+ * one multi-row INSERT per chunk of items and one for their tickers: a statement per row made
+ * the SQL round trips a large part of a long import. A row that a concurrent writer stored
+ * meanwhile is skipped (ON CONFLICT on any unique key), and so are its tickers.
  */
 export async function insertPrepared(q: Queryable, prepared: readonly PreparedNews[]): Promise<StoreResult> {
   const ids: string[] = [];
-  for (const p of prepared) {
-    const res = await q.query(
-      `INSERT INTO news_items (id, source, guid, url, canonical_url, title, body, published_at, content_hash, sentiment, embedding, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9, $10, $11::vector, $12::jsonb)
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [
+  for (let i = 0; i < prepared.length; i += INSERT_CHUNK) {
+    const chunk = prepared.slice(i, i + INSERT_CHUNK);
+    const params: unknown[] = [];
+    const values = valueGroups(
+      chunk.map((p) => [
         p.id,
         p.draft.source,
         p.draft.guid,
@@ -108,18 +115,22 @@ export async function insertPrepared(q: Queryable, prepared: readonly PreparedNe
         p.sentiment,
         toVectorLiteral(p.embedding),
         JSON.stringify(p.draft.metadata),
-      ],
+      ]),
+      params,
+      NEWS_CASTS,
     );
-    if (res.rows.length === 0) continue;
-    ids.push(p.id);
-    for (const t of p.tickers) {
-      await q.query('INSERT INTO news_tickers (news_id, ticker, confidence, method) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
-        p.id,
-        t.ticker,
-        t.confidence,
-        t.method,
-      ]);
-    }
+    const res = await q.query(
+      `INSERT INTO news_items (id, source, guid, url, canonical_url, title, body, published_at, content_hash, sentiment, embedding, metadata)
+       VALUES ${values} ON CONFLICT DO NOTHING RETURNING id`,
+      params,
+    );
+    const stored = new Set(res.rows.map((row) => z.object({ id: z.string() }).parse(row).id));
+    const kept = chunk.filter((p) => stored.has(p.id));
+    ids.push(...kept.map((p) => p.id));
+    const tickers = kept.flatMap((p) => p.tickers.map((t) => [p.id, t.ticker, t.confidence, t.method]));
+    if (tickers.length === 0) continue;
+    const tparams: unknown[] = [];
+    await q.query(`INSERT INTO news_tickers (news_id, ticker, confidence, method) VALUES ${valueGroups(tickers, tparams, [])} ON CONFLICT DO NOTHING`, tparams);
   }
   return { inserted: ids.length, duplicates: prepared.length - ids.length, ids };
 }

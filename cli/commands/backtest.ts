@@ -54,8 +54,13 @@ const BacktestArgs = z
     seed: z.coerce.number().int().min(0).optional(),
     universe: z.enum(['dow30', 'stocknet']).default('dow30'),
     news: z.boolean().default(false),
+    newsAblation: z.boolean().default(false),
   })
   .strict()
+  .refine((a) => !a.newsAblation || a.news, {
+    message: '--news-ablation compares the committee with the stored news and without it: it needs --news',
+    path: ['newsAblation'],
+  })
   .refine((a) => a.critic !== 'replay' || a.cassette !== undefined, {
     message: '--critic replay needs --cassette FILE (recorded with --critic ollama --cassette FILE)',
     path: ['cassette'],
@@ -83,6 +88,7 @@ interface BacktestFlags {
   seed?: string;
   universe?: string;
   news?: boolean;
+  newsAblation?: boolean;
   json?: boolean;
 }
 
@@ -110,6 +116,7 @@ export function registerBacktest(program: Command): void {
     .option('--seed <n>', 'bootstrap seed (default models.yaml llm.seed)')
     .option('--universe <name>', 'dow30 (1991-2000 closes) | stocknet (30 stocks, OHLCV 2013-2014: replay 2014)', 'dow30')
     .option('--news', 'the committee searches the news stored in the database, point in time (ingest it first: quorum ingest news FILE)')
+    .option('--news-ablation', 'with --news: run the same backtest again with the news removed and report both side by side (one cassette records both)')
     .option('--json', 'print the result and metrics as JSON')
     .action(async (opts: BacktestFlags) => {
       const args = parseOrThrow(
@@ -135,11 +142,12 @@ export function registerBacktest(program: Command): void {
           seed: opts.seed,
           universe: opts.universe,
           news: opts.news ?? false,
+          newsAblation: opts.newsAblation ?? false,
         },
         'backtest',
       );
       const ctx = cliContext();
-      const { computeMetrics, loadBundledPrices, loadStocknetPrices, renderMarkdownSummary, runBacktest, writeBacktestReport } =
+      const { computeMetrics, loadBundledPrices, loadStocknetPrices, renderMarkdownSummary, renderNewsComparison, runBacktest, writeBacktestReport } =
         await import('../../evals/backtest/index.ts');
       const { createCassetteBackend, emptyCassette, readCassette, writeCassette } = await import('../../evals/index.ts');
       const { createOllamaBackend, ollamaOptionsFromConfig } = await import('../../agents/index.ts');
@@ -185,8 +193,11 @@ export function registerBacktest(program: Command): void {
           onProgress: (p) => bar.update(p.done, p.total),
         });
       let run;
+      // --news-ablation: the same days, models and backend without the news (after the run with it).
+      let ablatedRun: Awaited<ReturnType<typeof runBacktest>> | null = null;
       try {
         run = args.news ? await withDb(ctx, async (db) => replay(await storedNews(db, ctx.config))) : await replay(undefined);
+        if (args.newsAblation) ablatedRun = await replay(undefined);
       } finally {
         bar.stop();
         if (cassetteBackend?.close) await cassetteBackend.close();
@@ -194,22 +205,43 @@ export function registerBacktest(program: Command): void {
       if (cassetteBackend) {
         const calls = cassetteBackend.hits + cassetteBackend.misses.length;
         if (cassetteBackend.mode === 'replay' && cassetteBackend.misses.length > 0) {
-          run.result.notes.push(
-            `Replay: ${cassetteBackend.misses.length} of ${calls} LLM requests were not in the cassette; those agents abstained (a committee that abstains vetoes the proposal).`,
-          );
+          for (const r of [run, ablatedRun]) {
+            r?.result.notes.push(
+              `Replay: ${cassetteBackend.misses.length} of ${calls} LLM requests were not in the cassette; those agents abstained (a committee that abstains vetoes the proposal).`,
+            );
+          }
           process.stderr.write(`quorum backtest: ${cassetteBackend.misses.length} cassette miss(es): the replay is not the recorded run\n`);
         }
         if (cassetteBackend.mode === 'record' && args.cassette) writeCassette(args.cassette, cassetteBackend.cassette);
       }
-      const metrics = computeMetrics(run.result, { seed: args.seed ?? Math.max(0, seed), resamples: args.resamples });
+      const metricsOptions = { seed: args.seed ?? Math.max(0, seed), resamples: args.resamples };
+      const metrics = computeMetrics(run.result, metricsOptions);
       const outDir = args.out ?? path.resolve(config.dataDir, config.settings.sessions.reportsDir);
       const files = writeBacktestReport(run, metrics, outDir);
+      // The news-removed run's reports go into a subfolder: the same file names, side by side.
+      const ablated = ablatedRun
+        ? { run: ablatedRun, metrics: computeMetrics(ablatedRun.result, metricsOptions), dir: path.join(outDir, 'news-removed') }
+        : null;
+      const ablatedFiles = ablated ? writeBacktestReport(ablated.run, ablated.metrics, ablated.dir) : null;
       const wallSeconds = (performance.now() - started) / 1000;
       if (opts.json) {
-        printJson({ result: run.result, metrics, models: run.models, timings: run.timings, files });
+        printJson({
+          result: run.result,
+          metrics,
+          models: run.models,
+          timings: run.timings,
+          files,
+          ...(ablated && ablatedFiles
+            ? { newsRemoved: { result: ablated.run.result, metrics: ablated.metrics, timings: ablated.run.timings, files: ablatedFiles } }
+            : {}),
+        });
         return;
       }
       process.stdout.write(renderMarkdownSummary(run.result, metrics));
+      if (ablated && ablatedFiles) {
+        process.stdout.write(`\n${renderNewsComparison({ result: run.result, metrics }, { result: ablated.run.result, metrics: ablated.metrics })}`);
+        process.stdout.write(`news removed: ${ablatedFiles.html}\n`);
+      }
       process.stdout.write(
         `\nwall time ${wallSeconds.toFixed(1)} s (training ${(run.timings.trainMs / 1000).toFixed(1)} s, proposer ${(run.timings.proposeMs / 1000).toFixed(1)} s, committee ${(run.timings.committeeMs / 1000).toFixed(1)} s for ${run.timings.committeeRuns} runs)\n`,
       );

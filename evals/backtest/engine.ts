@@ -807,7 +807,7 @@ function resultNotes(input: {
       "Committee runs use an in-memory checkpointer per run (a backtest is rerun, not resumed); their transcripts go to the backtest's own in-memory database.",
       input.news
         ? `News: the committee searches ${input.news}, point in time (nothing published after a decision's as-of is returned).`
-        : "News: no news archive was given to this run (the bundled Reuters items are from 1987, before the Dow 30 prices): the committee's news search finds nothing, so the critics judge on prices, indicators and the book.",
+        : "News: no news archive was given to this run (without --news; the bundled Reuters items are from 1987, before the Dow 30 prices): the committee's news search finds nothing, so the critics judge on prices, indicators and the book.",
     );
   }
   for (const [name, h] of Object.entries(input.halts)) {

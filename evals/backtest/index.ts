@@ -1,7 +1,7 @@
 /** evals/backtest: the day-by-day backtester, its simulated broker, metrics with bootstrap intervals, and the report. */
 export * from './schema.ts';
 export { computeMetrics, DEFAULT_RESAMPLES, DEFAULT_CONFIDENCE, type MetricsOptions } from './metrics.ts';
-export { renderHtmlReport, renderMarkdownSummary } from './report.ts';
+export { renderHtmlReport, renderMarkdownSummary, renderNewsComparison, type ComparedBacktest } from './report.ts';
 export {
   runBacktest,
   proposerVerdict,

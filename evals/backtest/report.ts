@@ -255,3 +255,35 @@ export function renderMarkdownSummary(result: BacktestResult, metrics: BacktestM
   }
   return `${out.join('\n')}\n`;
 }
+
+/** One backtest's result and metrics, as `renderNewsComparison` compares them. */
+export interface ComparedBacktest {
+  result: BacktestResult;
+  metrics: BacktestMetrics;
+}
+
+/**
+ * The committee with the stored news and the same backtest with the news removed, side by side
+ * (the proposer and buy-and-hold do not read news: they are the same in both). What the text
+ * added is the difference; overlapping intervals say it is not measurable on this run.
+ */
+export function renderNewsComparison(withNews: ComparedBacktest, newsRemoved: ComparedBacktest): string {
+  const a = metricsOf(withNews.metrics, 'committee');
+  const b = metricsOf(newsRemoved.metrics, 'committee');
+  const out: string[] = [`## What the news added (committee, ${withNews.result.critic})`, ''];
+  if (!a || !b) return `${out.join('\n')}No committee strategy in these runs (critic none).\n`;
+  out.push('| committee | with news | news removed |', '|---|---|---|');
+  for (const c of COLUMNS) out.push(`| ${c.title} | ${formatMetric(a[c.key], c.fmt)} | ${formatMetric(b[c.key], c.fmt)} |`);
+  out.push(`| trades | ${a.trades} | ${b.trades} |`, `| vetoes | ${a.vetoes} | ${b.vetoes} |`, '');
+  const cagr = (m: StrategyMetrics): number | null => m.cagr.value;
+  const ca = cagr(a);
+  const cb = cagr(b);
+  if (ca !== null && cb !== null) {
+    const overlap = a.cagr.lo !== null && a.cagr.hi !== null && b.cagr.lo !== null && b.cagr.hi !== null && a.cagr.lo <= b.cagr.hi && b.cagr.lo <= a.cagr.hi;
+    out.push(
+      `CAGR with news minus without: ${((ca - cb) * 100).toFixed(2)} percentage points${overlap ? '; the intervals overlap: no measurable difference on this run' : ''}.`,
+      '',
+    );
+  }
+  return `${out.join('\n')}\n`;
+}

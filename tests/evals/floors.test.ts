@@ -229,7 +229,7 @@ describe('runs on PGlite', () => {
         updateBaseline: true,
         reportsDataDir: null,
       }),
-    ).rejects.toThrow(/refusing to overwrite .* from a partial scenario set: 40 of its 42 scenarios are not in this run/);
+    ).rejects.toThrow(/refusing to overwrite .* from a partial scenario set: 44 of its 46 scenarios are not in this run/);
     expect(readFileSync(file, 'utf8')).toBe(before);
   });
 
@@ -310,6 +310,44 @@ describe('a look-ahead scenario through the real news store and point-in-time se
     });
     expect(leaky.runs[0]?.retrievedNews).toContain('news:msft-breakup-order');
     expect(leaky.metrics.overall.assertionsMet).toBe(0);
+  });
+});
+
+describe('the StockNet 2014 scenarios through the real news store and point-in-time search', () => {
+  const stocknet = scenarios.filter((s) => s.market.bars.kind === 'csv' && s.market.bars.file.startsWith('stocknet-2014/'));
+  const embedder = createUseLiteEmbedder();
+
+  it("store every tweet, retrieve those published by the evening of the report and never the next session's; a leaky search fails", async () => {
+    expect(stocknet.map((s) => s.id)).toEqual([
+      'aapl-2014-01-27-iphone-miss',
+      'amzn-2014-07-24-wider-loss',
+      'fb-2014-01-29-q4-beat',
+      'intc-2014-06-12-raises-guidance',
+    ]);
+    const ok = await runEvals({ db: t.db, config, scenarios: stocknet, backendFor: () => 'rules', newsStore: { embedder } });
+    for (const [i, s] of stocknet.entries()) {
+      const run = ok.runs[i];
+      const later = s.news.filter((n) => n.lookAhead).map((n) => n.id);
+      expect(later.length, s.id).toBeGreaterThan(0);
+      for (const id of later) {
+        expect(run?.retrievedNews, s.id).not.toContain(id);
+        expect(run?.verdictCitations, s.id).not.toContain(id);
+      }
+      expect(run?.retrievedNews, s.id).toContain(s.expect.decisive);
+    }
+    expect(ok.metrics.overall.assertionsMet).toBe(1);
+    expect(ok.metrics.overall.citationValidity).toBe(1);
+    // The fault: every search as of the end of 2014 (a look-ahead bug) returns the next session's tweets.
+    const leaky = await runEvals({
+      db: t.db,
+      config,
+      scenarios: stocknet,
+      backendFor: () => 'rules',
+      newsStore: { embedder },
+      wrapSearch: (search) => (query) => search({ ...query, asOf: '2014-12-31T00:00:00Z' }),
+    });
+    expect(leaky.runs.filter((r, i) => stocknet[i]?.news.some((n) => n.lookAhead && r.retrievedNews.includes(n.id))).length).toBeGreaterThan(0);
+    expect(leaky.metrics.overall.assertionsMet).toBeLessThan(1);
   });
 });
 

@@ -64,6 +64,27 @@ describe('eval scenarios', () => {
     expect(((last?.close ?? 0) / (prev?.close ?? 1) - 1) * 100).toBeCloseTo(-14.5, 0);
   });
 
+  it('reads the StockNet 2014 long file: the as-of day is the last bar, the next session (the reaction) is left out', () => {
+    const s = scenarios.find((x) => x.id === 'aapl-2014-01-27-iphone-miss');
+    if (!s) throw new Error('scenario missing');
+    const bars = scenarioBars(s);
+    expect(s.market.bars).toMatchObject({ file: 'stocknet-2014/prices.csv' });
+    expect(bars.at(-1)?.ts.slice(0, 10)).toBe('2014-01-27');
+    expect(bars.every((b) => b.ticker === 'AAPL' && b.source === 'csv:stocknet-2014/prices.csv')).toBe(true);
+    // Every StockNet scenario's news is as published, with the reaction only as a look-ahead item.
+    for (const x of scenarios.filter((y) => y.market.bars.kind === 'csv' && y.market.bars.file.startsWith('stocknet-2014/'))) {
+      expect(x.news.filter((n) => n.lookAhead).length, x.id).toBeGreaterThanOrEqual(1);
+      expect(x.expect.decisive, x.id).toBeDefined();
+    }
+  });
+
+  it('refuses a bars file outside data/samples, naming the field', () => {
+    const bad = GOOD.replace('file: DowJones30.csv', 'file: ../../etc/prices.csv');
+    expect(bad).not.toBe(GOOD);
+    const e = loadError(scenarioFile(bad));
+    expect(e.message).toMatch(/market\.bars\.file.*stocknet-2014\/prices\.csv/);
+  });
+
   it('completes the proposal with ids derived from the scenario id', () => {
     const s = scenarios[0];
     if (!s) throw new Error('no scenario');

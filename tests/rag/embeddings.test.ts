@@ -125,6 +125,28 @@ describe('USE-lite embedder', () => {
     expect(cos(oil!, again!)).toBeCloseTo(1, 5);
     expect(cos(oil!, oil2!)).toBeGreaterThan(cos(oil!, deal!));
   });
+
+  it("gives the same vectors from two worker threads as in-process, each at its text's place", async () => {
+    const texts = Array.from({ length: 24 }, (_, i) => `${'crude oil prices fall '.repeat((i % 5) + 1)}${i % 2 === 0 ? 'after the cut' : 'on supply'} ${i}`);
+    const pooled = await createUseLiteEmbedder({ batchSize: 4, workers: 2, poolMinTexts: 1 }).embed(texts);
+    const local = await createUseLiteEmbedder({ batchSize: 4, workers: 1 }).embed(texts);
+    const cos = (a: number[], b: number[]): number => a.reduce((s, x, i) => s + x * (b[i] ?? 0), 0);
+    expect(pooled).toHaveLength(texts.length);
+    for (const i of texts.keys()) expect(cos(pooled[i]!, local[i]!)).toBeCloseTo(1, 5);
+    expect(cos(pooled[0]!, pooled[1]!)).toBeLessThan(0.999);
+  });
+
+  it("embeds in order of length but returns each vector at its text's place", async () => {
+    const texts = ['a much longer sentence about a company that acquires a stake in a rival bank', 'oil', 'crude oil prices fall', 'ok'];
+    const batched = await createUseLiteEmbedder({ batchSize: 2 }).embed(texts);
+    const alone = createUseLiteEmbedder({ batchSize: 1 });
+    const cos = (a: number[], b: number[]): number => a.reduce((s, x, i) => s + x * (b[i] ?? 0), 0);
+    for (const [i, text] of texts.entries()) {
+      const [own] = await alone.embed([text]);
+      expect(cos(batched[i]!, own!)).toBeCloseTo(1, 5);
+    }
+    expect(cos(batched[0]!, batched[1]!)).toBeLessThan(0.99);
+  });
 });
 
 describe.each(BACKENDS)('embedding store binding on $name', ({ open, available }) => {
