@@ -63,6 +63,10 @@ const BacktestArgs = z
     message: '--ablate removes agents from the committee: use it with --critic rules, ollama or replay',
     path: ['ablate'],
   })
+  .refine((a) => !a.memory || a.critic !== 'none', {
+    message: '--memory gives the committee outcome memory: use it with --critic rules, ollama or replay',
+    path: ['memory'],
+  })
   .refine((a) => a.critic !== 'replay' || a.cassette !== undefined, {
     message: '--critic replay needs --cassette FILE (recorded with --critic ollama --cassette FILE)',
     path: ['cassette'],
