@@ -79,12 +79,36 @@ export function requestKey(input: { backend: string; model: string; role: RoleNa
   return { key: createHash('sha256').update(canonical).digest('hex'), map };
 }
 
+/** A request replay could not answer: which agent, and the proposal it was judging (null when the request names none). */
+export interface CassetteMiss {
+  role: RoleName;
+  key: string;
+  ticker: string | null;
+  asOf: string | null;
+}
+
+const PROPOSAL_BLOCK = /<proposal>\n([^\n]*)\n<\/proposal>/;
+const ProposalRef = z.object({ ticker: z.string(), asOf: z.string() }).passthrough();
+
+/** The ticker and as-of of the proposal a request judges (from its rendered `<proposal>` block). */
+export function proposalOfRequest(request: CompletionRequest): { ticker: string | null; asOf: string | null } {
+  for (const m of request.messages) {
+    const block = PROPOSAL_BLOCK.exec(m.content)?.[1];
+    if (!block) continue;
+    const json = parseJson(block.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+    const ref = json.ok ? ProposalRef.safeParse(json.value) : null;
+    if (ref?.success) return { ticker: ref.data.ticker, asOf: ref.data.asOf };
+  }
+  return { ticker: null, asOf: null };
+}
+
 /** A backend that records or replays, with what it did. */
 export interface CassetteBackend extends ChatBackend {
   readonly mode: 'record' | 'replay';
   readonly cassette: Cassette;
-  /** Requests replay could not answer (role and key), in order. */
-  readonly misses: Array<{ role: RoleName; key: string }>;
+  /** Requests replay could not answer (role, key, and the proposal's ticker and as-of read from the request), in order. */
+  readonly misses: CassetteMiss[];
+  /** Requests answered from the cassette (replay; in record mode, a request recorded earlier in the same cassette). */
   hits: number;
 }
 
@@ -102,7 +126,7 @@ export function createCassetteBackend(options: CassetteOptions): CassetteBackend
   const { cassette, seed, mode } = options;
   const inner = options.inner;
   if (mode === 'record' && !inner) throw new QuorumError('INPUT_INVALID', 'cassette: record mode needs the real backend to record from');
-  const misses: Array<{ role: RoleName; key: string }> = [];
+  const misses: CassetteMiss[] = [];
   const backendName = inner?.name ?? cassette.backend;
   const modelOf = (role: RoleName): string => inner?.model(role) ?? cassette.models[role] ?? cassette.model;
   const self: CassetteBackend = {
@@ -118,7 +142,7 @@ export function createCassetteBackend(options: CassetteOptions): CassetteBackend
       if (mode === 'replay') {
         const entry = cassette.entries[key];
         if (!entry) {
-          misses.push({ role: request.role, key });
+          misses.push({ role: request.role, key, ...proposalOfRequest(request) });
           throw new QuorumError(
             'NOT_FOUND',
             `cassette miss: no recorded answer for ${request.role} (request ${key.slice(0, 12)}…) in the ${cassette.backend}/${cassette.model} cassette of ${cassette.recordedAt}; record it again`,
@@ -129,6 +153,14 @@ export function createCassetteBackend(options: CassetteOptions): CassetteBackend
         const back = new Map([...map].map(([id, p]) => [p, id]));
         const text = entry.text.replace(PLACEHOLDER, (p) => back.get(p) ?? p);
         return { text, tokens: { ...entry.tokens }, latencyMs: entry.latencyMs };
+      }
+      // A request already recorded (e.g. the analyst's, identical in an ablated variant) is answered
+      // from the cassette: replay would answer it so, and the real backend is not asked twice.
+      const seen = cassette.entries[key];
+      if (seen) {
+        self.hits++;
+        const back = new Map([...map].map(([id, p]) => [p, id]));
+        return { text: seen.text.replace(PLACEHOLDER, (p) => back.get(p) ?? p), tokens: { ...seen.tokens }, latencyMs: seen.latencyMs };
       }
       const answer = await (inner as ChatBackend).complete(request);
       cassette.models[request.role] = model;

@@ -84,3 +84,18 @@ export {
   type JunitCase,
 } from './report.ts';
 export { compareReports, readEvalReport, renderComparison, renderComparisonJunit, type Comparison, type ComparisonRow } from './compare.ts';
+export {
+  upProbability,
+  brierScore,
+  reliabilityTable,
+  decisionRight,
+  scorecards,
+  renderScorecardsMarkdown,
+  renderScorecardsHtml,
+  ScoredCritique,
+  ScoredOpinion,
+  Scorecards,
+  AgentScore,
+  ReliabilityBin,
+  type Forecast,
+} from './scorecards.ts';

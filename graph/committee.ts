@@ -21,7 +21,7 @@ import type { Config } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
 import { DbCheckpointSaver, sharedCheckpointer } from '../checkpoint/index.ts';
 import { loadRolePrompts, type RoleName, type RolePrompt } from '../agents/index.ts';
-import { cachedBarsReader, defaultToolRegistry, INDICATOR_LOOKBACK_BARS, type NewsSearcher, type ToolRegistry } from '../tools/index.ts';
+import { cachedBarsReader, defaultToolRegistry, INDICATOR_LOOKBACK_BARS, type NewsSearcher, type OutcomeSearcher, type ToolRegistry } from '../tools/index.ts';
 import { judgeOf, type CommitteeBackend } from './backend.ts';
 import { directNode } from './node.ts';
 import { committeeNode, opinionNode } from './nodes.ts';
@@ -41,6 +41,11 @@ export interface RunCommitteeOptions {
   backend: CommitteeBackend;
   /** Point-in-time news search (rag's searchNews bound to an embedder); without it news_search fails as a typed tool error. */
   searchNews?: NewsSearcher;
+  /**
+   * Outcome memory (ADR 0035): point-in-time search of past outcomes. When given, the analyst also
+   * calls past_outcomes (its hits are evidence, cited `outcome:<id>`); without it nothing changes.
+   */
+  searchOutcomes?: OutcomeSearcher;
   /**
    * Default: the Db's shared checkpointer (sharedCheckpointer): PostgresSaver on PostgreSQL when a
    * URL is known, else our DbCheckpointSaver, opened and set up once per Db.
@@ -198,6 +203,7 @@ export async function runCommittee(options: RunCommitteeOptions): Promise<Commit
     prompts: judge.usesLlm ? (options.prompts ?? cachedPrompts(config.agents)) : null,
     tools: options.tools ?? defaultToolRegistry(),
     searchNews: options.searchNews,
+    searchOutcomes: options.searchOutcomes,
     runSignal: options.signal,
     emit,
     now: options.now ?? (() => new Date()),

@@ -113,6 +113,12 @@ function candidates(outcomes: readonly ToolOutcome[], agent: string): Candidate[
     if (!o.ok) {
       const text = JSON.stringify({ error: o.error.code, message: boundText(o.error.message, TOOL_ERROR_PROMPT_CHARS).text, field: o.error.field });
       add({ item: { id: o.evidenceId, kind: 'tool-error', title: o.tool.slice(0, 100), text }, outcome: i, news: false, tier: 4, group: 0, rank: i, score: 0 });
+    } else if (o.tool === 'past_outcomes' && o.data.hits.length > 0) {
+      o.data.hits.forEach((h, rank) => {
+        const text = `${boundText(h.summary, NEWS_PROMPT_SNIPPET_CHARS * 2).text}${h.reflection ? `\nreflection then: ${boundText(h.reflection, NEWS_PROMPT_SNIPPET_CHARS).text}` : ''}`;
+        const item: EvidenceItemInput = { id: h.evidenceId, kind: 'outcome', title: `past outcome: ${h.ticker} ${h.side} ${h.decision}`, text, at: h.knownAt };
+        add({ item, outcome: i, news: false, tier: 2, group: own ? 0 : 1, rank, score: h.similarity });
+      });
     } else if (o.tool === 'news_search' && o.data.hits.length > 0) {
       o.data.hits.forEach((h, rank) => {
         const text = `${boundText(h.snippet, NEWS_PROMPT_SNIPPET_CHARS).text}\n(${h.source}; tickers ${h.tickers.join(',') || 'none'}; sentiment ${h.sentiment?.toFixed(2) ?? 'n/a'})`;
@@ -157,6 +163,9 @@ export function selectEvidence(outcomes: readonly ToolOutcome[], agent: string, 
   const visible: ToolOutcome[] = [];
   outcomes.forEach((o, i) => {
     if (o.ok && o.tool === 'news_search' && o.data.hits.length > 0) {
+      const hits = o.data.hits.filter((h) => keptIds.has(h.evidenceId));
+      if (hits.length > 0) visible.push({ ...o, data: { ...o.data, hits } });
+    } else if (o.ok && o.tool === 'past_outcomes' && o.data.hits.length > 0) {
       const hits = o.data.hits.filter((h) => keptIds.has(h.evidenceId));
       if (hits.length > 0) visible.push({ ...o, data: { ...o.data, hits } });
     } else if (keptOutcomes.has(i)) {

@@ -92,7 +92,10 @@ export async function gatherTools(
     });
     if (deps.runSignal?.aborted) throw abortError(deps.runSignal);
   }
-  const requested = turn ? turn.requested : defaults;
+  // Outcome memory is the run's, not the role's configuration: with it, the analyst also reads the
+  // outcomes of similar past situations (after its own calls, and outside the per-agent limit).
+  const memory: RequestedToolCall[] = deps.searchOutcomes && role === 'analyst' ? [{ name: 'past_outcomes', args: {} }] : [];
+  const requested = [...(turn ? turn.requested : defaults), ...memory];
   const overLimit = turn ? turn.overLimit : [];
   if (requested.length === 0 && overLimit.length === 0 && !turn) return { outcomes: [], record: null, turn: null, rows: { messages: [], calls: [] } };
   const callRows: ToolCallRows[] = [];
@@ -106,6 +109,7 @@ export async function gatherTools(
     riskRules: deps.config.riskRules,
     sectors: settings.market.sectors,
     searchNews: deps.searchNews,
+    searchOutcomes: deps.searchOutcomes,
     signal: deps.runSignal,
     readBars: deps.readBars,
     // Stored with the node's transcript when the node finishes (graph/storage.ts).
@@ -126,7 +130,7 @@ export async function gatherTools(
   };
   for (const call of requested) {
     if (performance.now() >= deadline || deps.runSignal?.aborted) break;
-    note(await deps.tools.call(ctx, call.name, call.args, { allowed: agent.tools }), call.args);
+    note(await deps.tools.call(ctx, call.name, call.args, { allowed: memory.length > 0 ? [...agent.tools, 'past_outcomes'] : agent.tools }), call.args);
   }
   for (const call of overLimit) {
     if (deps.runSignal?.aborted) break;

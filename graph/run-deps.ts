@@ -8,7 +8,7 @@ import type { Config } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
 import type { DbCheckpointSaver } from '../checkpoint/index.ts';
 import type { RoleName, RolePrompt } from '../agents/index.ts';
-import type { BarsReader, NewsSearcher, ToolRegistry } from '../tools/index.ts';
+import type { BarsReader, NewsSearcher, OutcomeSearcher, ToolRegistry } from '../tools/index.ts';
 import type { Judge } from './backend.ts';
 import type { EvidenceLimits } from './evidence.ts';
 import type { CommitteeEvent } from './state.ts';
@@ -24,6 +24,8 @@ export interface RunDeps {
   prompts: Readonly<Record<RoleName, RolePrompt>> | null;
   tools: ToolRegistry;
   searchNews?: NewsSearcher;
+  /** Outcome memory (ADR 0035): when set, the analyst also calls past_outcomes. */
+  searchOutcomes?: OutcomeSearcher;
   runSignal?: AbortSignal;
   emit: (event: CommitteeEvent) => void;
   now: () => Date;

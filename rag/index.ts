@@ -54,3 +54,15 @@ export {
   SPAM_MIN_CASHTAGS,
   type ParsedTweets,
 } from './tweets.ts';
+export {
+  storeOutcome,
+  searchOutcomes,
+  situationText,
+  outcomeSummary,
+  outcomeId,
+  directionalReturn,
+  OutcomeRecord,
+  OutcomeSearchQuery,
+  OutcomeHit,
+  MAX_OUTCOME_K,
+} from './outcomes.ts';

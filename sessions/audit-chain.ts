@@ -16,11 +16,13 @@ import { FeatureSnapshotSummary, ModelRow, ProposalRow, readFeatureSnapshot, rea
 import {
   AgentMessageRow,
   CommitteeRunRow,
+  OutcomeRetrievalRow,
   RetrievalRow,
   ToolCallRow,
   VerdictRow,
   readCommitteeRun,
   readRunMessages,
+  readRunOutcomeRetrievals,
   readRunRetrievals,
   readRunToolCalls,
   readVerdictRow,
@@ -43,6 +45,8 @@ export const AuditChain = z.object({
   verdict: VerdictRow.nullable(),
   committeeRun: CommitteeRunRow.extend({ messages: z.array(AgentMessageRow), toolCalls: z.array(ToolCallRow) }).nullable(),
   retrievals: z.array(RetrievalRow),
+  /** Past outcomes the run's outcome memory returned (ADR 0035); empty without memory. */
+  outcomeRetrievals: z.array(OutcomeRetrievalRow),
   proposal: ProposalRow.nullable(),
   model: ModelRow.nullable(),
   featureSnapshot: FeatureSnapshotSummary.nullable(),
@@ -66,9 +70,9 @@ export async function auditChainForOrder(q: Queryable, orderId: string): Promise
   if (riskDecision && ruleResults.length === 0) missing.push('ruleResults');
   const verdict = need('verdict', riskDecision ? await readVerdictRow(q, riskDecision.verdict_id) : null);
   const run = need('committeeRun', verdict?.run_id ? await readCommitteeRun(q, verdict.run_id) : null);
-  const [messages, toolCalls, retrievals] = run
-    ? await Promise.all([readRunMessages(q, run.id), readRunToolCalls(q, run.id), readRunRetrievals(q, run.id)])
-    : [[], [], []];
+  const [messages, toolCalls, retrievals, outcomeRetrievals] = run
+    ? await Promise.all([readRunMessages(q, run.id), readRunToolCalls(q, run.id), readRunRetrievals(q, run.id), readRunOutcomeRetrievals(q, run.id)])
+    : [[], [], [], []];
   if (run && messages.length === 0) missing.push('transcript');
   const proposalId = verdict?.proposal_id ?? riskDecision?.proposal_id ?? null;
   const proposal = need('proposal', proposalId ? await readProposal(q, proposalId) : null);
@@ -82,6 +86,7 @@ export async function auditChainForOrder(q: Queryable, orderId: string): Promise
     verdict,
     committeeRun: run ? { ...run, messages, toolCalls } : null,
     retrievals,
+    outcomeRetrievals,
     proposal,
     model,
     featureSnapshot,

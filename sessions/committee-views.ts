@@ -67,6 +67,20 @@ export const RetrievalRow = z.object({
 });
 export type RetrievalRow = z.infer<typeof RetrievalRow>;
 
+/** A past outcome a run's past_outcomes call returned (ADR 0035): what an `outcome:<id>` citation resolves to. */
+export const OutcomeRetrievalRow = z.object({
+  rank: z.number().int(),
+  score: z.number(),
+  tool_call_id: z.string().nullable(),
+  as_of: TimestampColumn,
+  outcome_id: z.string(),
+  ticker: z.string(),
+  decision: z.string(),
+  known_at: TimestampColumn,
+  summary: z.string(),
+});
+export type OutcomeRetrievalRow = z.infer<typeof OutcomeRetrievalRow>;
+
 export const VerdictSummary = z.object({
   id: z.string(),
   proposal_id: z.string(),
@@ -162,6 +176,16 @@ export function readRunRetrievals(q: Queryable, runId: string): Promise<Retrieva
     RetrievalRow,
     `SELECT r.rank, r.score, r.query, r.as_of, r.ticker, n.id AS news_id, n.title, n.published_at, n.source, n.url
        FROM retrievals r JOIN news_items n ON n.id = r.news_id WHERE r.run_id = $1 ORDER BY r.id`,
+    [runId],
+  );
+}
+
+export function readRunOutcomeRetrievals(q: Queryable, runId: string): Promise<OutcomeRetrievalRow[]> {
+  return queryRows(
+    q,
+    OutcomeRetrievalRow,
+    `SELECT r.rank, r.score, r.tool_call_id, r.as_of, o.id AS outcome_id, o.ticker, o.decision, o.known_at, o.summary
+       FROM outcome_retrievals r JOIN outcomes o ON o.id = r.outcome_id WHERE r.run_id = $1 ORDER BY r.id`,
     [runId],
   );
 }

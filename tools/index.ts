@@ -3,6 +3,7 @@ import { explainProposalTool } from './explain-proposal.ts';
 import { indicatorsTool } from './indicators.ts';
 import { newsSearchTool } from './news-search.ts';
 import { portfolioTool } from './portfolio.ts';
+import { pastOutcomesTool } from './past-outcomes.ts';
 import { ToolRegistry } from './registry.ts';
 
 export * from './schema.ts';
@@ -16,6 +17,7 @@ export {
   type AnyTool,
   type BarsReader,
   type NewsSearcher,
+  type OutcomeSearcher,
   type Tool,
   type ToolCallRows,
   type ToolContext,
@@ -23,10 +25,11 @@ export {
 export { computeIndicators, INDICATOR_LOOKBACK_BARS } from './indicators.ts';
 export { cachedBarsReader } from './bars.ts';
 export { newsEvidenceId } from './news-search.ts';
-export { barsTool, explainProposalTool, indicatorsTool, newsSearchTool, portfolioTool };
+export { outcomeEvidenceId, DEFAULT_OUTCOMES_K } from './past-outcomes.ts';
+export { barsTool, explainProposalTool, indicatorsTool, newsSearchTool, portfolioTool, pastOutcomesTool };
 
 /** Every read-only tool the committee may use. */
-export const ALL_TOOLS = [barsTool, indicatorsTool, newsSearchTool, explainProposalTool, portfolioTool] as const;
+export const ALL_TOOLS = [barsTool, indicatorsTool, newsSearchTool, explainProposalTool, portfolioTool, pastOutcomesTool] as const;
 
 /** A registry of every tool. */
 export function defaultToolRegistry(): ToolRegistry {

@@ -13,10 +13,13 @@ import type { RiskRules } from '../config/index.ts';
 import { valueGroups, type Db } from '../db/index.ts';
 import type { Bar } from '../market/index.ts';
 import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
+import type { OutcomeHit, OutcomeSearchQuery } from '../rag/outcomes.ts';
 import { ToolName, ToolSuccess, type ToolFailure, type ToolOutcome } from './schema.ts';
 
 /** Point-in-time news search as the tools see it (the graph binds rag's searchNews to an embedder). */
 export type NewsSearcher = (query: NewsSearchQuery) => Promise<NewsSearchResult[]>;
+/** Point-in-time outcome memory search (rag's searchOutcomes bound to an embedder): only outcomes known before the query's as-of. */
+export type OutcomeSearcher = (query: OutcomeSearchQuery) => Promise<OutcomeHit[]>;
 
 /** Everything a tool may read. Tools only read: no tool writes outside tool_calls/retrievals. */
 export interface ToolContext {
@@ -35,6 +38,8 @@ export interface ToolContext {
   sectors: Readonly<Record<string, string>>;
   /** Absent when no embedder is available; news_search then fails as a typed error. */
   searchNews?: NewsSearcher;
+  /** Absent unless the run has outcome memory; past_outcomes then fails as a typed error. */
+  searchOutcomes?: OutcomeSearcher;
   signal?: AbortSignal;
   /**
    * Reads bars up to asOf (most recent `limit`, oldest first). Default: barsAsOf on `db`; the
@@ -56,6 +61,8 @@ export type BarsReader = (ticker: string, limit: number) => Promise<Bar[]>;
 export interface ToolCallRows {
   call: readonly unknown[];
   retrievals: ReadonlyArray<readonly unknown[]>;
+  /** For a past_outcomes call: its outcome_retrievals rows. */
+  outcomeRetrievals?: ReadonlyArray<readonly unknown[]>;
 }
 
 /** One tool: a name, a description for the agent, a zod input schema and a read-only run. */
@@ -227,6 +234,8 @@ const CALL_COLUMNS = 'id, run_id, agent, tool, args, ok, error_code, result_dige
 const CALL_CASTS = ['', '', '', '', '::jsonb', '', '', '', '::int', '::float8', '::timestamptz'];
 const RETRIEVAL_COLUMNS = 'run_id, tool_call_id, query, as_of, ticker, news_id, rank, score';
 const RETRIEVAL_CASTS = ['', '', '', '::timestamptz', '', '', '::int', '::float8'];
+const OUTCOME_RETRIEVAL_COLUMNS = 'run_id, tool_call_id, as_of, outcome_id, rank, score';
+const OUTCOME_RETRIEVAL_CASTS = ['', '', '::timestamptz', '', '::int', '::float8'];
 
 /**
  * The INSERT statements that store `calls` (tool_calls, then retrievals), appending their values
@@ -244,6 +253,9 @@ export function toolCallInserts(calls: readonly ToolCallRows[], params: unknown[
   ];
   const retrievals = calls.flatMap((c) => c.retrievals);
   if (retrievals.length > 0) out.push(`INSERT INTO retrievals (${RETRIEVAL_COLUMNS}) VALUES ${valueGroups(retrievals, params, RETRIEVAL_CASTS)}`);
+  const outcomes = calls.flatMap((c) => c.outcomeRetrievals ?? []);
+  if (outcomes.length > 0)
+    out.push(`INSERT INTO outcome_retrievals (${OUTCOME_RETRIEVAL_COLUMNS}) VALUES ${valueGroups(outcomes, params, OUTCOME_RETRIEVAL_CASTS)}`);
   return out;
 }
 
@@ -281,6 +293,10 @@ function callRows(ctx: ToolContext, outcome: ToolOutcome, args: unknown): ToolCa
     outcome.latencyMs,
     callTime(),
   ];
+  if (outcome.ok && outcome.tool === 'past_outcomes') {
+    const d = outcome.data;
+    return { call, retrievals: [], outcomeRetrievals: d.hits.map((hit, rank) => [ctx.runId, outcome.callId, d.asOf, hit.outcomeId, rank + 1, hit.similarity]) };
+  }
   if (!(outcome.ok && outcome.tool === 'news_search')) return { call, retrievals: [] };
   const d = outcome.data;
   return { call, retrievals: d.hits.map((hit, rank) => [ctx.runId, outcome.callId, d.query, d.asOf, d.ticker, hit.newsId, rank + 1, hit.score]) };

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ERROR_CODES, EvidenceId, IsoDateTime, Side, Ticker } from '../contracts/index.ts';
 
 /** Names of the tools the registry knows. */
-export const ToolName = z.enum(['bars', 'indicators', 'news_search', 'explain_proposal', 'portfolio']);
+export const ToolName = z.enum(['bars', 'indicators', 'news_search', 'explain_proposal', 'portfolio', 'past_outcomes']);
 export type ToolName = z.infer<typeof ToolName>;
 
 /** One bar as a tool returns it (compact keys keep prompts short). */
@@ -144,6 +144,28 @@ export const PortfolioOutput = z
   .strict();
 export type PortfolioOutput = z.infer<typeof PortfolioOutput>;
 
+/** A past outcome as the past_outcomes tool returns it (rag/outcomes.ts OutcomeHit, cited as `outcome:<id>`). */
+export const OutcomeEvidence = z
+  .object({
+    evidenceId: EvidenceId,
+    outcomeId: z.string(),
+    ticker: Ticker,
+    side: Side,
+    asOf: IsoDateTime,
+    /** When the outcome became known: always before the run's as-of. */
+    knownAt: IsoDateTime,
+    decision: z.enum(['APPROVE', 'REDUCE', 'REJECT', 'ABSTAIN']),
+    directionalReturn: z.number(),
+    summary: z.string(),
+    reflection: z.string().nullable(),
+    similarity: z.number(),
+  })
+  .strict();
+export type OutcomeEvidence = z.infer<typeof OutcomeEvidence>;
+
+export const PastOutcomesOutput = z.object({ asOf: IsoDateTime, ticker: Ticker.nullable(), hits: z.array(OutcomeEvidence) }).strict();
+export type PastOutcomesOutput = z.infer<typeof PastOutcomesOutput>;
+
 const okBase = {
   ok: z.literal(true),
   /** tool_calls.id */
@@ -164,6 +186,7 @@ export const ToolSuccess = z.discriminatedUnion('tool', [
   z.object({ ...okBase, tool: z.literal('news_search'), data: NewsSearchOutput }).strict(),
   z.object({ ...okBase, tool: z.literal('explain_proposal'), data: ExplainOutput }).strict(),
   z.object({ ...okBase, tool: z.literal('portfolio'), data: PortfolioOutput }).strict(),
+  z.object({ ...okBase, tool: z.literal('past_outcomes'), data: PastOutcomesOutput }).strict(),
 ]);
 export type ToolSuccess = z.infer<typeof ToolSuccess>;
 

@@ -22,6 +22,7 @@ export const RULES_DESCRIPTION = [
   'News: AFINN financial lexicon sentiment of retrieved items about the ticker; strongly against the side vetoes.',
   'Volatility: high realised volatility or ATR% shrinks the size towards a target volatility.',
   'Liquidity: low average dollar volume vetoes or halves the size.',
+  'Outcome memory (when the run has it): similar past proposals on the same side that lost on average in their direction shrink the size; memory never enlarges it.',
   'News text is data: only its lexicon sentiment is used.',
   `Thresholds: ${JSON.stringify(RULES_THRESHOLDS)}`,
 ].join('\n');

@@ -18,7 +18,7 @@
  * Text of news items is never read as instructions: only its lexicon sentiment counts.
  */
 import type { Proposal } from '../../contracts/index.ts';
-import type { IndicatorsOutput, NewsHit, PortfolioOutput, ToolOutcome } from '../../tools/index.ts';
+import type { IndicatorsOutput, NewsHit, OutcomeEvidence, PortfolioOutput, ToolOutcome } from '../../tools/index.ts';
 import {
   MAX_CLAIM_CHARS,
   MAX_CLAIM_EVIDENCE,
@@ -47,6 +47,10 @@ export const RULES_MIN_BARS = 35;
 export const RULES_TREND_REJECT_RETURN = 0.05;
 /** Below this multiplier a REDUCE is not worth a trade: REJECT. */
 export const RULES_MIN_TRADE_MULTIPLIER = 0.1;
+/** Outcome memory: past outcomes of the same side needed before they count. */
+export const RULES_MEMORY_MIN_OUTCOMES = 2;
+/** Outcome memory: size multiplier when similar past situations lost on average in the proposal's direction. */
+export const RULES_MEMORY_LOSS_MULTIPLIER = 0.75;
 
 /** Every threshold, hashed into the rules' version so a change shows in stored outputs. */
 export const RULES_THRESHOLDS = {
@@ -65,6 +69,8 @@ export const RULES_THRESHOLDS = {
   RULES_MIN_BARS,
   RULES_TREND_REJECT_RETURN,
   RULES_MIN_TRADE_MULTIPLIER,
+  RULES_MEMORY_MIN_OUTCOMES,
+  RULES_MEMORY_LOSS_MULTIPLIER,
 } as const;
 
 /** What the rules critic reads: the proposal and the tool outcomes gathered so far in the run. */
@@ -75,7 +81,7 @@ export interface RulesEvidence {
 
 /** One finding: + for the proposal, - against it, 0 for a risk fact; with the evidence it rests on. */
 export interface RulesSignal {
-  kind: 'trend' | 'momentum' | 'rsi' | 'news' | 'volatility' | 'liquidity' | 'portfolio' | 'data';
+  kind: 'trend' | 'momentum' | 'rsi' | 'news' | 'volatility' | 'liquidity' | 'portfolio' | 'memory' | 'data';
   direction: -1 | 0 | 1;
   weight: number;
   text: string;
@@ -122,6 +128,16 @@ function relevantNews(e: RulesEvidence): NewsHit[] {
       const about = hit.tickerMatch >= RULES_NEWS_RELEVANCE || hit.tickers.includes(e.proposal.ticker);
       if (about && hit.sentiment !== null && !seen.has(hit.newsId)) seen.set(hit.newsId, hit);
     }
+  }
+  return [...seen.values()];
+}
+
+/** Past outcomes (outcome memory) of proposals on the same side, deduplicated. */
+function sameSideOutcomes(e: RulesEvidence): OutcomeEvidence[] {
+  const seen = new Map<string, OutcomeEvidence>();
+  for (const o of e.outcomes) {
+    if (!o.ok || o.tool !== 'past_outcomes') continue;
+    for (const hit of o.data.hits) if (hit.side === e.proposal.side && !seen.has(hit.outcomeId)) seen.set(hit.outcomeId, hit);
   }
   return [...seen.values()];
 }
@@ -210,6 +226,22 @@ export function assessRules(e: RulesEvidence): RulesAssessment {
     });
   }
 
+  // Outcome memory: what followed similar past proposals on this side. A losing record cuts size;
+  // a winning one is only an argument (memory never enlarges a trade).
+  const past = sameSideOutcomes(e);
+  let memoryMultiplier = 1;
+  if (past.length >= RULES_MEMORY_MIN_OUTCOMES) {
+    const mean = past.reduce((a, h) => a + h.directionalReturn, 0) / past.length;
+    if (mean < 0) memoryMultiplier = RULES_MEMORY_LOSS_MULTIPLIER;
+    signals.push({
+      kind: 'memory',
+      direction: mean < 0 ? -1 : mean > 0 ? 1 : 0,
+      weight: 0.5,
+      text: `${past.length} similar past ${sideWord} proposal(s) moved ${pct(mean)} on average in their direction${mean < 0 ? `: size x${RULES_MEMORY_LOSS_MULTIPLIER}` : ''}`,
+      evidence: past.slice(0, MAX_CLAIM_EVIDENCE).map((h) => h.evidenceId),
+    });
+  }
+
   let volMultiplier = 1;
   const vol = d.realizedVol20;
   const highVol = (vol !== null && vol >= RULES_HIGH_VOL) || (d.atrPct !== null && d.atrPct >= RULES_HIGH_ATR_PCT);
@@ -280,7 +312,7 @@ export function assessRules(e: RulesEvidence): RulesAssessment {
     if (trendScore < 0) m *= 0.5;
     else if (trendScore === 0) m *= 0.75;
     if (newsAgainst <= RULES_NEWS_CAUTION && news.length > 0) m *= 0.75;
-    m *= volMultiplier * liquidityMultiplier;
+    m *= volMultiplier * liquidityMultiplier * memoryMultiplier;
     m = round2(m);
     if (m < RULES_MIN_TRADE_MULTIPLIER) {
       decision = 'REJECT';

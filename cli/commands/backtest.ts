@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { Ticker, parseOrThrow } from '../../contracts/index.ts';
+import { Ticker, parseOrThrow, type AgentRole } from '../../contracts/index.ts';
 // Schemas and constants only (zod): the engine, the models and the committee load when the command runs.
 import { DEFAULT_RESAMPLES } from '../../evals/backtest/metrics.ts';
 import { BacktestCritic } from '../../evals/backtest/schema.ts';
@@ -10,6 +10,7 @@ import type { Config } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
 import type { CommitteeBackend } from '../../graph/index.ts';
 import type { NewsSearcher } from '../../tools/index.ts';
+import type { Embedder } from '../../rag/index.ts';
 import { cliContext, printJson, withDb } from '../context.ts';
 import { progressBar } from '../progress.ts';
 
@@ -55,11 +56,21 @@ const BacktestArgs = z
     universe: z.enum(['dow30', 'stocknet']).default('dow30'),
     news: z.boolean().default(false),
     newsAblation: z.boolean().default(false),
+    ablate: z.boolean().default(false),
+    memory: z.boolean().default(false),
   })
   .strict()
   .refine((a) => !a.newsAblation || a.news, {
     message: '--news-ablation compares the committee with the stored news and without it: it needs --news',
     path: ['newsAblation'],
+  })
+  .refine((a) => !a.ablate || a.critic !== 'none', {
+    message: '--ablate removes agents from the committee: use it with --critic rules, ollama or replay',
+    path: ['ablate'],
+  })
+  .refine((a) => !a.memory || a.critic !== 'none', {
+    message: '--memory gives the committee outcome memory: use it with --critic rules, ollama or replay',
+    path: ['memory'],
   })
   .refine((a) => a.critic !== 'replay' || a.cassette !== undefined, {
     message: '--critic replay needs --cassette FILE (recorded with --critic ollama --cassette FILE)',
@@ -89,6 +100,8 @@ interface BacktestFlags {
   universe?: string;
   news?: boolean;
   newsAblation?: boolean;
+  ablate?: boolean;
+  memory?: boolean;
   json?: boolean;
 }
 
@@ -117,6 +130,14 @@ export function registerBacktest(program: Command): void {
     .option('--universe <name>', 'dow30 (1991-2000 closes) | stocknet (30 stocks, OHLCV 2013-2014: replay 2014)', 'dow30')
     .option('--news', 'the committee searches the news stored in the database, point in time (ingest it first: quorum ingest news FILE)')
     .option('--news-ablation', 'with --news: run the same backtest again with the news removed and report both side by side (one cassette records both)')
+    .option(
+      '--ablate',
+      'also replay the committee with each agent removed in turn and report its marginal effect (with --critic ollama --cassette: record every variant)',
+    )
+    .option(
+      '--memory',
+      "the committee's outcome memory: judged proposals' outcomes are stored once their horizon passes and searched point in time; also runs without it and reports both",
+    )
     .option('--json', 'print the result and metrics as JSON')
     .action(async (opts: BacktestFlags) => {
       const args = parseOrThrow(
@@ -143,6 +164,8 @@ export function registerBacktest(program: Command): void {
           universe: opts.universe,
           news: opts.news ?? false,
           newsAblation: opts.newsAblation ?? false,
+          ablate: opts.ablate ?? false,
+          memory: opts.memory ?? false,
         },
         'backtest',
       );
@@ -172,9 +195,10 @@ export function registerBacktest(program: Command): void {
 
       const bar = progressBar(`backtest ${args.from}..${args.to} (${args.critic}${args.news ? ', news' : ''})`);
       const started = performance.now();
-      const replay = (news: NewsArchive | undefined): ReturnType<typeof runBacktest> =>
+      const replay = (news: NewsArchive | undefined, cfg: Config = config, memory?: { embedder: Embedder }): ReturnType<typeof runBacktest> =>
         runBacktest({
-          config,
+          config: cfg,
+          memory,
           data,
           from: args.from,
           to: args.to,
@@ -192,37 +216,66 @@ export function registerBacktest(program: Command): void {
           },
           onProgress: (p) => bar.update(p.done, p.total),
         });
-      let run;
+      const ablation = await import('../../evals/backtest/ablation.ts');
+      type Run = Awaited<ReturnType<typeof runBacktest>>;
+      // --memory: the committee with outcome memory, and the same backtest without it to compare.
+      const memory = args.memory ? { embedder: await (await import('../../rag/index.ts')).createEmbedder(config) } : undefined;
+      type Runs = { run: Run; ablated: Array<{ role: AgentRole; run: Run }>; withoutMemory: Run | null };
+      const all = async (news: NewsArchive | undefined): Promise<Runs> => {
+        const withoutMemory = memory ? await replay(news, config, undefined) : null;
+        if (!args.ablate) return { run: await replay(news, config, memory), ablated: [], withoutMemory };
+        const misses =
+          cassetteBackend?.mode === 'replay' ? { list: () => cassetteBackend?.misses ?? [], source: `cassette ${args.cassette ?? ''}` } : undefined;
+        const { full, without } = await ablation.runAblations(config, (cfg) => replay(news, cfg, memory), misses);
+        return { run: full, ablated: without, withoutMemory };
+      };
+      let runs: Runs;
       // --news-ablation: the same days, models and backend without the news (after the run with it).
-      let ablatedRun: Awaited<ReturnType<typeof runBacktest>> | null = null;
+      let newsRemovedRun: Run | null = null;
       try {
-        run = args.news ? await withDb(ctx, async (db) => replay(await storedNews(db, ctx.config))) : await replay(undefined);
-        if (args.newsAblation) ablatedRun = await replay(undefined);
+        runs = args.news ? await withDb(ctx, async (db) => all(await storedNews(db, ctx.config))) : await all(undefined);
+        if (args.newsAblation) newsRemovedRun = await replay(undefined, config, memory);
       } finally {
         bar.stop();
         if (cassetteBackend?.close) await cassetteBackend.close();
       }
+      const { run, ablated, withoutMemory } = runs;
       if (cassetteBackend) {
         const calls = cassetteBackend.hits + cassetteBackend.misses.length;
         if (cassetteBackend.mode === 'replay' && cassetteBackend.misses.length > 0) {
-          for (const r of [run, ablatedRun]) {
+          for (const r of [run, newsRemovedRun]) {
             r?.result.notes.push(
               `Replay: ${cassetteBackend.misses.length} of ${calls} LLM requests were not in the cassette; those agents abstained (a committee that abstains vetoes the proposal).`,
             );
           }
-          process.stderr.write(`quorum backtest: ${cassetteBackend.misses.length} cassette miss(es): the replay is not the recorded run\n`);
+          const first = cassetteBackend.misses[0];
+          const where = first ? ` (first: ${first.role}${first.asOf ? ` on ${first.asOf.slice(0, 10)}` : ''}${first.ticker ? ` ${first.ticker}` : ''})` : '';
+          process.stderr.write(`quorum backtest: ${cassetteBackend.misses.length} cassette miss(es)${where}: the replay is not the recorded run\n`);
         }
         if (cassetteBackend.mode === 'record' && args.cassette) writeCassette(args.cassette, cassetteBackend.cassette);
       }
       const metricsOptions = { seed: args.seed ?? Math.max(0, seed), resamples: args.resamples };
       const metrics = computeMetrics(run.result, metricsOptions);
       const outDir = args.out ?? path.resolve(config.dataDir, config.settings.sessions.reportsDir);
-      const files = writeBacktestReport(run, metrics, outDir);
+      const { backtestScorecards } = await import('../../evals/backtest/scorecards.ts');
+      const { renderScorecardsMarkdown } = await import('../../evals/scorecards.ts');
+      const scorecards = backtestScorecards(run, data, config.settings.training.horizonDays);
+      const ablationReport =
+        ablated.length > 0
+          ? ablation.ablationReport(
+              run.result,
+              ablated.map((a) => ({ role: a.role, result: a.run.result })),
+              metricsOptions,
+            )
+          : null;
+      const memoryReport = withoutMemory ? ablation.memoryComparison(run.result, withoutMemory.result, metricsOptions) : null;
+      if (memoryReport) run.result.notes.push(ablation.memoryNote(memoryReport));
+      const files = writeBacktestReport(run, metrics, outDir, { scorecards, ablation: ablationReport, memory: memoryReport });
       // The news-removed run's reports go into a subfolder: the same file names, side by side.
-      const ablated = ablatedRun
-        ? { run: ablatedRun, metrics: computeMetrics(ablatedRun.result, metricsOptions), dir: path.join(outDir, 'news-removed') }
+      const newsRemoved = newsRemovedRun
+        ? { run: newsRemovedRun, metrics: computeMetrics(newsRemovedRun.result, metricsOptions), dir: path.join(outDir, 'news-removed') }
         : null;
-      const ablatedFiles = ablated ? writeBacktestReport(ablated.run, ablated.metrics, ablated.dir) : null;
+      const newsRemovedFiles = newsRemoved ? writeBacktestReport(newsRemoved.run, newsRemoved.metrics, newsRemoved.dir) : null;
       const wallSeconds = (performance.now() - started) / 1000;
       if (opts.json) {
         printJson({
@@ -231,16 +284,22 @@ export function registerBacktest(program: Command): void {
           models: run.models,
           timings: run.timings,
           files,
-          ...(ablated && ablatedFiles
-            ? { newsRemoved: { result: ablated.run.result, metrics: ablated.metrics, timings: ablated.run.timings, files: ablatedFiles } }
+          scorecards,
+          ablation: ablationReport,
+          memory: memoryReport,
+          ...(newsRemoved && newsRemovedFiles
+            ? { newsRemoved: { result: newsRemoved.run.result, metrics: newsRemoved.metrics, timings: newsRemoved.run.timings, files: newsRemovedFiles } }
             : {}),
         });
         return;
       }
       process.stdout.write(renderMarkdownSummary(run.result, metrics));
-      if (ablated && ablatedFiles) {
-        process.stdout.write(`\n${renderNewsComparison({ result: run.result, metrics }, { result: ablated.run.result, metrics: ablated.metrics })}`);
-        process.stdout.write(`news removed: ${ablatedFiles.html}\n`);
+      process.stdout.write(`\n${renderScorecardsMarkdown(scorecards)}`);
+      if (ablationReport) process.stdout.write(`\n${ablation.renderAblationMarkdown(ablationReport)}`);
+      if (memoryReport) process.stdout.write(`\n${ablation.renderMemoryMarkdown(memoryReport)}`);
+      if (newsRemoved && newsRemovedFiles) {
+        process.stdout.write(`\n${renderNewsComparison({ result: run.result, metrics }, { result: newsRemoved.run.result, metrics: newsRemoved.metrics })}`);
+        process.stdout.write(`news removed: ${newsRemovedFiles.html}\n`);
       }
       process.stdout.write(
         `\nwall time ${wallSeconds.toFixed(1)} s (training ${(run.timings.trainMs / 1000).toFixed(1)} s, proposer ${(run.timings.proposeMs / 1000).toFixed(1)} s, committee ${(run.timings.committeeMs / 1000).toFixed(1)} s for ${run.timings.committeeRuns} runs)\n`,

@@ -21,11 +21,21 @@ import path from 'node:path';
 import { MemorySaver } from '@langchain/langgraph';
 import pLimit from 'p-limit';
 import type { Config } from '../../config/index.ts';
-import { QuorumError, type MarketSnapshot, type PortfolioSnapshot, type Proposal, type RiskDecision, type Verdict } from '../../contracts/index.ts';
+import {
+  QuorumError,
+  type AgentOpinion,
+  type MarketSnapshot,
+  type PortfolioSnapshot,
+  type Proposal,
+  type RiskDecision,
+  type Verdict,
+} from '../../contracts/index.ts';
 import { migrate, openPglite, type Db } from '../../db/index.ts';
 import { allowsOrder, exitSignal, riskCheck } from '../../execution/index.ts';
 import { runCommittee, type CommitteeBackend } from '../../graph/index.ts';
 import type { NewsSearcher } from '../../tools/index.ts';
+import type { Embedder } from '../../rag/index.ts';
+import { createBacktestMemory, type BacktestMemory } from './memory.ts';
 import {
   ATR_PERIOD,
   DOLLAR_VOLUME_DAYS,
@@ -105,6 +115,8 @@ export interface BacktestOptions {
    * published after it is returned); default emptyNewsArchive. `source` names it in the notes.
    */
   news?: { search: NewsSearcher; source: string };
+  /** Outcome memory (ADR 0035): with an embedder, judged proposals' outcomes are stored once their horizon passes and the committee searches them. */
+  memory?: { embedder: Embedder };
   onProgress?: (progress: { done: number; total: number; date: string }) => void;
   /**
    * The risk controller's circuit breakers (settings.circuitBreakers), as live sessions apply them:
@@ -129,6 +141,8 @@ export interface DayDecisions {
   modelId: string | null;
   proposals: Array<{ id: string; ticker: string; side: 'buy' | 'sell'; probability: number }>;
   verdicts: Array<{ proposalId: string; decision: Verdict['decision']; sizeMultiplier: number; confidence: number }>;
+  /** The committee's agents' stances on each judged proposal (for the scorecards). */
+  opinions: Array<{ proposalId: string; role: AgentOpinion['role']; stance: AgentOpinion['stance']; confidence: number }>;
   risk: Array<{
     strategy: 'proposer' | 'committee';
     proposalId: string;
@@ -443,6 +457,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
   const decisions: DayDecisions[] = [];
   let proposer: Proposer | null = null;
   let current: Omit<ModelRecord, 'usedTo'> | null = null;
+  let memory: BacktestMemory | null = null;
   const halts: Record<string, Halts> = {};
 
   try {
@@ -456,12 +471,13 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
     }
     const limit = pLimit(config.settings.committee.concurrency);
     const newsSearch = db && options.news ? copyingSearch(db, options.news.search) : null;
+    memory = db && options.memory ? createBacktestMemory(db, options.memory.embedder) : null;
 
     for (let i = fromIdx; i <= toIdx; i++) {
       const date = view.days[i] ?? '';
       const barOn = (t: string): Bar | null => view.barOn(t, i);
       const priceOf = (t: string): number | null => view.closeAt(t, i);
-      const log: DayDecisions = { date, modelId: current?.modelId ?? null, proposals: [], verdicts: [], risk: [], orders: [] };
+      const log: DayDecisions = { date, modelId: current?.modelId ?? null, proposals: [], verdicts: [], opinions: [], risk: [], orders: [] };
 
       // 1-3: the open's fills, the bracket legs, the close.
       for (const book of books) {
@@ -579,6 +595,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
         const t2 = performance.now();
         const cdb = db;
         const backend = options.backend;
+        await memory?.settle(view, i);
         await storeFeatureSnapshot(cdb, snap);
         await storeProposals(cdb, committeeChosen);
         await syncBookTables(cdb, committeeBook, view, i, asOf, tradingStateFor(snapshotOf(committeeBook), rules, now).state, openedAt);
@@ -593,6 +610,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
                 proposal: p,
                 backend,
                 searchNews: newsSearch ?? emptyNewsArchive,
+                searchOutcomes: memory?.search,
                 threadId: `bt-${p.id}`,
                 checkpointer: new MemorySaver(),
                 now: () => new Date(now),
@@ -600,7 +618,12 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
             ),
           ),
         );
-        for (const r of results) verdicts.set(r.verdict.proposalId, r.verdict);
+        for (const [k, r] of results.entries()) {
+          verdicts.set(r.verdict.proposalId, r.verdict);
+          const judged = committeeChosen[k];
+          if (judged) memory?.judged(judged, r.verdict, i);
+          for (const o of r.opinions) log.opinions.push({ proposalId: r.verdict.proposalId, role: o.role, stance: o.stance, confidence: o.confidence });
+        }
         timings.committeeMs += performance.now() - t2;
         timings.committeeRuns += results.length;
       }

@@ -46,3 +46,22 @@ export {
 } from './data.ts';
 export { writeBacktestReport, backtestFileStem, type WrittenBacktest } from './output.ts';
 export { loadStocknetPrices, STOCKNET_PRICES_FILE } from './stocknet.ts';
+export {
+  ABLATABLE_ROLES,
+  ablatedConfig,
+  ablationReport,
+  marginalEffect,
+  renderAblationHtml,
+  renderAblationMarkdown,
+  runAblations,
+  AblationReport,
+  AblationRow,
+  AblationEffect,
+  MemoryComparison,
+  memoryComparison,
+  renderMemoryMarkdown,
+  renderMemoryHtml,
+  type AblationMiss,
+} from './ablation.ts';
+export { backtestCritiques, backtestScorecards } from './scorecards.ts';
+export { createBacktestMemory, type BacktestMemory } from './memory.ts';

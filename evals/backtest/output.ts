@@ -7,6 +7,16 @@ import path from 'node:path';
 import type { BacktestRun } from './engine.ts';
 import { renderHtmlReport } from './report.ts';
 import type { BacktestMetrics } from './schema.ts';
+import { renderScorecardsHtml, type Scorecards } from '../scorecards.ts';
+
+import { renderAblationHtml, renderMemoryHtml, type AblationReport, type MemoryComparison } from './ablation.ts';
+
+/** What a report carries besides the result and metrics. */
+export interface BacktestExtras {
+  scorecards?: Scorecards | null;
+  ablation?: AblationReport | null;
+  memory?: MemoryComparison | null;
+}
 
 /** The file name of a backtest's reports, without extension: `backtest-<from>-<to>-<critic>`. */
 export function backtestFileStem(run: Pick<BacktestRun, 'result'>): string {
@@ -20,12 +30,23 @@ export interface WrittenBacktest {
 }
 
 /** Writes `<stem>.html` and `<stem>.json` into `outDir`. */
-export function writeBacktestReport(run: BacktestRun, metrics: BacktestMetrics, outDir: string): WrittenBacktest {
+export function writeBacktestReport(run: BacktestRun, metrics: BacktestMetrics, outDir: string, extras: BacktestExtras = {}): WrittenBacktest {
   mkdirSync(outDir, { recursive: true });
   const stem = backtestFileStem(run);
   const html = path.join(outDir, `${stem}.html`);
   const json = path.join(outDir, `${stem}.json`);
-  writeFileSync(html, renderHtmlReport(run.result, metrics));
-  writeFileSync(json, `${JSON.stringify({ result: run.result, metrics, models: run.models, timings: run.timings }, null, 1)}\n`);
+  const sections = [
+    extras.scorecards ? renderScorecardsHtml(extras.scorecards) : '',
+    extras.ablation ? renderAblationHtml(extras.ablation) : '',
+    extras.memory ? renderMemoryHtml(extras.memory) : '',
+  ].join('');
+  const page = renderHtmlReport(run.result, metrics);
+  writeFileSync(html, sections && page.includes('</body>') ? page.replace('</body>', `${sections}</body>`) : page + sections);
+  const more = {
+    ...(extras.scorecards ? { scorecards: extras.scorecards } : {}),
+    ...(extras.ablation ? { ablation: extras.ablation } : {}),
+    ...(extras.memory ? { memory: extras.memory } : {}),
+  };
+  writeFileSync(json, `${JSON.stringify({ result: run.result, metrics, models: run.models, timings: run.timings, ...more }, null, 1)}\n`);
   return { html, json };
 }

@@ -15,7 +15,7 @@ function nodes(value: JsonValue, out: Array<Record<string, JsonValue>> = []): Ar
 describe('tool turn', () => {
   it('describes every tool with a grammar-compatible JSON schema of its zod input: no anyOf, bounded strings and arrays, no other argument', () => {
     const specs = toolSpecs(defaultToolRegistry().describe());
-    expect(specs.map((s) => s.name)).toEqual(['bars', 'indicators', 'news_search', 'explain_proposal', 'portfolio']);
+    expect(specs.map((s) => s.name)).toEqual(['bars', 'indicators', 'news_search', 'explain_proposal', 'portfolio', 'past_outcomes']);
     for (const s of specs) expect(s.parameters).toMatchObject({ type: 'object', additionalProperties: false });
     const schema = toolCallsJsonSchema(specs, 3);
     const all = nodes(schema);

@@ -1,0 +1,194 @@
+/**
+ * Outcome memory (ADR 0035): a short, structured record of each judged proposal once what happened
+ * is known (the horizon passed or the position closed): the situation (ticker, side, the proposer's
+ * probability and leading features), the verdict, the move that followed, and for an LLM backend
+ * the agent's one-line reflection. Records are embedded and searched point in time: a search as of
+ * T returns only records whose outcome was known strictly before T (known_at < T), so nothing that
+ * happened after a decision's as-of can reach it.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { IsoDateTime, QuorumError, Ticker, parseOrThrow, type Proposal } from '../contracts/index.ts';
+import { toVectorLiteral, type Db } from '../db/index.ts';
+import type { Embedder } from './embeddings.ts';
+
+/** Most records one search returns. */
+export const MAX_OUTCOME_K = 10;
+/** Leading attributions named in a situation. */
+export const SITUATION_FEATURES = 3;
+
+/** One outcome as it is stored. */
+export const OutcomeRecord = z
+  .object({
+    proposalId: z.string().min(1),
+    ticker: Ticker,
+    side: z.enum(['buy', 'sell']),
+    asOf: IsoDateTime,
+    /** When the outcome became known: the close the horizon ended on, or the position's close. After asOf. */
+    knownAt: IsoDateTime,
+    decision: z.enum(['APPROVE', 'REDUCE', 'REJECT', 'ABSTAIN']),
+    sizeMultiplier: z.number().min(0).max(1),
+    confidence: z.number().min(0).max(1),
+    forwardReturn: z.number().finite(),
+    horizonDays: z.number().int().positive(),
+    endedBy: z.enum(['horizon', 'closed']),
+    /** The situation the proposal was made in (situationText). */
+    situation: z.string().min(1).max(600),
+    reflection: z.string().max(300).nullable(),
+  })
+  .strict()
+  .refine((r) => Date.parse(r.knownAt) > Date.parse(r.asOf), {
+    path: ['knownAt'],
+    message: 'must be after asOf (an outcome is known only after the decision)',
+  });
+export type OutcomeRecord = z.infer<typeof OutcomeRecord>;
+
+export const OutcomeSearchQuery = z
+  .object({
+    /** The situation to match (situationText of the proposal being judged). */
+    query: z.string().trim().min(1).max(600),
+    asOf: z.date(),
+    /** Only this ticker's records; null or absent: all tickers. */
+    ticker: Ticker.nullable().optional(),
+    k: z.number().int().min(1).max(MAX_OUTCOME_K).default(3),
+  })
+  .strict();
+export type OutcomeSearchQuery = z.input<typeof OutcomeSearchQuery>;
+
+export const OutcomeHit = z
+  .object({
+    id: z.string(),
+    proposalId: z.string(),
+    ticker: Ticker,
+    side: z.enum(['buy', 'sell']),
+    asOf: IsoDateTime,
+    knownAt: IsoDateTime,
+    decision: z.enum(['APPROVE', 'REDUCE', 'REJECT', 'ABSTAIN']),
+    sizeMultiplier: z.number(),
+    /** The move in the proposal's direction over its horizon (the trade's return before costs). */
+    directionalReturn: z.number(),
+    summary: z.string(),
+    reflection: z.string().nullable(),
+    /** Cosine similarity of the situations, -1..1. */
+    similarity: z.number(),
+  })
+  .strict();
+export type OutcomeHit = z.infer<typeof OutcomeHit>;
+
+/** The id of a proposal's outcome record (one per proposal). */
+export function outcomeId(proposalId: string): string {
+  return `oc_${createHash('sha256').update(proposalId).digest('hex').slice(0, 20)}`;
+}
+
+const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+
+/** The situation of a proposal in words: what is embedded and matched. */
+export function situationText(p: Pick<Proposal, 'ticker' | 'side' | 'probability' | 'attributions'>): string {
+  const features = p.attributions
+    .slice(0, SITUATION_FEATURES)
+    .map((a) => `${a.feature} ${a.contribution >= 0 ? 'for' : 'against'}`)
+    .join(', ');
+  return `${p.ticker} ${p.side} proposal, probability ${p.probability.toFixed(2)}${features ? `; leading features: ${features}` : ''}`.slice(0, 600);
+}
+
+/** The move in the proposal's direction. */
+export function directionalReturn(side: 'buy' | 'sell', forwardReturn: number): number {
+  return side === 'buy' ? forwardReturn : -forwardReturn;
+}
+
+/** The one-paragraph summary an agent reads: situation, verdict, what happened. */
+export function outcomeSummary(r: OutcomeRecord): string {
+  const d = directionalReturn(r.side, r.forwardReturn);
+  const verdict = r.decision === 'REDUCE' ? `REDUCE x${r.sizeMultiplier.toFixed(2)}` : r.decision;
+  const taken = r.decision === 'APPROVE' || r.decision === 'REDUCE';
+  const judged = taken ? (d > 0 ? 'the trade paid' : 'the trade lost') : d > 0 ? 'the veto missed a winner' : 'the veto avoided a loser';
+  return `${r.situation}. As of ${r.asOf.slice(0, 10)} the committee said ${verdict} (confidence ${r.confidence.toFixed(2)}); over ${r.horizonDays} trading days (${r.endedBy === 'closed' ? 'position closed' : 'horizon passed'} ${r.knownAt.slice(0, 10)}) the price moved ${pct(r.forwardReturn)}, ${pct(d)} in the proposal's direction: ${judged}.`;
+}
+
+/** Stores `record` (embedded with `embedder`); a proposal's outcome is stored once (a second store is a no-op). Returns its id. */
+export async function storeOutcome(db: Db, embedder: Embedder, input: OutcomeRecord): Promise<string> {
+  const r = parseOrThrow(OutcomeRecord, input, 'outcome record');
+  const id = outcomeId(r.proposalId);
+  const summary = outcomeSummary(r);
+  const [vector] = await embedder.embed([r.situation]);
+  if (!vector) throw new QuorumError('INTERNAL', 'the embedder returned no vector for the outcome');
+  await db.query(
+    `INSERT INTO outcomes (id, proposal_id, ticker, side, as_of, known_at, decision, size_multiplier, confidence, forward_return, directional_return,
+                           horizon_days, ended_by, summary, reflection, embedding_model, embedding)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::vector) ON CONFLICT (id) DO NOTHING`,
+    [
+      id,
+      r.proposalId,
+      r.ticker,
+      r.side,
+      r.asOf,
+      r.knownAt,
+      r.decision,
+      r.sizeMultiplier,
+      r.confidence,
+      r.forwardReturn,
+      directionalReturn(r.side, r.forwardReturn),
+      r.horizonDays,
+      r.endedBy,
+      summary,
+      r.reflection,
+      embedder.model,
+      toVectorLiteral(vector),
+    ],
+  );
+  return id;
+}
+
+const Row = z.object({
+  id: z.string(),
+  proposal_id: z.string(),
+  ticker: z.string(),
+  side: z.enum(['buy', 'sell']),
+  as_of: z.coerce.date(),
+  known_at: z.coerce.date(),
+  decision: z.enum(['APPROVE', 'REDUCE', 'REJECT', 'ABSTAIN']),
+  size_multiplier: z.coerce.number(),
+  directional_return: z.coerce.number(),
+  summary: z.string(),
+  reflection: z.string().nullable(),
+  distance: z.coerce.number(),
+});
+
+/**
+ * The `k` stored outcomes most similar to `query`, known strictly before `asOf` (and of `ticker`
+ * when given), most similar first (ties: the more recently known, then id). An exact scan.
+ */
+export async function searchOutcomes(db: Db, embedder: Embedder, input: OutcomeSearchQuery): Promise<OutcomeHit[]> {
+  const q = parseOrThrow(OutcomeSearchQuery, input, 'outcome search');
+  const [vector] = await embedder.embed([q.query]);
+  if (!vector) throw new QuorumError('INTERNAL', 'the embedder returned no vector for the query');
+  const params: unknown[] = [toVectorLiteral(vector), q.asOf.toISOString(), embedder.model, q.k];
+  const byTicker = q.ticker ? ' AND ticker = $5' : '';
+  if (q.ticker) params.push(q.ticker);
+  const res = await db.query(
+    `SELECT id, proposal_id, ticker, side, as_of, known_at, decision, size_multiplier, directional_return, summary, reflection,
+            embedding <=> $1::vector AS distance
+       FROM outcomes
+      WHERE embedding_model = $3 AND known_at < $2::timestamptz${byTicker}
+      ORDER BY embedding <=> $1::vector, known_at DESC, id
+      LIMIT $4`,
+    params,
+  );
+  return res.rows.map((raw) => {
+    const r = Row.parse(raw);
+    return OutcomeHit.parse({
+      id: r.id,
+      proposalId: r.proposal_id,
+      ticker: r.ticker,
+      side: r.side,
+      asOf: r.as_of.toISOString(),
+      knownAt: r.known_at.toISOString(),
+      decision: r.decision,
+      sizeMultiplier: r.size_multiplier,
+      directionalReturn: r.directional_return,
+      summary: r.summary,
+      reflection: r.reflection,
+      similarity: 1 - r.distance,
+    });
+  });
+}
