@@ -12,3 +12,5 @@ export { CritiqueRequest, CritiqueReply, CritiqueField, proposalForCritique, run
 export { NotificationCountRow, readNotificationCounts, DeliveryView, listDeliveries } from '../notify/index.ts';
 export { PortfolioView, TradingStateView, SubmitOutcomeView, readPortfolio, setTradingState, type TradingStateInfo } from '../execution/index.ts';
 export * from './console-views.ts';
+export * from './report-files.ts';
+export { LiveEvent, publishLive, subscribeLive } from './live.ts';
