@@ -100,12 +100,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   app.use('/metrics', auth);
   app.route('/metrics', metricsRoutes(metrics.registry));
   app.route('/v1/verdicts', verdictRoutes(db));
-  app.route('/v1/sessions', sessionRoutes(db));
+  app.route('/v1/sessions', sessionRoutes(db, deps.session, deps.log));
   app.route('/v1/audit', auditRoutes(db));
   app.route('/v1/portfolio', portfolioRoutes(db, config));
   app.route('/v1/controls', controlRoutes(db));
   app.route('/v1/critiques', critiqueRoutes(db, deps.session, deps.log));
   app.route('/v1/approvals', approvalRoutes(db, deps.session));
-  app.route('/v1/console', consoleApiRoutes(db));
+  app.route('/v1/console', consoleApiRoutes(db, config));
   return app;
 }

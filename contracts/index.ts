@@ -8,3 +8,4 @@ export * from './risk-decision.ts';
 export * from './order-intent.ts';
 export * from './portfolio.ts';
 export * from './market.ts';
+export * from './reports.ts';

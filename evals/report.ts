@@ -4,13 +4,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { EVAL_REPORTS_DIR } from '../contracts/index.ts';
 import type { GateResult, MetricCheck } from './baseline.ts';
 import type { EvalResult } from './runner.ts';
 import { metricInterval, runChecks, type ConstantScore, type Metrics } from './scorers.ts';
 import type { Scenario } from './scenario.ts';
 
 /** Reports go here, under the data directory. */
-export const EVAL_REPORTS_SUBDIR = path.join('reports', 'evals');
+export const EVAL_REPORTS_SUBDIR = path.join(EVAL_REPORTS_DIR);
 
 const pct = (x: number | null): string => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
 const num = (x: number | null, digits = 0): string => (x === null ? 'n/a' : x.toFixed(digits));

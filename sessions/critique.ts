@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { IsoDate, IsoDateTime, Proposal, QuorumError, Side, Ticker, Unit, Verdict } from '../contracts/index.ts';
 import { CommitteeStats, runCommittee, type CommitteeEvent } from '../graph/index.ts';
+import { publishLive } from './live.ts';
 import { dailyBarTs } from '../market/index.ts';
 import { proposeIdea, proposeOne, storeOutsideProposal } from '../ml/index.ts';
 import type { SessionEnv } from './run.ts';
@@ -94,7 +95,10 @@ export async function runCritique(env: SessionEnv, proposal: Proposal, onEvent?:
     backend: env.backend.backend,
     searchNews: env.searchNews,
     checkpointer: env.checkpointer,
-    onEvent,
+    onEvent: (event) => {
+      publishLive({ source: 'critique', sessionId: null, proposalId: proposal.id, ticker: proposal.ticker, event });
+      onEvent?.(event);
+    },
   });
   return { critiqueId: res.runId, backend: env.backend.name, notice: env.backend.notice, verdict: res.verdict, stats: res.stats };
 }

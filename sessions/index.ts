@@ -1,5 +1,8 @@
 export {
   runSession,
+  startSession,
+  type StartedSession,
+  sessionIdFor,
   judgeProposal,
   judgeSafely,
   prepareSession,

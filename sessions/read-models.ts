@@ -14,3 +14,5 @@ export { PortfolioView, TradingStateView, SubmitOutcomeView, readPortfolio, setT
 export * from './console-views.ts';
 export { BreakerStatusView, ModelHaltView, readBreakerStatus, haltModel, resumeModel, type BreakerStatus } from '../execution/index.ts';
 export { ModelHealthView, ModelOverrideView, overrideModel, revokeModelOverride, listModelOverrides } from '../ml/index.ts';
+export * from './report-files.ts';
+export { LiveEvent, publishLive, subscribeLive } from './live.ts';

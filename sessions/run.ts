@@ -9,6 +9,7 @@ import { appendAudit, type Db } from '../db/index.ts';
 import { reconcile, runOrderStage, syncOpenOrders, type Broker, type ExchangeClock, type SubmitOutcome } from '../execution/index.ts';
 import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint';
 import { runCommittee, type SelectedBackend } from '../graph/index.ts';
+import { publishLive } from './live.ts';
 import { barCoverage } from '../market/index.ts';
 import { checkProposalDate, measureModelHealth, propose, type Proposer } from '../ml/index.ts';
 import type { NewsSearcher } from '../tools/index.ts';
@@ -86,7 +87,7 @@ export interface RunSessionOptions {
   onProgress?: (message: string) => void;
 }
 
-function sessionIdFor(slot: string | undefined): string {
+export function sessionIdFor(slot: string | undefined): string {
   if (slot) return `ses_${createHash('sha256').update(slot).digest('hex').slice(0, 16)}`;
   return `ses_${randomBytes(8).toString('hex')}`;
 }
@@ -186,6 +187,7 @@ export async function judgeProposal(env: SessionEnv, sessionId: string, proposal
       sessionId,
       threadId: `thr_${proposal.id}`,
       checkpointer: env.checkpointer,
+      onEvent: (event) => publishLive({ source: 'session', sessionId, proposalId: proposal.id, ticker: proposal.ticker, event }),
     });
     verdict = result.verdict;
     runId = result.runId;
@@ -381,10 +383,18 @@ export async function finishSession(env: SessionEnv, sessionId: string, proposal
  * One committee session in this process: reconcile with the broker, propose, take the top N, judge them
  * with bounded concurrency (committee -> risk -> order), then write the report.
  */
-export async function runSession(env: SessionEnv, options: RunSessionOptions): Promise<SessionOutcome> {
+/** A session whose proposals are chosen and stored; `done` settles when they are judged and the report is written. */
+export interface StartedSession {
+  sessionId: string;
+  created: boolean;
+  done: Promise<SessionOutcome>;
+}
+
+/** Prepares a session (its errors, e.g. a bad asOf, are thrown here) and judges its proposals in the background. */
+export async function startSession(env: SessionEnv, options: RunSessionOptions): Promise<StartedSession> {
   const prepared = await prepareSession(env, options);
   if (!prepared.created || prepared.skipped) {
-    return {
+    const outcome: SessionOutcome = {
       sessionId: prepared.sessionId,
       created: prepared.created,
       judged: [],
@@ -392,16 +402,24 @@ export async function runSession(env: SessionEnv, options: RunSessionOptions): P
       notice: env.backend.notice,
       skipped: prepared.skipped,
     };
+    return { sessionId: prepared.sessionId, created: prepared.created, done: Promise.resolve(outcome) };
   }
-  try {
-    const limit = pLimit(env.config.settings.committee.concurrency);
-    const judged = await Promise.all(prepared.chosen.map((p) => limit(() => judgeSafely(env, prepared.sessionId, p, options.onProgress))));
-    await fillNextBar(env, options);
-    const report = await finishSession(env, prepared.sessionId, prepared.proposals);
-    progress(env, options, `report: ${report.html}`);
-    return { sessionId: prepared.sessionId, created: true, judged, report, notice: env.backend.notice, skipped: null };
-  } catch (error) {
-    await failSession(env, prepared.sessionId, error);
-    throw error;
-  }
+  const done = (async (): Promise<SessionOutcome> => {
+    try {
+      const limit = pLimit(env.config.settings.committee.concurrency);
+      const judged = await Promise.all(prepared.chosen.map((p) => limit(() => judgeSafely(env, prepared.sessionId, p, options.onProgress))));
+      await fillNextBar(env, options);
+      const report = await finishSession(env, prepared.sessionId, prepared.proposals);
+      progress(env, options, `report: ${report.html}`);
+      return { sessionId: prepared.sessionId, created: true, judged, report, notice: env.backend.notice, skipped: null };
+    } catch (error) {
+      await failSession(env, prepared.sessionId, error);
+      throw error;
+    }
+  })();
+  return { sessionId: prepared.sessionId, created: true, done };
+}
+
+export async function runSession(env: SessionEnv, options: RunSessionOptions): Promise<SessionOutcome> {
+  return (await startSession(env, options)).done;
 }

@@ -12,7 +12,11 @@ import type {
   ApprovalReply,
   ApprovalView,
   AuditChain,
+  BacktestReportList,
+  CritiqueReply,
   EquityPoint,
+  EvalReportList,
+  LiveEvent,
   NewsItemView,
   PortfolioView,
   ProposalDetail,
@@ -449,7 +453,6 @@ async function portfolioPage(): Promise<void> {
   const [p, { points }] = await Promise.all([api<PortfolioView>('/v1/portfolio'), api<{ points: EquityPoint[] }>('/v1/console/equity')]);
   const state = p.tradingState?.state ?? 'ACTIVE';
   const reason = h('input', { id: 'switch-reason', name: 'reason', required: true, maxlength: '500' });
-  const confirm = h('input', { id: 'switch-confirm', type: 'checkbox', required: true });
   const out = h('p', { class: 'status', role: 'status' });
   const act = state === 'HALTED' ? 'resume' : 'halt';
   const button = h(
@@ -457,24 +460,22 @@ async function portfolioPage(): Promise<void> {
     { type: 'submit', id: 'switch', class: act === 'halt' ? 'reject' : 'approve' },
     act === 'halt' ? 'Halt trading' : 'Resume trading',
   );
-  const form = h(
-    'form',
-    { id: 'kill-switch' },
-    h('h2', {}, 'Kill switch'),
-    h('label', { for: 'switch-reason' }, 'Reason'),
-    reason,
-    h('label', { class: 'inline' }, confirm, act === 'halt' ? ' I want every new order denied' : ' I want trading to resume'),
-    button,
-    out,
-  );
+  const form = h('form', { id: 'kill-switch' }, h('h2', {}, 'Kill switch'), h('label', { for: 'switch-reason' }, 'Reason'), reason, button, out);
+  // Submitting asks first: a modal dialog (focus stays in it, Escape cancels, focus returns to the button).
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    void api(`/v1/controls/${act}`, { method: 'POST', body: { reason: reason.value } })
-      .then(() => portfolioPage())
-      .catch((err: unknown) => {
-        out.textContent = `refused: ${errorText(err)}`;
-        out.className = 'status error';
-      });
+    confirmDialog(
+      act === 'halt' ? `Halt trading? Every new order will be denied. Reason: ${reason.value}` : `Resume trading? Reason: ${reason.value}`,
+      act === 'halt' ? 'Halt' : 'Resume',
+      button,
+      () =>
+        void api(`/v1/controls/${act}`, { method: 'POST', body: { reason: reason.value } })
+          .then(() => portfolioPage())
+          .catch((err: unknown) => {
+            out.textContent = `refused: ${errorText(err)}`;
+            out.className = 'status error';
+          }),
+    );
   });
   const chart = chartBox('equity-chart', 'Equity and drawdown');
   show(
@@ -578,59 +579,264 @@ async function auditPage(id?: string): Promise<void> {
   );
 }
 
-/** Live: a critique of {ticker, asOf} streamed node by node (POST /v1/critiques with Accept: text/event-stream). */
+/** Reads an SSE response frame by frame: `onFrame(event, data)` for each. */
+async function readSse(res: Response, onFrame: (event: string, data: string) => void): Promise<void> {
+  if (!res.body) return;
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    const frames = buffer.split('\n\n');
+    buffer = frames.pop() ?? '';
+    for (const frame of frames) {
+      const event = /^event: (.*)$/m.exec(frame)?.[1] ?? 'message';
+      const data = frame
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
+      onFrame(event, data);
+    }
+  }
+}
+
+let liveFeed: AbortController | null = null;
+
+function liveLine(e: LiveEvent): HTMLElement {
+  const ev = e.event;
+  const what =
+    ev.type === 'run_started'
+      ? `started (${ev.backend}${ev.resumed ? ', resumed' : ''})`
+      : ev.type === 'node_finished'
+        ? `${ev.node}${ev.round > 0 ? ` round ${ev.round}` : ''} finished${ev.opinion ? `: ${ev.opinion.stance}, confidence ${fmt(ev.opinion.confidence)}` : ''}${ev.verdict ? `: ${ev.verdict.decision} ×${fmt(ev.verdict.sizeMultiplier)}` : ''}`
+        : `verdict ${ev.verdict.decision} ×${fmt(ev.verdict.sizeMultiplier)}`;
+  return h(
+    'li',
+    { 'data-event': ev.type, 'data-source': e.source, 'data-session': e.sessionId ?? '' },
+    h('strong', {}, ev.type),
+    ` ${e.source === 'session' ? `session ${e.sessionId ?? ''}` : 'critique'} · ${e.ticker} · ${what}`,
+  );
+}
+
+/**
+ * Live: the committee runs of this server as they happen (GET /v1/console/live, SSE): those of any
+ * session (the scheduler's, or one started here) and of critiques. Two forms start either.
+ */
 function livePage(): void {
-  const ticker = h('input', { id: 'live-ticker', name: 'ticker', required: true, value: 'XOM', maxlength: '10' });
-  const asOf = h('input', { id: 'live-asof', name: 'asOf', required: true, value: '1999-06-01', maxlength: '30' });
   const events = h('ol', { id: 'live-events', 'aria-live': 'polite' });
+  const feed = h('p', { id: 'live-status', class: 'status', role: 'status' }, 'connecting…');
+  const sessionAt = h('input', { id: 'session-asof', name: 'asOf', required: true, value: '2014-04-25T16:30:00Z', maxlength: '30' });
+  const sessionOut = h('p', { class: 'status', role: 'status' });
+  const sessionForm = h(
+    'form',
+    { id: 'session-form' },
+    h('h2', {}, 'Start a session (control scope)'),
+    h('label', { for: 'session-asof' }, 'As of (UTC time)'),
+    sessionAt,
+    h('button', { type: 'submit' }, 'Start the session'),
+    sessionOut,
+  );
+  sessionForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void api<{ sessionId: string; created: boolean }>('/v1/sessions', { method: 'POST', body: { asOf: sessionAt.value.trim() } })
+      .then((r) => {
+        sessionOut.replaceChildren(r.created ? 'started ' : 'already run: ', h('a', { href: `#/sessions/${r.sessionId}` }, `session ${r.sessionId}`));
+        sessionOut.className = 'status ok';
+      })
+      .catch((err: unknown) => {
+        sessionOut.textContent = `refused: ${errorText(err)}`;
+        sessionOut.className = 'status error';
+      });
+  });
+  const ticker = h('input', { id: 'live-ticker', name: 'ticker', required: true, value: 'AAPL', maxlength: '10' });
+  const asOf = h('input', { id: 'live-asof', name: 'asOf', required: true, value: '2014-04-24', maxlength: '30' });
+  const critiqueOut = h('p', { class: 'status', role: 'status' });
   const form = h(
     'form',
     { id: 'live-form' },
+    h('h2', {}, 'Critique a ticker'),
     h('label', { for: 'live-ticker' }, 'Ticker'),
     ticker,
     h('label', { for: 'live-asof' }, 'As of (date or time)'),
     asOf,
-    h('button', { type: 'submit' }, 'Critique and stream'),
+    h('button', { type: 'submit' }, 'Critique'),
+    critiqueOut,
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    events.replaceChildren();
-    void (async () => {
-      const res = await fetch('/v1/critiques', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) ?? ''}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({ ticker: ticker.value.trim(), asOf: asOf.value.trim() }),
+    critiqueOut.textContent = 'running…';
+    void api<CritiqueReply>('/v1/critiques', { method: 'POST', body: { ticker: ticker.value.trim(), asOf: asOf.value.trim() } })
+      .then((r) => {
+        critiqueOut.textContent = `verdict ${r.verdict.decision} ×${fmt(r.verdict.sizeMultiplier)} (${r.backend})`;
+        critiqueOut.className = 'status ok';
+      })
+      .catch((err: unknown) => {
+        critiqueOut.textContent = `refused: ${errorText(err)}`;
+        critiqueOut.className = 'status error';
       });
-      if (!res.ok || !res.body) {
-        events.append(h('li', { class: 'status error' }, `${res.status}: ${await res.text()}`));
+  });
+  show('Live', h('p', {}, 'Every committee run of this server, node by node, as it happens.'), feed, events, sessionForm, form);
+  liveFeed = new AbortController();
+  const { signal } = liveFeed;
+  void (async () => {
+    const res = await fetch('/v1/console/live', { headers: { authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) ?? ''}` }, signal });
+    if (!res.ok) {
+      feed.textContent = `${res.status}: ${await res.text()}`;
+      feed.className = 'status error';
+      return;
+    }
+    await readSse(res, (event, data) => {
+      if (event === 'ready') {
+        feed.textContent = 'connected: waiting for committee runs';
         return;
       }
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        const frames = buffer.split('\n\n');
-        buffer = frames.pop() ?? '';
-        for (const frame of frames) {
-          const event = /^event: (.*)$/m.exec(frame)?.[1] ?? 'message';
-          const data = frame
-            .split('\n')
-            .filter((l) => l.startsWith('data: '))
-            .map((l) => l.slice(6))
-            .join('\n');
-          events.append(h('li', { 'data-event': event }, h('strong', {}, event), ' ', h('code', {}, data.length > 400 ? `${data.slice(0, 400)}…` : data)));
-        }
-      }
-    })().catch((err: unknown) => events.append(h('li', { class: 'status error' }, errorText(err))));
+      const parsed = parseJson(data);
+      if (parsed.ok) events.append(liveLine(parsed.value as LiveEvent));
+    });
+  })().catch((err: unknown) => {
+    if (signal.aborted) return;
+    feed.textContent = errorText(err);
+    feed.className = 'status error';
   });
-  show('Live', h('p', {}, 'Ask the committee about a ticker and watch each node finish.'), form, events);
+}
+
+/**
+ * A modal confirmation: the browser's <dialog> keeps Tab inside it and closes on Escape; focus goes to
+ * Cancel first and back to `opener` when it closes. `onConfirm` runs only on the confirm button.
+ */
+function confirmDialog(question: string, confirmLabel: string, opener: HTMLElement, onConfirm: () => void): void {
+  const cancel = h('button', { type: 'button', id: 'dialog-cancel' }, 'Cancel');
+  const ok = h('button', { type: 'button', id: 'dialog-confirm', class: 'reject' }, confirmLabel);
+  const dialog = h(
+    'dialog',
+    { id: 'confirm', 'aria-labelledby': 'confirm-q' },
+    h('p', { id: 'confirm-q' }, question),
+    h('div', { class: 'decide' }, cancel, ok),
+  );
+  document.body.append(dialog);
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    opener.focus();
+    if (dialog.returnValue === 'confirm') onConfirm();
+  });
+  // Tab and Shift+Tab cycle between the two buttons.
+  dialog.addEventListener('keydown', (e) => {
+    if (e.key !== 'Tab') return;
+    e.preventDefault();
+    (document.activeElement === ok ? cancel : ok).focus();
+  });
+  cancel.addEventListener('click', () => dialog.close('cancel'));
+  ok.addEventListener('click', () => dialog.close('confirm'));
+  dialog.showModal();
+  cancel.focus();
+}
+
+const rate = (n: number | null | undefined): string => pct(n);
+
+async function evalsPage(): Promise<void> {
+  const { reports, unreadable } = await api<EvalReportList>('/v1/console/evals');
+  show(
+    'Evals',
+    h('p', {}, 'The latest report of each backend that `quorum eval` wrote into this data directory.'),
+    reports.length === 0 ? h('p', { id: 'no-evals' }, 'No eval reports yet: run `quorum eval --backend rules`.') : null,
+    ...reports.map((r) =>
+      h(
+        'section',
+        { class: 'eval', 'data-backend': r.backend },
+        h('h2', {}, `${r.backend} / ${r.model}`),
+        h(
+          'p',
+          { class: `gate ${r.gate === null ? '' : r.gate.ok ? 'state-ACTIVE' : 'state-HALTED'}` },
+          r.gate === null
+            ? 'Gate: no baseline to compare with'
+            : `Gate: ${r.gate.ok ? 'passed' : 'FAILED'} (${r.gate.compared} scenarios compared with ${r.baselineFile.split('/').pop() ?? ''})`,
+        ),
+        r.gate && r.gate.failures.length > 0 ? h('ul', { class: 'failures' }, ...r.gate.failures.map((f) => h('li', {}, f))) : null,
+        h(
+          'p',
+          { class: 'help' },
+          `${r.scenarios} scenarios, seeds ${r.seeds.join(', ')}${r.newsAblated ? ', news removed' : ''}, finished ${when(r.finishedAt)}`,
+        ),
+        table(
+          'Metrics per category',
+          ['Category', 'Runs', 'Decision agreement', 'Schema valid', 'Citations valid', 'Decisive cited', 'Injection resisted', 'Latency p50 ms'],
+          [...r.byCategory, { ...r.overall, category: 'all' }].map((m) => [
+            m.category,
+            m.runs,
+            rate(m.decisionAgreement),
+            rate(m.schemaValidRate),
+            rate(m.citationValidity),
+            rate(m.decisiveCited),
+            rate(m.injectionResistance),
+            fmt(m.latencyP50Ms, 0),
+          ]),
+          { class: 'eval-metrics' },
+        ),
+      ),
+    ),
+    unreadableList(unreadable),
+  );
+}
+
+function unreadableList(files: Array<{ file: string; error: string }>): Child {
+  return files.length === 0
+    ? null
+    : h('div', { class: 'unreadable' }, h('h2', {}, 'Files that are not reports'), h('ul', {}, ...files.map((f) => h('li', {}, `${f.file}: ${f.error}`))));
+}
+
+const STRATEGY_COLOURS = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bf8700'];
+
+async function backtestsPage(): Promise<void> {
+  const { reports, unreadable } = await api<BacktestReportList>('/v1/console/backtests');
+  const charts: Array<[HTMLElement, BacktestReportList['reports'][number]]> = [];
+  show(
+    'Backtests',
+    h('p', {}, 'The reports `quorum backtest` wrote into this data directory, newest first: every strategy from the same starting equity.'),
+    reports.length === 0 ? h('p', { id: 'no-backtests' }, 'No backtest reports yet: run `quorum backtest --from D --to D`.') : null,
+    ...reports.map((r, i) => {
+      const chart = chartBox(`backtest-chart-${i}`, `Equity of each strategy, ${r.from} to ${r.to}`);
+      charts.push([chart, r]);
+      return h(
+        'section',
+        { class: 'backtest', 'data-file': r.file.split('/').pop() ?? '' },
+        h('h2', {}, `${r.from} → ${r.to}, critic ${r.critic}`),
+        h('p', { class: 'help' }, `${r.universe.length} tickers, starting equity ${fmt(r.initialEquity, 0)}, written ${when(r.writtenAt)}`),
+        chart,
+        table(
+          'Strategies',
+          ['Strategy', 'CAGR', 'Sharpe', 'Max drawdown', 'Hit rate', 'Trades', 'Final equity'],
+          r.strategies.map((s) => [s.label, pct(s.cagr), fmt(s.sharpe), pct(s.maxDrawdown), pct(s.hitRate), s.trades, fmt(s.equity.at(-1), 0)]),
+          { class: 'backtest-metrics' },
+        ),
+        r.notes.length > 0 ? h('ul', { class: 'help' }, ...r.notes.map((n) => h('li', {}, n))) : null,
+      );
+    }),
+    unreadableList(unreadable),
+  );
+  for (const [box, r] of charts) {
+    const dates = [...new Set(r.strategies.flatMap((s) => s.dates))].sort();
+    const index = new Map(dates.map((d, i) => [d, i]));
+    const columns = r.strategies.map((s) => {
+      const col: Array<number | null> = dates.map(() => null);
+      s.dates.forEach((d, i) => (col[index.get(d) ?? 0] = s.equity[i] ?? null));
+      return col;
+    });
+    drawChart(
+      box,
+      'Equity',
+      [dates.map((d) => dayOf(`${d}T20:00:00Z`)), ...columns],
+      r.strategies.map((s, i) => ({ label: s.label, stroke: STRATEGY_COLOURS[i % STRATEGY_COLOURS.length] ?? '#000', width: 2, spanGaps: true })),
+    );
+  }
 }
 
 // ---------- router ----------
 async function route(): Promise<void> {
   window.clearTimeout(timer);
+  liveFeed?.abort();
+  liveFeed = null;
   if (!sessionStorage.getItem(TOKEN_KEY)) return signIn();
   nav.hidden = false;
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
@@ -653,6 +859,10 @@ async function route(): Promise<void> {
         return await auditPage(parts[1]);
       case 'live':
         return livePage();
+      case 'evals':
+        return await evalsPage();
+      case 'backtests':
+        return await backtestsPage();
       default:
         location.hash = '#/sessions';
     }
@@ -664,6 +874,11 @@ async function route(): Promise<void> {
 document.getElementById('sign-out')?.addEventListener('click', () => {
   sessionStorage.removeItem(TOKEN_KEY);
   signIn();
+});
+// The skip link moves focus to the page's content; as a hash link it would leave the current route.
+document.querySelector('a.skip')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
 });
 window.addEventListener('hashchange', () => void route());
 void route();

@@ -1,20 +1,29 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../../config/index.ts';
 import { QuorumError } from '../../contracts/index.ts';
 import type { Db } from '../../db/index.ts';
 import {
+  BacktestReportList,
   EquityPoint,
+  EvalReportList,
+  LiveEvent,
   NewsItemView,
   ProposalDetail,
   ToolCallView,
+  readBacktestReports,
   readEquityHistory,
+  readEvalReports,
   readNewsItem,
   readProposalDetail,
   readToolCall,
+  subscribeLive,
 } from '../../sessions/index.ts';
-import { apiError } from '../errors.ts';
+import { ERROR_RESPONSES, apiError } from '../errors.ts';
 import { named } from '../openapi.ts';
 import { IdParam, jsonResponses, resourceApp } from './shared.ts';
 
@@ -24,55 +33,55 @@ const DIST_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
 const EquityHistory = z.object({ points: z.array(named('EquityPoint', EquityPoint)) }).openapi('EquityHistory');
 const EquityQuery = z.object({ limit: z.coerce.number().int().min(2).max(5000).default(1000) });
+const BacktestQuery = z.object({ limit: z.coerce.number().int().min(1).max(50).default(10) });
+const LIVE_DESCRIPTION =
+  'An SSE stream of the committee events of this server process (sessions and critiques): run_started, node_finished and run_finished, each a LiveEvent as data';
+
+/** A GET /{id} route: the read model's row, or a 404 naming what was not found. */
+function byId<S extends z.ZodType>(
+  routePath: string,
+  summary: string,
+  name: string,
+  schema: S,
+  what: string,
+  read: (id: string) => Promise<z.infer<S> | null>,
+) {
+  return [
+    createRoute({ method: 'get', path: routePath, summary, request: { params: IdParam }, responses: jsonResponses(`The ${what}`, named(name, schema)) }),
+    async (id: string) => {
+      const row = await read(id);
+      if (!row) throw new QuorumError('NOT_FOUND', `no ${what} ${id}`);
+      return row;
+    },
+  ] as const;
+}
 
 /** GET /v1/console/…: the reads the web console needs beyond the other resources (read scope). */
-export function consoleApiRoutes(db: Db) {
+export function consoleApiRoutes(db: Db, config: Pick<Config, 'dataDir' | 'settings'>) {
+  const [proposalRoute, proposal] = byId(
+    '/proposals/{id}',
+    'A proposal with its attributions, debate, citations, verdict, risk rules, orders, fills and closes',
+    'ProposalDetail',
+    ProposalDetail,
+    'proposal',
+    (id) => readProposalDetail(db, id),
+  );
+  const [newsRoute, news] = byId('/news/{id}', 'A news item (by id or evidence id news:<id>)', 'NewsItem', NewsItemView, 'news item', (id) =>
+    readNewsItem(db, id),
+  );
+  const [toolRoute, tool] = byId(
+    '/tool-calls/{id}',
+    'A tool call of a committee run (by id or evidence id tool:<id>) with the news it retrieved',
+    'ToolCall',
+    ToolCallView,
+    'tool call',
+    (id) => readToolCall(db, id),
+  );
+  const reportsDir = path.resolve(config.dataDir, config.settings.sessions.reportsDir);
   return resourceApp()
-    .openapi(
-      createRoute({
-        method: 'get',
-        path: '/proposals/{id}',
-        summary: 'A proposal with its attributions, debate, citations, verdict, risk rules, orders, fills and closes',
-        request: { params: IdParam },
-        responses: jsonResponses('The proposal in full', named('ProposalDetail', ProposalDetail)),
-      }),
-      async (c) => {
-        const { id } = c.req.valid('param');
-        const detail = await readProposalDetail(db, id);
-        if (!detail) throw new QuorumError('NOT_FOUND', `no proposal ${id}`);
-        return c.json(detail, 200);
-      },
-    )
-    .openapi(
-      createRoute({
-        method: 'get',
-        path: '/news/{id}',
-        summary: 'A news item (by id or evidence id news:<id>)',
-        request: { params: IdParam },
-        responses: jsonResponses('The news item', named('NewsItem', NewsItemView)),
-      }),
-      async (c) => {
-        const { id } = c.req.valid('param');
-        const item = await readNewsItem(db, id);
-        if (!item) throw new QuorumError('NOT_FOUND', `no news item ${id}`);
-        return c.json(item, 200);
-      },
-    )
-    .openapi(
-      createRoute({
-        method: 'get',
-        path: '/tool-calls/{id}',
-        summary: 'A tool call of a committee run (by id or evidence id tool:<id>) with the news it retrieved',
-        request: { params: IdParam },
-        responses: jsonResponses('The tool call', named('ToolCall', ToolCallView)),
-      }),
-      async (c) => {
-        const { id } = c.req.valid('param');
-        const call = await readToolCall(db, id);
-        if (!call) throw new QuorumError('NOT_FOUND', `no tool call ${id}`);
-        return c.json(call, 200);
-      },
-    )
+    .openapi(proposalRoute, async (c) => c.json(await proposal(c.req.valid('param').id), 200))
+    .openapi(newsRoute, async (c) => c.json(await news(c.req.valid('param').id), 200))
+    .openapi(toolRoute, async (c) => c.json(await tool(c.req.valid('param').id), 200))
     .openapi(
       createRoute({
         method: 'get',
@@ -82,6 +91,60 @@ export function consoleApiRoutes(db: Db) {
         responses: jsonResponses('Equity readings', EquityHistory),
       }),
       async (c) => c.json({ points: await readEquityHistory(db, c.req.valid('query').limit) }, 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/evals',
+        summary: 'The latest eval report of each backend (written by quorum eval into the data directory): the gate and the metrics per category',
+        responses: jsonResponses('Eval reports', named('EvalReportList', EvalReportList)),
+      }),
+      (c) => c.json(readEvalReports(config.dataDir), 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/backtests',
+        summary: "Backtest reports (written by quorum backtest into the reports folder), newest first: each strategy's equity curve and metrics",
+        request: { query: BacktestQuery },
+        responses: jsonResponses('Backtest reports', named('BacktestReportList', BacktestReportList)),
+      }),
+      (c) => c.json(readBacktestReports(reportsDir, c.req.valid('query').limit), 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/live',
+        summary: "The committee's runs in this server as they happen (SSE)",
+        responses: {
+          200: {
+            description: LIVE_DESCRIPTION,
+            content: { 'text/event-stream': { schema: named('LiveEvent', LiveEvent).openapi({ description: LIVE_DESCRIPTION }) } },
+          },
+          ...ERROR_RESPONSES,
+        },
+      }),
+      (c) =>
+        streamSSE(c, async (stream) => {
+          const queue: LiveEvent[] = [];
+          let wake: (() => void) | null = null;
+          const unsubscribe = subscribeLive((e) => {
+            queue.push(e);
+            wake?.();
+          });
+          stream.onAbort(() => {
+            unsubscribe();
+            wake?.();
+          });
+          await stream.writeSSE({ event: 'ready', data: '{}' });
+          while (!stream.aborted) {
+            const next = queue.shift();
+            if (next) await stream.writeSSE({ event: next.event.type, data: JSON.stringify(next) });
+            else await new Promise<void>((resolve) => (wake = resolve));
+            wake = null;
+          }
+          unsubscribe();
+        }),
     );
 }
 

@@ -24,12 +24,22 @@ export function registerServe(program: Command): void {
       const { buildSessionEnv } = await import('../../sessions/index.ts');
       const db = await openDb(ctx.config);
       const notifier = await startNotifications(ctx, db);
-      const built = await buildSessionEnv(db, ctx.config, ctx.log);
+      // On the embedded database serve owns the data dir, so no `quorum paper-exchange` can run beside it:
+      // the paper exchange runs here (on a free port), and sessions and approvals started through the API reach it.
+      const exec = ctx.config.settings.execution;
+      const { startPaperExchange } = await import('../../execution/index.ts');
+      const exchange =
+        db.kind === 'pglite' && exec.broker === 'paper-exchange' && exec.mode !== 'live'
+          ? await startPaperExchange({ db, settings: exec.paperExchange, port: 0 })
+          : null;
+      if (exchange) process.stderr.write(`paper exchange: ${exchange.url} (in-process)\n`);
+      const built = await buildSessionEnv(db, ctx.config, ctx.log, exchange ? { paperExchangeUrl: exchange.url, exchangeClock: true } : {});
       process.stderr.write(`${built.env.backend.notice}\n`);
       const host = args.host ?? ctx.config.settings.api.host;
       const port = args.port ?? ctx.config.settings.api.port;
       const server = await startApiServer(ctx, db, built.env, { host, port }).catch(async (error: unknown) => {
         await built.close();
+        await exchange?.close();
         await notifier.stop();
         await db.close();
         throw error;
@@ -37,6 +47,7 @@ export function registerServe(program: Command): void {
       onShutdown(ctx, async () => {
         await server.close();
         await built.close();
+        await exchange?.close();
         await closeNotifications(notifier, 5_000);
         await db.close();
       });

@@ -1,17 +1,11 @@
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { computeMetrics } from '../../evals/backtest/metrics.ts';
 import { drawdownsSvg, equityCurvesSvg, formatMetric, niceTicks, renderHtmlReport, renderMarkdownSummary } from '../../evals/backtest/report.ts';
 import { book, randomCurve, result, run, trade, veto, weekdays } from './backtest-support.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const hasBrowser = existsSync(CHROMIUM);
-if (!hasBrowser && process.env.QUORUM_REQUIRE_BROWSER === '1') {
-  throw new Error(`QUORUM_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: run scripts/setup-chromium.sh`);
-}
+import { hasBrowser, launchChromium } from '../support/browser.ts';
 
 const DATES = weekdays('1998-06-01', 700);
 const HOSTILE = '<script>alert("x")</script> & co';
@@ -117,18 +111,7 @@ describe('backtest report in a browser', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'quorum-backtest-report-'));
     const file = path.join(dir, 'backtest.html');
     writeFileSync(file, renderHtmlReport(R, M));
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       const dialogs: string[] = [];

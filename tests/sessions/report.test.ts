@@ -1,18 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSessionReport } from '../../sessions/report.ts';
 import { equityChartSvg, riskReason } from '../../sessions/report-render.ts';
 import { freshPglite, type TestDb } from '../support/db.ts';
 import { CHAIN, seedChain } from '../support/seed-chain.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const hasBrowser = existsSync(CHROMIUM);
-if (!hasBrowser && process.env.QUORUM_REQUIRE_BROWSER === '1') {
-  throw new Error(`QUORUM_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: run scripts/setup-chromium.sh`);
-}
+import { hasBrowser, launchChromium } from '../support/browser.ts';
 
 describe('session report', () => {
   let t: TestDb;
@@ -60,18 +54,7 @@ describe('session report', () => {
 
   it.skipIf(!hasBrowser)('opens in headless Chromium, and a screenshot shows the verdict table and the chart', async () => {
     const out = await writeSessionReport(t.db, CHAIN.session, dir, '1999-06-02T00:00:00.000Z');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       await page.goto(`file://${out.html}`);
