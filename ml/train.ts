@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { QuorumError } from '../contracts/errors.ts';
 import { parseOrThrow } from '../contracts/parse.ts';
+import { mulberry32 } from '../contracts/random.ts';
 import type { Settings } from '../config/index.ts';
 import type { Db } from '../db/index.ts';
 import { barCoverage, barsAsOf, utcToNewYork, type Bar } from '../market/index.ts';
@@ -157,18 +158,6 @@ export function walkForwardWithPredictions(samples: readonly Sample[], folds: nu
 /** Walk-forward validation (see foldSplits): one out-of-sample report per fold. */
 export function walkForward(samples: readonly Sample[], folds: number, horizonDays: number, params: GbtParams): FoldReport[] {
   return walkForwardWithPredictions(samples, folds, horizonDays, params).reports;
-}
-
-/** A small seeded PRNG (mulberry32): the search draws the same candidates for the same seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
