@@ -1,8 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { PGlite, messages, parse as pgliteParse, protocol, type Results, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import type { Db, Queryable, QueryResult, Row } from './db.ts';
 import { acquireDirLock } from './lock.ts';
+import { defaultTemplateDir, isNewCluster, readTemplate, writeTemplate } from './pglite-template.ts';
 
 function toResult<R extends Row>(res: Results<R>): QueryResult<R> {
   // PGlite reports affectedRows 0 for a SELECT; node-postgres counts the rows returned.
@@ -124,17 +125,45 @@ class OneCallQuery {
   }
 }
 
+export interface OpenPgliteOptions {
+  /**
+   * Where the image of an empty cluster is cached (db/pglite-template.ts); null: always initdb.
+   * Default node_modules/.cache/quorum.
+   */
+  templateDir?: string | null;
+}
+
+/** A new cluster from the cached image when there is one, else by initdb (then cached for the next). */
+async function createCluster(dir: string | null, templateDir: string | null): Promise<PGlite> {
+  const isNew = isNewCluster(dir);
+  const image = isNew && templateDir ? readTemplate(templateDir) : null;
+  if (image) {
+    try {
+      return await PGlite.create(dir ?? undefined, { extensions: { vector }, loadDataDir: image });
+    } catch {
+      // An unreadable image: start again from initdb (and replace the image below).
+      if (dir) {
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir, { recursive: true });
+      }
+    }
+  }
+  const pg = await PGlite.create(dir ?? undefined, { extensions: { vector } });
+  if (isNew && templateDir) writeTemplate(templateDir, new Uint8Array(await (await pg.dumpDataDir('none')).arrayBuffer()));
+  return pg;
+}
+
 /**
  * The embedded default: PGlite with pgvector, persisted under `dir` (or in memory when `dir` is null).
  * PGlite is single-connection, so transactions are serialised by PGlite itself. A directory is owned by
  * one process at a time (db/lock.ts): another process opening it gets DB_LOCKED naming the owner.
  */
-export async function openPglite(dir: string | null): Promise<Db> {
+export async function openPglite(dir: string | null, options: OpenPgliteOptions = {}): Promise<Db> {
   if (dir) mkdirSync(dir, { recursive: true });
   const lock = dir ? acquireDirLock(dir) : null;
   let pg: PGlite;
   try {
-    pg = await PGlite.create(dir ?? undefined, { extensions: { vector } });
+    pg = await createCluster(dir, options.templateDir === undefined ? defaultTemplateDir() : options.templateDir);
   } catch (error) {
     lock?.release();
     throw error;
