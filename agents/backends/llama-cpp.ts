@@ -8,19 +8,8 @@
  * and runs it in-process, while here the calls must come back as data for the tool registry.
  */
 import path from 'node:path';
-import {
-  getLlama,
-  LlamaChat,
-  resolveChatWrapper,
-  type ChatHistoryItem,
-  type ChatWrapper,
-  type GbnfJsonSchema,
-  type Llama,
-  type LlamaContext,
-  type LlamaContextSequence,
-  type LlamaGrammar,
-  type LlamaModel,
-} from 'node-llama-cpp';
+import type * as NodeLlamaCppModule from 'node-llama-cpp';
+import type { ChatHistoryItem, ChatWrapper, GbnfJsonSchema, Llama, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel } from 'node-llama-cpp';
 import type { Models } from '../../config/index.ts';
 import { QuorumError } from '../../contracts/index.ts';
 import { stableStringify, type JsonObject } from '../json-schema.ts';
@@ -34,9 +23,17 @@ const GRAMMAR_CACHE_SIZE = 32;
 
 let llamaInstance: Promise<Llama> | undefined;
 
+/**
+ * node-llama-cpp, loaded on first use: importing it costs ~0.7 s of CPU, which every `quorum`
+ * command would pay at start-up although only the in-process llama.cpp backend needs it.
+ */
+type NodeLlamaCpp = typeof NodeLlamaCppModule;
+let binding: Promise<NodeLlamaCpp> | undefined;
+const nodeLlamaCpp = (): Promise<NodeLlamaCpp> => (binding ??= import('node-llama-cpp'));
+
 /** The process-wide llama.cpp binding: prebuilt CPU binary, never compiled at run time. */
 export function sharedLlama(): Promise<Llama> {
-  llamaInstance ??= getLlama({ gpu: false, build: 'never', progressLogs: false });
+  llamaInstance ??= nodeLlamaCpp().then(({ getLlama }) => getLlama({ gpu: false, build: 'never', progressLogs: false }));
   return llamaInstance;
 }
 
@@ -96,18 +93,20 @@ export class LlamaCppEngine {
      * checks the GGUF's Jinja template against each known wrapper (~0.3 s of CPU a call).
      */
     private readonly chatWrapper: ChatWrapper,
+    private readonly LlamaChat: NodeLlamaCpp['LlamaChat'],
   ) {}
 
   /** Loads the GGUF file and creates the context. */
   static async load(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
     const llama = await sharedLlama();
+    const { LlamaChat, resolveChatWrapper } = await nodeLlamaCpp();
     const model = await llama.loadModel({ modelPath: options.modelPath });
     const context = await model.createContext({
       contextSize: options.contextSize ?? DEFAULT_LLAMA_CPP_CONTEXT,
       threads: options.threads ?? 1,
     });
     const name = path.basename(options.modelPath).replace(/\.gguf$/i, '');
-    return new LlamaCppEngine(llama, model, context, context.getSequence(), name, resolveChatWrapper(model));
+    return new LlamaCppEngine(llama, model, context, context.getSequence(), name, resolveChatWrapper(model), LlamaChat);
   }
 
   /** Runs `task` after every earlier task (one sequence, one generation at a time). */
@@ -141,7 +140,7 @@ export class LlamaCppEngine {
       const grammar = request.jsonSchema ? await this.grammarFor(request.jsonSchema) : undefined;
       await this.sequence.clearHistory();
       const before = this.sequence.tokenMeter.getState();
-      const chat = new LlamaChat({ contextSequence: this.sequence, chatWrapper: this.chatWrapper, autoDisposeSequence: false });
+      const chat = new this.LlamaChat({ contextSequence: this.sequence, chatWrapper: this.chatWrapper, autoDisposeSequence: false });
       try {
         const response = await chat.generateResponse(toHistory(request.messages), {
           grammar,
