@@ -1,10 +1,10 @@
 /**
  * The backtest's walk-forward retraining under the promotion rule of `quorum train` (settings
- * retrain.promotion, ml/promotion decidePromotion): a rule that refuses every candidate keeps the
+ * retrain.promotion, ml/promotion judgePromotion): a rule that refuses every candidate keeps the
  * first model trading to the end; a rule that allows every candidate trades exactly what `always`
- * trades; with settings.training's search the candidates differ from the incumbent's recipe and each
- * decision is the rule applied to the recorded metric values. The decisions are in the backtest's own
- * database, actor `backtest`.
+ * trades (settings.training's search and early stopping off, so the candidates are the `always`
+ * models; tests/cli/doors.test.ts runs the search, where each decision is the rule on its values). The
+ * decisions are also in the database given to the backtest, actor `backtest`.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../config/index.ts';
@@ -22,18 +22,15 @@ const TO = '1995-01-24';
 const SETTINGS: Partial<BacktestSettings> = { retrainEveryDays: 5, proposalsPerDay: 2 };
 const data = loadBundledPrices(TICKERS);
 
-/** The base config with a promotion rule and, unless `search`, settings.training's fixed values (no search, no early stopping). */
-function withRule(maxWorsening: number, search = false): Config {
+/** The base config with a promotion rule and settings.training's fixed values (no search, no early stopping): `rule` then trains what `always` trains. */
+function withRule(maxWorsening: number): Config {
   const s = base.settings;
   return {
     ...base,
     settings: {
       ...s,
       retrain: { ...s.retrain, promotion: { metric: 'logLoss', maxWorsening } },
-      // The search: two grid points, each with early stopping.
-      training: search
-        ? { ...s.training, search: { ...s.training.search, candidates: 2 } }
-        : { ...s.training, search: { ...s.training.search, candidates: 0 }, earlyStoppingRounds: null },
+      training: { ...s.training, search: { ...s.training.search, candidates: 0 }, earlyStoppingRounds: null },
     },
   };
 }
@@ -43,7 +40,6 @@ const trades = (run: BacktestRun) => run.result.strategies.find((s) => s.name ==
 let always: BacktestRun;
 let allowAll: BacktestRun;
 let refuseAll: BacktestRun;
-let searched: BacktestRun;
 let store: TestDb;
 
 beforeAll(async () => {
@@ -52,9 +48,8 @@ beforeAll(async () => {
   const { db } = store;
   always = await runBacktest({ config: withRule(0), data, from: FROM, to: TO, critic: 'none', settings: SETTINGS });
   allowAll = await runBacktest({ config: withRule(1), data, from: FROM, to: TO, critic: 'none', settings: { ...SETTINGS, promotion: 'rule' } });
-  refuseAll = await runBacktest({ config: withRule(-1), data, from: FROM, to: TO, critic: 'none', settings: { ...SETTINGS, promotion: 'rule' } });
   // A database given to the backtest holds the decisions (actor backtest).
-  searched = await runBacktest({ config: withRule(0, true), data, from: FROM, to: TO, critic: 'none', db, settings: { ...SETTINGS, promotion: 'rule' } });
+  refuseAll = await runBacktest({ config: withRule(-1), data, from: FROM, to: TO, critic: 'none', db, settings: { ...SETTINGS, promotion: 'rule' } });
 }, 240_000);
 
 describe('backtest --promotion rule', () => {
@@ -96,32 +91,27 @@ describe('backtest --promotion rule', () => {
     expect(decisions.slice(1).map((d) => d.candidate.modelId)).toEqual(always.models.slice(1).map((m) => m.modelId));
   });
 
-  it("with settings.training's search each decision is the rule on the recorded values, stored as actor backtest in the backtest's database", async () => {
-    const rule = withRule(0, true).settings.retrain.promotion;
-    const decisions = searched.result.promotions ?? [];
-    expect(decisions).toHaveLength(3);
-    for (const d of decisions.slice(1)) {
-      expect(d.decision).toBe(ruleAllows(rule, d.candidateValue ?? Number.NaN, d.incumbentValue ?? Number.NaN) ? 'promoted' : 'refused');
-    }
-    // The models that traded are the promoted candidates, one after the other, covering every day.
-    const promoted = decisions.filter((d) => d.decision === 'promoted').map((d) => d.candidate.modelId);
-    expect(searched.result.models.map((m) => m.modelId)).toEqual(promoted);
-    expect(searched.result.models[0]?.usedFrom).toBe(FROM);
-    expect(searched.result.models.at(-1)?.usedTo).toBe(TO);
+  it("records each decision as actor backtest in the backtest's database, and the report lists the decisions and the models that traded", async () => {
+    const decisions = refuseAll.result.promotions ?? [];
     const { db } = store;
-    const stored = await db.query<{ decision: string; actor: string; who: string }>(
-      `SELECT decision, actor, who FROM model_promotions WHERE model_id = 'backtest-walk-forward' ORDER BY id`,
+    const stored = await db.query<{ decision: string; actor: string; who: string; candidate_version: string }>(
+      `SELECT decision, actor, who, candidate_version FROM model_promotions WHERE model_id = 'backtest-walk-forward' ORDER BY id`,
     );
-    expect(stored.rows).toEqual(decisions.map((d) => ({ decision: d.decision, actor: 'backtest', who: 'backtest' })));
-    const audited = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events WHERE kind IN ('model.promoted', 'model.promotion_refused')`);
-    expect(audited.rows[0]?.n).toBe(3);
+    expect(stored.rows).toEqual(decisions.map((d) => ({ decision: d.decision, actor: 'backtest', who: 'backtest', candidate_version: d.candidate.version })));
+    const audited = await db.query<{ kind: string }>(`SELECT kind FROM audit_events WHERE kind IN ('model.promoted', 'model.promotion_refused') ORDER BY id`);
+    expect(audited.rows.map((r) => r.kind)).toEqual(['model.promoted', 'model.promotion_refused', 'model.promotion_refused']);
+    // The rule's own reading of the recorded values: worse by more than -1 in log loss.
+    const rule = withRule(-1).settings.retrain.promotion;
+    for (const d of decisions.slice(1)) expect(ruleAllows(rule, d.candidateValue ?? Number.NaN, d.incumbentValue ?? Number.NaN)).toBe(false);
 
-    const metrics = computeMetrics(searched.result, { resamples: 20, seed: 1 });
-    const md = renderMarkdownSummary(searched.result, metrics);
+    const metrics = computeMetrics(refuseAll.result, { resamples: 20, seed: 1 });
+    const md = renderMarkdownSummary(refuseAll.result, metrics);
     expect(md).toContain('Retrain decisions (promotion rule):');
     for (const d of decisions) expect(md).toContain(`| ${d.date} | ${d.candidate.modelId} (${d.candidate.version}) |`);
-    expect(md).toContain('Models (which model traded each day):');
-    const html = renderHtmlReport(searched.result, metrics);
+    expect(md).toContain(
+      `Models (which model traded each day):\n\n| model | trained through | used from | used to |\n|---|---|---|---|\n| ${always.models[0]?.modelId} |`,
+    );
+    const html = renderHtmlReport(refuseAll.result, metrics);
     expect(html).toContain('<table id="promotions">');
     await store.cleanup();
   });
