@@ -962,7 +962,8 @@ describe(
 
     it('`quorum backtest --from D --to D --critic rules --promotion rule --breakers` compares the strategies, retrains by the rule, applies the breakers and writes its report', async () => {
       const dir = tempDir('backtest');
-      // One losing trade in a row trips the breaker: the month's losses show where it acts.
+      // One losing trade in a row trips the breaker: the month's losses show where it acts. Each
+      // candidate is trained as `quorum train` trains (two grid points of the search, early stopping).
       const run = ok(
         await runQuorum(
           [
@@ -983,7 +984,7 @@ describe(
             'rule',
             '--breakers',
           ],
-          cliEnv(dir, { QUORUM_SETTINGS__CIRCUIT_BREAKERS__MAX_CONSECUTIVE_LOSSES: '1' }),
+          cliEnv(dir, { QUORUM_SETTINGS__CIRCUIT_BREAKERS__MAX_CONSECUTIVE_LOSSES: '1', QUORUM_SETTINGS__TRAINING__SEARCH__CANDIDATES: '2' }),
         ),
       );
       expect(run.stdout).toContain('| Proposer alone (risk controller only) |');
