@@ -29,7 +29,8 @@ export const FeedSettings = z.object({ name: z.string().min(1), url: z.url() }).
 /**
  * The audit-event kinds a notification target may receive (notify/ maps each to a message): a
  * session's end, a pending approval, a broker's refusal of an order, a change of the kill switch, a
- * failed reconciliation, a model that abstains because its health score fell below the threshold.
+ * failed reconciliation, a model that abstains because its health score fell below the threshold,
+ * a circuit breaker that trips (once per trip).
  */
 export const NOTIFICATION_EVENTS = [
   'session.completed',
@@ -41,6 +42,7 @@ export const NOTIFICATION_EVENTS = [
   'reconcile.failed',
   'reconcile.position_mismatch',
   'model.abstained',
+  'breaker.tripped',
 ] as const;
 export const NotificationEvent = z.enum(NOTIFICATION_EVENTS);
 export type NotificationEvent = z.infer<typeof NotificationEvent>;
@@ -307,6 +309,14 @@ export const SettingsSchema = z
         minTrainDays: z.number().int().min(60).max(5000).default(D.DEFAULT_BACKTEST_MIN_TRAIN_DAYS),
         /** Time exit in trading days after the fill; null: the model's label horizon. */
         holdingDays: z.number().int().min(1).max(250).nullable().default(null),
+        /**
+         * Walk-forward retraining: `always` trades each retrained model from its first day; `rule`
+         * trains each candidate as `quorum train` does and replaces the model in use only when
+         * retrain.promotion allows it on the candidate's latest walk-forward fold.
+         */
+        promotion: z.enum(['always', 'rule']).default('always'),
+        /** Apply settings.circuitBreakers to each book's own closed trades (`quorum backtest --breakers`). */
+        circuitBreakers: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

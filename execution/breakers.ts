@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { QuorumError, RuleResult } from '../contracts/index.ts';
 import { appendAudit, queryRows, TimestampColumn, type Db, type Queryable } from '../db/index.ts';
-import { circuitBreakerFor, type BreakerAssessment, type CircuitBreakerRules, type ClosedTrade } from '../risk/index.ts';
+import { circuitBreakerFor, currentTrip, type BreakerAssessment, type BreakerTrip, type CircuitBreakerRules, type ClosedTrade } from '../risk/index.ts';
 
 const EPS = 1e-9;
 
@@ -104,6 +104,44 @@ export async function loadAttributedFills(q: Queryable): Promise<AttributedFill[
 /** The closed trades the breakers read, from the stored fills. */
 export async function loadClosedTrades(q: Queryable): Promise<ClosedTrade[]> {
   return closedTradesFrom(await loadAttributedFills(q));
+}
+
+// ---- trips ---------------------------------------------------------------------------------------
+
+/** A trip's name: its tripping trade's close and model, and the rules it tripped. */
+export function tripKey(trip: BreakerTrip): string {
+  return `${trip.trippedAt}|${trip.modelId}|${trip.rules.join(',')}`;
+}
+
+/**
+ * Records the current trip of the breakers over `trades`, once: the first call for a trip writes
+ * breaker_trips and the `breaker.tripped` audit event (what notify/ sends) in one transaction, and
+ * returns the trip; later calls for the same trip, and calls with no trip, return null.
+ */
+export async function recordBreakerTrip(db: Db, trades: readonly ClosedTrade[], rules: CircuitBreakerRules): Promise<BreakerTrip | null> {
+  const trip = currentTrip(trades, rules);
+  if (!trip) return null;
+  const key = tripKey(trip);
+  const detail = {
+    rules: trip.rules,
+    reason: trip.reason,
+    modelId: trip.modelId,
+    models: trip.models,
+    trippedAt: trip.trippedAt,
+    consecutiveLosses: trip.consecutiveLosses,
+    hitRate: trip.hitRate,
+    limits: { maxConsecutiveLosses: rules.maxConsecutiveLosses, minHitRate: rules.minHitRate, hitRateWindow: rules.hitRateWindow },
+    closedTrades: trades.length,
+  };
+  return db.transaction(async (tx) => {
+    const inserted = await tx.query(
+      `INSERT INTO breaker_trips (trip_key, tripped_at, model_id, rules, detail) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (trip_key) DO NOTHING RETURNING trip_key`,
+      [key, trip.trippedAt, trip.modelId, trip.rules, JSON.stringify(detail)],
+    );
+    if (inserted.rows.length === 0) return null;
+    await appendAudit(tx, 'breaker.tripped', 'breaker', key, detail);
+    return trip;
+  });
 }
 
 // ---- the per-model kill switch ------------------------------------------------------------------

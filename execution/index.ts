@@ -69,6 +69,8 @@ export {
   closedTradesFrom,
   loadAttributedFills,
   loadClosedTrades,
+  recordBreakerTrip,
+  tripKey,
   listModelHalts,
   haltModel,
   resumeModel,

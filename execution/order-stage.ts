@@ -5,7 +5,7 @@ import { QuorumError, type Proposal, type RiskDecision, type Verdict } from '../
 import type { Db } from '../db/index.ts';
 import { marketSnapshot } from '../market/index.ts';
 import { decide, decideWithBreakers, type CircuitBreakerRules, type ClosedTrade, type DecideInput } from '../risk/index.ts';
-import { breakerRules, loadClosedTrades } from './breakers.ts';
+import { breakerRules, loadClosedTrades, recordBreakerTrip } from './breakers.ts';
 import { ApprovalAnswer, approvalIdOf, pendingApproval, recordApprovalAnswer, requestApproval } from './approvals.ts';
 import type { Broker } from './broker.ts';
 import { intentFromDecision, recordRiskDecision, submitIntent, type SubmitOutcome } from './orders.ts';
@@ -74,6 +74,8 @@ async function riskCheckNode(s: OrderStateValue, config: NodeConfig): Promise<Pa
   const market = await marketSnapshot(env.db, s.proposal.ticker, s.proposal.asOf, env.config.settings);
   // The circuit breakers read the closed trades in the database and the per-model kill switch.
   const [trades, breakers] = await Promise.all([loadClosedTrades(env.db), breakerRules(env.db, env.config)]);
+  // A trip is audited (`breaker.tripped`, notified) by the first risk check that sees it.
+  await recordBreakerTrip(env.db, trades, breakers);
   const decision = riskCheck(
     { verdict: s.verdict, proposal: s.proposal, portfolio, market, rules: env.config.riskRules, now: env.now() },
     { trades, rules: breakers },

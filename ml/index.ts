@@ -73,6 +73,7 @@ export {
 } from './calibration.ts';
 export {
   decidePromotion,
+  judgePromotion,
   promoteByHand,
   recordDecision,
   listPromotions,
@@ -86,6 +87,8 @@ export {
   type PromotionRule,
   type PromotionActor,
   type CandidateModel,
+  type ProductionModel,
+  type PromotionJudgement,
 } from './promotion.ts';
 export { retrain, type RetrainOptions, type RetrainResult } from './retrain.ts';
 export { trainingMatrixCsv, TRAINING_CSV_COLUMNS_BEFORE, TRAINING_CSV_COLUMNS_AFTER } from './export.ts';

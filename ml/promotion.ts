@@ -90,13 +90,14 @@ export async function recordDecision(db: Db, d: PromotionDecision): Promise<Prom
   return d;
 }
 
-interface ProductionRow {
+/** The version a candidate is compared with: its card and where its files are. */
+export interface ProductionModel {
   version: string;
   path: string;
   card: ModelCard;
 }
 
-async function production(q: Queryable, modelId: string): Promise<ProductionRow | null> {
+async function production(q: Queryable, modelId: string): Promise<ProductionModel | null> {
   const res = await q.query<{ version: string; path: string; card: unknown }>(`SELECT version, path, card FROM models WHERE id = $1 AND stage = 'production'`, [
     modelId,
   ]);
@@ -131,36 +132,59 @@ export interface DecideOptions {
   who?: string;
 }
 
+/** What the rule says about a candidate, before it is recorded anywhere. */
+export interface PromotionJudgement {
+  productionVersion: string | null;
+  decision: 'promoted' | 'refused';
+  reason: string;
+  metrics: Record<string, unknown>;
+}
+
 /**
  * Compares a registered staging candidate with the production version of its model id on the
- * candidate's latest walk-forward fold and records the decision. Production is judged on the same
+ * candidate's latest walk-forward fold and records the decision (judgePromotion, then recordDecision).
+ */
+export async function decidePromotion(db: Db, candidate: CandidateModel, options: DecideOptions): Promise<PromotionDecision> {
+  const { card } = candidate;
+  const judged = await judgePromotion(candidate, await production(db, card.modelId), options.rule, options.folds);
+  return recordDecision(db, {
+    modelId: card.modelId,
+    candidateVersion: card.version,
+    actor: options.actor,
+    who: options.who ?? whoAmI(),
+    rule: { ...options.rule },
+    ...judged,
+  });
+}
+
+/**
+ * The rule on a candidate and the production model (null: none, so the candidate is promoted), on
+ * the candidate's latest walk-forward fold; nothing is stored. Production is judged on the same
  * fold: when it is one of our GBTs, its recipe (the card's hyper-parameters) is trained on the
  * fold's training window, as the candidate was, and both are scored on the fold's test window (raw
  * probabilities: the candidate's calibration was fitted on these folds). An outside model (no
  * recipe) is scored as it is, on the same test rows; its own training window may cover them, which
  * favours production. No production version: the candidate is promoted.
  */
-export async function decidePromotion(db: Db, candidate: CandidateModel, options: DecideOptions): Promise<PromotionDecision> {
+export async function judgePromotion(candidate: CandidateModel, prod: ProductionModel | null, rule: PromotionRule, folds: number): Promise<PromotionJudgement> {
   const { card } = candidate;
-  const { rule } = options;
-  const who = options.who ?? whoAmI();
-  const base = { modelId: card.modelId, candidateVersion: card.version, actor: options.actor, who, rule: { ...rule } };
-  const prod = await production(db, card.modelId);
-  if (!prod) {
-    return recordDecision(db, { ...base, productionVersion: null, decision: 'promoted', reason: `no production version of ${card.modelId}`, metrics: {} });
-  }
+  if (!prod) return { productionVersion: null, decision: 'promoted', reason: `no production version of ${card.modelId}`, metrics: {} };
   if (prod.version === card.version) {
-    return recordDecision(db, { ...base, productionVersion: prod.version, decision: 'refused', reason: 'this version is already in production', metrics: {} });
+    return { productionVersion: prod.version, decision: 'refused', reason: 'this version is already in production', metrics: {} };
   }
-  const refuse = (reason: string, metrics: Record<string, unknown> = {}): Promise<PromotionDecision> =>
-    recordDecision(db, { ...base, productionVersion: prod.version, decision: 'refused', reason, metrics });
+  const refuse = (reason: string, metrics: Record<string, unknown> = {}): PromotionJudgement => ({
+    productionVersion: prod.version,
+    decision: 'refused',
+    reason,
+    metrics,
+  });
   const pf = prod.card.input.features.join(',');
   const cf = card.input.features.join(',');
   if (pf !== cf) return refuse(`not comparable by the rule: production reads features [${pf}], the candidate [${cf}] (promote by hand: quorum model promote)`);
   if (prod.card.labels.horizonDays !== card.labels.horizonDays || prod.card.labels.threshold !== card.labels.threshold) {
     return refuse(`not comparable by the rule: production's labels differ (${JSON.stringify(prod.card.labels)} vs ${JSON.stringify(card.labels)})`);
   }
-  const split = foldSplits(candidate.dataset, options.folds, card.labels.horizonDays).at(-1);
+  const split = foldSplits(candidate.dataset, folds, card.labels.horizonDays).at(-1);
   if (!split) throw new QuorumError('INTERNAL', 'no walk-forward fold to compare on');
   const { train, test } = splitSamples(candidate.dataset, split);
   const y = test.map((s) => s.y);
@@ -209,13 +233,7 @@ export async function decidePromotion(db: Db, candidate: CandidateModel, options
   };
   const how = `${rule.metric} ${c.toFixed(5)} vs production ${p.toFixed(5)} on ${split.testStart}..${split.testEnd}`;
   if (ruleAllows(rule, c, p)) {
-    return recordDecision(db, {
-      ...base,
-      productionVersion: prod.version,
-      decision: 'promoted',
-      reason: `not worse by the rule (${how}; max worsening ${rule.maxWorsening})`,
-      metrics,
-    });
+    return { productionVersion: prod.version, decision: 'promoted', reason: `not worse by the rule (${how}; max worsening ${rule.maxWorsening})`, metrics };
   }
   return refuse(`worse by the rule (${how}; max worsening ${rule.maxWorsening})`, metrics);
 }

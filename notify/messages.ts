@@ -59,6 +59,15 @@ const TradingStateChanged = z.object({ from: str.optional(), to: str, reason: z.
 const PositionMismatch = z.object({ mismatches: z.array(z.object({ ticker: str, broker: num, local: num })).optional() });
 
 const ModelAbstained = z.object({ session: z.string().optional(), healthScore: num.optional(), threshold: num.optional(), reason: z.string().optional() });
+const BreakerTripped = z.object({
+  rules: z.array(z.string()).optional(),
+  reason: z.string().optional(),
+  modelId: z.string().optional(),
+  trippedAt: z.string().optional(),
+  consecutiveLosses: num.optional(),
+  hitRate: num.nullable().optional(),
+  limits: z.object({ maxConsecutiveLosses: num.optional(), minHitRate: num.optional(), hitRateWindow: num.optional() }).optional(),
+});
 
 const SessionSkipped = z.object({
   reason: z.string().optional(),
@@ -153,6 +162,20 @@ export function messageOf(row: AuditEventRow): Message | null {
         event: 'model.abstained',
         subject: `Model ${id} abstains${score}`,
         text: `${p.reason ?? 'the model is unhealthy'}${p.session ? ` Session ${p.session} traded nothing.` : ''}`,
+      };
+    }
+    case 'breaker.tripped': {
+      const p = BreakerTripped.safeParse(payload).data ?? {};
+      const rules = (p.rules ?? []).join(' and ') || 'a circuit breaker';
+      const hit = p.hitRate === undefined || p.hitRate === null ? '' : `, hit rate ${p.hitRate.toFixed(3)}`;
+      const limits = p.limits
+        ? ` Limits: ${p.limits.maxConsecutiveLosses || 'off'} losses in a row, hit rate floor ${p.limits.minHitRate || 'off'} over ${p.limits.hitRateWindow ?? '?'} trades.`
+        : '';
+      return {
+        ...base,
+        event: 'breaker.tripped',
+        subject: `Circuit breaker ${rules} tripped by model ${p.modelId ?? 'unknown'}: the book is REDUCING`,
+        text: `${p.reason ?? 'a breaker tripped'} (${p.consecutiveLosses ?? 0} losing trade(s) in a row${hit}; the trade closed ${p.trippedAt ?? 'at an unknown time'}). Only orders that reduce a position pass until the closed trades clear it.${limits}`,
       };
     }
     default:

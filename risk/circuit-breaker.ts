@@ -67,6 +67,64 @@ export function circuitBreakerFor(trades: readonly ClosedTrade[], rules: Circuit
   return { state: streakTrip || hitTrip ? 'REDUCING' : 'ACTIVE', reason, consecutiveLosses: streak, hitRate, rules: results };
 }
 
+/** The trip behind a book's REDUCING: the closed trade after which the breakers have held it there ever since. */
+export interface BreakerTrip {
+  /** The tripping trade's close (with its model and the rules it tripped, a trip's identity: the same trip while it lasts). */
+  trippedAt: string;
+  /** The model whose trade tripped it. */
+  modelId: string;
+  /** The rules tripped by that trade (CONSECUTIVE_LOSSES, HIT_RATE_FLOOR) and why, with the numbers then. */
+  rules: string[];
+  reason: string;
+  consecutiveLosses: number;
+  hitRate: number | null;
+  /** The models of the losing run (or of the hit-rate window) at the trip, in closing order, each once. */
+  models: string[];
+  /** The breakers now (their numbers may have moved on since the trip). */
+  now: BreakerAssessment;
+}
+
+/**
+ * The current trip, or null when no breaker holds the book: the trades are replayed in closing
+ * order, and the trip is the trade after which every prefix read REDUCING. More trades that keep it
+ * tripped leave the trip as it was; a reading back to ACTIVE ends it, and the next one is a new trip.
+ */
+export function currentTrip(trades: readonly ClosedTrade[], rules: CircuitBreakerRules): BreakerTrip | null {
+  const t = ordered(trades);
+  let streak = 0;
+  let wins = 0;
+  let start = -1;
+  for (let k = 0; k < t.length; k++) {
+    const pnl = t[k]?.pnl ?? 0;
+    streak = pnl < 0 ? streak + 1 : 0;
+    if (pnl > 0) wins++;
+    if (k >= rules.hitRateWindow && (t[k - rules.hitRateWindow]?.pnl ?? 0) > 0) wins--;
+    const hitRate = k + 1 >= rules.hitRateWindow ? wins / rules.hitRateWindow : null;
+    const tripped =
+      (rules.maxConsecutiveLosses > 0 && streak >= rules.maxConsecutiveLosses) || (rules.minHitRate > 0 && hitRate !== null && hitRate < rules.minHitRate);
+    if (!tripped) start = -1;
+    else if (start < 0) start = k;
+  }
+  const trip = t[start];
+  if (!trip) return null;
+  const upTo = t.slice(0, start + 1);
+  const at = circuitBreakerFor(upTo, rules);
+  const tripped = at.rules.filter((r) => !r.passed).map((r) => r.rule);
+  const span = tripped.includes('CONSECUTIVE_LOSSES')
+    ? upTo.slice(upTo.length - at.consecutiveLosses)
+    : upTo.slice(Math.max(0, upTo.length - rules.hitRateWindow));
+  return {
+    trippedAt: trip.closedAt,
+    modelId: trip.modelId,
+    rules: tripped,
+    reason: at.reason,
+    consecutiveLosses: at.consecutiveLosses,
+    hitRate: at.hitRate,
+    models: [...new Set(span.map((x) => x.modelId))],
+    now: circuitBreakerFor(t, rules),
+  };
+}
+
 /** The per-model kill switch's rule for a proposal of `modelId` (a user idea names its scoring model as version). */
 export function modelKillSwitch(modelId: string, rules: CircuitBreakerRules): RuleResult {
   const killed = rules.killedModels.includes(modelId);

@@ -7,11 +7,13 @@ export { TradingStateAssessment, CancelCheck, ExitDecision } from './schema.ts';
 export { UNCLASSIFIED_SECTOR, roundToTick } from './rules.ts';
 export {
   circuitBreakerFor,
+  currentTrip,
   modelKillSwitch,
   decideWithBreakers,
   severer,
   type ClosedTrade,
   type BreakerAssessment,
   type BreakerDecision,
+  type BreakerTrip,
   type CircuitBreakerRules,
 } from './circuit-breaker.ts';

@@ -58,6 +58,8 @@ const BacktestArgs = z
     newsAblation: z.boolean().default(false),
     ablate: z.boolean().default(false),
     memory: z.boolean().default(false),
+    promotion: z.enum(['always', 'rule']).optional(),
+    breakers: z.boolean().default(false),
   })
   .strict()
   .refine((a) => !a.newsAblation || a.news, {
@@ -102,6 +104,8 @@ interface BacktestFlags {
   newsAblation?: boolean;
   ablate?: boolean;
   memory?: boolean;
+  promotion?: string;
+  breakers?: boolean;
   json?: boolean;
 }
 
@@ -138,6 +142,11 @@ export function registerBacktest(program: Command): void {
       '--memory',
       "the committee's outcome memory: judged proposals' outcomes are stored once their horizon passes and searched point in time; also runs without it and reports both",
     )
+    .option(
+      '--promotion <how>',
+      'always (each retrained model trades) | rule (train as quorum train does; replace the model only when settings retrain.promotion allows) (default settings.backtest.promotion)',
+    )
+    .option('--breakers', "apply settings.circuitBreakers to each book's own closed trades; the report says when a book moved to REDUCING and why")
     .option('--json', 'print the result and metrics as JSON')
     .action(async (opts: BacktestFlags) => {
       const args = parseOrThrow(
@@ -166,6 +175,8 @@ export function registerBacktest(program: Command): void {
           newsAblation: opts.newsAblation ?? false,
           ablate: opts.ablate ?? false,
           memory: opts.memory ?? false,
+          promotion: opts.promotion,
+          breakers: opts.breakers ?? false,
         },
         'backtest',
       );
@@ -213,6 +224,8 @@ export function registerBacktest(program: Command): void {
             ...(args.commissionBps !== undefined ? { commissionBps: args.commissionBps } : {}),
             ...(args.slippageBps !== undefined ? { slippageBps: args.slippageBps } : {}),
             ...(args.initialEquity !== undefined ? { initialEquity: args.initialEquity } : {}),
+            ...(args.promotion !== undefined ? { promotion: args.promotion } : {}),
+            ...(args.breakers ? { circuitBreakers: true } : {}),
           },
           onProgress: (p) => bar.update(p.done, p.total),
         });

@@ -71,7 +71,10 @@ export function registerTrain(program: Command): void {
     .option('--trees <n>', 'override settings.training.trees (and skip the hyper-parameter search)')
     .option('--folds <n>', 'override settings.training.folds')
     .option('--until <date>', 'train on bars up to this date only (YYYY-MM-DD, its close): later days stay out of sample')
-    .option('--json', 'print the card as JSON')
+    .option(
+      '--json',
+      'print {card, promotion} as JSON: the model card and the promotion decision (null with --stage research, or a version already in production)',
+    )
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const args = parseOrThrow(
         TrainArgs,
@@ -120,7 +123,7 @@ export function registerTrain(program: Command): void {
         ? `${decision.decision === 'promoted' ? 'promoted to production' : 'stays in staging (refused)'}: ${decision.reason}`
         : `registered as ${args.stage}`;
       if (opts.json) {
-        printJson(result.card);
+        printJson({ card: result.card, promotion: decision });
         process.stderr.write(`model ${result.card.modelId}@${result.card.version} ${verdict}\n`);
         return;
       }

@@ -49,7 +49,13 @@ import {
 } from '../../market/index.ts';
 import {
   CLOSE_FEATURES,
+  ClassificationMetrics,
   exportModel,
+  judgePromotion,
+  metricOf,
+  recordDecision,
+  registerModel,
+  searchHyperparameters,
   featureSnapshotFromBars,
   loadProposer,
   samplesFromBars,
@@ -59,14 +65,25 @@ import {
   storeProposals,
   trainGbt,
   type FeatureSnapshot,
+  type GbtParams,
+  type ProductionModel,
   type Proposer,
   type Sample,
 } from '../../ml/index.ts';
-import { tradingStateFor, type CircuitBreakerRules } from '../../risk/index.ts';
+import { circuitBreakerFor, tradingStateFor, type CircuitBreakerRules } from '../../risk/index.ts';
 import { topProposals } from '../../sessions/index.ts';
 import { SimBroker, hypotheticalTrade, type CostModel, type FillEvent, type Lot } from './broker.ts';
 import { PriceView, barDate, resolveRange, type PriceData } from './data.ts';
-import { BacktestResult, type BacktestCritic, type BacktestDay, type BacktestModel, type BacktestVeto, type StrategyRun } from './schema.ts';
+import {
+  BacktestResult,
+  type BacktestCritic,
+  type BacktestDay,
+  type BacktestModel,
+  type BacktestPromotion,
+  type BacktestVeto,
+  type BreakerEpisode,
+  type StrategyRun,
+} from './schema.ts';
 
 /**
  * Bars each day's features are computed from. Every feature is causal and settles long before this
@@ -94,6 +111,10 @@ export interface BacktestSettings {
   minTrainDays: number;
   /** null: the label horizon. */
   holdingDays: number | null;
+  /** `always`: each retrained model trades from its first day; `rule`: only when settings retrain.promotion allows it. */
+  promotion: 'always' | 'rule';
+  /** Apply settings.circuitBreakers (unless the option `circuitBreakers` gives the rules). */
+  circuitBreakers: boolean;
 }
 
 export interface BacktestOptions {
@@ -124,6 +145,9 @@ export interface BacktestOptions {
    */
   circuitBreakers?: CircuitBreakerRules;
 }
+
+/** The model id every walk-forward candidate is registered under in the backtest's own database, so the promotion rule compares each with the one in use. */
+export const BACKTEST_PROMOTION_MODEL_ID = 'backtest-walk-forward';
 
 /** One model of the walk-forward schedule, with what it was trained on. */
 export interface ModelRecord extends BacktestModel {
@@ -178,6 +202,8 @@ function resolveSettings(config: Config, overrides: Partial<BacktestSettings> | 
   positive(s.retrainEveryDays, 'retrain-every', true);
   positive(s.minTrainDays, 'min-train-days', true);
   if (s.holdingDays !== null) positive(s.holdingDays, 'holding-days', true);
+  if (s.promotion !== 'always' && s.promotion !== 'rule')
+    throw new QuorumError('INPUT_INVALID', `--promotion: expected always or rule, got ${String(s.promotion)}`, { field: 'promotion' });
   if (s.initialEquity <= 0)
     throw new QuorumError('INPUT_INVALID', `--initial-equity: expected a number > 0, got ${s.initialEquity}`, { field: 'initial-equity' });
   return s;
@@ -279,7 +305,20 @@ async function syncBookTables(db: Db, book: Book, view: PriceView, i: number, as
  * the purge gap), the same GBT as `quorum train`, exported to ONNX with its card and loaded by the
  * same proposer.
  */
-async function trainModelFor(view: PriceView, i: number, config: Config, dir: string): Promise<{ proposer: Proposer; record: Omit<ModelRecord, 'usedTo'> }> {
+async function trainModelFor(
+  view: PriceView,
+  i: number,
+  config: Config,
+  dir: string,
+  recipe: 'fixed' | 'train',
+): Promise<{
+  proposer: Proposer;
+  record: Omit<ModelRecord, 'usedTo'>;
+  samples: Sample[];
+  params: GbtParams;
+  cardPath: string;
+  card: ReturnType<typeof exportModel>['card'];
+}> {
   const started = performance.now();
   const t = config.settings.training;
   const through = view.days[i - 1] ?? '';
@@ -299,10 +338,16 @@ async function trainModelFor(view: PriceView, i: number, config: Config, dir: st
       },
     );
   }
+  // `train`: the hyper-parameters `quorum train` would choose on these samples (settings.training's
+  // search and early stopping on the validation fold); `fixed`: settings.training's values.
+  const search = recipe === 'train' ? searchHyperparameters(samples, t) : null;
+  const params: GbtParams = search
+    ? { trees: search.chosen.bestTrees, maxDepth: search.chosen.maxDepth, learningRate: search.chosen.learningRate, minSamplesLeaf: t.minSamplesLeaf }
+    : { trees: t.trees, maxDepth: t.maxDepth, learningRate: t.learningRate, minSamplesLeaf: t.minSamplesLeaf };
   const model = trainGbt(
     samples.map((s) => s.x),
     samples.map((s) => s.y),
-    { trees: t.trees, maxDepth: t.maxDepth, learningRate: t.learningRate, minSamplesLeaf: t.minSamplesLeaf },
+    params,
   );
   const modelId = `wf-${through}`;
   const exported = exportModel({
@@ -311,6 +356,8 @@ async function trainModelFor(view: PriceView, i: number, config: Config, dir: st
     features: CLOSE_FEATURES,
     tickers: view.tickers,
     training: t,
+    params,
+    search,
     folds: [],
     modelId,
     outDir: path.join(dir, modelId),
@@ -320,6 +367,10 @@ async function trainModelFor(view: PriceView, i: number, config: Config, dir: st
   const proposer = await loadProposer(exported.cardPath);
   return {
     proposer,
+    samples,
+    params,
+    cardPath: exported.cardPath,
+    card: exported.card,
     record: {
       modelId,
       version: exported.card.version,
@@ -459,6 +510,39 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
   let current: Omit<ModelRecord, 'usedTo'> | null = null;
   let memory: BacktestMemory | null = null;
   const halts: Record<string, Halts> = {};
+  const promotions: BacktestPromotion[] = [];
+  // The circuit breakers: the option's rules, else settings.circuitBreakers when settings.backtest.circuitBreakers.
+  const cb = options.circuitBreakers ?? (s.circuitBreakers ? config.settings.circuitBreakers : undefined);
+  const breakerEpisodes: BreakerEpisode[] = [];
+  const openEpisodes = new Map<Book['name'], BreakerEpisode>();
+  // Under `promotion: rule`: the model in use as the rule's production, and where decisions are also recorded (the backtest's database, when it has one).
+  let incumbent: ProductionModel | null = null;
+  /** Each evening, a book's breakers over its closed trades: a move to REDUCING opens an episode, a move back closes it. */
+  const trackBreakers = (book: Book, date: string): void => {
+    if (!cb) return;
+    const a = circuitBreakerFor(
+      book.broker.trades.map((t) => ({ modelId: book.name, closedAt: t.exitDate, pnl: t.pnl })),
+      cb,
+    );
+    const open = openEpisodes.get(book.name);
+    if (a.state === 'REDUCING') {
+      if (open) {
+        open.to = date;
+        open.evenings += 1;
+      } else {
+        const episode: BreakerEpisode = {
+          strategy: book.name,
+          from: date,
+          to: date,
+          rules: a.rules.filter((r) => !r.passed).map((r) => r.rule),
+          reason: a.reason,
+          evenings: 1,
+        };
+        openEpisodes.set(book.name, episode);
+        breakerEpisodes.push(episode);
+      }
+    } else if (open) openEpisodes.delete(book.name);
+  };
 
   try {
     if (critic !== 'none') {
@@ -469,6 +553,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
       // The committee's tools read bars from the database, always point in time (ts <= the proposal's as-of).
       await target.transaction((tx) => upsertBars(tx, all));
     }
+    const promoDb = s.promotion === 'rule' ? (db ?? options.db ?? null) : null;
     const limit = pLimit(config.settings.committee.concurrency);
     const newsSearch = db && options.news ? copyingSearch(db, options.news.search) : null;
     memory = db && options.memory ? createBacktestMemory(db, options.memory.embedder) : null;
@@ -555,11 +640,51 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
       // 5: walk-forward retraining (the model used from day i knows bars through day i-1 only).
       if ((i - fromIdx) % s.retrainEveryDays === 0) {
         const t0 = performance.now();
-        if (current && i > fromIdx) models.push({ ...current, usedTo: view.days[i - 1] ?? current.usedFrom });
-        const trained = await trainModelFor(view, i, config, dir);
-        await proposer?.session.release();
-        proposer = trained.proposer;
-        current = trained.record;
+        const trained = await trainModelFor(view, i, config, dir, s.promotion === 'rule' ? 'train' : 'fixed');
+        let replace = true;
+        if (s.promotion === 'rule') {
+          // The rule of `quorum train` (ml/promotion judgePromotion) with the model in use as production.
+          const card = { ...trained.card, modelId: BACKTEST_PROMOTION_MODEL_ID };
+          const rule = config.settings.retrain.promotion;
+          const d = await judgePromotion({ card, dataset: trained.samples, params: trained.params }, incumbent, rule, config.settings.training.folds);
+          if (promoDb) {
+            await registerModel(promoDb, card, trained.cardPath, 'staging');
+            await recordDecision(promoDb, {
+              modelId: card.modelId,
+              candidateVersion: card.version,
+              actor: 'backtest',
+              who: 'backtest',
+              rule: { ...rule },
+              ...d,
+            });
+          }
+          replace = d.decision === 'promoted';
+          if (replace) incumbent = { version: card.version, path: trained.cardPath, card };
+          // The decision's metrics as decidePromotion stored them (without the reliability bins); none when nothing was compared.
+          const value = (side: 'candidate' | 'production'): number | null => {
+            const m = ClassificationMetrics.omit({ calibration: true }).safeParse(d.metrics[side]);
+            if (!m.success) return null;
+            const v = metricOf({ ...m.data, calibration: [] }, rule.metric);
+            return Number.isFinite(v) ? v : null;
+          };
+          promotions.push({
+            date,
+            candidate: { modelId: trained.record.modelId, version: trained.record.version, trainedThrough: trained.record.trainedThrough },
+            incumbent: current ? { modelId: current.modelId, version: current.version } : null,
+            metric: rule.metric,
+            candidateValue: value('candidate'),
+            incumbentValue: value('production'),
+            maxWorsening: rule.maxWorsening,
+            decision: d.decision,
+            reason: d.reason,
+          });
+        }
+        if (replace) {
+          if (current && i > fromIdx) models.push({ ...current, usedTo: view.days[i - 1] ?? current.usedFrom });
+          await proposer?.session.release();
+          proposer = trained.proposer;
+          current = trained.record;
+        } else await trained.proposer.session.release();
         timings.trainMs += performance.now() - t0;
       }
       if (!proposer || !current) throw new QuorumError('INTERNAL', 'no model for the day');
@@ -629,6 +754,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
       }
 
       for (const book of books) {
+        if (cb) trackBreakers(book, date);
         for (const p of chosenFor.get(book.name) ?? []) {
           const market = marketAt(view, p.ticker, i, now, sectors);
           if (!market) continue;
@@ -638,7 +764,6 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
           if (book.name === 'committee')
             log.verdicts.push({ proposalId: p.id, decision: verdict.decision, sizeMultiplier: verdict.sizeMultiplier, confidence: verdict.confidence });
           const portfolio = snapshotOf(book);
-          const cb = options.circuitBreakers;
           const breakers = cb ? { rules: cb, trades: book.broker.trades.map((t) => ({ modelId: p.modelId, closedAt: t.exitDate, pnl: t.pnl })) } : undefined;
           const decision = riskCheck({ verdict, proposal: p, portfolio, market, rules, now }, breakers);
           log.risk.push({
@@ -756,6 +881,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
     sources: options.data.sources,
     exits,
     news: options.news?.source ?? null,
+    promotions: s.promotion === 'rule' ? { rule: config.settings.retrain.promotion, decisions: promotions } : null,
+    breakers: cb ? { rules: cb, episodes: breakerEpisodes } : null,
   });
   timings.totalMs = performance.now() - started;
   const result = BacktestResult.parse({
@@ -773,10 +900,13 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
       minTrainDays: s.minTrainDays,
       universe: [...view.tickers],
       seed: Math.max(0, config.models.llm.seed),
+      promotion: s.promotion,
     },
     notes,
     models: models.map((m) => ({ modelId: m.modelId, trainedThrough: m.trainedThrough, usedFrom: m.usedFrom, usedTo: m.usedTo })),
     strategies,
+    ...(s.promotion === 'rule' ? { promotions } : {}),
+    ...(cb ? { breakers: breakerEpisodes } : {}),
   });
   const fills: Record<string, Array<FillEvent & { date: string }>> = {};
   for (const book of books) fills[book.name] = book.broker.fills;
@@ -798,6 +928,8 @@ function resultNotes(input: {
   sources: string[];
   exits: Config['settings']['execution']['exits'];
   news: string | null;
+  promotions: { rule: Config['settings']['retrain']['promotion']; decisions: readonly BacktestPromotion[] } | null;
+  breakers: { rules: CircuitBreakerRules; episodes: readonly BreakerEpisode[] } | null;
 }): string[] {
   const { view, fromIdx, toIdx, s, models } = input;
   const closeOnly = view.tickers.every((t) => view.barsUpTo(t, toIdx, 1)[0]?.open === null);
@@ -832,6 +964,25 @@ function resultNotes(input: {
         ? `News: the committee searches ${input.news}, point in time (nothing published after a decision's as-of is returned).`
         : "News: no news archive was given to this run (without --news; the bundled Reuters items are from 1987, before the Dow 30 prices): the committee's news search finds nothing, so the critics judge on prices, indicators and the book.",
     );
+  }
+  if (input.promotions) {
+    const { rule, decisions } = input.promotions;
+    const refused = decisions.filter((d) => d.decision === 'refused').length;
+    notes.push(
+      `Promotion (--promotion rule): each retrain trains a candidate as \`quorum train\` does (settings.training's search and early stopping) and replaces the model in use only when its ${rule.metric} on its latest walk-forward fold is not worse than the incumbent's recipe retrained on that fold by more than ${rule.maxWorsening} (settings retrain.promotion): ${decisions.length - refused} of ${decisions.length} retrain(s) promoted, ${refused} refused.`,
+    );
+  }
+  if (input.breakers) {
+    const r = input.breakers.rules;
+    const eps = input.breakers.episodes;
+    notes.push(
+      `Circuit breakers (settings.circuitBreakers: ${r.maxConsecutiveLosses || 'no'} losses in a row, hit rate floor ${r.minHitRate || 'off'} over ${r.hitRateWindow} trades), on each book's own closed trades: ${eps.length === 0 ? 'no book moved to REDUCING' : `${eps.length} move(s) to REDUCING`}.`,
+    );
+    for (const e of eps) {
+      notes.push(
+        `${e.strategy}: REDUCING by ${e.rules.join(' and ')} from ${e.from} to ${e.to} (${e.evenings} evening(s); ${e.reason}): only orders that reduce a position passed.`,
+      );
+    }
   }
   for (const [name, h] of Object.entries(input.halts)) {
     const why = Object.entries(h.reasons)

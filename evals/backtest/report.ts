@@ -56,6 +56,9 @@ function paramLines(r: BacktestResult): Array<[string, string]> {
     ['retrain every', `${p.retrainEveryDays} trading days (first after ${p.minTrainDays})`],
     ['universe', `${p.universe.length} tickers: ${p.universe.join(' ')}`],
     ['seed', String(p.seed)],
+    ...(p.promotion
+      ? [['promotion', p.promotion === 'rule' ? 'rule (settings retrain.promotion)' : 'always (every retrained model trades)'] as [string, string]]
+      : []),
   ];
 }
 
@@ -186,6 +189,37 @@ export function drawdownsSvg(result: BacktestResult): string {
 
 // ---- pages --------------------------------------------------------------------------------------
 
+const fmtMetricValue = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(5));
+
+/** The retrain decisions under `promotion: rule`, as table rows: day, candidate, incumbent, the metric of each, the decision. */
+function promotionRows(result: BacktestResult): string[][] {
+  return (result.promotions ?? []).map((p) => [
+    p.date,
+    `${p.candidate.modelId} (${p.candidate.version})`,
+    p.incumbent ? `${p.incumbent.modelId} (${p.incumbent.version})` : 'none',
+    `${p.metric} ${fmtMetricValue(p.candidateValue)} vs ${fmtMetricValue(p.incumbentValue)}`,
+    p.decision,
+    p.reason,
+  ]);
+}
+const PROMOTION_HEAD = ['retrain day', 'candidate', 'incumbent', 'metric (candidate vs incumbent)', 'decision', 'reason'];
+
+/** When each book's circuit breakers held it in REDUCING. */
+function breakerRows(result: BacktestResult): string[][] {
+  return (result.breakers ?? []).map((e) => [e.strategy, e.from, e.to, String(e.evenings), e.rules.join(', '), e.reason]);
+}
+const BREAKER_HEAD = ['strategy', 'REDUCING from', 'to', 'evenings', 'rules', 'why'];
+
+function htmlTable(id: string, head: readonly string[], rows: readonly string[][]): string {
+  return `<table id="${id}"><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows
+    .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+    .join('')}</table>`;
+}
+
+function mdTable(head: readonly string[], rows: readonly string[][]): string[] {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`)];
+}
+
 /** The backtest as one self-contained HTML page. */
 export function renderHtmlReport(result: BacktestResult, metrics: BacktestMetrics): string {
   const params = paramLines(result)
@@ -231,6 +265,8 @@ ${drawdownsSvg(result)}
 <table id="params">${params}</table>
 <h2>Model schedule</h2>
 ${models}
+${result.promotions ? `<h2>Retrain decisions (promotion rule)</h2>\n${htmlTable('promotions', PROMOTION_HEAD, promotionRows(result))}` : ''}
+${result.breakers ? `<h2>Circuit breakers</h2>\n${result.breakers.length ? htmlTable('breakers', BREAKER_HEAD, breakerRows(result)) : '<p id="breakers">No book moved to REDUCING.</p>'}` : ''}
 </body></html>
 `;
 }
@@ -253,6 +289,17 @@ export function renderMarkdownSummary(result: BacktestResult, metrics: BacktestM
     out.push('', 'Notes:', '');
     for (const n of result.notes) out.push(`- ${mdCell(n)}`);
   }
+  if (result.models.length) {
+    out.push('', 'Models (which model traded each day):', '');
+    out.push(
+      ...mdTable(
+        ['model', 'trained through', 'used from', 'used to'],
+        result.models.map((m) => [m.modelId, m.trainedThrough, m.usedFrom, m.usedTo]),
+      ),
+    );
+  }
+  if (result.promotions) out.push('', 'Retrain decisions (promotion rule):', '', ...mdTable(PROMOTION_HEAD, promotionRows(result)));
+  if (result.breakers?.length) out.push('', 'Circuit breakers:', '', ...mdTable(BREAKER_HEAD, breakerRows(result)));
   return `${out.join('\n')}\n`;
 }
 

@@ -46,6 +46,8 @@ export const BacktestParams = z
     universe: z.array(Ticker).min(1),
     /** Seed of every random choice in the run (model training, critic sampling). */
     seed: z.number().int().min(0),
+    /** Walk-forward: `always` replaces the model on every retrain day, `rule` only when settings retrain.promotion allows it. */
+    promotion: z.enum(['always', 'rule']).optional(),
   })
   .strict();
 export type BacktestParams = z.infer<typeof BacktestParams>;
@@ -67,6 +69,44 @@ export const BacktestModel = z
     if (m.usedTo < m.usedFrom) ctx.addIssue({ code: 'custom', path: ['usedTo'], message: `must not be before usedFrom (${m.usedFrom})` });
   });
 export type BacktestModel = z.infer<typeof BacktestModel>;
+
+/**
+ * One retrain decision of a backtest under `promotion: rule`: the candidate trained on bars through
+ * the day before `date`, the model trading until then, each one's rule metric on the candidate's
+ * latest walk-forward fold (null when no comparison was made: the first model, a tie of versions).
+ */
+export const BacktestPromotion = z
+  .object({
+    date: IsoDate,
+    candidate: z.object({ modelId: z.string().min(1), version: z.string().min(1), trainedThrough: IsoDate }).strict(),
+    incumbent: z
+      .object({ modelId: z.string().min(1), version: z.string().min(1) })
+      .strict()
+      .nullable(),
+    metric: z.string().min(1),
+    candidateValue: Finite.nullable(),
+    incumbentValue: Finite.nullable(),
+    maxWorsening: Finite,
+    decision: z.enum(['promoted', 'refused']),
+    reason: z.string(),
+  })
+  .strict();
+export type BacktestPromotion = z.infer<typeof BacktestPromotion>;
+
+/** A stretch of evenings on which a book's circuit breakers held it in REDUCING (settings.circuitBreakers). */
+export const BreakerEpisode = z
+  .object({
+    strategy: z.enum(['proposer', 'committee']),
+    /** The first and last evening the book was REDUCING by its breakers. */
+    from: IsoDate,
+    to: IsoDate,
+    /** The tripped rules (CONSECUTIVE_LOSSES, HIT_RATE_FLOOR) when it moved, and why, with the numbers. */
+    rules: z.array(z.string().min(1)).min(1),
+    reason: z.string().min(1),
+    evenings: z.number().int().min(1),
+  })
+  .strict();
+export type BreakerEpisode = z.infer<typeof BreakerEpisode>;
 
 /** A strategy's book at the close of one trading day. */
 export const BacktestDay = z
@@ -160,6 +200,10 @@ export const BacktestResult = z
     notes: z.array(z.string()),
     models: z.array(BacktestModel),
     strategies: z.array(StrategyRun).min(1),
+    /** Under `promotion: rule`, every retrain day's decision, in order. */
+    promotions: z.array(BacktestPromotion).optional(),
+    /** With circuit breakers, when each book moved to REDUCING and why. */
+    breakers: z.array(BreakerEpisode).optional(),
   })
   .strict()
   .superRefine((r, ctx) => {

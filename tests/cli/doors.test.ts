@@ -19,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BUNDLED_CONFIG_DIR, PROJECT_ROOT, loadConfig } from '../../config/index.ts';
 import { parseJson } from '../../contracts/index.ts';
+import { parseBacktestResult } from '../../evals/backtest/schema.ts';
+import { ruleAllows } from '../../ml/promotion.ts';
 import { decodeTweetText } from '../../rag/tweets.ts';
 import { registerApprovals } from '../../cli/commands/approvals.ts';
 import { registerAudit } from '../../cli/commands/audit.ts';
@@ -547,10 +549,14 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
   it.sequential('`quorum train`, `quorum propose --as-of D [--tickers L]` and `quorum critique --ticker T --as-of D`', async () => {
     const out = path.join(dir, 'model');
     const trained = await q('train', '--model-id', 'doors', '--out', out, '--tickers', 'MSFT', '--features', 'all', '--trees', '20', '--folds', '2', '--json');
-    const card = z
-      .object({ modelId: z.literal('doors'), version: z.string(), onnxFile: z.string() })
-      .passthrough()
+    const { card, promotion } = z
+      .object({
+        card: z.object({ modelId: z.literal('doors'), version: z.string(), onnxFile: z.string() }).passthrough(),
+        promotion: z.object({ modelId: z.string(), candidateVersion: z.string(), decision: z.string(), actor: z.string() }).passthrough(),
+      })
       .parse(jsonOf(trained));
+    // The first version of a model id: promoted, as the JSON's decision says.
+    expect(promotion).toMatchObject({ modelId: 'doors', candidateVersion: card.version, decision: 'promoted', actor: 'train' });
     expect(existsSync(path.join(out, 'model-card.json'))).toBe(true);
     expect(existsSync(path.join(out, card.onnxFile))).toBe(true);
 
@@ -610,13 +616,19 @@ describe('data in, a model, a judgement: ingest, news search, train, propose, cr
           ['train', '--model-id', 'gov', '--tickers', 'MSFT', '--folds', '2', '--trees', trees, '--out', path.join(dir, `gov-${trees}`), '--json'],
           { ...genv, QUORUM_SETTINGS__RETRAIN__PROMOTION__MAX_WORSENING: maxWorsening },
         );
-        return { card: Card.parse(jsonOf(run)), stderr: run.stderr };
+        const out = z
+          .object({ card: Card, promotion: z.object({ decision: z.enum(['promoted', 'refused']), reason: z.string() }).passthrough() })
+          .parse(jsonOf(run));
+        return { card: out.card, promotion: out.promotion, stderr: run.stderr };
       };
       const a = await train('10', '0');
       expect(a.stderr).toContain(`model gov@${a.card.version} promoted to production: no production version of gov`);
+      expect(a.promotion).toMatchObject({ decision: 'promoted', reason: 'no production version of gov' });
       // A rule no model can meet (a log loss lower by 1): refused, stays in staging.
       const b = await train('30', '-1');
       expect(b.stderr).toMatch(new RegExp(`model gov@${b.card.version} stays in staging \\(refused\\): worse by the rule \\(logLoss`));
+      expect(b.promotion.decision).toBe('refused');
+      expect(b.stderr).toContain(b.promotion.reason);
       // A rule any model meets: promoted, the previous production version archived.
       const c = await train('5', '1');
       expect(c.stderr).toContain(`model gov@${c.card.version} promoted to production: not worse by the rule (logLoss`);
@@ -948,18 +960,69 @@ describe(
       expect(readFileSync(cmpJunit, 'utf8')).toContain('failures="0"');
     });
 
-    it('`quorum backtest --from D --to D --critic rules` compares the strategies and writes its report', async () => {
+    it('`quorum backtest --from D --to D --critic rules --promotion rule --breakers` compares the strategies, retrains by the rule, applies the breakers and writes its report', async () => {
       const dir = tempDir('backtest');
+      // One losing trade in a row trips the breaker: the month's losses show where it acts. Each
+      // candidate is trained as `quorum train` trains (two grid points of the search, early stopping).
       const run = ok(
         await runQuorum(
-          ['backtest', '--from', '1999-03-01', '--to', '1999-03-31', '--critic', 'rules', '--tickers', 'AA,IBM', '--resamples', '20'],
-          cliEnv(dir),
+          [
+            'backtest',
+            '--from',
+            '1999-03-01',
+            '--to',
+            '1999-03-31',
+            '--critic',
+            'rules',
+            '--tickers',
+            'AA,IBM',
+            '--resamples',
+            '20',
+            '--retrain-every',
+            '8',
+            '--promotion',
+            'rule',
+            '--breakers',
+          ],
+          cliEnv(dir, { QUORUM_SETTINGS__CIRCUIT_BREAKERS__MAX_CONSECUTIVE_LOSSES: '1', QUORUM_SETTINGS__TRAINING__SEARCH__CANDIDATES: '2' }),
         ),
       );
       expect(run.stdout).toContain('| Proposer alone (risk controller only) |');
       expect(run.stdout).toContain('| Proposer + committee (rules) |');
       expect(run.stdout).toContain('| Buy and hold, equal weight (2 tickers) |');
       for (const ext of ['html', 'json']) expect(existsSync(path.join(dir, 'reports', `backtest-1999-03-01-1999-03-31-rules.${ext}`)), ext).toBe(true);
+
+      const file = parseJson(readFileSync(path.join(dir, 'reports', 'backtest-1999-03-01-1999-03-31-rules.json'), 'utf8'));
+      const r = parseBacktestResult(z.object({ result: z.unknown() }).parse(file.ok ? file.value : null).result);
+      // Three retrain days (every 8 trading days), each decided by settings retrain.promotion (logLoss, max worsening 0).
+      const decisions = r.promotions ?? [];
+      expect(decisions.map((d) => d.date)).toEqual(['1999-03-01', '1999-03-11', '1999-03-23']);
+      expect(decisions[0]).toMatchObject({ decision: 'promoted', incumbent: null, reason: 'no production version of backtest-walk-forward' });
+      const rule = { metric: 'logLoss' as const, maxWorsening: 0 };
+      for (const d of decisions.slice(1)) {
+        expect(d.decision).toBe(ruleAllows(rule, d.candidateValue ?? Number.NaN, d.incumbentValue ?? Number.NaN) ? 'promoted' : 'refused');
+        expect(run.stdout).toContain(
+          `| ${d.date} | ${d.candidate.modelId} (${d.candidate.version}) | ${d.incumbent?.modelId} (${d.incumbent?.version}) | logLoss `,
+        );
+      }
+      // The models section lists the models that traded: the promoted candidates, end to end.
+      expect(r.models.map((m) => m.modelId)).toEqual(decisions.filter((d) => d.decision === 'promoted').map((d) => d.candidate.modelId));
+      expect([r.models[0]?.usedFrom, r.models.at(-1)?.usedTo]).toEqual(['1999-03-01', '1999-03-31']);
+      expect(run.stdout).toContain('Models (which model traded each day):');
+      expect(run.stdout).toContain('Retrain decisions (promotion rule):');
+
+      // The breakers: when a book moved to REDUCING and why; no entry fills the day after an evening in REDUCING.
+      const episodes = r.breakers ?? [];
+      expect(episodes.length).toBeGreaterThan(0);
+      const days = r.strategies.find((s) => s.name === 'proposer')?.days.map((d) => d.date) ?? [];
+      for (const e of episodes) {
+        expect(e.rules).toEqual(['CONSECUTIVE_LOSSES']);
+        expect(run.stdout).toContain(`${e.strategy}: REDUCING by CONSECUTIVE_LOSSES from ${e.from} to ${e.to}`);
+        const entries = new Set(r.strategies.find((s) => s.name === e.strategy)?.trades.map((t) => t.entryDate));
+        const held = days.filter((d) => d >= e.from && d <= e.to).map((d) => days[days.indexOf(d) + 1]);
+        expect(held.filter((d) => d !== undefined && entries.has(d))).toEqual([]);
+      }
+      expect(run.stdout).toContain('Circuit breakers:');
     });
 
     it('`quorum soak --from D --days 2` replays two days with a crash each and prints the invariants', async () => {

@@ -121,9 +121,12 @@ describe('quorum backtest', () => {
     expect(e.message).toContain('--from 1980-01-02 is before the first usable date 1991-12-30; available dates: 1991-12-30..2001-01-02');
   });
 
-  it('refuses replay without a cassette, an unknown critic and an unknown ticker', async () => {
+  it('refuses replay without a cassette, an unknown critic, an unknown promotion and an unknown ticker', async () => {
     expect((await refusal(['--from', '1995-01-03', '--to', '1995-01-20', '--critic', 'replay'])).message).toContain('--critic replay needs --cassette FILE');
     expect((await refusal(['--from', '1995-01-03', '--to', '1995-01-20', '--critic', 'gpt'])).message).toContain('critic');
+    const p = await refusal(['--from', '1995-01-03', '--to', '1995-01-20', '--promotion', 'sometimes']);
+    expect(p.code).toBe('INPUT_INVALID');
+    expect(p.message).toBe('backtest: promotion: Invalid option: expected one of "always"|"rule"');
     const t = await refusal(['--from', '1995-01-03', '--to', '1995-01-20', '--tickers', 'GE,ZZZ']);
     expect(t.details).toMatchObject({ field: 'tickers' });
     expect(t.message).toContain('ZZZ not in DowJones30.csv');

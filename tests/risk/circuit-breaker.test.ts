@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SettingsSchema } from '../../config/schema.ts';
 import type { PortfolioSnapshot } from '../../contracts/index.ts';
-import { circuitBreakerFor, decide, decideWithBreakers, type CircuitBreakerRules, type ClosedTrade } from '../../risk/index.ts';
+import { circuitBreakerFor, currentTrip, decide, decideWithBreakers, type CircuitBreakerRules, type ClosedTrade } from '../../risk/index.ts';
 import { arbDecideInput } from '../support/risk-fixtures.ts';
 
 const RUNS = 1_000;
@@ -112,6 +112,30 @@ describe('circuit breaker properties', () => {
           expect(r.decision.action).toBe('DENY');
           expect(r.decision.finalQty).toBe(0);
         } else expect(r.decision).toEqual(decide(input));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('has a current trip exactly while the book is REDUCING; it is the latest trade after which every reading was REDUCING, and stays while it lasts', () => {
+    fc.assert(
+      fc.property(arbTrades, arbRules, fc.double({ min: -500, max: -0.01, noNaN: true }), (trades, rules, loss) => {
+        const t = byTime(trades);
+        const trip = currentTrip(trades, rules);
+        expect(trip !== null).toBe(circuitBreakerFor(trades, rules).state === 'REDUCING');
+        if (!trip) return;
+        // Independently: the readings of every prefix, and the start of the last run of REDUCING ones.
+        const reading = t.map((_, k) => circuitBreakerFor(t.slice(0, k + 1), rules).state);
+        let k = reading.length - 1;
+        while (k > 0 && reading[k - 1] === 'REDUCING') k--;
+        expect(trip.trippedAt).toBe(t[k]?.closedAt);
+        expect(trip.modelId).toBe(t[k]?.modelId);
+        expect(trip.rules.length).toBeGreaterThan(0);
+        // One more losing trade keeps a losing streak's trip where it was.
+        if (trip.rules.includes('CONSECUTIVE_LOSSES') && rules.minHitRate === 0) {
+          const more = [...trades, { modelId: 'gbm', pnl: loss, closedAt: new Date(Date.UTC(2027, 0, 1)).toISOString() }];
+          expect(currentTrip(more, rules)?.trippedAt).toBe(trip.trippedAt);
+        }
       }),
       { numRuns: RUNS },
     );
