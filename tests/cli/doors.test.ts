@@ -948,18 +948,38 @@ describe(
       expect(readFileSync(cmpJunit, 'utf8')).toContain('failures="0"');
     });
 
-    it('`quorum backtest --from D --to D --critic rules` compares the strategies and writes its report', async () => {
+    it('`quorum backtest --from D --to D --critic rules` (both engines) compares the strategies and writes its report', async () => {
       const dir = tempDir('backtest');
-      const run = ok(
-        await runQuorum(
-          ['backtest', '--from', '1999-03-01', '--to', '1999-03-31', '--critic', 'rules', '--tickers', 'AA,IBM', '--resamples', '20'],
-          cliEnv(dir),
+      const sessionsDir = tempDir('backtest-sessions');
+      const [fast, sessions] = await Promise.all([
+        runQuorum(['backtest', '--from', '1999-03-01', '--to', '1999-03-31', '--critic', 'rules', '--tickers', 'AA,IBM', '--resamples', '20'], cliEnv(dir)),
+        // The session-replay engine: five trading days, three tickers, each day a session against the paper exchange.
+        runQuorum(
+          ['backtest', '--engine', 'sessions', '--from', '1993-01-04', '--to', '1993-01-08', '--tickers', 'AA,IBM,MSFT', '--resamples', '20', '--json'],
+          cliEnv(sessionsDir),
         ),
-      );
+      ]);
+      const run = ok(fast);
       expect(run.stdout).toContain('| Proposer alone (risk controller only) |');
       expect(run.stdout).toContain('| Proposer + committee (rules) |');
       expect(run.stdout).toContain('| Buy and hold, equal weight (2 tickers) |');
       for (const ext of ['html', 'json']) expect(existsSync(path.join(dir, 'reports', `backtest-1999-03-01-1999-03-31-rules.${ext}`)), ext).toBe(true);
+      const replay = z
+        .object({
+          result: z.object({
+            engine: z.literal('sessions'),
+            strategies: z.array(z.object({ name: z.string(), days: z.array(z.object({ date: z.string(), equity: z.number() })) })),
+          }),
+          timings: z.object({ committeeRuns: z.number() }),
+          files: z.object({ json: z.string() }),
+        })
+        .parse(jsonOf(ok(sessions)));
+      expect(replay.result.strategies.map((s) => s.name)).toEqual(['committee', 'buy_and_hold', 'djia']);
+      expect(replay.result.strategies[0]?.days.map((d) => d.date)).toEqual(['1993-01-04', '1993-01-05', '1993-01-06', '1993-01-07', '1993-01-08']);
+      // Four sessions (the 5th to the 8th, on the evenings before), each judging its top proposals.
+      expect(replay.timings.committeeRuns).toBeGreaterThanOrEqual(4);
+      expect(replay.files.json).toBe(path.join(sessionsDir, 'reports', 'backtest-1993-01-04-1993-01-08-rules-sessions.json'));
+      expect(existsSync(replay.files.json)).toBe(true);
     });
 
     it('`quorum soak --from D --days 2` replays two days with a crash each and prints the invariants', async () => {
