@@ -1,5 +1,5 @@
 /**
- * The session-replay backtest engine (`quorum backtest --engine sessions`, ADR 0039): the backtest's
+ * The session-replay backtest engine (`quorum backtest --engine sessions`, ADR 0040): the backtest's
  * committee book run as live operation runs, on a simulated clock. For each trading day after the first,
  * at 10:00 New York: the paper exchange's clock is set to the session (filling what the bars in between
  * triggered), the exit monitor runs (execution/exit-monitor.ts), then a session (sessions/run.ts
