@@ -25,7 +25,7 @@ export default async function bench(): Promise<Array<{ name: string; value: numb
   );
   const px = await startPaperExchange({
     db,
-    settings: { port: 0, slippageBps: 5, commissionPerShare: 0.005, startingCash: 10_000_000, fillMode: 'immediate' },
+    settings: { port: 0, slippageBps: 5, commissionPerShare: 0.005, commissionBps: 0, startingCash: 10_000_000, fillMode: 'immediate' },
     port: 0,
     initialNow: days[days.length - 1],
   });

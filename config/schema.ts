@@ -277,6 +277,8 @@ export const SettingsSchema = z
             port: port.default(D.DEFAULT_PAPER_EXCHANGE_PORT),
             slippageBps: z.number().min(0).max(500).default(5),
             commissionPerShare: z.number().min(0).default(0.005),
+            /** Commission per side in basis points of notional, on top of commissionPerShare (0: per share only). */
+            commissionBps: z.number().min(0).max(500).default(0),
             startingCash: positive.default(100_000),
             /** next-open: a market order fills at the next bar's open; immediate: at the last close plus slippage. */
             fillMode: z.enum(['next-open', 'immediate']).default('next-open'),

@@ -115,7 +115,7 @@ const RULE_KEYS_SET: Record<keyof RiskRules, true> = {
 const RULE_KEYS = Object.keys(RULE_KEYS_SET) as (keyof RiskRules)[];
 
 /** Version of the id's encoding: a change of what is hashed must change it, so old and new ids never meet. */
-const DECISION_ID_VERSION = 3;
+const DECISION_ID_VERSION = 4;
 
 /** An array field of the portfolio: its items through `item`, or (malformed input) the whole value. */
 function hashItems<T>(ids: TokenEncoder, items: unknown, item: (ids: TokenEncoder, x: T) => void): void {

@@ -6,8 +6,8 @@
  * The ids only have to be stable and well spread, not secret: no one gains by forging a decision id.
  *
  * The encoding, in 32-bit words (hashed as their little-endian bytes): every token starts with a tag
- * word; a whole number from 0 to 2^24 is one word (its tag in the low byte, the number above it),
- * other numbers their two IEEE-754 words (so -0 and 0 differ, as they may print differently; every
+ * word; a whole number from 0 to 2^24 is one word (its tag in the low byte, the number above it), one
+ * up to 2^53 two (its tag with the bits above 32, then the low 32 bits), other numbers their two IEEE-754 words (so -0 and 0 differ, as they may print differently; every
  * NaN is one NaN); a string is a tag word, its length in UTF-16 code units, then four Latin-1
  * characters a word under a Latin-1 tag, or two UTF-16 code units a word under another; a count is
  * a tag word and the count. Every token is self-delimiting, so a word sequence decodes to exactly
@@ -31,6 +31,7 @@ const TAG_OTHER = 0x09;
 const TAG_UINT24 = 0x0a;
 const TAG_STRING8 = 0x0b;
 const TAG_OTHER8 = 0x0c;
+const TAG_UINT53 = 0x0d;
 
 const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const hex32 = (n: number): string =>
@@ -140,6 +141,7 @@ const pow2 = (k: number): number => POW2[k + 1074] as number;
 const TWO_32 = 4294967296;
 const TWO_52 = 4503599627370496;
 const TWO_53 = 9007199254740992;
+const TWO_M32 = 1 / TWO_32;
 
 /**
  * The high IEEE-754 word of a double (sign, exponent, top 20 mantissa bits) and, through `lo`, the low
@@ -173,6 +175,10 @@ function doubleWords(v: number, out: { lo: number }): number {
       // The exponent is the top bit of the whole part (prices, amounts, times in ms): no log2 needed.
       const top = Math.floor(a / TWO_32);
       e = top > 0 ? 63 - Math.clz32(top) : 31 - Math.clz32(a >>> 0);
+    } else if (a < 1 && a >= TWO_M32) {
+      // Fractions (confidences, multipliers, rates): a x 2^32 is exact and in [1, 2^32), so the top
+      // bit of its whole part, less 32, is the exponent.
+      e = 31 - Math.clz32(Math.floor(a * TWO_32)) - 32;
     } else {
       e = Math.floor(Math.log2(a));
       // log2 may be off by one next to a power of two: settle e with exact comparisons.
@@ -206,8 +212,8 @@ export class TokenEncoder {
   private b1 = 0;
   private b2 = 0;
   private n = 0;
-  /** The low word of the last double (doubleWords' second result). */
-  private readonly low = { lo: 0 };
+  /** The low word of the last double (doubleWords' second result), kept on the encoder: no object per id. */
+  lo = 0;
 
   /** Words written so far. */
   get wordLength(): number {
@@ -273,11 +279,19 @@ export class TokenEncoder {
 
   private number(v: number): void {
     // Whole numbers below 2^24 (quantities, counts, most limits) in one word with their tag.
-    if (v >= 0 && v < 0x1000000 && Number.isInteger(v) && !Object.is(v, -0)) return this.word(TAG_UINT24 | (v << 8));
+    if (v >= 0 && Number.isInteger(v) && !Object.is(v, -0)) {
+      if (v < 0x1000000) return this.word(TAG_UINT24 | (v << 8));
+      // Whole numbers up to 2^53 (times in milliseconds, share counts): the bits above 32 (at most 21)
+      // with their tag, then the low 32 bits; no IEEE-754 split needed.
+      if (v <= Number.MAX_SAFE_INTEGER) {
+        this.word(TAG_UINT53 | (Math.floor(v / TWO_32) << 8));
+        return this.word(v >>> 0);
+      }
+    }
     // The IEEE-754 words, low then high (a little-endian Float64 read as two 32-bit words).
-    const high = doubleWords(v, this.low);
+    const high = doubleWords(v, this);
     this.word(TAG_NUMBER);
-    this.word(this.low.lo);
+    this.word(this.lo);
     this.word(high);
   }
 

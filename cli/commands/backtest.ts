@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { Ticker, parseOrThrow, type AgentRole } from '../../contracts/index.ts';
 // Schemas and constants only (zod): the engine, the models and the committee load when the command runs.
 import { DEFAULT_RESAMPLES } from '../../evals/backtest/metrics.ts';
-import { BacktestCritic } from '../../evals/backtest/schema.ts';
+import { BacktestCritic, BacktestEngine } from '../../evals/backtest/schema.ts';
 import type { CassetteBackend } from '../../evals/index.ts';
 import type { Config } from '../../config/index.ts';
 import type { Db } from '../../db/index.ts';
@@ -41,6 +41,7 @@ const BacktestArgs = z
     from: z.string().min(1),
     to: z.string().min(1),
     critic: BacktestCritic.default('rules'),
+    engine: BacktestEngine.default('fast'),
     cassette: z.string().min(1).optional(),
     out: z.string().min(1).optional(),
     tickers: z.array(Ticker).min(1).optional(),
@@ -74,6 +75,11 @@ const BacktestArgs = z
     message: '--memory gives the committee outcome memory: use it with --critic rules, ollama or replay',
     path: ['memory'],
   })
+  .refine((a) => a.engine === 'fast' || (a.critic !== 'none' && !a.ablate && !a.memory && !a.news), {
+    message:
+      '--engine sessions replays the committee book through live sessions: use it with --critic rules, ollama or replay, without --ablate, --memory or --news',
+    path: ['engine'],
+  })
   .refine((a) => a.critic !== 'replay' || a.cassette !== undefined, {
     message: '--critic replay needs --cassette FILE (recorded with --critic ollama --cassette FILE)',
     path: ['cassette'],
@@ -87,6 +93,7 @@ interface BacktestFlags {
   from?: string;
   to?: string;
   critic?: string;
+  engine?: string;
   cassette?: string;
   out?: string;
   tickers?: string;
@@ -119,6 +126,11 @@ export function registerBacktest(program: Command): void {
     .requiredOption('--from <date>', 'first day (YYYY-MM-DD)')
     .requiredOption('--to <date>', 'last day (YYYY-MM-DD)')
     .option('--critic <name>', "none | rules | ollama | replay (the committee strategy's judge)", 'rules')
+    .option(
+      '--engine <name>',
+      'fast (the backtest day loop) | sessions (each day as live operation: exit monitor, then a session against the paper exchange in-process; committee book only)',
+      'fast',
+    )
     .option('--cassette <file>', 'with --critic ollama: record the LLM calls here; with replay: answer from it')
     .option('--out <dir>', 'report folder (default: <dataDir>/<sessions.reportsDir>)')
     .option('--tickers <list>', 'comma-separated subset of the universe (default: settings market.universe, or all 30)')
@@ -155,6 +167,7 @@ export function registerBacktest(program: Command): void {
           from: opts.from,
           to: opts.to,
           critic: opts.critic,
+          engine: opts.engine,
           cassette: opts.cassette,
           out: opts.out,
           tickers: opts.tickers
@@ -204,10 +217,13 @@ export function registerBacktest(program: Command): void {
         backend = cassetteBackend;
       }
 
-      const bar = progressBar(`backtest ${args.from}..${args.to} (${args.critic}${args.news ? ', news' : ''})`);
+      const bar = progressBar(
+        `backtest ${args.from}..${args.to} (${args.critic}${args.news ? ', news' : ''}${args.engine === 'sessions' ? ', sessions' : ''})`,
+      );
       const started = performance.now();
+      const engine = args.engine === 'sessions' ? (await import('../../evals/backtest/session-replay.ts')).runSessionBacktest : runBacktest;
       const replay = (news: NewsArchive | undefined, cfg: Config = config, memory?: { embedder: Embedder }): ReturnType<typeof runBacktest> =>
-        runBacktest({
+        engine({
           config: cfg,
           memory,
           data,

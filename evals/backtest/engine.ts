@@ -188,7 +188,8 @@ export interface BacktestRun {
   timings: { totalMs: number; trainMs: number; proposeMs: number; committeeMs: number; committeeRuns: number };
 }
 
-function resolveSettings(config: Config, overrides: Partial<BacktestSettings> | undefined): BacktestSettings {
+/** settings.backtest with a run's overrides, each checked (a bad one names its flag). */
+export function resolveSettings(config: Config, overrides: Partial<BacktestSettings> | undefined): BacktestSettings {
   const s = { ...config.settings.backtest, ...overrides };
   const positive = (v: number, field: string, integer: boolean): void => {
     if (!Number.isFinite(v) || v < 0 || (integer && (!Number.isInteger(v) || v < 1))) {
@@ -305,7 +306,7 @@ async function syncBookTables(db: Db, book: Book, view: PriceView, i: number, as
  * the purge gap), the same GBT as `quorum train`, exported to ONNX with its card and loaded by the
  * same proposer.
  */
-async function trainModelFor(
+export async function trainModelFor(
   view: PriceView,
   i: number,
   config: Config,
@@ -385,7 +386,7 @@ async function trainModelFor(
 }
 
 /** Buy-and-hold of the universe, equal weight, bought at the first day's fill and held to the end. */
-function buyAndHold(view: PriceView, fromIdx: number, toIdx: number, s: BacktestSettings, costs: CostModel): StrategyRun {
+export function buyAndHold(view: PriceView, fromIdx: number, toIdx: number, s: BacktestSettings, costs: CostModel): StrategyRun {
   const broker = new SimBroker('buy_and_hold', costs, s.initialEquity);
   const tickers = view.tickers.filter((t) => view.barOn(t, fromIdx) !== null);
   const budget = s.initialEquity / Math.max(1, tickers.length);
@@ -418,7 +419,7 @@ function buyAndHold(view: PriceView, fromIdx: number, toIdx: number, s: Backtest
 }
 
 /** An index rebased to the initial equity on the first day it covers in the range (no costs, no dividends). */
-function indexRun(
+export function indexRun(
   name: 'sp500' | 'djia',
   label: string,
   bars: readonly Bar[] | null,
@@ -548,9 +549,10 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
     if (critic !== 'none') {
       db = options.db ?? (await openPglite(null));
       if (ownsDb) await migrate(db);
-      const all = view.tickers.flatMap((t) => [...view.barsUpTo(t, view.days.length - 1)]);
+      // The committee's tools read bars from the database, always point in time (ts <= the proposal's
+      // as-of): nothing after the last day is ever read, so nothing after it is stored.
+      const all = view.tickers.flatMap((t) => [...view.barsUpTo(t, toIdx)]);
       const target = db;
-      // The committee's tools read bars from the database, always point in time (ts <= the proposal's as-of).
       await target.transaction((tx) => upsertBars(tx, all));
     }
     const promoDb = s.promotion === 'rule' ? (db ?? options.db ?? null) : null;

@@ -21,7 +21,7 @@ export interface BacktestExtras {
 /** The file name of a backtest's reports, without extension: `backtest-<from>-<to>-<critic>`. */
 export function backtestFileStem(run: Pick<BacktestRun, 'result'>): string {
   const r = run.result;
-  return `backtest-${r.from}-${r.to}-${r.critic}`;
+  return `backtest-${r.from}-${r.to}-${r.critic}${r.engine === 'sessions' ? '-sessions' : ''}`;
 }
 
 export interface WrittenBacktest {

@@ -13,6 +13,10 @@ import { Finite, IsoDate, Ticker, parseOrThrow } from '../../contracts/index.ts'
 export const BacktestCritic = z.enum(['none', 'rules', 'ollama', 'replay']);
 export type BacktestCritic = z.infer<typeof BacktestCritic>;
 
+/** The backtest engines: `fast` (engine.ts, its own day loop and SimBroker) and `sessions` (session-replay.ts, the live session path). */
+export const BacktestEngine = z.enum(['fast', 'sessions']);
+export type BacktestEngine = z.infer<typeof BacktestEngine>;
+
 /**
  * The strategies a backtest compares: the proposer alone, the proposer behind the committee, equal-weight
  * buy-and-hold of the universe, and the indices (S&P 500; the Dow where only it covers the range).
@@ -195,6 +199,8 @@ export const BacktestResult = z
     from: IsoDate,
     to: IsoDate,
     critic: BacktestCritic,
+    /** Which engine ran it (files written before there were two are the fast engine's). */
+    engine: BacktestEngine.default('fast'),
     params: BacktestParams,
     /** Plain-language caveats shown in the report (data gaps, a fallback critic, an index missing for the range). */
     notes: z.array(z.string()),

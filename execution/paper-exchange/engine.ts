@@ -256,7 +256,7 @@ export class PaperExchange {
   }
 
   private commission(qty: number, price: number): number {
-    return commissionOf(qty, price, { commissionPerShare: this.settings.commissionPerShare });
+    return commissionOf(qty, price, { commissionBps: this.settings.commissionBps, commissionPerShare: this.settings.commissionPerShare });
   }
 
   private async checkBuyingPower(tx: Queryable, cash: number, body: OrderRequestBody, lastClose: number): Promise<void> {

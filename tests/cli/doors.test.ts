@@ -960,12 +960,13 @@ describe(
       expect(readFileSync(cmpJunit, 'utf8')).toContain('failures="0"');
     });
 
-    it('`quorum backtest --from D --to D --critic rules --promotion rule --breakers` compares the strategies, retrains by the rule, applies the breakers and writes its report', async () => {
+    it('`quorum backtest --from D --to D --critic rules --promotion rule --breakers` (and `--engine sessions`) compares the strategies, retrains by the rule, applies the breakers and writes its report', async () => {
       const dir = tempDir('backtest');
+      const sessionsDir = tempDir('backtest-sessions');
       // One losing trade in a row trips the breaker: the month's losses show where it acts. Each
       // candidate is trained as `quorum train` trains (two grid points of the search, early stopping).
-      const run = ok(
-        await runQuorum(
+      const [fast, sessions] = await Promise.all([
+        runQuorum(
           [
             'backtest',
             '--from',
@@ -986,7 +987,13 @@ describe(
           ],
           cliEnv(dir, { QUORUM_SETTINGS__CIRCUIT_BREAKERS__MAX_CONSECUTIVE_LOSSES: '1', QUORUM_SETTINGS__TRAINING__SEARCH__CANDIDATES: '2' }),
         ),
-      );
+        // The session-replay engine: five trading days, three tickers, each day a session against the paper exchange.
+        runQuorum(
+          ['backtest', '--engine', 'sessions', '--from', '1993-01-04', '--to', '1993-01-08', '--tickers', 'AA,IBM,MSFT', '--resamples', '20', '--json'],
+          cliEnv(sessionsDir),
+        ),
+      ]);
+      const run = ok(fast);
       expect(run.stdout).toContain('| Proposer alone (risk controller only) |');
       expect(run.stdout).toContain('| Proposer + committee (rules) |');
       expect(run.stdout).toContain('| Buy and hold, equal weight (2 tickers) |');
@@ -1023,6 +1030,23 @@ describe(
         expect(held.filter((d) => d !== undefined && entries.has(d))).toEqual([]);
       }
       expect(run.stdout).toContain('Circuit breakers:');
+
+      const replay = z
+        .object({
+          result: z.object({
+            engine: z.literal('sessions'),
+            strategies: z.array(z.object({ name: z.string(), days: z.array(z.object({ date: z.string(), equity: z.number() })) })),
+          }),
+          timings: z.object({ committeeRuns: z.number() }),
+          files: z.object({ json: z.string() }),
+        })
+        .parse(jsonOf(ok(sessions)));
+      expect(replay.result.strategies.map((s) => s.name)).toEqual(['committee', 'buy_and_hold', 'djia']);
+      expect(replay.result.strategies[0]?.days.map((d) => d.date)).toEqual(['1993-01-04', '1993-01-05', '1993-01-06', '1993-01-07', '1993-01-08']);
+      // Four sessions (the 5th to the 8th, on the evenings before), each judging its top proposals.
+      expect(replay.timings.committeeRuns).toBeGreaterThanOrEqual(4);
+      expect(replay.files.json).toBe(path.join(sessionsDir, 'reports', 'backtest-1993-01-04-1993-01-08-rules-sessions.json'));
+      expect(existsSync(replay.files.json)).toBe(true);
     });
 
     it('`quorum soak --from D --days 2` replays two days with a crash each and prints the invariants', async () => {

@@ -37,6 +37,7 @@ function result(committee: StrategyRun): BacktestResult {
     from: committee.days[0]?.date ?? '',
     to: committee.days[committee.days.length - 1]?.date ?? '',
     critic: 'rules',
+    engine: 'fast',
     params: {
       initialEquity: 100,
       commissionBps: 0,

@@ -131,4 +131,13 @@ describe('quorum backtest', () => {
     expect(t.details).toMatchObject({ field: 'tickers' });
     expect(t.message).toContain('ZZZ not in DowJones30.csv');
   });
+
+  it("refuses an unknown engine, and the session-replay engine without a committee or with the fast engine's extras", async () => {
+    expect((await refusal(['--from', '1995-01-03', '--to', '1995-01-20', '--engine', 'turbo'])).message).toContain('engine');
+    for (const extra of [['--critic', 'none'], ['--ablate'], ['--memory'], ['--news']]) {
+      const e = await refusal(['--from', '1995-01-03', '--to', '1995-01-20', '--engine', 'sessions', ...extra]);
+      expect(e.code, extra.join(' ')).toBe('INPUT_INVALID');
+      expect(e.message, extra.join(' ')).toContain('--engine sessions replays the committee book through live sessions');
+    }
+  });
 });

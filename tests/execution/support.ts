@@ -6,7 +6,7 @@ import { recordRiskDecision } from '../../execution/index.ts';
 
 /** Paper exchange settings for tests: no slippage or commission unless asked, fills at the next open. */
 export function exchangeSettings(over: Partial<Settings['execution']['paperExchange']> = {}): Settings['execution']['paperExchange'] {
-  return { port: 0, slippageBps: 0, commissionPerShare: 0, startingCash: 100_000, fillMode: 'next-open', ...over };
+  return { port: 0, slippageBps: 0, commissionPerShare: 0, commissionBps: 0, startingCash: 100_000, fillMode: 'next-open', ...over };
 }
 
 /** Weekday dates from `start`, `n` of them. */
