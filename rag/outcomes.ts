@@ -25,8 +25,11 @@ export type OutcomeExitReason = z.infer<typeof OutcomeExitReason>;
 export const OutcomeExit = z.object({ reason: OutcomeExitReason, daysHeld: z.number().int().min(0) }).strict();
 export type OutcomeExit = z.infer<typeof OutcomeExit>;
 
-/** Characters of a reflection at most (the reflection call's schema bounds it the same). */
-export const MAX_REFLECTION_CHARS = 200;
+/**
+ * Length of a reflection at most, in UTF-16 units: the reflection call's grammar allows 200
+ * characters, each at most two units (agents' REFLECTION_MAX_CHARS and UTF16_UNITS_PER_CHAR).
+ */
+export const MAX_REFLECTION_CHARS = 400;
 const Reflection = z.string().min(1).max(MAX_REFLECTION_CHARS);
 
 /** One outcome as it is stored. */
@@ -198,7 +201,7 @@ export async function recordOutcome(db: Db, embedder: Embedder, input: OutcomeRe
     reflection !== null
       ? null
       : fits && !fits.success
-        ? `LLM_OUTPUT_INVALID: the reflection does not fit the record (at most ${MAX_REFLECTION_CHARS} characters, not empty)`
+        ? `LLM_OUTPUT_INVALID: the reflection does not fit the record (not empty, at most ${MAX_REFLECTION_CHARS} UTF-16 units)`
         : (got.error ?? 'no reflection was given');
   return storeOutcome(db, embedder, { ...r, reflection, reflectionError: reflection === null ? error : null });
 }

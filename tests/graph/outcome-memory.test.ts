@@ -1,16 +1,42 @@
 /**
- * Outcome memory in a committee run (ADR 0035), rules baseline on PGlite with the real embedder and
- * the real MSFT bars: the analyst calls past_outcomes, which returns only outcomes known before the
+ * Outcome memory in a committee run (ADR 0035), on PGlite with the real embedder and the real MSFT
+ * bars. Rules baseline: the analyst calls past_outcomes, which returns only outcomes known before the
  * as-of; the agents cite them as `outcome:<id>`, and every such citation resolves to an
  * outcome_retrievals row of the run (the audit chain's link); losing past outcomes shrink the size,
  * never enlarge it; without memory the run calls no past_outcomes.
+ * LLM backend, through the real ChatOllama client and the llama.cpp-backed Ollama test server: an
+ * agent choosing its tools is offered past_outcomes and its call is run and stored (the random
+ * model's choice is scripted by the server's tool-name header); the committee's reflection on an
+ * outcome is grammar-constrained, stored and retrieved with it, and an invalid reply stores the
+ * record whole with a null reflection and the reason.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config/index.ts';
+import {
+  createOllamaBackend,
+  createScriptedBackend,
+  ollamaOptionsFromConfig,
+  reflectOnOutcome,
+  type ChatBackend,
+  type ScriptedStep,
+} from '../../agents/index.ts';
+import { loadConfig, type Config } from '../../config/index.ts';
+import { Verdict } from '../../contracts/index.ts';
 import { runCommittee } from '../../graph/index.ts';
-import { createUseLiteEmbedder, searchOutcomes, situationText, storeOutcome, outcomeId } from '../../rag/index.ts';
+import {
+  createUseLiteEmbedder,
+  recordOutcome,
+  searchOutcomes,
+  situationText,
+  storeOutcome,
+  outcomeId,
+  MAX_REFLECTION_CHARS,
+  type OutcomeRecordInput,
+} from '../../rag/index.ts';
+import { outcomeReflector } from '../../sessions/index.ts';
 import { readRunOutcomeRetrievals, readRunToolCalls } from '../../sessions/committee-views.ts';
 import { freshPglite, type TestDb } from '../support/db.ts';
+import { writeTinyGguf } from '../support/gguf.ts';
+import { TOOL_CALL_HEADER, TOOL_NAME_HEADER, startOllamaTestServer, type OllamaTestServer } from '../support/ollama-server.ts';
 import { loadMsft, makeProposal, storeProposal } from '../support/committee.ts';
 import { memoEmbedder } from '../rag/memo-embedder.ts';
 
@@ -77,5 +103,120 @@ describe('outcome memory in a committee run', () => {
     expect(res.verdict.sizeMultiplier).toBeLessThanOrEqual(without.verdict.sizeMultiplier);
     if (without.verdict.decision === 'APPROVE' || without.verdict.decision === 'REDUCE')
       expect(res.verdict.sizeMultiplier).toBeCloseTo(Math.round(without.verdict.sizeMultiplier * 0.75 * 100) / 100, 2);
+  }, 120_000);
+});
+
+describe('outcome memory with an LLM backend (llama.cpp-backed Ollama test server)', () => {
+  let server: OllamaTestServer;
+  let llm: Config;
+  const search = (q: Parameters<typeof searchOutcomes>[2]) => searchOutcomes(t.db, embedder, q);
+  beforeAll(async () => {
+    // Seed 3's random weights close their JSON strings early (tests/graph/ollama-e2e.test.ts).
+    server = await startOllamaTestServer({ ggufPath: writeTinyGguf(undefined, { seed: 3 }), models: ['mistral'] });
+    llm = { ...config, models: { ...config.models, ollama: { ...config.models.ollama, baseUrl: server.url } } };
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('an agent choosing its tools is offered past_outcomes, and the call it chose is run, stored and not doubled', async () => {
+    const ollama = createOllamaBackend({
+      ...ollamaOptionsFromConfig(llm.models),
+      headers: { [TOOL_CALL_HEADER]: 'required', [TOOL_NAME_HEADER]: 'past_outcomes' },
+    });
+    // The tool turns go to the model over HTTP; the opinions are scripted (what they say is not the point here).
+    const opinion: ScriptedStep = { text: JSON.stringify({ stance: 'neutral', confidence: 0.5, summary: 'scripted', claims: [] }) };
+    const verdict: ScriptedStep = { text: JSON.stringify({ decision: 'REJECT', sizeMultiplier: 0, confidence: 0.6, reasons: [], dissent: [] }) };
+    const scripted = createScriptedBackend({ analyst: [opinion], bull: [opinion], bear: [opinion], risk: [opinion], committee: [verdict] });
+    const requestTools = ollama.requestTools?.bind(ollama);
+    if (!requestTools) throw new Error('the Ollama backend has no tool turn');
+    const backend: ChatBackend = { name: 'ollama', model: (role) => ollama.model(role), complete: (r) => scripted.complete(r), requestTools };
+    const proposal = makeProposal({ id: 'prop-mem-llm', featureSnapshotId: 'fs-mem-llm', asOf: AS_OF });
+    await storeProposal(t.db, proposal);
+    const before = server.requests.length;
+    const res = await runCommittee({ db: t.db, config: llm, proposal, backend, searchOutcomes: search });
+    expect(Verdict.safeParse(res.verdict).success).toBe(true);
+    // Both tool turns (analyst, risk) were offered past_outcomes beside the role's own tools.
+    const turns = server.requests.slice(before).filter((r) => r.path === '/api/chat');
+    const offered = turns.map((r) => (r.body as { tools?: Array<{ function: { name: string } }> }).tools?.map((x) => x.function.name));
+    expect(offered).toEqual([
+      [...llm.agents.analyst.tools, 'past_outcomes'],
+      [...llm.agents.risk.tools, 'past_outcomes'],
+    ]);
+    // The model's call was run once per agent (the analyst's memory call is its own, not added again).
+    const calls = await readRunToolCalls(t.db, res.runId);
+    expect(calls.map((c) => [c.agent, c.tool, c.ok])).toEqual([
+      ['analyst', 'past_outcomes', true],
+      ['risk', 'past_outcomes', true],
+    ]);
+    expect(res.toolCalls.map((x) => [x.node, x.choice])).toEqual([
+      ['analyst', 'agent'],
+      ['risk', 'agent'],
+    ]);
+    const retrieved = await readRunOutcomeRetrievals(t.db, res.runId);
+    expect(new Set(retrieved.map((r) => r.outcome_id))).toEqual(new Set([0, 1, 2].map((i) => outcomeId(`prop-past-${i}`))));
+    expect(retrieved.every((r) => Date.parse(String(r.known_at)) < Date.parse(AS_OF))).toBe(true);
+  }, 240_000);
+
+  const outcome = (id: string): OutcomeRecordInput => ({
+    proposalId: id,
+    ticker: 'MSFT',
+    side: 'buy',
+    asOf: '2001-04-02T20:00:00.000Z',
+    knownAt: '2001-04-06T20:00:00.000Z',
+    decision: 'APPROVE',
+    sizeMultiplier: 1,
+    confidence: 0.7,
+    forwardReturn: -0.05,
+    horizonDays: 5,
+    endedBy: 'closed',
+    exit: { reason: 'stop', daysHeld: 3 },
+    situation: situationText(makeProposal()),
+    reflection: null,
+  });
+
+  it("stores the committee's reflection on an outcome and retrieves it with the outcome", async () => {
+    const ollama = createOllamaBackend(ollamaOptionsFromConfig(llm.models));
+    const reflect = outcomeReflector(ollama, llm);
+    if (!reflect) throw new Error('an LLM backend reflects');
+    expect(outcomeReflector('rules', llm)).toBeUndefined();
+    const before = server.requests.length;
+    const id = await recordOutcome(t.db, embedder, outcome('prop-reflect-ok'), reflect);
+    // One call, held to the reflection schema (a grammar on the server).
+    const asked = server.requests.slice(before).filter((r) => r.path === '/api/chat');
+    expect(asked).toHaveLength(1);
+    expect((asked[0]?.body as { format?: { properties?: { reflection?: { maxLength?: number } } } }).format?.properties?.reflection?.maxLength).toBe(200);
+    const row = await t.db.query<{ reflection: string | null; reflection_error: string | null }>(
+      'SELECT reflection, reflection_error FROM outcomes WHERE id = $1',
+      [id],
+    );
+    expect(row.rows[0]?.reflection_error).toBeNull();
+    const text = row.rows[0]?.reflection ?? '';
+    expect(text.length).toBeGreaterThan(0);
+    expect(text.length).toBeLessThanOrEqual(MAX_REFLECTION_CHARS);
+    const hits = await searchOutcomes(t.db, embedder, { query: situationText(makeProposal()), asOf: new Date('2001-04-07T00:00:00Z'), ticker: 'MSFT', k: 10 });
+    expect(hits.find((h) => h.id === id)?.reflection).toBe(text);
+  }, 120_000);
+
+  it('an invalid reply stores the whole record with a null reflection and the reason', async () => {
+    const ollama = createOllamaBackend(ollamaOptionsFromConfig(llm.models));
+    // Four tokens cannot finish the JSON object: the reply fails the schema.
+    const id = await recordOutcome(t.db, embedder, outcome('prop-reflect-bad'), async (text) => {
+      const r = await reflectOnOutcome({ backend: ollama, outcome: text, timeoutMs: 60_000, maxOutputTokens: 4 });
+      return { reflection: r.reflection, error: r.error };
+    });
+    const row = await t.db.query(
+      'SELECT ended_by, exit_reason, days_held, decision, forward_return, reflection, reflection_error FROM outcomes WHERE id = $1',
+      [id],
+    );
+    expect(row.rows[0]).toMatchObject({
+      ended_by: 'closed',
+      exit_reason: 'stop',
+      days_held: 3,
+      decision: 'APPROVE',
+      forward_return: -0.05,
+      reflection: null,
+      reflection_error: expect.stringMatching(/^LLM_OUTPUT_INVALID: /),
+    });
   }, 120_000);
 });

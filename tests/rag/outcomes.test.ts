@@ -130,7 +130,7 @@ describe.each(BACKENDS)('outcome memory on $name', ({ open }) => {
     const row = await t.db.query('SELECT reflection, reflection_error, summary FROM outcomes WHERE id = $1', [outcomeId(r.proposalId)]);
     expect(row.rows[0]).toMatchObject({
       reflection: null,
-      reflection_error: expect.stringMatching(/^LLM_OUTPUT_INVALID: .*at most 200 characters/),
+      reflection_error: expect.stringMatching(/^LLM_OUTPUT_INVALID: .*at most 400 UTF-16 units/),
       summary: asked,
     });
     await t.db.query('DELETE FROM outcomes WHERE id = $1', [outcomeId(r.proposalId)]);
