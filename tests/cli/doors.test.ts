@@ -20,6 +20,8 @@ import { z } from 'zod';
 import { BUNDLED_CONFIG_DIR, PROJECT_ROOT, loadConfig } from '../../config/index.ts';
 import { parseJson } from '../../contracts/index.ts';
 import { decodeTweetText } from '../../rag/tweets.ts';
+import { loadScenarios } from '../../evals/index.ts';
+import { EvalScorecards } from '../../evals/scorecards.ts';
 import { registerApprovals } from '../../cli/commands/approvals.ts';
 import { registerAudit } from '../../cli/commands/audit.ts';
 import { registerBacktest } from '../../cli/commands/backtest.ts';
@@ -940,6 +942,19 @@ describe(
       expect(run.stdout).toMatch(/^\| beats constant answers \(agreement\) \| .* \| ok \|$/m);
       expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="eval rules\/rules-baseline\.v1 gate" tests="\d+" failures="0">/);
       const report = /reports: \S+\.md (\S+\.json)/.exec(run.stdout)?.[1] as string;
+      // Agent scorecards over the scenarios built from real bars (their realised outcome), in the Markdown and the JSON.
+      const bundled = loadScenarios();
+      const known = bundled.filter((s) => s.realised).length;
+      expect(known).toBeGreaterThanOrEqual(40);
+      expect(run.stdout).toMatch(/^## Agent scorecards$/m);
+      expect(run.stdout).toContain(`${known} of ${bundled.length} scenarios have a realised outcome`);
+      expect(run.stdout).toContain(`their ${known} run(s) are scored`);
+      expect(run.stdout).toMatch(new RegExp(`^\\| analyst \\| ${known} \\| 0\\.\\d{3} \\| 0\\.250 \\|`, 'm'));
+      expect(run.stdout).toMatch(/^Committee confidence: \d+ decision\(s\) scored \(ABSTAIN left out\), Brier 0\.\d{3}, ECE 0\.\d{3}\.$/m);
+      const scored = z.object({ scorecards: EvalScorecards }).parse(JSON.parse(readFileSync(report, 'utf8'))).scorecards;
+      expect(scored).toMatchObject({ scenarios: bundled.length, withOutcome: known, scorecards: { n: known } });
+      expect(scored.scorecards.agents.find((a) => a.role === 'analyst')?.n).toBe(known);
+      expect(scored.scorecards.committee.bins.reduce((a, b) => a + b.n, 0)).toBe(scored.scorecards.committee.n);
       const cmpJunit = path.join(dir, 'compare.junit.xml');
       const cmp = ok(await runQuorum(['eval', '--compare', report, report, '--junit', cmpJunit], env));
       expect(cmp.stdout).toMatch(/^# Eval comparison: A rules \/ rules-baseline\.v1 vs B rules \/ rules-baseline\.v1$/m);
