@@ -951,7 +951,8 @@ describe(
       expect(run.stdout).toContain(`their ${known} run(s) are scored`);
       expect(run.stdout).toMatch(new RegExp(`^\\| analyst \\| ${known} \\| 0\\.\\d{3} \\| 0\\.250 \\|`, 'm'));
       expect(run.stdout).toMatch(/^Committee confidence: \d+ decision\(s\) scored \(ABSTAIN left out\), Brier 0\.\d{3}, ECE 0\.\d{3}\.$/m);
-      const scored = z.object({ scorecards: EvalScorecards }).parse(JSON.parse(readFileSync(report, 'utf8'))).scorecards;
+      const json = parseJson(readFileSync(report, 'utf8'));
+      const scored = z.object({ scorecards: EvalScorecards }).parse(json.ok ? json.value : null).scorecards;
       expect(scored).toMatchObject({ scenarios: bundled.length, withOutcome: known, scorecards: { n: known } });
       expect(scored.scorecards.agents.find((a) => a.role === 'analyst')?.n).toBe(known);
       expect(scored.scorecards.committee.bins.reduce((a, b) => a + b.n, 0)).toBe(scored.scorecards.committee.n);
