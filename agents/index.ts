@@ -78,4 +78,13 @@ export {
   type ToolScript,
   type Script,
 } from './backends/scripted.ts';
+export {
+  reflectOnOutcome,
+  ReflectionOutput,
+  REFLECTION_MAX_CHARS,
+  REFLECTION_PROMPT_FILE,
+  DEFAULT_REFLECTION_MAX_OUTPUT_TOKENS,
+  type ReflectionResult,
+  type ReflectOptions,
+} from './reflection.ts';
 export * from './rules/index.ts';

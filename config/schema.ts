@@ -246,6 +246,14 @@ export const SettingsSchema = z
         }
       })
       .prefault({}),
+    /**
+     * Outcome memory in sessions (ADR 0035): before judging, a session records the outcomes of earlier
+     * proposals known by its as-of, and the committee reads them with the past_outcomes tool.
+     */
+    memory: z
+      .object({ enabled: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
     sessions: z
       .object({
         topN: z.number().int().min(1).max(100).default(D.DEFAULT_TOP_N),

@@ -9,12 +9,12 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../config/index.ts';
 import { QuorumError, type Proposal } from '../contracts/index.ts';
 import type { Db } from '../db/index.ts';
-import { dailyBarTs, parsePriceCsv, upsertBars, type Bar } from '../market/index.ts';
+import { dailyBarTs, parsePriceCsv, upsertBars, utcToNewYork, type Bar } from '../market/index.ts';
 import { DEFAULT_RECENCY_HALF_LIFE_DAYS, SNIPPET_CHARS } from '../rag/retrieve.ts';
 import type { NewsSearchQuery, NewsSearchResult } from '../rag/schema.ts';
 import type { NewsSearcher } from '../tools/index.ts';
 import { companyMatcher, storeNews, type CompanyMatcher, type Embedder } from '../rag/index.ts';
-import type { CsvBars, Scenario, ScenarioNews, SyntheticBars } from './scenario.ts';
+import type { CsvBars, Scenario, ScenarioNews, ScenarioRealised, SyntheticBars } from './scenario.ts';
 import { storeOutsideProposal } from '../ml/index.ts';
 import { mulberry32 } from '../contracts/random.ts';
 
@@ -90,6 +90,29 @@ function syntheticBars(s: Scenario, spec: SyntheticBars): Bar[] {
     const low = Math.min(open, close) * (1 - spec.noise * 0.3);
     return { ticker: s.proposal.ticker, timeframe: '1Day', ts: dailyBarTs(day), open, high, low, close, volume: spec.volume, source: 'eval:synthetic' };
   });
+}
+
+/**
+ * What followed a scenario built from a bundled file's real bars of its own ticker (not a stand-in
+ * column, not a modelled series): the move from the last close at or before its as-of to the close
+ * `horizonDays` bars later, or null when the file has no such bar. Reads bars after the as-of, so it
+ * is for scripts/scenario-outcomes.ts and the scorecards, never for what the committee is given.
+ */
+export function realisedOutcome(s: Scenario): ScenarioRealised | null {
+  const spec = s.market.bars;
+  if (spec.kind !== 'csv' || (spec.column !== undefined && spec.column !== s.proposal.ticker)) return null;
+  const bars = sampleBars(spec.file, s.proposal.ticker).filter((b) => b.ticker === s.proposal.ticker);
+  const asOfMs = Date.parse(s.asOf);
+  const k = bars.findLastIndex((b) => Date.parse(b.ts) <= asOfMs);
+  const start = bars[k];
+  const end = bars[k + s.proposal.horizonDays];
+  if (k < 0 || !start || !end || start.close <= 0) return null;
+  return {
+    forwardReturn: Math.round((end.close / start.close - 1) * 1e6) / 1e6,
+    horizonDays: s.proposal.horizonDays,
+    from: utcToNewYork(start.ts).date,
+    to: utcToNewYork(end.ts).date,
+  };
 }
 
 /** The bars a scenario puts in the store (point in time: none after its asOf). */

@@ -4,6 +4,7 @@ export {
   ScenarioCategory,
   Expectation,
   ScenarioNews,
+  ScenarioRealised,
   parseScenario,
   loadScenarioFile,
   loadScenarios,
@@ -16,7 +17,7 @@ export {
   DEFAULT_SCENARIOS_DIR,
   MIN_SCENARIOS,
 } from './scenario.ts';
-export { scenarioBars, stageScenario, scenarioNewsSearcher, SAMPLE_PRICES_DIR } from './fixture.ts';
+export { scenarioBars, stageScenario, scenarioNewsSearcher, realisedOutcome, SAMPLE_PRICES_DIR } from './fixture.ts';
 export {
   RunRecord,
   Metrics,

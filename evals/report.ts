@@ -9,6 +9,7 @@ import type { GateResult, MetricCheck } from './baseline.ts';
 import type { EvalResult } from './runner.ts';
 import { metricInterval, runChecks, type ConstantScore, type Metrics } from './scorers.ts';
 import type { Scenario } from './scenario.ts';
+import { renderScorecardsMarkdown, type EvalScorecards } from './scorecards.ts';
 
 /** Reports go here, under the data directory. */
 export const EVAL_REPORTS_SUBDIR = path.join(EVAL_REPORTS_DIR);
@@ -144,6 +145,7 @@ export function renderMarkdown(
   lines.push(metricsRow('**overall**', result.metrics.overall));
   for (const [category, m] of Object.entries(result.metrics.byCategory)) if (m) lines.push(metricsRow(category, m));
   lines.push('');
+  if (result.scorecards) lines.push(...scorecardLines(result.scorecards), '');
   lines.push('## Runs');
   lines.push('');
   lines.push(
@@ -160,6 +162,17 @@ export function renderMarkdown(
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** The agent scorecards over the scenarios with a realised outcome, saying how many have one. */
+function scorecardLines(e: EvalScorecards): string[] {
+  const lines = [
+    '## Agent scorecards',
+    '',
+    `${e.withOutcome} of ${e.scenarios} scenarios have a realised outcome (the move over the proposal's horizon in the bundled bars, written by scripts/scenario-outcomes.ts; never shown to the committee); their ${e.scorecards.n} run(s) are scored, the other scenarios' runs are not.`,
+    '',
+  ];
+  return [...lines, ...renderScorecardsMarkdown(e.scorecards).trimEnd().split('\n')];
 }
 
 const assertionText = (failures: string[] | null): string => (failures === null ? '' : failures.length === 0 ? 'ok' : `FAIL: ${failures.join('; ')}`);

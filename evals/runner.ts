@@ -15,6 +15,7 @@ import { ingestScenarioNews, scenarioNewsSearcher, stageScenario } from './fixtu
 import { searchNews as storeSearch, type CompanyMatcher, type Embedder } from '../rag/index.ts';
 import { ScenarioRef, scenarioProposal, scenarioRef, type Scenario } from './scenario.ts';
 import { MetricReport, RunRecord, scoreReport } from './scorers.ts';
+import { EvalScorecards, evalScorecards } from './scorecards.ts';
 
 export interface EvalOptions {
   /** The eval's own database (migrated; its bars, positions and equity are replaced per scenario). */
@@ -57,6 +58,8 @@ export const EvalResult = z
     finishedAt: IsoDateTime,
     runs: z.array(RunRecord),
     metrics: MetricReport,
+    /** Per-agent scorecards over the scenarios with a realised outcome (null in a report written before them). */
+    scorecards: EvalScorecards.nullable().default(null),
   })
   .strict();
 export type EvalResult = z.infer<typeof EvalResult>;
@@ -121,6 +124,8 @@ export async function recordOf(
     toolTurns: result.toolCalls.filter((t) => t.choice !== 'configured').length,
     toolTurnFallbacks: result.toolCalls.filter((t) => t.choice === 'fallback').length,
     toolErrors: result.stats.toolErrors,
+    confidence: result.verdict.confidence,
+    opinions: result.opinions.map((o) => ({ role: o.role, stance: o.stance, confidence: o.confidence })),
   });
 }
 
@@ -200,5 +205,6 @@ export async function runEvals(options: EvalOptions): Promise<EvalResult> {
     finishedAt: new Date().toISOString(),
     runs,
     metrics: scoreReport(scenarios, runs),
+    scorecards: evalScorecards(scenarios, runs),
   });
 }

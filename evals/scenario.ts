@@ -15,6 +15,7 @@ import {
   Decision,
   EvidenceId,
   Finite,
+  IsoDate,
   IsoDateTime,
   QuorumError,
   Side,
@@ -200,6 +201,23 @@ export function meetsDecision(expect: Expectation, decision: z.infer<typeof Deci
   return true;
 }
 
+/**
+ * What followed a scenario built from real bars: the close `horizonDays` trading days after the
+ * as-of close, over the as-of close, less one (the raw move, not the trade's direction). Written by
+ * scripts/scenario-outcomes.ts from the bundled file the scenario reads; never shown to the
+ * committee and not part of the scenario's content hash. The eval's agent scorecards read it.
+ */
+export const ScenarioRealised = z
+  .object({
+    forwardReturn: Finite,
+    horizonDays: z.number().int().positive(),
+    /** Dates of the two closes (New York trading dates). */
+    from: IsoDate,
+    to: IsoDate,
+  })
+  .strict();
+export type ScenarioRealised = z.infer<typeof ScenarioRealised>;
+
 export const Scenario = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]{2,80}$/, 'expected a kebab-case id'),
@@ -213,9 +231,20 @@ export const Scenario = z
     news: z.array(ScenarioNews).max(20),
     portfolio: ScenarioPortfolio,
     expect: Expectation,
+    realised: ScenarioRealised.optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (s.realised) {
+      if (s.realised.horizonDays !== s.proposal.horizonDays)
+        ctx.addIssue({ code: 'custom', path: ['realised', 'horizonDays'], message: `must be the proposal's horizonDays (${s.proposal.horizonDays})` });
+      if (s.realised.from > s.asOf.slice(0, 10) || s.realised.to <= s.asOf.slice(0, 10))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['realised', 'to'],
+          message: `must end after the as-of date ${s.asOf.slice(0, 10)}, from a close on or before it`,
+        });
+    }
     const ids = new Set(s.news.map((n) => n.id));
     s.news.forEach((n, i) => {
       if (s.news.findIndex((m) => m.id === n.id) !== i) ctx.addIssue({ code: 'custom', path: ['news', i, 'id'], message: `duplicate news id ${n.id}` });
@@ -380,5 +409,7 @@ function canonical(value: unknown): string {
 
 /** The id and content hash (sha256 of the canonical parsed scenario, 16 hex digits) of a scenario. */
 export function scenarioRef(s: Scenario): ScenarioRef {
-  return { id: s.id, hash: createHash('sha256').update(canonical(s)).digest('hex').slice(0, 16) };
+  // What followed is not what the committee is given: writing it does not change the scenario.
+  const { realised: _realised, ...given } = s;
+  return { id: s.id, hash: createHash('sha256').update(canonical(given)).digest('hex').slice(0, 16) };
 }

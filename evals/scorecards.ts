@@ -205,3 +205,53 @@ export function renderScorecardsHtml(s: Scorecards): string {
 <table id="calibration"><tr><th>confidence</th><th>n</th><th>mean confidence</th><th>right</th></tr>${bins}</table>
 `;
 }
+
+/**
+ * The eval's scorecards: the runs of the scenarios that have a realised outcome (scenario
+ * `realised`, written from the bundled bars), one scored critique per run (a scenario run with
+ * several seeds counts once per seed). The others are counted, not scored.
+ */
+export const EvalScorecards = z
+  .object({
+    /** Scenarios of the run, and those with a realised outcome. */
+    scenarios: z.number().int().min(0),
+    withOutcome: z.number().int().min(0),
+    scorecards: Scorecards,
+  })
+  .strict();
+export type EvalScorecards = z.infer<typeof EvalScorecards>;
+
+/** A run as the eval scorecards read it (evals/scorers.ts RunRecord has these fields). */
+export interface ScorableRun {
+  scenarioId: string;
+  seed: number;
+  decision: ScoredCritique['decision'];
+  confidence: number | null;
+  opinions: readonly ScoredOpinion[];
+}
+
+/** A scenario as the eval scorecards read it. */
+export interface ScorableScenario {
+  id: string;
+  proposal: { side: 'buy' | 'sell' };
+  realised?: { forwardReturn: number };
+}
+
+/** The scorecards of an eval's runs over the scenarios with a realised outcome. */
+export function evalScorecards(scenarios: readonly ScorableScenario[], runs: readonly ScorableRun[]): EvalScorecards {
+  const byId = new Map(scenarios.map((s) => [s.id, s]));
+  const critiques: ScoredCritique[] = [];
+  for (const r of runs) {
+    const s = byId.get(r.scenarioId);
+    if (!s?.realised || r.confidence === null) continue;
+    critiques.push({
+      proposalId: `${r.scenarioId}#${r.seed}`,
+      side: s.proposal.side,
+      opinions: [...r.opinions],
+      decision: r.decision,
+      confidence: r.confidence,
+      forwardReturn: s.realised.forwardReturn,
+    });
+  }
+  return { scenarios: scenarios.length, withOutcome: scenarios.filter((s) => s.realised).length, scorecards: scorecards(critiques) };
+}

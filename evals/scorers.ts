@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { Decision, EvidenceId, QuorumError, type Decision as DecisionT } from '../contracts/index.ts';
 import { CONSTANT_ANSWERS, ScenarioCategory, meetsDecision, type Expectation, type Scenario } from './scenario.ts';
+import { ScoredOpinion } from './scorecards.ts';
 
 /** What the scorers need from one committee run of one scenario with one seed. */
 export const RunRecord = z
@@ -45,6 +46,9 @@ export const RunRecord = z
     toolTurnFallbacks: z.number().int().min(0).default(0),
     /** Tool calls that ended in a typed tool error (unknown, not allowed, bad arguments, over the limit). */
     toolErrors: z.number().int().min(0).default(0),
+    /** The verdict's confidence, and each agent's stance and confidence (what the scorecards score). */
+    confidence: z.number().min(0).max(1).nullable().default(null),
+    opinions: z.array(ScoredOpinion).default([]),
   })
   .strict();
 export type RunRecord = z.infer<typeof RunRecord>;

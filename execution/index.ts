@@ -82,3 +82,4 @@ export {
   type AttributedFill,
   type BreakerStatus,
 } from './breakers.ts';
+export { roundTripsFrom, loadProposalFills, type ProposalFill, type RoundTrip, type RoundTripExit } from './round-trips.ts';

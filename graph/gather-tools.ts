@@ -68,6 +68,10 @@ export async function gatherTools(
   const agent = deps.config.agents[role];
   const max = settings.committee.maxToolCallsPerAgent;
   const defaults: RequestedToolCall[] = (agent.defaultTools ?? agent.tools).slice(0, max).map((name) => ({ name, args: defaultArgs(name, deps.proposal) }));
+  // Outcome memory is the run's, not the role's configuration (ADR 0035): with it, past_outcomes is
+  // one more tool an agent choosing its calls is offered and may call with its own arguments.
+  const memoryOn = deps.searchOutcomes !== undefined;
+  const allowed = memoryOn && !agent.tools.includes('past_outcomes') ? [...agent.tools, 'past_outcomes'] : agent.tools;
   let turn: ToolTurnResult | null = null;
   if (agent.toolTurn && agent.tools.length > 0 && max > 0) {
     toolTurnPrompt ??= loadToolTurnPrompt();
@@ -81,7 +85,7 @@ export async function gatherTools(
       backend: deps.judge.chat(deps.proposal, state.outcomes),
       prompt: toolTurnPrompt,
       proposal: deps.proposal,
-      tools: toolSpecs(deps.tools.describe(agent.tools)),
+      tools: toolSpecs(deps.tools.describe(allowed)),
       maxCalls: max,
       defaults,
       seen,
@@ -92,10 +96,12 @@ export async function gatherTools(
     });
     if (deps.runSignal?.aborted) throw abortError(deps.runSignal);
   }
-  // Outcome memory is the run's, not the role's configuration: with it, the analyst also reads the
-  // outcomes of similar past situations (after its own calls, and outside the per-agent limit).
-  const memory: RequestedToolCall[] = deps.searchOutcomes && role === 'analyst' ? [{ name: 'past_outcomes', args: {} }] : [];
-  const requested = [...(turn ? turn.requested : defaults), ...memory];
+  // With memory the analyst always reads the outcomes of similar past situations: after its own
+  // calls and outside the per-agent limit, unless it asked for them itself in its tool turn.
+  const chosen = turn ? turn.requested : defaults;
+  const memory: RequestedToolCall[] =
+    memoryOn && role === 'analyst' && !chosen.some((c) => c.name === 'past_outcomes') ? [{ name: 'past_outcomes', args: {} }] : [];
+  const requested = [...chosen, ...memory];
   const overLimit = turn ? turn.overLimit : [];
   if (requested.length === 0 && overLimit.length === 0 && !turn) return { outcomes: [], record: null, turn: null, rows: { messages: [], calls: [] } };
   const callRows: ToolCallRows[] = [];
@@ -130,7 +136,7 @@ export async function gatherTools(
   };
   for (const call of requested) {
     if (performance.now() >= deadline || deps.runSignal?.aborted) break;
-    note(await deps.tools.call(ctx, call.name, call.args, { allowed: memory.length > 0 ? [...agent.tools, 'past_outcomes'] : agent.tools }), call.args);
+    note(await deps.tools.call(ctx, call.name, call.args, { allowed }), call.args);
   }
   for (const call of overLimit) {
     if (deps.runSignal?.aborted) break;

@@ -56,6 +56,8 @@ export {
 } from './tweets.ts';
 export {
   storeOutcome,
+  recordOutcome,
+  type OutcomeReflector,
   searchOutcomes,
   situationText,
   outcomeSummary,
@@ -64,5 +66,9 @@ export {
   OutcomeRecord,
   OutcomeSearchQuery,
   OutcomeHit,
+  OutcomeExit,
+  OutcomeExitReason,
   MAX_OUTCOME_K,
+  MAX_REFLECTION_CHARS,
+  type OutcomeRecordInput,
 } from './outcomes.ts';

@@ -17,6 +17,21 @@ export const MAX_OUTCOME_K = 10;
 /** Leading attributions named in a situation. */
 export const SITUATION_FEATURES = 3;
 
+/** How a closed position ended: the backtest's exit reasons, and `other` (a live close no exit rule names). */
+export const OutcomeExitReason = z.enum(['stop', 'target', 'time', 'reversal', 'end', 'other']);
+export type OutcomeExitReason = z.infer<typeof OutcomeExitReason>;
+
+/** A closed position: why it closed and the trading days it was held (entry fill to exit fill). */
+export const OutcomeExit = z.object({ reason: OutcomeExitReason, daysHeld: z.number().int().min(0) }).strict();
+export type OutcomeExit = z.infer<typeof OutcomeExit>;
+
+/**
+ * Length of a reflection at most, in UTF-16 units: the reflection call's grammar allows 200
+ * characters, each at most two units (agents' REFLECTION_MAX_CHARS and UTF16_UNITS_PER_CHAR).
+ */
+export const MAX_REFLECTION_CHARS = 400;
+const Reflection = z.string().min(1).max(MAX_REFLECTION_CHARS);
+
 /** One outcome as it is stored. */
 export const OutcomeRecord = z
   .object({
@@ -29,19 +44,31 @@ export const OutcomeRecord = z
     decision: z.enum(['APPROVE', 'REDUCE', 'REJECT', 'ABSTAIN']),
     sizeMultiplier: z.number().min(0).max(1),
     confidence: z.number().min(0).max(1),
+    /**
+     * The raw move that followed: ended by the horizon, close at knownAt / close at asOf - 1; ended by
+     * a closed position, its exit price / its entry price - 1 (what the trade realised, before costs).
+     */
     forwardReturn: z.number().finite(),
     horizonDays: z.number().int().positive(),
     endedBy: z.enum(['horizon', 'closed']),
+    /** Set exactly when endedBy is `closed`. */
+    exit: OutcomeExit.nullable().default(null),
     /** The situation the proposal was made in (situationText). */
     situation: z.string().min(1).max(600),
-    reflection: z.string().max(300).nullable(),
+    /** An LLM backend's one-line reflection; null for the rules baseline, or when it could not be had. */
+    reflection: Reflection.nullable(),
+    /** Why an LLM backend's reflection is null (its answer failed the schema, a timeout); null otherwise. */
+    reflectionError: z.string().min(1).max(1000).nullable().default(null),
   })
   .strict()
   .refine((r) => Date.parse(r.knownAt) > Date.parse(r.asOf), {
     path: ['knownAt'],
     message: 'must be after asOf (an outcome is known only after the decision)',
-  });
+  })
+  .refine((r) => (r.endedBy === 'closed') === (r.exit !== null), { path: ['exit'], message: 'must be set exactly when endedBy is closed' })
+  .refine((r) => r.reflection === null || r.reflectionError === null, { path: ['reflectionError'], message: 'must be null when there is a reflection' });
 export type OutcomeRecord = z.infer<typeof OutcomeRecord>;
+export type OutcomeRecordInput = z.input<typeof OutcomeRecord>;
 
 export const OutcomeSearchQuery = z
   .object({
@@ -102,11 +129,24 @@ export function outcomeSummary(r: OutcomeRecord): string {
   const verdict = r.decision === 'REDUCE' ? `REDUCE x${r.sizeMultiplier.toFixed(2)}` : r.decision;
   const taken = r.decision === 'APPROVE' || r.decision === 'REDUCE';
   const judged = taken ? (d > 0 ? 'the trade paid' : 'the trade lost') : d > 0 ? 'the veto missed a winner' : 'the veto avoided a loser';
-  return `${r.situation}. As of ${r.asOf.slice(0, 10)} the committee said ${verdict} (confidence ${r.confidence.toFixed(2)}); over ${r.horizonDays} trading days (${r.endedBy === 'closed' ? 'position closed' : 'horizon passed'} ${r.knownAt.slice(0, 10)}) the price moved ${pct(r.forwardReturn)}, ${pct(d)} in the proposal's direction: ${judged}.`;
+  const ended =
+    r.exit === null
+      ? `over ${r.horizonDays} trading days (horizon passed ${r.knownAt.slice(0, 10)}) the price moved ${pct(r.forwardReturn)}`
+      : `the position closed ${r.knownAt.slice(0, 10)} by ${EXIT_WORDS[r.exit.reason]} after ${r.exit.daysHeld} of ${r.horizonDays} trading days, realising ${pct(r.forwardReturn)}`;
+  return `${r.situation}. As of ${r.asOf.slice(0, 10)} the committee said ${verdict} (confidence ${r.confidence.toFixed(2)}); ${ended}, ${pct(d)} in the proposal's direction: ${judged}.`;
 }
 
+const EXIT_WORDS: Record<OutcomeExitReason, string> = {
+  stop: 'its stop',
+  target: 'its target',
+  time: 'the time exit',
+  reversal: 'a reversal exit',
+  end: 'the end of the data',
+  other: 'an exit',
+};
+
 /** Stores `record` (embedded with `embedder`); a proposal's outcome is stored once (a second store is a no-op). Returns its id. */
-export async function storeOutcome(db: Db, embedder: Embedder, input: OutcomeRecord): Promise<string> {
+export async function storeOutcome(db: Db, embedder: Embedder, input: OutcomeRecordInput): Promise<string> {
   const r = parseOrThrow(OutcomeRecord, input, 'outcome record');
   const id = outcomeId(r.proposalId);
   const summary = outcomeSummary(r);
@@ -114,8 +154,8 @@ export async function storeOutcome(db: Db, embedder: Embedder, input: OutcomeRec
   if (!vector) throw new QuorumError('INTERNAL', 'the embedder returned no vector for the outcome');
   await db.query(
     `INSERT INTO outcomes (id, proposal_id, ticker, side, as_of, known_at, decision, size_multiplier, confidence, forward_return, directional_return,
-                           horizon_days, ended_by, summary, reflection, embedding_model, embedding)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::vector) ON CONFLICT (id) DO NOTHING`,
+                           horizon_days, ended_by, summary, reflection, embedding_model, embedding, exit_reason, days_held, reflection_error)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::vector, $18, $19, $20) ON CONFLICT (id) DO NOTHING`,
     [
       id,
       r.proposalId,
@@ -134,9 +174,36 @@ export async function storeOutcome(db: Db, embedder: Embedder, input: OutcomeRec
       r.reflection,
       embedder.model,
       toVectorLiteral(vector),
+      r.exit?.reason ?? null,
+      r.exit?.daysHeld ?? null,
+      r.reflectionError,
     ],
   );
   return id;
+}
+
+/** An LLM backend's reflection on an outcome in words: the reflection, or null with the reason. */
+export type OutcomeReflector = (outcome: string) => Promise<{ reflection: string | null; error: string | null }>;
+
+/**
+ * Stores the outcome `input`, first asking `reflect` (an LLM backend's) for its reflection on the
+ * outcome's summary. A reflection that does not fit the record (empty, too long) is stored as null
+ * with the reason, as is one the backend could not give: the record is always stored whole, in one
+ * insert. Without `reflect` (the rules baseline) the reflection is null. Returns the record's id.
+ */
+export async function recordOutcome(db: Db, embedder: Embedder, input: OutcomeRecordInput, reflect?: OutcomeReflector): Promise<string> {
+  const r = parseOrThrow(OutcomeRecord, input, 'outcome record');
+  if (!reflect) return storeOutcome(db, embedder, r);
+  const got = await reflect(outcomeSummary(r));
+  const fits = got.reflection === null ? null : Reflection.safeParse(got.reflection);
+  const reflection = fits?.success ? fits.data : null;
+  const error =
+    reflection !== null
+      ? null
+      : fits && !fits.success
+        ? `LLM_OUTPUT_INVALID: the reflection does not fit the record (not empty, at most ${MAX_REFLECTION_CHARS} UTF-16 units)`
+        : (got.error ?? 'no reflection was given');
+  return storeOutcome(db, embedder, { ...r, reflection, reflectionError: reflection === null ? error : null });
 }
 
 const Row = z.object({

@@ -204,6 +204,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         backend,
         proposer,
         searchNews: (q) => searchNews(db, embedder, q),
+        embedder,
         now: () => asOf,
         checkpointer: checkpointer.saver,
         exchangeClock: exchange.exchange,

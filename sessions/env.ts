@@ -91,6 +91,7 @@ export async function buildSessionEnv(
       backend,
       proposer,
       searchNews: search,
+      ...(embedder ? { embedder } : {}),
       now: options.now ?? (() => new Date().toISOString()),
       checkpointer: checkpointer.saver,
       inputs: inputSources(db, config, embedder),

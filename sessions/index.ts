@@ -21,6 +21,7 @@ export { riskReason } from './report-render.ts';
 export { JobQueue, QUEUE_JUDGE, QUEUE_SESSION, QUEUE_EXITS, JudgeJob, SessionJob } from './queue.ts';
 export { runDistributedSession, startJudgeWorker, loadProposal, DEFAULT_SESSION_WAIT_MS, type DistributedOutcome, type JudgeHooks } from './distributed.ts';
 export { buildSessionEnv, type BuiltEnv } from './env.ts';
+export { recordKnownOutcomes, outcomeReflector, type RecordedOutcomes } from './outcomes.ts';
 export { nextSlots, scheduleSlots, slotName, type Slot } from './schedule.ts';
 export {
   runOrderStage,

@@ -12,7 +12,9 @@ import { runCommittee, type SelectedBackend } from '../graph/index.ts';
 import { publishLive } from './live.ts';
 import { barCoverage } from '../market/index.ts';
 import { checkProposalDate, measureModelHealth, propose, type Proposer } from '../ml/index.ts';
-import type { NewsSearcher } from '../tools/index.ts';
+import { searchOutcomes, type Embedder } from '../rag/index.ts';
+import type { NewsSearcher, OutcomeSearcher } from '../tools/index.ts';
+import { outcomeReflector, recordKnownOutcomes } from './outcomes.ts';
 import { refreshInputs, staleReason } from './refresh.ts';
 import type { InputSources } from './refresh.ts';
 import { writeSessionReport, type WrittenReport } from './report.ts';
@@ -29,6 +31,8 @@ export interface SessionEnv {
   backend: SelectedBackend;
   proposer: Proposer;
   searchNews?: NewsSearcher;
+  /** The store's embedder: outcome memory (settings memory.enabled) embeds and searches outcomes with it. */
+  embedder?: Embedder;
   /** The decision clock (ISO). Live sessions pass the wall clock; the demo passes the session's as-of. */
   now: () => string;
   /** One committee checkpointer shared by the session's runs (see graph/openCheckpointer). */
@@ -184,6 +188,7 @@ export async function judgeProposal(env: SessionEnv, sessionId: string, proposal
       proposal,
       backend: env.backend.backend,
       searchNews: env.searchNews,
+      searchOutcomes: memoryOf(env),
       sessionId,
       threadId: `thr_${proposal.id}`,
       checkpointer: env.checkpointer,
@@ -195,6 +200,29 @@ export async function judgeProposal(env: SessionEnv, sessionId: string, proposal
   // Risk, then (with execution.requireApproval) a human, then the order: a checkpointed graph of its own.
   const stage = await runOrderStage(env, { sessionId, proposal, verdict, runId });
   return { proposal, verdict, decision: stage.decision, order: stage.order, pendingApproval: stage.pendingApproval, error: null };
+}
+
+/** The committee's outcome search when settings memory.enabled and the store has an embedder. */
+function memoryOf(env: SessionEnv): OutcomeSearcher | undefined {
+  const embedder = env.embedder;
+  if (!env.config.settings.memory.enabled || !embedder) return undefined;
+  return (q) => searchOutcomes(env.db, embedder, q);
+}
+
+/**
+ * With memory on: the outcomes known by the session's as-of (closed positions, from the fills just
+ * reconciled; passed horizons, from the bars), recorded before anything is judged.
+ */
+async function recordOutcomes(env: SessionEnv, sessionId: string, options: RunSessionOptions): Promise<void> {
+  const embedder = env.embedder;
+  if (!env.config.settings.memory.enabled) return;
+  if (!embedder) {
+    progress(env, options, 'outcome memory: no embedder (news search unavailable), nothing recorded or searched');
+    return;
+  }
+  const r = await recordKnownOutcomes(env.db, { embedder, asOf: options.asOf, reflect: outcomeReflector(env.backend.backend, env.config) });
+  await appendAudit(env.db, 'session.outcomes', 'session', sessionId, { ...r });
+  progress(env, options, `outcome memory: ${r.closed} closed position(s) and ${r.horizon} passed horizon(s) recorded, ${r.pending} not known yet`);
 }
 
 interface PreparedSession {
@@ -308,6 +336,7 @@ export async function prepareSession(env: SessionEnv, options: RunSessionOptions
     // Startup reconciliation: a failure halts trading (risk then denies every new order).
     const rec = await reconcile(db, env.broker);
     progress(env, options, `reconciled with the broker: ${JSON.stringify(rec)}`);
+    await recordOutcomes(env, sessionId, options);
     // The model's health first: an unhealthy model proposes nothing (settings.drift.gate).
     const health = await measureModelHealth(db, { sessionId, asOf: options.asOf, tickers: universe, proposer: env.proposer, settings: config.settings });
     if (health) progress(env, options, `model health: ${health.reason}`);

@@ -61,6 +61,24 @@ export interface Lot {
   initialStop: number | null;
   /** Time exit: trading days (bars of the ticker) after the fill. */
   holdingDays: number;
+  /** The entry order's ref (the proposal behind it). */
+  ref: string;
+}
+
+/** A lot closed in full: when, at what mean exit price and why (what the position did, for outcome memory). */
+export interface LotClose {
+  /** The entry order's ref. */
+  ref: string;
+  ticker: string;
+  side: 'long' | 'short';
+  entryIdx: number;
+  entryPrice: number;
+  /** Day index and date of the fill that closed the lot's last share. */
+  exitIdx: number;
+  exitDate: string;
+  /** Mean exit price over the lot's shares. */
+  exitPrice: number;
+  reason: ExitReason;
 }
 
 /** An order waiting for the next bar. */
@@ -137,6 +155,10 @@ export class SimBroker {
   readonly fills: Array<FillEvent & { date: string }> = [];
   /** Dates of day trades (a lot opened and closed on the same day), for the PDT count. */
   readonly dayTrades: string[] = [];
+  /** Lots closed in full, in the order they closed. */
+  readonly closedLots: LotClose[] = [];
+  /** Shares and exit value closed so far, per open lot id (a lot may close in parts). */
+  private readonly exited = new Map<number, { qty: number; value: number }>();
   private nextLotId = 1;
   private tradedToday = 0;
 
@@ -194,7 +216,25 @@ export class SimBroker {
     if (idx === lot.entryIdx) this.dayTrades.push(date);
     lot.entryCommission -= lot.qty > 0 ? (lot.entryCommission * qty) / lot.qty : 0;
     lot.qty -= qty;
-    if (lot.qty <= 0) this.lots.splice(this.lots.indexOf(lot), 1);
+    const out = this.exited.get(lot.id) ?? { qty: 0, value: 0 };
+    out.qty += qty;
+    out.value += qty * price;
+    this.exited.set(lot.id, out);
+    if (lot.qty <= 0) {
+      this.lots.splice(this.lots.indexOf(lot), 1);
+      this.exited.delete(lot.id);
+      this.closedLots.push({
+        ref: lot.ref,
+        ticker: lot.ticker,
+        side: lot.side,
+        entryIdx: lot.entryIdx,
+        entryPrice: lot.entryPrice,
+        exitIdx: idx,
+        exitDate: date,
+        exitPrice: out.value / out.qty,
+        reason,
+      });
+    }
   }
 
   /**
@@ -291,6 +331,7 @@ export class SimBroker {
         target: order.target,
         initialStop: order.stop,
         holdingDays: order.holdingDays,
+        ref: order.ref,
       });
       const ev: FillEvent = {
         ticker: order.ticker,

@@ -71,7 +71,7 @@ import {
   type Sample,
 } from '../../ml/index.ts';
 import { circuitBreakerFor, tradingStateFor, type CircuitBreakerRules } from '../../risk/index.ts';
-import { topProposals } from '../../sessions/index.ts';
+import { outcomeReflector, topProposals } from '../../sessions/index.ts';
 import { SimBroker, hypotheticalTrade, type CostModel, type FillEvent, type Lot } from './broker.ts';
 import { PriceView, barDate, resolveRange, type PriceData } from './data.ts';
 import {
@@ -136,7 +136,10 @@ export interface BacktestOptions {
    * published after it is returned); default emptyNewsArchive. `source` names it in the notes.
    */
   news?: { search: NewsSearcher; source: string };
-  /** Outcome memory (ADR 0035): with an embedder, judged proposals' outcomes are stored once their horizon passes and the committee searches them. */
+  /**
+   * Outcome memory (ADR 0035): with an embedder, judged proposals' outcomes are stored once their
+   * position closed or their horizon passed (an LLM backend reflecting on each) and the committee searches them.
+   */
   memory?: { embedder: Embedder };
   onProgress?: (progress: { done: number; total: number; date: string }) => void;
   /**
@@ -558,7 +561,13 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
     const promoDb = s.promotion === 'rule' ? (db ?? options.db ?? null) : null;
     const limit = pLimit(config.settings.committee.concurrency);
     const newsSearch = db && options.news ? copyingSearch(db, options.news.search) : null;
-    memory = db && options.memory ? createBacktestMemory(db, options.memory.embedder) : null;
+    memory =
+      db && options.memory
+        ? createBacktestMemory(db, options.memory.embedder, {
+            closes: () => committeeBook?.broker.closedLots ?? [],
+            reflect: options.backend ? outcomeReflector(options.backend, config) : undefined,
+          })
+        : null;
 
     for (let i = fromIdx; i <= toIdx; i++) {
       const date = view.days[i] ?? '';

@@ -111,6 +111,7 @@ function tradesOf(
         ticker: f.symbol,
         side: f.side === 'buy' ? 'long' : 'short',
         qty: f.qty,
+        ref: f.order_id,
         entryIdx: 0,
         entryDate: date,
         entryPrice: f.price,

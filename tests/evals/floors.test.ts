@@ -71,6 +71,7 @@ function resultOf(set: readonly Scenario[], runs: RunRecord[], fields: Partial<E
     finishedAt: '2026-01-01T00:00:01.000Z',
     runs,
     metrics: scoreReport(set, runs),
+    scorecards: null,
     ...fields,
   };
 }

@@ -3,7 +3,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { QuorumError } from '../../contracts/index.ts';
-import { DEFAULT_SCENARIOS_DIR, MIN_SCENARIOS, ScenarioCategory, loadScenarioFile, loadScenarios, scenarioBars, scenarioProposal } from '../../evals/index.ts';
+import {
+  DEFAULT_SCENARIOS_DIR,
+  MIN_SCENARIOS,
+  ScenarioCategory,
+  loadScenarioFile,
+  loadScenarios,
+  realisedOutcome,
+  scenarioBars,
+  scenarioProposal,
+  scenarioRef,
+} from '../../evals/index.ts';
 
 const GOOD = readFileSync(path.join(DEFAULT_SCENARIOS_DIR, 'intc-2000-09-22-revenue-warning.yaml'), 'utf8');
 
@@ -76,6 +86,36 @@ describe('eval scenarios', () => {
       expect(x.news.filter((n) => n.lookAhead).length, x.id).toBeGreaterThanOrEqual(1);
       expect(x.expect.decisive, x.id).toBeDefined();
     }
+  });
+
+  it("gives every scenario built from its own ticker's real bars the realised move the bundled data shows, and no other scenario one", () => {
+    const all = [...scenarios, ...loadScenarios(path.join(DEFAULT_SCENARIOS_DIR, 'look-ahead'))];
+    for (const s of all) expect({ id: s.id, realised: s.realised ?? null }).toEqual({ id: s.id, realised: realisedOutcome(s) });
+    const withOutcome = all.filter((s) => s.realised);
+    expect(withOutcome.length).toBeGreaterThanOrEqual(40);
+    // Modelled series and stand-in columns have none.
+    for (const s of all.filter((x) => x.market.bars.kind === 'synthetic')) expect(s.realised).toBeUndefined();
+    // Apple's iPhone miss: the 2014-01-27 close to the fifth close after it, in the StockNet bars (about -8.9%).
+    expect(all.find((s) => s.id === 'aapl-2014-01-27-iphone-miss')?.realised).toEqual({
+      forwardReturn: -0.088956,
+      horizonDays: 5,
+      from: '2014-01-27',
+      to: '2014-02-03',
+    });
+  });
+
+  it('keeps the realised outcome out of what the committee is given: the content hash and the bars end at the as-of', () => {
+    const s = scenarios.find((x) => x.realised);
+    if (!s?.realised) throw new Error('no scenario with a realised outcome');
+    expect(scenarioRef({ ...s, realised: undefined })).toEqual(scenarioRef(s));
+    expect(scenarioBars(s).every((b) => Date.parse(b.ts) <= Date.parse(s.asOf))).toBe(true);
+  });
+
+  it("refuses a realised outcome over another horizon than the proposal's, naming the field", () => {
+    const other = GOOD.replace(/\n {2}horizonDays: (\d+)\n {2}from:/, '\n  horizonDays: 3\n  from:');
+    expect(other).not.toBe(GOOD);
+    const e = loadError(scenarioFile(other));
+    expect(e.message).toMatch(/realised\.horizonDays/);
   });
 
   it('refuses a bars file outside data/samples, naming the field', () => {

@@ -45,6 +45,8 @@ function run(s: Scenario, fields: Partial<RunRecord> = {}): RunRecord {
     toolTurns: 2,
     toolTurnFallbacks: 0,
     toolErrors: 0,
+    confidence: 0.6,
+    opinions: [],
     ...fields,
   };
 }

@@ -6,7 +6,17 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUseLiteEmbedder, outcomeId, searchOutcomes, situationText, storeOutcome, MAX_OUTCOME_K, type OutcomeRecord } from '../../rag/index.ts';
+import {
+  createUseLiteEmbedder,
+  outcomeId,
+  recordOutcome,
+  searchOutcomes,
+  situationText,
+  storeOutcome,
+  MAX_OUTCOME_K,
+  MAX_REFLECTION_CHARS,
+  type OutcomeRecordInput,
+} from '../../rag/index.ts';
 import { BACKENDS, type TestDb } from '../support/db.ts';
 import { memoEmbedder } from './memo-embedder.ts';
 
@@ -15,8 +25,11 @@ const TICKERS = ['GE', 'IBM', 'KO'] as const;
 const DAY = 86_400_000;
 const T0 = Date.parse('1996-01-02T21:00:00Z');
 
-/** A record judged `asOfDay` days after T0 and known `lagDays` later. */
-function record(i: number, ticker: (typeof TICKERS)[number], asOfDay: number, lagDays: number, side: 'buy' | 'sell', ret: number): OutcomeRecord {
+/**
+ * A record judged `asOfDay` days after T0 and known `lagDays` later: one in three ended early, its
+ * position closed by a stop or target `lagDays` after the decision (known from its close time).
+ */
+function record(i: number, ticker: (typeof TICKERS)[number], asOfDay: number, lagDays: number, side: 'buy' | 'sell', ret: number): OutcomeRecordInput {
   const p = {
     ticker,
     side,
@@ -33,8 +46,9 @@ function record(i: number, ticker: (typeof TICKERS)[number], asOfDay: number, la
     sizeMultiplier: i % 3 === 0 ? 0 : 1,
     confidence: 0.6,
     forwardReturn: ret,
-    horizonDays: 5,
-    endedBy: 'horizon',
+    horizonDays: 12,
+    endedBy: i % 3 === 1 ? 'closed' : 'horizon',
+    exit: i % 3 === 1 ? { reason: i % 2 ? 'stop' : 'target', daysHeld: lagDays - 1 } : null,
     situation: situationText(p),
     reflection: null,
   };
@@ -42,7 +56,7 @@ function record(i: number, ticker: (typeof TICKERS)[number], asOfDay: number, la
 
 describe.each(BACKENDS)('outcome memory on $name', ({ open }) => {
   let t: TestDb;
-  const stored: OutcomeRecord[] = [];
+  const stored: OutcomeRecordInput[] = [];
   beforeAll(async () => {
     t = await open();
     // 30 outcomes over ~60 days, known 5..12 days after their decision.
@@ -85,7 +99,45 @@ describe.each(BACKENDS)('outcome memory on $name', ({ open }) => {
     expect(hits.map((h) => h.id)).not.toContain(outcomeId(r.proposalId));
     const later = await searchOutcomes(t.db, embedder, { query: r.situation, asOf: new Date(at.getTime() + 1), ticker: r.ticker, k: MAX_OUTCOME_K });
     expect(later.map((h) => h.id)).toContain(outcomeId(r.proposalId));
-    expect(later.find((h) => h.id === outcomeId(r.proposalId))?.summary).toMatch(/^(GE|IBM|KO) (buy|sell) proposal.*over 5 trading days/);
+    expect(later.find((h) => h.id === outcomeId(r.proposalId))?.summary).toMatch(/^(GE|IBM|KO) (buy|sell) proposal.*over 12 trading days/);
+  });
+
+  it('a position closed early is known from its close: its exit, days held and realised move in the summary and the row', async () => {
+    const r = stored[4];
+    if (!r?.exit) throw new Error('no closed record');
+    const at = new Date(r.knownAt);
+    expect((await searchOutcomes(t.db, embedder, { query: r.situation, asOf: at, ticker: r.ticker, k: MAX_OUTCOME_K })).map((h) => h.id)).not.toContain(
+      outcomeId(r.proposalId),
+    );
+    const hit = (await searchOutcomes(t.db, embedder, { query: r.situation, asOf: new Date(at.getTime() + 1), ticker: r.ticker, k: MAX_OUTCOME_K })).find(
+      (h) => h.id === outcomeId(r.proposalId),
+    );
+    expect(hit?.summary).toContain(`the position closed ${r.knownAt.slice(0, 10)} by its ${r.exit.reason} after ${r.exit.daysHeld} of 12 trading days`);
+    const row = await t.db.query('SELECT ended_by, exit_reason, days_held, reflection, reflection_error FROM outcomes WHERE id = $1', [
+      outcomeId(r.proposalId),
+    ]);
+    expect(row.rows[0]).toEqual({ ended_by: 'closed', exit_reason: r.exit.reason, days_held: r.exit.daysHeld, reflection: null, reflection_error: null });
+  });
+
+  it('stores a reflection that does not fit the record as null with the reason, the record whole', async () => {
+    const r = { ...record(98, 'KO', 70, 3, 'buy', 0.02), proposalId: 'prop_long_reflection' };
+    let asked = '';
+    await recordOutcome(t.db, embedder, r, async (outcome) => {
+      asked = outcome;
+      return { reflection: 'x'.repeat(MAX_REFLECTION_CHARS + 1), error: null };
+    });
+    expect(asked).toMatch(/^KO buy proposal/);
+    const row = await t.db.query('SELECT reflection, reflection_error, summary FROM outcomes WHERE id = $1', [outcomeId(r.proposalId)]);
+    expect(row.rows[0]).toMatchObject({
+      reflection: null,
+      reflection_error: expect.stringMatching(/^LLM_OUTPUT_INVALID: .*at most 400 UTF-16 units/),
+      summary: asked,
+    });
+    await t.db.query('DELETE FROM outcomes WHERE id = $1', [outcomeId(r.proposalId)]);
+  });
+
+  it('refuses a closed outcome without its exit, naming the field, and stores nothing', async () => {
+    await expect(storeOutcome(t.db, embedder, { ...record(97, 'GE', 10, 3, 'buy', 0.01), endedBy: 'closed', exit: null })).rejects.toThrow(/exit/);
   });
 
   it('refuses an outcome known before its decision, naming the field, and stores nothing', async () => {

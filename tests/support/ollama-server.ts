@@ -9,7 +9,7 @@
  * Tool calls: a random-weight model never decides to call a tool, so when a request carries
  * OpenAI-style `tools` AND the header `x-quorum-tool-call: required` (ChatOllama's `headers` option),
  * the output is constrained to `{"tool": <one of the tool names>, "arguments": <its parameters>}`
- * and returned as Ollama's `message.tool_calls`. The arguments hold the parameters' required
+ * and returned as Ollama's `message.tool_calls` (TOOL_NAME_HEADER names the one tool to call). The arguments hold the parameters' required
  * properties only (see `toolCallSchema`). Without the header, tools are recorded and ignored: the
  * model answers in unconstrained text (a model that does not call tools), up to `num_predict`.
  *
@@ -23,6 +23,11 @@ import { parseJson } from '../../contracts/index.ts';
 
 /** Header that asks the server to answer with a tool call when tools are given. */
 export const TOOL_CALL_HEADER = 'x-quorum-tool-call';
+/**
+ * With TOOL_CALL_HEADER: the forced call is to this one of the offered tools (a scripted choice; the
+ * random-weight model's own choice is meaningless). A name not offered is a 400.
+ */
+export const TOOL_NAME_HEADER = 'x-quorum-tool-name';
 /** Output budget when the request sets no `num_predict`. */
 export const DEFAULT_TEST_SERVER_MAX_TOKENS = 1024;
 /** Bounds added to unbounded strings and arrays of tool parameter schemas (the grammar needs them). */
@@ -320,12 +325,16 @@ export async function startOllamaTestServer(options: OllamaTestServerOptions): P
         const b = parseBody(ChatBody, body);
         checkModel(b.model);
         const forceTool = req.headers[TOOL_CALL_HEADER] === 'required' && (b.tools?.length ?? 0) > 0;
+        const named = req.headers[TOOL_NAME_HEADER];
+        const offered = b.tools ?? [];
+        const forced = typeof named === 'string' && forceTool ? offered.filter((t) => t.function.name === named) : offered;
+        if (forceTool && forced.length === 0) throw new HttpError(400, `${TOOL_NAME_HEADER}: ${String(named)} is not one of the offered tools`);
         await answer(res, signal, {
           kind: 'chat',
           model: b.model,
           messages: withTools(toChatMessages(b.messages), b.tools ?? []),
           stream: b.stream ?? true,
-          schema: forceTool ? toolCallSchema(b.tools ?? []) : formatSchema(b.format),
+          schema: forceTool ? toolCallSchema(forced) : formatSchema(b.format),
           maxTokens: positiveOr(b.options?.num_predict, defaultMaxTokens),
           seed: b.options?.seed ?? undefined,
           toolCall: forceTool,
