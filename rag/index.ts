@@ -60,6 +60,7 @@ export {
   type OutcomeReflector,
   searchOutcomes,
   situationText,
+  outcomeBase,
   outcomeSummary,
   outcomeId,
   directionalReturn,

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { IsoDateTime, QuorumError, Ticker, parseOrThrow, type Proposal } from '../contracts/index.ts';
+import { IsoDateTime, QuorumError, Ticker, parseOrThrow, type Proposal, type Verdict } from '../contracts/index.ts';
 import { toVectorLiteral, type Db } from '../db/index.ts';
 import type { Embedder } from './embeddings.ts';
 
@@ -108,6 +108,22 @@ export function outcomeId(proposalId: string): string {
 }
 
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+
+/** What every outcome record of a judged proposal starts from: the proposal, its verdict and its situation. */
+export function outcomeBase(proposal: Proposal, verdict: Pick<Verdict, 'decision' | 'sizeMultiplier' | 'confidence'>) {
+  return {
+    proposalId: proposal.id,
+    ticker: proposal.ticker,
+    side: proposal.side,
+    asOf: proposal.asOf,
+    decision: verdict.decision,
+    sizeMultiplier: verdict.sizeMultiplier,
+    confidence: verdict.confidence,
+    horizonDays: proposal.horizonDays,
+    situation: situationText(proposal),
+    reflection: null,
+  };
+}
 
 /** The situation of a proposal in words: what is embedded and matched. */
 export function situationText(p: Pick<Proposal, 'ticker' | 'side' | 'probability' | 'attributions'>): string {

@@ -13,7 +13,7 @@ import { queryRows, TimestampColumn, type Db } from '../db/index.ts';
 import { reflectOnOutcome } from '../agents/index.ts';
 import { loadProposalFills, roundTripsFrom, type RoundTrip } from '../execution/index.ts';
 import type { CommitteeBackend } from '../graph/index.ts';
-import { recordOutcome, situationText, type Embedder, type OutcomeRecordInput, type OutcomeReflector } from '../rag/index.ts';
+import { outcomeBase, recordOutcome, type Embedder, type OutcomeRecordInput, type OutcomeReflector } from '../rag/index.ts';
 
 /** The committee backend's reflection on an outcome: an LLM's, asked once; none for the rules baseline (ADR 0035). */
 export function outcomeReflector(backend: CommitteeBackend, config: Config): OutcomeReflector | undefined {
@@ -68,18 +68,7 @@ export async function recordKnownOutcomes(db: Db, options: { embedder: Embedder;
   for (const row of rows) {
     const proposal = Proposal.parse(row.payload);
     const verdict = Verdict.parse(row.verdict);
-    const base = {
-      proposalId: proposal.id,
-      ticker: proposal.ticker,
-      side: proposal.side,
-      asOf: proposal.asOf,
-      decision: verdict.decision,
-      sizeMultiplier: verdict.sizeMultiplier,
-      confidence: verdict.confidence,
-      horizonDays: proposal.horizonDays,
-      situation: situationText(proposal),
-      reflection: null,
-    };
+    const base = outcomeBase(proposal, verdict);
     const horizon = await closesAfter(db, proposal.ticker, proposal.asOf, options.asOf, proposal.horizonDays);
     const horizonEnd = horizon.length === proposal.horizonDays ? horizon[horizon.length - 1] : undefined;
     const trip = trips.get(proposal.id);

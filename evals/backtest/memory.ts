@@ -10,7 +10,7 @@
 import type { Proposal, Verdict } from '../../contracts/index.ts';
 import type { Db } from '../../db/index.ts';
 import { dailyBarTs } from '../../market/index.ts';
-import { recordOutcome, searchOutcomes, situationText, type Embedder, type OutcomeRecordInput, type OutcomeReflector } from '../../rag/index.ts';
+import { outcomeBase, recordOutcome, searchOutcomes, type Embedder, type OutcomeRecordInput, type OutcomeReflector } from '../../rag/index.ts';
 import type { OutcomeSearcher } from '../../tools/index.ts';
 import type { LotClose } from './broker.ts';
 import type { PriceView } from './data.ts';
@@ -59,18 +59,7 @@ export function createBacktestMemory(db: Db, embedder: Embedder, options: Backte
         const closedFirst = close !== undefined && close.exitIdx <= Math.min(i, end);
         if (!closedFirst && end > i) continue;
         pending.splice(k--, 1);
-        const base = {
-          proposalId: proposal.id,
-          ticker: proposal.ticker,
-          side: proposal.side,
-          asOf: proposal.asOf,
-          decision: verdict.decision,
-          sizeMultiplier: verdict.sizeMultiplier,
-          confidence: verdict.confidence,
-          horizonDays: proposal.horizonDays,
-          situation: situationText(proposal),
-          reflection: null,
-        };
+        const base = outcomeBase(proposal, verdict);
         let record: OutcomeRecordInput;
         if (closedFirst) {
           record = {
