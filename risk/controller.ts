@@ -31,7 +31,7 @@ import {
 } from './rules.ts';
 import type { CancelCheck, ExitDecision, TradingStateAssessment } from './schema.ts';
 import { tradingStateAt, tradingStateFor } from './trading-state.ts';
-import { nowMs } from './time.ts';
+import { easternDay, isoMs, nowMs } from './time.ts';
 
 /** Verdict decisions that may lead to an order. */
 export const ORDER_DECISIONS: readonly string[] = ['APPROVE', 'REDUCE'];
@@ -115,7 +115,7 @@ const RULE_KEYS_SET: Record<keyof RiskRules, true> = {
 const RULE_KEYS = Object.keys(RULE_KEYS_SET) as (keyof RiskRules)[];
 
 /** Version of the id's encoding: a change of what is hashed must change it, so old and new ids never meet. */
-const DECISION_ID_VERSION = 4;
+const DECISION_ID_VERSION = 5;
 
 /** An array field of the portfolio: its items through `item`, or (malformed input) the whole value. */
 function hashItems<T>(ids: TokenEncoder, items: unknown, item: (ids: TokenEncoder, x: T) => void): void {
@@ -134,7 +134,16 @@ function hashPosition(ids: TokenEncoder, p: PortfolioSnapshot['positions'][numbe
   ids.scalar(p.qty);
   ids.scalar(p.marketPrice);
   ids.scalar(p.sector);
-  ids.scalar(p.openedAt);
+}
+
+/**
+ * A position where the PDT guard applies: with its opening time as the one thing the guard reads of
+ * it, the New York day it falls on (a time that is not a string goes in as it is).
+ */
+function hashPositionPdt(ids: TokenEncoder, p: PortfolioSnapshot['positions'][number]): void {
+  hashPosition(ids, p);
+  const opened: unknown = p.openedAt;
+  ids.scalar(typeof opened === 'string' ? easternDay(isoMs(opened)) : opened);
 }
 
 function hashOpenOrder(ids: TokenEncoder, o: PortfolioSnapshot['openOrders'][number]): void {
@@ -159,14 +168,16 @@ function hashTimes(ids: TokenEncoder, times: unknown, parsed: readonly number[] 
  * - verdict: id, proposalId, decision, sizeMultiplier, confidence;
  * - proposal: id, ticker, side;
  * - portfolio (or its absence): asOf, equity, cash, buyingPower, lastEquity, peakEquity,
- *   dayTradesLast5Days, tradingState; each position's ticker, qty, marketPrice, sector, openedAt; each
+ *   dayTradesLast5Days, tradingState; each position's ticker, qty, marketPrice, sector and, where the
+ *   PDT guard applies (equity under its threshold), the New York day of its openedAt; each
  *   open order's ticker, side, qty; every recent order time, as the milliseconds it parses to (NaN
  *   alike), which is all the throttle reads of it (all lists in their given order);
  * - market: ticker, asOf, lastPrice, atr, sector, marketOpen;
  * - every rules setting; `now`; `baseQty`.
  *
  * Left out, because no rule reads them: the verdict's and proposal's texts and other fields, a
- * position's avgPrice, an open order's clientOrderId and submittedAt, the market's avgDollarVolume.
+ * position's avgPrice (and its openedAt beyond its day, or at all where the PDT guard does not apply),
+ * an open order's clientOrderId and submittedAt, the market's avgDollarVolume.
  * So the id (and the client_order_id derived from it) stays the same when only those change, and a
  * rule that starts reading one of them must add it here (tests/risk/decision-id.test.ts checks that
  * any change of the decision changes the id). Key order and extra keys do not matter; the tokens are
@@ -207,7 +218,9 @@ export function encodeDecisionId(input: DecideInput, recentMs: readonly number[]
     ids.scalar(a.peakEquity);
     ids.scalar(a.dayTradesLast5Days);
     ids.scalar(a.tradingState);
-    hashItems(ids, a.positions, hashPosition);
+    // pdtRule reads openedAt only under the equity threshold (the same comparison as there).
+    const pdtApplies = !(a.equity >= rules.pdtEquityThreshold);
+    hashItems(ids, a.positions, pdtApplies ? hashPositionPdt : hashPosition);
     hashItems(ids, a.openOrders, hashOpenOrder);
     hashTimes(ids, a.recentOrderTimes, recentMs);
   }

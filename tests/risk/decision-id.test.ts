@@ -10,6 +10,7 @@ import type { PositionSnapshot, RiskDecision } from '../../contracts/index.ts';
 import { encodeDecisionId } from '../../risk/controller.ts';
 import { TokenEncoder, murmur3x86x128, murmurWords } from '../../risk/hash.ts';
 import { decide, decisionId, type DecideInput } from '../../risk/index.ts';
+import { easternDay } from '../../risk/time.ts';
 import { DEFAULT_RULES, NOW, arbDecideInput, input, iso, openOrder, portfolio, position } from '../support/risk-fixtures.ts';
 
 const RUNS = 300;
@@ -36,6 +37,12 @@ class NotApplicable extends Error {}
 function need<T>(value: T | null | undefined): T {
   if (value === null || value === undefined) throw new NotApplicable();
   return value;
+}
+
+const DAY_MS = 86_400_000;
+/** Only inputs on which the PDT guard applies (or, with false, does not). */
+function pdtApplies(i: DecideInput, applies: boolean): void {
+  if (account(i).equity < i.rules.pdtEquityThreshold !== applies) throw new NotApplicable();
 }
 
 const account = (i: DecideInput): NonNullable<DecideInput['portfolio']> => need(i.portfolio);
@@ -72,7 +79,12 @@ const RELEVANT: Record<string, Change> = {
   'position.qty': (i) => void (firstPosition(i).qty = bump(firstPosition(i).qty)),
   'position.marketPrice': (i) => void (firstPosition(i).marketPrice = bump(firstPosition(i).marketPrice)),
   'position.sector': (i) => void (firstPosition(i).sector = firstPosition(i).sector === null ? 'Tech' : null),
-  'position.openedAt': (i) => void (firstPosition(i).openedAt = firstPosition(i).openedAt === null ? NOW : later(need(firstPosition(i).openedAt))),
+  // The PDT guard reads a position's opening time, as its New York day, only under the equity threshold.
+  'position.openedAt (another day, PDT guard applies)': (i) => {
+    pdtApplies(i, true);
+    const p = firstPosition(i);
+    p.openedAt = p.openedAt === null ? NOW : iso(Date.parse(p.openedAt) - DAY_MS);
+  },
   'portfolio.openOrders (one more)': (i) => void account(i).openOrders.push(openOrder({ ticker: 'ZZZ' })),
   'portfolio.openOrders (one less)': (i) => void need(account(i).openOrders.pop()),
   'openOrder.ticker': (i) => void (firstOrder(i).ticker += 'X'),
@@ -126,6 +138,18 @@ const IRRELEVANT: Record<string, Change> = {
     firstOrder(i).submittedAt = later(firstOrder(i).submittedAt);
   },
   'market.avgDollarVolume': (i) => void (i.market.avgDollarVolume = i.market.avgDollarVolume === null ? 1e9 : null),
+  'position.openedAt (where the PDT guard does not apply)': (i) => {
+    pdtApplies(i, false);
+    const p = firstPosition(i);
+    p.openedAt = p.openedAt === null ? NOW : null;
+  },
+  'position.openedAt (another time of its New York day)': (i) => {
+    const p = firstPosition(i);
+    const opened = need(p.openedAt);
+    const next = Date.parse(opened) + 1;
+    if (easternDay(next) !== easternDay(Date.parse(opened))) throw new NotApplicable();
+    p.openedAt = iso(next);
+  },
 };
 
 const withoutId = (d: RiskDecision): Omit<RiskDecision, 'id'> => {
