@@ -190,7 +190,7 @@ export async function resumeModel(db: Db, modelId: string, reason: string, actor
 }
 
 /** settings.circuitBreakers with the models halted in the database added to its killedModels. */
-export async function breakerRules(q: Queryable, config: Config): Promise<CircuitBreakerRules> {
+export async function breakerRules(q: Queryable, config: Pick<Config, 'settings'>): Promise<CircuitBreakerRules> {
   const rules = config.settings.circuitBreakers;
   const halted = (await listModelHalts(q)).map((h) => h.modelId);
   return { ...rules, killedModels: [...new Set([...rules.killedModels, ...halted])].sort() };
@@ -209,6 +209,20 @@ export const BreakerStatusView = z
       })
       .strict() satisfies z.ZodType<BreakerAssessment>,
     closedTrades: z.number().int(),
+    /** The trip that holds the book in REDUCING (null while no breaker does), and whether it has been recorded and notified. */
+    trip: z
+      .object({
+        trippedAt: z.string(),
+        modelId: z.string(),
+        rules: z.array(z.string()),
+        reason: z.string(),
+        consecutiveLosses: z.number().int(),
+        hitRate: z.number().nullable(),
+        models: z.array(z.string()),
+        notified: z.boolean(),
+      })
+      .strict()
+      .nullable(),
     /** settings.circuitBreakers.killedModels and model_halts together. */
     killedModels: z.array(z.string()),
     haltedModels: z.array(ModelHaltView),
@@ -218,5 +232,18 @@ export type BreakerStatus = z.infer<typeof BreakerStatusView>;
 
 export async function readBreakerStatus(q: Queryable, config: Config): Promise<BreakerStatus> {
   const [trades, rules, haltedModels] = await Promise.all([loadClosedTrades(q), breakerRules(q, config), listModelHalts(q)]);
-  return { breaker: circuitBreakerFor(trades, rules), closedTrades: trades.length, killedModels: rules.killedModels, haltedModels };
+  const current = currentTrip(trades, rules);
+  let trip: BreakerStatus['trip'] = null;
+  if (current) {
+    const { now: _now, ...rest } = current;
+    const recorded = await q.query('SELECT 1 FROM breaker_trips WHERE trip_key = $1', [tripKey(current)]);
+    trip = { ...rest, notified: recorded.rows.length > 0 };
+  }
+  return { breaker: circuitBreakerFor(trades, rules), closedTrades: trades.length, trip, killedModels: rules.killedModels, haltedModels };
+}
+
+/** Records (and so notifies) the breakers' current trip over the stored fills, if there is one not yet recorded. */
+export async function recordCurrentTrip(db: Db, config: Pick<Config, 'settings'>): Promise<BreakerTrip | null> {
+  const [trades, rules] = await Promise.all([loadClosedTrades(db), breakerRules(db, config)]);
+  return recordBreakerTrip(db, trades, rules);
 }

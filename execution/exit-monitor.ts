@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import { appendAudit, type Db } from '../db/index.ts';
 import { barsAsOf } from '../market/index.ts';
 import type { Broker } from './broker.ts';
+import { recordCurrentTrip } from './breakers.ts';
 import { recordBrokerOrder, syncOpenOrders } from './orders.ts';
 import { TERMINAL_ORDER_STATUSES, type BrokerOrder, type BrokerPosition } from './schema.ts';
 import { getTradingState } from './trading-state.ts';
@@ -131,6 +132,8 @@ export async function runExitMonitor(options: ExitMonitorOptions): Promise<ExitA
   const { db, broker, asOf } = options;
   const exits = options.config.settings.execution.exits;
   await syncOpenOrders(db, broker);
+  // A losing trade the sync just closed may trip a breaker: it is recorded and notified now, not at the next risk check.
+  await recordCurrentTrip(db, options.config);
   const state = await getTradingState(db);
   if (state.state === 'HALTED') {
     await appendAudit(db, 'exit_monitor.skipped', 'exit_monitor', asOf, { reason: `HALTED: ${state.reason}` });

@@ -70,6 +70,7 @@ export {
   loadAttributedFills,
   loadClosedTrades,
   recordBreakerTrip,
+  recordCurrentTrip,
   tripKey,
   listModelHalts,
   haltModel,

@@ -16,7 +16,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig, type Config } from '../../config/index.ts';
 import { emptyNewsArchive, runBacktest } from '../../evals/backtest/engine.ts';
 import { loadBundledPrices } from '../../evals/backtest/data.ts';
-import { createBroker, loadClosedTrades, runExitMonitor, startPaperExchange, syncOpenOrders, type RunningPaperExchange } from '../../execution/index.ts';
+import {
+  createBroker,
+  loadClosedTrades,
+  readBreakerStatus,
+  runExitMonitor,
+  startPaperExchange,
+  syncOpenOrders,
+  type BreakerStatus,
+  type RunningPaperExchange,
+} from '../../execution/index.ts';
 import { selectBackend } from '../../graph/index.ts';
 import { newYorkToUtc, upsertBars } from '../../market/index.ts';
 import { loadProposer, type Proposer } from '../../ml/index.ts';
@@ -91,7 +100,7 @@ describe('circuit breaker from real paper fills', () => {
       const notifier = await startNotifier({ db, config, log });
       const broker = createBroker(config, { paperExchangeUrl: exchange.url });
       const backend = await selectBackend(config, 'rules');
-      const sessions: Array<{ day: string; outcome: SessionOutcome; lossesBefore: number }> = [];
+      const sessions: Array<{ day: string; outcome: SessionOutcome; lossesBefore: number; status: BreakerStatus }> = [];
       try {
         for (const day of DAYS) {
           const asOf = newYorkToUtc(day, 10, 0);
@@ -102,6 +111,8 @@ describe('circuit breaker from real paper fills', () => {
           const trades = (await loadClosedTrades(db)).sort((a, b) => a.closedAt.localeCompare(b.closedAt) || a.pnl - b.pnl);
           let lossesBefore = 0;
           for (let k = trades.length - 1; k >= 0 && (trades[k]?.pnl ?? 0) < 0; k--) lossesBefore++;
+          // What GET /v1/portfolio/breakers reads, after the exit monitor and before the session's risk checks.
+          const status = await readBreakerStatus(db, config);
           const outcome = await runSession(
             {
               db,
@@ -117,7 +128,7 @@ describe('circuit breaker from real paper fills', () => {
             },
             { asOf, kind: 'backtest', slot: `breaker ${asOf}`, tickers: TICKERS, topN: 3 },
           );
-          sessions.push({ day, outcome, lossesBefore });
+          sessions.push({ day, outcome, lossesBefore, status });
         }
         await notifier.flush(10_000);
       } finally {
@@ -130,6 +141,14 @@ describe('circuit breaker from real paper fills', () => {
       expect(before.some((s) => s.outcome.judged.some((j) => j.order !== null))).toBe(true);
       for (const s of before) for (const j of s.outcome.judged) expect(j.decision?.rules.find((r) => r.rule === 'CONSECUTIVE_LOSSES')).toBeUndefined();
       expect(tripped.map((s) => s.day)).toEqual(['1996-01-11', '1996-01-12']);
+      for (const s of before) expect(s.status.trip).toBeNull();
+      // The exit monitor's fill sync saw the losing trade: the trip is shown, and already recorded and
+      // notified, before any risk check of the day.
+      for (const s of tripped) {
+        expect(s.status.breaker.state).toBe('REDUCING');
+        expect(s.status.trip).toMatchObject({ rules: ['CONSECUTIVE_LOSSES'], modelId: proposer.card.modelId, consecutiveLosses: 2, notified: true });
+      }
+      expect(tripped[1]?.status.trip?.trippedAt).toBe(tripped[0]?.status.trip?.trippedAt);
       for (const s of tripped) {
         const decisions = s.outcome.judged.flatMap((j) => (j.decision ? [{ j, d: j.decision }] : []));
         expect(decisions.length).toBeGreaterThan(0);

@@ -203,6 +203,7 @@ describe('model health gate and per-model kill switch, through the CLI and the A
       expect(await get(`/v1/sessions/${ids.overridden}`)).toMatchObject({ modelHealth: { gate: 'overridden', healthy: false } });
       expect(await get('/v1/portfolio/breakers')).toMatchObject({
         breaker: { state: 'ACTIVE' },
+        trip: null,
         killedModels: ['default'],
         haltedModels: [{ modelId: 'default', reason: 'manual: too many surprises', actor: 'cli' }],
       });
