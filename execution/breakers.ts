@@ -7,9 +7,9 @@ import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { QuorumError, RuleResult } from '../contracts/index.ts';
 import { appendAudit, queryRows, TimestampColumn, type Db, type Queryable } from '../db/index.ts';
+import { walkFlatToFlat } from './round-trips.ts';
 import { circuitBreakerFor, currentTrip, type BreakerAssessment, type BreakerTrip, type CircuitBreakerRules, type ClosedTrade } from '../risk/index.ts';
 
-const EPS = 1e-9;
 
 /** A stored fill with the model id of the proposal behind its order (a bracket leg: its entry's). */
 export interface AttributedFill {
@@ -28,39 +28,18 @@ export interface AttributedFill {
 export const UNATTRIBUTED_MODEL = 'unattributed';
 
 /**
- * Round trips from fills: per ticker, a trade opens when the position leaves zero and closes when
- * it comes back (a fill that crosses zero closes one trade and opens the next with its rest). Its
- * P&L is the cash it made, commissions paid; its model is the opening fill's.
+ * Closed trades from fills (execution/round-trips.ts walkFlatToFlat): a trade's P&L is the cash it
+ * made, commissions paid (a fill's commission split by quantity where it crosses zero); its model is
+ * the opening fill's.
  */
 export function closedTradesFrom(fills: readonly AttributedFill[]): ClosedTrade[] {
-  const ordered = [...new Map(fills.map((f) => [f.id, f])).values()].sort(
-    (a, b) => Date.parse(a.filledAt) - Date.parse(b.filledAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
-  const open = new Map<string, { qty: number; cash: number; modelId: string }>();
   const out: ClosedTrade[] = [];
-  for (const f of ordered) {
-    const sign = f.side === 'buy' ? 1 : -1;
-    let rest = f.qty;
-    let commission = f.commission;
-    while (rest > EPS) {
-      const cur = open.get(f.ticker);
-      if (!cur || Math.abs(cur.qty) < EPS) {
-        open.set(f.ticker, { qty: sign * rest, cash: -sign * rest * f.price - commission, modelId: f.modelId ?? UNATTRIBUTED_MODEL });
-        break;
-      }
-      const reducing = Math.sign(cur.qty) !== sign;
-      const take = reducing ? Math.min(rest, Math.abs(cur.qty)) : rest;
-      const share = commission * (take / rest);
-      cur.qty += sign * take;
-      cur.cash += -sign * take * f.price - share;
-      commission -= share;
-      rest -= take;
-      if (Math.abs(cur.qty) < EPS) {
-        out.push({ modelId: cur.modelId, closedAt: f.filledAt, pnl: cur.cash });
-        open.delete(f.ticker);
-      }
-    }
-  }
+  const cashOf = (f: AttributedFill, qty: number): number => (f.side === 'buy' ? -1 : 1) * qty * f.price - (f.commission * qty) / f.qty;
+  walkFlatToFlat<AttributedFill, { cash: number; modelId: string }>(fills, {
+    open: (f, qty) => ({ cash: cashOf(f, qty), modelId: f.modelId ?? UNATTRIBUTED_MODEL }),
+    add: (cur, f, take) => void (cur.cash += cashOf(f, take)),
+    close: (cur, f) => void out.push({ modelId: cur.modelId, closedAt: f.filledAt, pnl: cur.cash }),
+  });
   return out;
 }
 

@@ -41,17 +41,65 @@ export interface RoundTrip {
   exit: RoundTripExit;
 }
 
+/** The part of a fill the flat-to-flat walk reads. */
+interface WalkFill {
+  id: string;
+  ticker: string;
+  side: 'buy' | 'sell';
+  qty: number;
+  filledAt: string;
+}
+
+/** What a walk does with one ticker's position: open it, add a fill's part to it, close it. */
+export interface FlatToFlat<F extends WalkFill, P> {
+  /** A fill that takes the position off zero, with the `qty` of it that opens (all, or the rest after a cross). */
+  open(f: F, qty: number): P;
+  /** `take` shares of `f` that add to the position (`reducing` false) or shrink it. */
+  add(position: P, f: F, take: number, reducing: boolean): void;
+  /** `f` brought the position back to zero. */
+  close(position: P, f: F): void;
+}
+
 /**
- * Round trips from fills: per ticker, a position opens when it leaves zero and closes when it comes
- * back (a fill that crosses zero closes one trip and opens the next with its rest). Positions still
- * open are not returned.
+ * Walks fills (deduplicated by id, by fill time then id) per ticker from flat to flat: a position opens
+ * when it leaves zero and closes when it comes back; a fill that crosses zero closes one position and
+ * opens the next with its rest. The circuit breakers' closed trades and outcome memory's round trips
+ * both read fills this way.
  */
-export function roundTripsFrom(fills: readonly ProposalFill[]): RoundTrip[] {
+export function walkFlatToFlat<F extends WalkFill, P>(fills: readonly F[], on: FlatToFlat<F, P>): void {
   const ordered = [...new Map(fills.map((f) => [f.id, f])).values()].sort(
     (a, b) => Date.parse(a.filledAt) - Date.parse(b.filledAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
+  const open = new Map<string, { qty: number; position: P }>();
+  for (const f of ordered) {
+    const sign = f.side === 'buy' ? 1 : -1;
+    let rest = f.qty;
+    while (rest > EPS) {
+      const cur = open.get(f.ticker);
+      if (!cur || Math.abs(cur.qty) < EPS) {
+        open.set(f.ticker, { qty: sign * rest, position: on.open(f, rest) });
+        break;
+      }
+      const reducing = Math.sign(cur.qty) !== sign;
+      const take = reducing ? Math.min(rest, Math.abs(cur.qty)) : rest;
+      on.add(cur.position, f, take, reducing);
+      cur.qty += sign * take;
+      rest -= take;
+      if (Math.abs(cur.qty) < EPS) {
+        on.close(cur.position, f);
+        open.delete(f.ticker);
+      }
+    }
+  }
+}
+
+/**
+ * Round trips from fills (walkFlatToFlat), each with its mean entry and exit prices. Positions still
+ * open are not returned.
+ */
+export function roundTripsFrom(fills: readonly ProposalFill[]): RoundTrip[] {
   interface Open {
-    qty: number;
+    side: 'long' | 'short';
     inQty: number;
     inCost: number;
     outQty: number;
@@ -59,19 +107,18 @@ export function roundTripsFrom(fills: readonly ProposalFill[]): RoundTrip[] {
     proposalId: string | null;
     openedAt: string;
   }
-  const open = new Map<string, Open>();
   const out: RoundTrip[] = [];
-  for (const f of ordered) {
-    const sign = f.side === 'buy' ? 1 : -1;
-    let rest = f.qty;
-    while (rest > EPS) {
-      const cur = open.get(f.ticker);
-      if (!cur || Math.abs(cur.qty) < EPS) {
-        open.set(f.ticker, { qty: sign * rest, inQty: rest, inCost: rest * f.price, outQty: 0, outCost: 0, proposalId: f.proposalId, openedAt: f.filledAt });
-        break;
-      }
-      const reducing = Math.sign(cur.qty) !== sign;
-      const take = reducing ? Math.min(rest, Math.abs(cur.qty)) : rest;
+  walkFlatToFlat<ProposalFill, Open>(fills, {
+    open: (f, qty) => ({
+      side: f.side === 'buy' ? 'long' : 'short',
+      inQty: qty,
+      inCost: qty * f.price,
+      outQty: 0,
+      outCost: 0,
+      proposalId: f.proposalId,
+      openedAt: f.filledAt,
+    }),
+    add: (cur, f, take, reducing) => {
       if (reducing) {
         cur.outQty += take;
         cur.outCost += take * f.price;
@@ -79,23 +126,19 @@ export function roundTripsFrom(fills: readonly ProposalFill[]): RoundTrip[] {
         cur.inQty += take;
         cur.inCost += take * f.price;
       }
-      cur.qty += sign * take;
-      rest -= take;
-      if (Math.abs(cur.qty) < EPS) {
-        out.push({
-          ticker: f.ticker,
-          side: sign > 0 ? 'short' : 'long',
-          proposalId: cur.proposalId,
-          openedAt: cur.openedAt,
-          closedAt: f.filledAt,
-          entryPrice: cur.inCost / cur.inQty,
-          exitPrice: cur.outCost / cur.outQty,
-          exit: f.exit,
-        });
-        open.delete(f.ticker);
-      }
-    }
-  }
+    },
+    close: (cur, f) =>
+      void out.push({
+        ticker: f.ticker,
+        side: cur.side,
+        proposalId: cur.proposalId,
+        openedAt: cur.openedAt,
+        closedAt: f.filledAt,
+        entryPrice: cur.inCost / cur.inQty,
+        exitPrice: cur.outCost / cur.outQty,
+        exit: f.exit,
+      }),
+  });
   return out;
 }
 
