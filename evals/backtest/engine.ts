@@ -213,6 +213,22 @@ export function resolveSettings(config: Config, overrides: Partial<BacktestSetti
   return s;
 }
 
+/** The settings a backtest report lists (both engines). */
+export function reportParams(s: BacktestSettings, holdingDays: number, tickers: readonly string[], config: Config) {
+  return {
+    initialEquity: s.initialEquity,
+    commissionBps: s.commissionBps,
+    slippageBps: s.slippageBps,
+    fill: 'next_open' as const,
+    proposalsPerDay: s.proposalsPerDay,
+    horizonDays: holdingDays,
+    retrainEveryDays: s.retrainEveryDays,
+    minTrainDays: s.minTrainDays,
+    universe: [...tickers],
+    seed: Math.max(0, config.models.llm.seed),
+  };
+}
+
 /** The proposer's own verdict when nothing stands between it and the risk controller: APPROVE at full size, confidence max(p, 1-p). */
 export function proposerVerdict(p: Proposal, createdAt: string): Verdict {
   return {
@@ -900,19 +916,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRun
     from: range.from,
     to: range.to,
     critic,
-    params: {
-      initialEquity: s.initialEquity,
-      commissionBps: s.commissionBps,
-      slippageBps: s.slippageBps,
-      fill: 'next_open',
-      proposalsPerDay: s.proposalsPerDay,
-      horizonDays: holdingDays,
-      retrainEveryDays: s.retrainEveryDays,
-      minTrainDays: s.minTrainDays,
-      universe: [...view.tickers],
-      seed: Math.max(0, config.models.llm.seed),
-      promotion: s.promotion,
-    },
+    params: { ...reportParams(s, holdingDays, view.tickers, config), promotion: s.promotion },
     notes,
     models: models.map((m) => ({ modelId: m.modelId, trainedThrough: m.trainedThrough, usedFrom: m.usedFrom, usedTo: m.usedTo })),
     strategies,
