@@ -1,4 +1,4 @@
-import { Annotation, Command, END, START, StateGraph, interrupt, type LangGraphRunnableConfig } from '@langchain/langgraph';
+import type { LangGraphRunnableConfig } from '@langchain/langgraph';
 import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint';
 import type { Config } from '../config/index.ts';
 import { QuorumError, type Proposal, type RiskDecision, type Verdict } from '../contracts/index.ts';
@@ -29,16 +29,16 @@ export interface OrderStageInput {
   runId: string | null;
 }
 
-const OrderState = Annotation.Root({
-  sessionId: Annotation<string>(),
-  proposal: Annotation<Proposal>(),
-  verdict: Annotation<Verdict>(),
-  runId: Annotation<string | null>(),
-  decision: Annotation<RiskDecision | null>(),
-  approval: Annotation<(ApprovalAnswer & { id: string }) | null>(),
-  order: Annotation<SubmitOutcome | null>(),
-});
-type OrderStateValue = typeof OrderState.State;
+/** The order stage's state: one LangGraph channel (last value wins) per field. */
+interface OrderStateValue {
+  sessionId: string;
+  proposal: Proposal;
+  verdict: Verdict;
+  runId: string | null;
+  decision: RiskDecision | null;
+  approval: (ApprovalAnswer & { id: string }) | null;
+  order: SubmitOutcome | null;
+}
 type NodeConfig = LangGraphRunnableConfig;
 
 /** The thread of a proposal's order stage (one per proposal, so a resume finds it). */
@@ -85,7 +85,7 @@ async function riskCheckNode(s: OrderStateValue, config: NodeConfig): Promise<Pa
 }
 
 /** With execution.requireApproval, an allowed order waits for a human (a LangGraph interrupt). */
-async function humanApproval(s: OrderStateValue, config: NodeConfig): Promise<Partial<OrderStateValue>> {
+async function humanApproval(s: OrderStateValue, config: NodeConfig, interrupt: (value: unknown) => unknown): Promise<Partial<OrderStateValue>> {
   const env = envOf(config);
   if (!env.config.settings.execution.requireApproval || !allowsOrder(s.decision)) return {};
   const id = approvalIdOf(s.decision.id);
@@ -117,12 +117,23 @@ async function placeOrder(s: OrderStateValue, config: NodeConfig): Promise<Parti
  * The order stage as a checkpointed LangGraph graph: risk_check -> human_approval -> place_order. The
  * risk controller decides first and its decision stands: a human can only turn an allowed order down,
  * never enlarge it. The graph's shape is fixed, so it is compiled once per checkpointer; a run's own
- * environment reaches the nodes through the run's context.
+ * environment reaches the nodes through the run's context. LangGraph loads with the first graph, so
+ * the commands that only read the execution tables (`positions`, `orders`, `halt`...) do not pay for it.
  */
-function buildOrderGraph(checkpointer: BaseCheckpointSaver) {
+async function buildOrderGraph(checkpointer: BaseCheckpointSaver) {
+  const { Annotation, END, START, StateGraph, interrupt } = await import('@langchain/langgraph');
+  const OrderState = Annotation.Root({
+    sessionId: Annotation<OrderStateValue['sessionId']>(),
+    proposal: Annotation<OrderStateValue['proposal']>(),
+    verdict: Annotation<OrderStateValue['verdict']>(),
+    runId: Annotation<OrderStateValue['runId']>(),
+    decision: Annotation<OrderStateValue['decision']>(),
+    approval: Annotation<OrderStateValue['approval']>(),
+    order: Annotation<OrderStateValue['order']>(),
+  });
   return new StateGraph(OrderState)
     .addNode('risk_check', riskCheckNode)
-    .addNode('human_approval', humanApproval)
+    .addNode('human_approval', (s: OrderStateValue, config: NodeConfig) => humanApproval(s, config, interrupt))
     .addNode('place_order', placeOrder)
     .addEdge(START, 'risk_check')
     .addEdge('risk_check', 'human_approval')
@@ -131,10 +142,10 @@ function buildOrderGraph(checkpointer: BaseCheckpointSaver) {
     .compile({ checkpointer });
 }
 
-type OrderGraph = ReturnType<typeof buildOrderGraph>;
-const compiled = new WeakMap<BaseCheckpointSaver, OrderGraph>();
+type OrderGraph = Awaited<ReturnType<typeof buildOrderGraph>>;
+const compiled = new WeakMap<BaseCheckpointSaver, Promise<OrderGraph>>();
 
-function orderGraph(checkpointer: BaseCheckpointSaver): OrderGraph {
+function orderGraph(checkpointer: BaseCheckpointSaver): Promise<OrderGraph> {
   let graph = compiled.get(checkpointer);
   if (!graph) {
     graph = buildOrderGraph(checkpointer);
@@ -166,7 +177,7 @@ const runConfig = (env: OrderStageEnv, proposalId: string) => ({
 
 /** Runs (or continues) the order stage of a judged proposal. A finished stage's stored outcome stands. */
 export async function runOrderStage(env: OrderStageEnv, input: OrderStageInput): Promise<OrderStageResult> {
-  const graph = orderGraph(env.checkpointer);
+  const graph = await orderGraph(env.checkpointer);
   const cfg = runConfig(env, input.proposal.id);
   const state = await graph.getState(cfg);
   // Finished before (a retried job): the stored outcome stands.
@@ -183,7 +194,9 @@ export async function runOrderStage(env: OrderStageEnv, input: OrderStageInput):
 
 /** Answers a pending approval and resumes its order stage from the checkpoint. */
 export async function answerApproval(env: OrderStageEnv, approvalId: string, answer: ApprovalAnswer): Promise<OrderStageResult & { status: string }> {
+  const { Command } = await import('@langchain/langgraph');
   const pending = await pendingApproval(env.db, approvalId);
-  const out = await orderGraph(env.checkpointer).invoke(new Command({ resume: ApprovalAnswer.parse(answer) }), runConfig(env, pending.proposalId));
+  const graph = await orderGraph(env.checkpointer);
+  const out = await graph.invoke(new Command({ resume: ApprovalAnswer.parse(answer) }), runConfig(env, pending.proposalId));
   return { ...result(out, false), status: answer.approve ? 'approved' : 'rejected' };
 }

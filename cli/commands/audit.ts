@@ -14,7 +14,8 @@ export function registerAudit(program: Command): void {
     .option('--json', 'print the whole chain as JSON')
     .action(async (orderId: string, opts: { json?: boolean }) => {
       const ctx = cliContext();
-      const { auditChainForOrder } = await import('../../sessions/index.ts');
+      // The read model alone: the sessions/ barrel would load the committee and LangGraph as well.
+      const { auditChainForOrder } = await import('../../sessions/audit-chain.ts');
       const chain = await withDb(ctx, (db) => auditChainForOrder(db, orderId));
       if (!chain) throw new QuorumError('NOT_FOUND', `no order ${orderId}`);
       if (opts.json) {

@@ -123,7 +123,8 @@ export function registerSession(program: Command): void {
     .option('--dry-run', 'print the next firings and exit')
     .action(async (opts: { dryRun?: boolean }) => {
       const ctx = cliContext();
-      const { createBroker, isMarketOpen, JobQueue, nextSlots, openDb } = await sessionModules();
+      // --dry-run needs the calendar only: the session modules load after it.
+      const [{ nextSlots }, { isMarketOpen }] = await Promise.all([import('../../sessions/schedule.ts'), import('../../market/index.ts')]);
       const { schedule } = ctx.config.settings.sessions;
       const tz = ctx.config.settings.market.timezone;
       const upcoming = nextSlots(schedule, tz, new Date(), 6);
@@ -133,6 +134,7 @@ export function registerSession(program: Command): void {
         process.stdout.write(`next: ${s.slot} (${s.at}) ${open}\n`);
       }
       if (opts.dryRun) return;
+      const { createBroker, JobQueue, openDb } = await sessionModules();
       const url = requireDatabaseUrl(ctx.config.secrets.databaseUrl, 'quorum session schedule');
       const queue = await JobQueue.start(url);
       const db = await openDb(ctx.config);
