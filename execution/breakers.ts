@@ -10,7 +10,6 @@ import { appendAudit, queryRows, TimestampColumn, type Db, type Queryable } from
 import { walkFlatToFlat } from './round-trips.ts';
 import { circuitBreakerFor, currentTrip, type BreakerAssessment, type BreakerTrip, type CircuitBreakerRules, type ClosedTrade } from '../risk/index.ts';
 
-
 /** A stored fill with the model id of the proposal behind its order (a bracket leg: its entry's). */
 export interface AttributedFill {
   id: string;
