@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { QuorumError, RuleResult } from '../contracts/index.ts';
 import { appendAudit, queryRows, TimestampColumn, type Db, type Queryable } from '../db/index.ts';
-import { walkFlatToFlat } from './round-trips.ts';
+import { FILLS_TO_PROPOSALS, StoredFillRow, walkFlatToFlat } from './round-trips.ts';
 import { circuitBreakerFor, currentTrip, type BreakerAssessment, type BreakerTrip, type CircuitBreakerRules, type ClosedTrade } from '../risk/index.ts';
 
 /** A stored fill with the model id of the proposal behind its order (a bracket leg: its entry's). */
@@ -42,16 +42,7 @@ export function closedTradesFrom(fills: readonly AttributedFill[]): ClosedTrade[
   return out;
 }
 
-const FillRow = z.object({
-  id: z.string(),
-  ticker: z.string(),
-  side: z.enum(['buy', 'sell']),
-  qty: z.number(),
-  price: z.number(),
-  commission: z.number(),
-  filled_at: TimestampColumn,
-  model_id: z.string().nullable(),
-});
+const FillRow = StoredFillRow.extend({ commission: z.number(), model_id: z.string().nullable() });
 
 /** Every stored fill with its model (order -> its entry for a leg -> intent -> risk decision -> proposal). */
 export async function loadAttributedFills(q: Queryable): Promise<AttributedFill[]> {
@@ -59,12 +50,7 @@ export async function loadAttributedFills(q: Queryable): Promise<AttributedFill[
     q,
     FillRow,
     `SELECT f.id, f.ticker, f.side, f.qty, f.price, f.commission, f.filled_at, p.model_id
-       FROM fills f
-       LEFT JOIN orders o ON o.id = f.order_id
-       LEFT JOIN orders parent ON parent.id = o.parent_id
-       LEFT JOIN order_intents i ON i.id = coalesce(o.intent_id, parent.intent_id)
-       LEFT JOIN risk_decisions r ON r.id = i.risk_decision_id
-       LEFT JOIN proposals p ON p.id = r.proposal_id
+       ${FILLS_TO_PROPOSALS}
       ORDER BY f.filled_at, f.id`,
   );
   return rows.map((r) => ({

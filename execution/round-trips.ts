@@ -142,13 +142,28 @@ export function roundTripsFrom(fills: readonly ProposalFill[]): RoundTrip[] {
   return out;
 }
 
-const FillRow = z.object({
+/** The columns of a stored fill that every reader of round trips takes (alias `f`). */
+export const StoredFillRow = z.object({
   id: z.string(),
   ticker: z.string(),
   side: z.enum(['buy', 'sell']),
   qty: z.number(),
   price: z.number(),
   filled_at: TimestampColumn,
+});
+
+/**
+ * From each stored fill to the proposal behind its order (a bracket leg: its entry's): order (`o`) ->
+ * its parent (`parent`) -> intent -> risk decision -> proposal (`p`).
+ */
+export const FILLS_TO_PROPOSALS = `FROM fills f
+       LEFT JOIN orders o ON o.id = f.order_id
+       LEFT JOIN orders parent ON parent.id = o.parent_id
+       LEFT JOIN order_intents i ON i.id = coalesce(o.intent_id, parent.intent_id)
+       LEFT JOIN risk_decisions r ON r.id = i.risk_decision_id
+       LEFT JOIN proposals p ON p.id = r.proposal_id`;
+
+const FillRow = StoredFillRow.extend({
   proposal_id: z.string().nullable(),
   leg_type: z.string().nullable(),
   exit_kind: z.string().nullable(),
@@ -171,12 +186,7 @@ export async function loadProposalFills(q: Queryable, asOf: string): Promise<Pro
     `SELECT f.id, f.ticker, f.side, f.qty, f.price, f.filled_at, p.id AS proposal_id,
             CASE WHEN o.parent_id IS NOT NULL THEN o.order_type END AS leg_type,
             (SELECT a.kind FROM audit_events a WHERE a.kind IN ('exit.time_exit', 'exit.momentum_exit') AND a.payload->>'orderId' = o.id LIMIT 1) AS exit_kind
-       FROM fills f
-       LEFT JOIN orders o ON o.id = f.order_id
-       LEFT JOIN orders parent ON parent.id = o.parent_id
-       LEFT JOIN order_intents i ON i.id = coalesce(o.intent_id, parent.intent_id)
-       LEFT JOIN risk_decisions r ON r.id = i.risk_decision_id
-       LEFT JOIN proposals p ON p.id = r.proposal_id
+       ${FILLS_TO_PROPOSALS}
       WHERE f.filled_at <= $1::timestamptz
       ORDER BY f.filled_at, f.id`,
     [asOf],
