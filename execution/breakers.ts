@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { QuorumError, RuleResult } from '../contracts/index.ts';
 import { appendAudit, queryRows, TimestampColumn, type Db, type Queryable } from '../db/index.ts';
-import { FILLS_TO_PROPOSALS, StoredFillRow, walkFlatToFlat } from './round-trips.ts';
+import { FILLS_TO_PROPOSALS, StoredFillRow, storedFill, walkFlatToFlat } from './round-trips.ts';
 import { circuitBreakerFor, currentTrip, type BreakerAssessment, type BreakerTrip, type CircuitBreakerRules, type ClosedTrade } from '../risk/index.ts';
 
 /** A stored fill with the model id of the proposal behind its order (a bracket leg: its entry's). */
@@ -53,16 +53,7 @@ export async function loadAttributedFills(q: Queryable): Promise<AttributedFill[
        ${FILLS_TO_PROPOSALS}
       ORDER BY f.filled_at, f.id`,
   );
-  return rows.map((r) => ({
-    id: r.id,
-    ticker: r.ticker,
-    side: r.side,
-    qty: r.qty,
-    price: r.price,
-    commission: r.commission,
-    filledAt: r.filled_at,
-    modelId: r.model_id,
-  }));
+  return rows.map((r) => ({ ...storedFill(r), commission: r.commission, modelId: r.model_id }));
 }
 
 /** The closed trades the breakers read, from the stored fills. */

@@ -152,6 +152,11 @@ export const StoredFillRow = z.object({
   filled_at: TimestampColumn,
 });
 
+/** The fields of a fill read through StoredFillRow. */
+export function storedFill(r: z.infer<typeof StoredFillRow>): Pick<ProposalFill, 'id' | 'ticker' | 'side' | 'qty' | 'price' | 'filledAt'> {
+  return { id: r.id, ticker: r.ticker, side: r.side, qty: r.qty, price: r.price, filledAt: r.filled_at };
+}
+
 /**
  * From each stored fill to the proposal behind its order (a bracket leg: its entry's): order (`o`) ->
  * its parent (`parent`) -> intent -> risk decision -> proposal (`p`).
@@ -192,12 +197,7 @@ export async function loadProposalFills(q: Queryable, asOf: string): Promise<Pro
     [asOf],
   );
   return rows.map((r) => ({
-    id: r.id,
-    ticker: r.ticker,
-    side: r.side,
-    qty: r.qty,
-    price: r.price,
-    filledAt: r.filled_at,
+    ...storedFill(r),
     proposalId: r.proposal_id,
     exit: exitOf(r.leg_type, r.exit_kind),
   }));
